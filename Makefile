@@ -1,0 +1,52 @@
+# lambdaguard — the commands a newcomer and CI run. Each target makes its own
+# virtual environment, so a fresh machine needs only Python 3.11+ and make.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# `layer/` and `collector/` are folders too: without .PHONY, make would think
+# those targets are always up to date.
+.PHONY: demo test lint unit integration layer bench bench-quick clean venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: the main job on the embedded default (SQLite, moto, a local Lambda runtime)
+demo: $(STAMP) layer
+	$(BIN)/python -m lambdaguard.local.demo
+
+## test: lint, type-check and run every test
+test: lint $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench examples layer
+	$(BIN)/ruff format --check src tests bench examples layer
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q --ignore=tests/integration
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest -q tests/integration
+
+## layer: the layer zips, one per Python runtime and architecture, in dist/layer/
+layer: $(STAMP)
+	$(BIN)/python layer/build.py
+
+## bench: budgets measured side by side with the peers; prints tables
+bench: $(STAMP) layer
+	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP) layer
+	$(BIN)/python bench/run.py --quick
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache out
