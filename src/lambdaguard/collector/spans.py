@@ -1,0 +1,307 @@
+"""What one OTLP trace request contributes to the store.
+
+A request is reduced to :class:`SpanFacts`, one per span that says something
+lambdaguard cares about (an invocation, an AWS call, an outbound connection),
+keyed by ``trace_id + span_id``. The store keeps those keys for a bounded
+window and aggregates only facts whose key it has not seen: exporter retries
+and re-batching gateways resend the same spans, so span identity (not a digest
+of the batch, which changes when a gateway re-batches) is what makes ingestion
+idempotent.
+
+Spans from other sources are tolerated: without a Lambda function ARN (from
+the resource's ``cloud.resource_id`` or the span's ``lambdaguard.function.arn``)
+a span contributes nothing, and missing attributes take neutral defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from lambdaguard import semconv
+
+__all__ = [
+    "CallFact",
+    "FunctionFact",
+    "HostFact",
+    "InvocationFact",
+    "SpanFacts",
+    "TraceFacts",
+    "call_key",
+    "extract",
+    "normalize_function_arn",
+]
+
+# Longest string kept per stored column; longer values are cut. Bounds row
+# size whatever a client sends (the wire limit still bounds the request).
+MAX_TEXT: Final = 512
+MAX_PARAMS: Final = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionFact:
+    """A Lambda function as identified by the resource."""
+
+    arn: str
+    account: str
+    region: str
+    name: str
+    layer_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallFact:
+    """One recorded AWS API call (``count`` > 1 for folded overflow spans)."""
+
+    service: str
+    operation: str
+    region: str
+    params: str
+    phase: str
+    error_code: str
+    kms_key_id: str
+    presign: bool
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostFact:
+    """One outbound (host, port, tls) seen on a span's connection event."""
+
+    host: str
+    port: int
+    tls: bool
+    aws: bool
+    count: int
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationFact:
+    """One invocation: its UTC day, whether it was a cold start, and its outcome."""
+
+    day: str
+    cold_start: bool
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpanFacts:
+    """Everything one span contributes; ``key`` is trace_id + span_id (24 bytes)."""
+
+    key: bytes
+    function: FunctionFact
+    time_ns: int
+    call: CallFact | None
+    invocation: InvocationFact | None
+    hosts: tuple[tuple[HostFact, int], ...]  # (fact, event time ns)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFacts:
+    """The facts of one request, plus how many spans were rejected and why."""
+
+    spans: tuple[SpanFacts, ...]
+    total_spans: int
+    rejected: int
+    reject_reason: str
+
+
+def normalize_function_arn(arn: str) -> str | None:
+    """The unqualified function ARN, or None when ``arn`` is not a Lambda function ARN.
+
+    ``arn:aws:lambda:eu-west-1:123456789012:function:name[:qualifier]``; the
+    qualifier (version or alias) is dropped because permissions and inventory
+    are per function.
+    """
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda" or parts[5] != "function":
+        return None
+    if not parts[6]:
+        return None
+    return ":".join(parts[:7])
+
+
+def call_key(call: CallFact) -> bytes:
+    """Stable identity of a distinct call within a function (the store's key)."""
+    ident = "\x1f".join(
+        (
+            call.service,
+            call.operation,
+            call.region,
+            call.params,
+            call.phase,
+            call.error_code,
+            call.kms_key_id,
+            "1" if call.presign else "0",
+        )
+    )
+    return hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _attrs(kvs: Iterable[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        value = kv.value
+        which = value.WhichOneof("value")
+        if which is not None and which not in ("array_value", "kvlist_value", "bytes_value"):
+            out[kv.key] = getattr(value, which)
+    return out
+
+
+def _text(attrs: dict[str, Any], key: str, limit: int = MAX_TEXT) -> str:
+    value = attrs.get(key)
+    if value is None or isinstance(value, bool):
+        return "" if value is None else str(value).lower()
+    return str(value)[:limit]
+
+
+def _int(attrs: dict[str, Any], key: str, default: int) -> int:
+    value = attrs.get(key)
+    if isinstance(value, bool) or value is None:
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    # Counts are clamped to a sane range so a hostile value cannot overflow
+    # the BIGINT columns when summed.
+    return max(0, min(number, 1 << 40))
+
+
+def _bool(attrs: dict[str, Any], key: str) -> bool:
+    value = attrs.get(key)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.lower() == "true"
+    return False
+
+
+def _day(time_ns: int) -> str:
+    return datetime.fromtimestamp(time_ns / 1e9, UTC).strftime("%Y-%m-%d")
+
+
+def _function(resource: dict[str, Any], span: dict[str, Any]) -> FunctionFact | None:
+    raw = _text(span, semconv.FUNCTION_ARN) or _text(resource, semconv.CLOUD_RESOURCE_ID)
+    arn = normalize_function_arn(raw) if raw else None
+    if arn is None:
+        return None
+    parts = arn.split(":")
+    return FunctionFact(
+        arn=arn,
+        account=_text(resource, semconv.CLOUD_ACCOUNT_ID) or parts[4],
+        region=_text(resource, semconv.CLOUD_REGION) or parts[3],
+        name=_text(resource, semconv.FAAS_NAME) or parts[6],
+        layer_version=_text(resource, semconv.LAYER_VERSION),
+    )
+
+
+def _hosts(span: Any, default_ns: int) -> Iterator[tuple[HostFact, int]]:
+    for event in span.events:
+        if event.name != semconv.CONNECTION_EVENT:
+            continue
+        attrs = _attrs(event.attributes)
+        host = _text(attrs, semconv.SERVER_ADDRESS)
+        if not host:
+            continue
+        port = _int(attrs, semconv.SERVER_PORT, 0)
+        fact = HostFact(
+            host=host,
+            port=port if port <= 65535 else 0,
+            tls=_bool(attrs, semconv.NET_TLS),
+            aws=_bool(attrs, semconv.NET_AWS),
+            count=_int(attrs, semconv.NET_COUNT, 1),
+            failures=_int(attrs, semconv.NET_FAILURES, 0),
+        )
+        yield fact, event.time_unix_nano or default_ns
+
+
+def extract(request: Any, *, now_ns: int) -> TraceFacts:
+    """Reduce an ExportTraceServiceRequest to the facts lambdaguard stores."""
+    found: dict[bytes, SpanFacts] = {}
+    pending_phase: dict[bytes, bytes] = {}  # call span key -> parent span id
+    init_span_ids: set[bytes] = set()
+    total = rejected = 0
+    for rs in request.resource_spans:
+        resource = _attrs(rs.resource.attributes)
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                total += 1
+                if len(span.trace_id) != 16 or len(span.span_id) != 8:
+                    rejected += 1
+                    continue
+                attrs = _attrs(span.attributes)
+                function = _function(resource, attrs)
+                if function is None:
+                    continue
+                time_ns = span.start_time_unix_nano or now_ns
+                phase = _text(attrs, semconv.PHASE)
+                is_init = span.name == semconv.INIT_SPAN_NAME or phase == semconv.PHASE_INIT
+                key = bytes(span.trace_id) + bytes(span.span_id)
+                if is_init:
+                    init_span_ids.add(bytes(span.span_id))
+                call = invocation = None
+                service = _text(attrs, semconv.AWS_SERVICE)
+                operation = _text(attrs, semconv.AWS_OPERATION)
+                if service and operation:
+                    if not phase:
+                        pending_phase[key] = bytes(span.parent_span_id)
+                    call = CallFact(
+                        service=service,
+                        operation=operation,
+                        region=_text(attrs, semconv.AWS_REGION) or function.region,
+                        params=_text(attrs, semconv.AWS_PARAMS, MAX_PARAMS),
+                        phase=phase or semconv.PHASE_INVOKE,
+                        error_code=_text(attrs, semconv.AWS_ERROR_CODE),
+                        kms_key_id=_text(attrs, semconv.AWS_KMS_KEY_ID),
+                        presign=_bool(attrs, semconv.AWS_PRESIGN),
+                        count=max(1, _int(attrs, semconv.AWS_COUNT, 1)),
+                    )
+                elif not is_init and (
+                    semconv.FAAS_INVOCATION_ID in attrs or semconv.INVOCATION_OUTCOME in attrs
+                ):
+                    outcome = _text(attrs, semconv.INVOCATION_OUTCOME) or semconv.OUTCOME_SUCCESS
+                    invocation = InvocationFact(
+                        day=_day(time_ns),
+                        cold_start=_bool(attrs, semconv.FAAS_COLDSTART),
+                        outcome=outcome,
+                    )
+                hosts = tuple(_hosts(span, time_ns)) if span.events else ()
+                if call is None and invocation is None and not hosts and not is_init:
+                    continue
+                if key not in found:
+                    found[key] = SpanFacts(key, function, time_ns, call, invocation, hosts)
+    # A call span without its own phase attribute inherits it from its parent:
+    # the agent makes calls made during INIT children of the init span.
+    for key, parent in pending_phase.items():
+        facts = found[key]
+        if parent in init_span_ids and facts.call is not None:
+            call = facts.call
+            found[key] = SpanFacts(
+                facts.key,
+                facts.function,
+                facts.time_ns,
+                CallFact(
+                    call.service,
+                    call.operation,
+                    call.region,
+                    call.params,
+                    semconv.PHASE_INIT,
+                    call.error_code,
+                    call.kms_key_id,
+                    call.presign,
+                    call.count,
+                ),
+                facts.invocation,
+                facts.hosts,
+            )
+    reason = (
+        f"{rejected} span(s) rejected: trace_id must be 16 bytes and span_id 8 bytes"
+        if rejected
+        else ""
+    )
+    return TraceFacts(tuple(found.values()), total, rejected, reason)
