@@ -1,0 +1,1045 @@
+"""A local stand-in for the Lambda service: the Runtime and Extensions APIs on loopback.
+
+Functions run the way Lambda runs a zip function on a managed Python runtime:
+
+- a fresh process per execution environment, started with the runtime's own
+  command (AWS's runtime interface client, ``awslambdaric``, as in
+  ``/var/runtime``), wrapped by ``$AWS_LAMBDA_EXEC_WRAPPER`` when the function
+  sets it (Lambda runs ``<wrapper> <runtime command…>``);
+- the Lambda environment variables (``_HANDLER``, ``AWS_LAMBDA_RUNTIME_API``,
+  ``LAMBDA_TASK_ROOT``, ``AWS_LAMBDA_FUNCTION_*``, credentials of the role …),
+  ``cwd`` = the task root, and nothing inherited from the calling process;
+- ``sys.path`` = task root, the layer's ``python/`` directories (the unpacked
+  layer plays ``/opt``), then the runtime directory (``awslambdaric`` and the
+  AWS SDK, as ``/var/runtime``). The interpreter runs with ``-S`` so no
+  site-packages of the build machine leak in;
+- INIT ends when the runtime and every registered extension have called
+  ``next``; an invoke ends when the runtime has posted its response or error
+  *and* every extension has called ``next`` again; then the process group is
+  frozen with SIGSTOP and thawed with SIGCONT for the next invoke;
+- a deadline per invoke: past it the environment is killed and the next
+  invoke is a cold start; a failed INIT is reported as Lambda reports it and
+  also resets the environment;
+- shutdown sends SIGTERM and SIGKILL after the budget.
+
+Public surface: :class:`FunctionConfig`, :class:`InvokeResult`,
+:class:`ExecutionEnvironment`, :class:`LocalLambda`, :func:`unpack_layer`,
+:func:`make_runtime_dir`, :func:`build_task_root`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from lambdaguard.errors import ConfigError
+
+__all__ = [
+    "Credentials",
+    "ExecutionEnvironment",
+    "FunctionConfig",
+    "InvokeResult",
+    "LocalLambda",
+    "build_task_root",
+    "make_runtime_dir",
+    "unpack_layer",
+]
+
+# Distributions Lambda's managed Python runtime provides in /var/runtime: the
+# runtime interface client and the AWS SDK for Python.
+RUNTIME_DISTRIBUTIONS = (
+    "awslambdaric",
+    "simplejson",
+    "snapshot-restore-py",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python-dateutil",
+    "six",
+    "urllib3",
+)
+
+# What /var/runtime/bootstrap does on a managed runtime: read _HANDLER *after*
+# the exec wrapper ran (the wrapper may have changed it) and start the runtime
+# interface client's loop. The script's own directory is dropped from sys.path
+# so the search order is exactly PYTHONPATH's.
+_BOOTSTRAP = """\
+import os
+import sys
+
+del sys.path[0]
+from awslambdaric.__main__ import main
+
+main([sys.argv[0], os.environ["_HANDLER"]])
+"""
+
+# Lambda limits: 10 s for INIT on on-demand functions, 6 MB synchronous response.
+INIT_TIMEOUT_S = 10.0
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# Shutdown budget: 2,000 ms when extensions are registered (AWS docs, Extensions API).
+SHUTDOWN_BUDGET_S = 2.0
+
+_RUNTIME_PREFIX = "/2018-06-01/runtime"
+_EXTENSION_PREFIX = "/2020-01-01/extension"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The execution role's temporary credentials as Lambda exposes them in the environment."""
+
+    access_key_id: str = "AKIAIOSFODNN7EXAMPLE"
+    secret_access_key: str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # noqa: S105 - AWS docs' example key
+    session_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionConfig:
+    """One function as the local Lambda runs it.
+
+    ``environment`` is the function's configured environment (it may set
+    ``AWS_LAMBDA_EXEC_WRAPPER``; a value under ``/opt/`` is resolved inside
+    ``layer_dir``, which plays ``/opt``).
+    """
+
+    name: str
+    handler: str
+    code_dir: Path
+    runtime: str = "python3.11"
+    memory_mb: int = 128
+    timeout_s: float = 3.0
+    environment: Mapping[str, str] = field(default_factory=dict)
+    layer_dir: Path | None = None
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    version: str = "$LATEST"
+    credentials: Credentials = field(default_factory=Credentials)
+    init_timeout_s: float = INIT_TIMEOUT_S
+
+    @property
+    def arn(self) -> str:
+        """The unqualified function ARN."""
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeResult:
+    """What a synchronous Invoke returns, plus what the platform measured.
+
+    ``status`` is ``success``, ``error`` (the handler raised or the runtime
+    exited), ``init_error`` (the environment could not initialise) or
+    ``timeout``. ``payload`` is the body Invoke would return: the handler's
+    result, or the error document. ``error`` is that document parsed.
+    """
+
+    request_id: str
+    status: str
+    payload: bytes
+    error: Mapping[str, Any] | None
+    cold_start: bool
+    init_duration_ms: float | None
+    duration_ms: float
+    post_runtime_ms: float
+    function_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True if the handler returned a result."""
+        return self.status == "success"
+
+    def json(self) -> Any:
+        """The payload decoded as JSON."""
+        return json.loads(self.payload)
+
+
+# -- state shared by the HTTP handlers and the driver --------------------------
+
+
+@dataclass(slots=True)
+class _Invocation:
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    arn: str
+    trace_id: str
+    client_context: str | None
+    cognito_identity: str | None
+    dispatched: bool = False
+    response: bytes | None = None
+    error: bytes | None = None
+    error_type: str | None = None
+    responded_at: float | None = None
+
+
+@dataclass(slots=True)
+class _Extension:
+    ident: str
+    name: str
+    events: tuple[str, ...]
+    waiting: bool = False
+    pending: bytes | None = None
+
+
+@dataclass(slots=True)
+class _Sandbox:
+    """State of one execution environment, guarded by ``cond``."""
+
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    generation: int = 0
+    phase: str = "init"  # init | ready | dead
+    runtime_waiting: bool = False
+    current: _Invocation | None = None
+    extensions: dict[str, _Extension] = field(default_factory=dict)
+    init_error: bytes | None = None
+    init_error_type: str | None = None
+    extension_errors: list[tuple[str, str]] = field(default_factory=list)
+    closing: bool = False
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Many long polls are parked at once (runtime + extensions across restarts).
+    request_queue_size = 64
+
+    def __init__(self, env: ExecutionEnvironment) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.env = env
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A killed or frozen-then-killed runtime resets its connections; that is
+        # the lifecycle working, not a server fault.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.1 so the runtime client may keep its connection alive; every
+    # reply carries Content-Length (and Content-Type: awslambdaric's native
+    # client can hang on a `next` reply without one).
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; with Nagle on, the client's
+        # delayed ACK adds ~40 ms to every keep-alive round trip.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _reply(
+        self,
+        status: int,
+        body: bytes | Mapping[str, Any] = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        data = json.dumps(body).encode() if isinstance(body, Mapping) else body
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(data)
+
+    def _error(self, status: int, error_type: str, message: str) -> None:
+        self._reply(status, {"errorType": error_type, "errorMessage": message})
+
+    def do_GET(self) -> None:
+        env = self.server.env
+        if self.path == f"{_RUNTIME_PREFIX}/invocation/next":
+            env._runtime_next(self)
+        elif self.path == f"{_EXTENSION_PREFIX}/event/next":
+            env._extension_next(self)
+        else:
+            self._error(404, "InvalidRequest", f"no such route: GET {self.path}")
+
+    def do_POST(self) -> None:
+        env = self.server.env
+        path = self.path
+        body = self._body()
+        if path.startswith(f"{_RUNTIME_PREFIX}/invocation/"):
+            parts = path.split("/")  # ['', '2018-06-01', 'runtime', 'invocation', id, kind]
+            if len(parts) == 6 and parts[5] in ("response", "error"):
+                env._runtime_post(self, parts[4], parts[5], body)
+                return
+        elif path == f"{_RUNTIME_PREFIX}/init/error":
+            env._runtime_init_error(self, body)
+            return
+        elif path == f"{_EXTENSION_PREFIX}/register":
+            env._extension_register(self, body)
+            return
+        elif path in (f"{_EXTENSION_PREFIX}/init/error", f"{_EXTENSION_PREFIX}/exit/error"):
+            env._extension_error(self, path.rsplit("/", 2)[1])
+            return
+        self._error(404, "InvalidRequest", f"no such route: POST {path}")
+
+
+# -- the execution environment -------------------------------------------------
+
+
+class ExecutionEnvironment:
+    """One Lambda execution environment: a Runtime/Extensions API server and its process.
+
+    Not thread-safe for concurrent ``invoke`` calls: like Lambda, one
+    environment serves one invocation at a time.
+    """
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        *,
+        runtime_dir: Path,
+        python: str | None = None,
+        log_path: Path | None = None,
+        echo: bool = False,
+    ) -> None:
+        self.config = config
+        self.runtime_dir = runtime_dir
+        self.python = python or _base_python()
+        self.log_path = log_path
+        self.echo = echo
+        self.logs: list[str] = []
+        self._logs_lock = threading.Lock()
+        self._state = _Sandbox()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._readers: list[threading.Thread] = []
+        self._frozen = False
+        self._home = Path(tempfile.mkdtemp(prefix=f"lg-home-{config.name}-"))
+        self.log_stream = _log_stream_name(config.version)
+        self.init_count = 0
+        self._server = _Server(self)
+        self._server_thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"lambda-api-{config.name}",
+            daemon=True,
+        )
+        self._server_thread.start()
+
+    # -- public ------------------------------------------------------------------
+
+    @property
+    def api_address(self) -> str:
+        """``host:port`` of this environment's Runtime API (``AWS_LAMBDA_RUNTIME_API``)."""
+        host, port = self._server.server_address[:2]
+        return f"{host!s}:{port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The runtime process id, or None when no process is alive."""
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    @property
+    def extension_names(self) -> tuple[str, ...]:
+        """Names of the extensions registered in the current environment."""
+        with self._state.cond:
+            return tuple(ext.name for ext in self._state.extensions.values())
+
+    def invoke(
+        self,
+        event: Any,
+        *,
+        request_id: str | None = None,
+        client_context: Mapping[str, Any] | None = None,
+        cognito_identity: Mapping[str, Any] | None = None,
+        trace_id: str | None = None,
+        qualifier: str | None = None,
+    ) -> InvokeResult:
+        """Invoke the function synchronously (RequestResponse) and return what Lambda would."""
+        payload = event if isinstance(event, bytes) else json.dumps(event).encode()
+        request_id = request_id or str(uuid.uuid4())
+        cold = False
+        init_ms: float | None = None
+        if self.pid is None:
+            cold = True
+            init_ms, failure = self._init()
+            if failure is not None:
+                self._kill()
+                return _failure(request_id, failure, cold=True, init_ms=init_ms)
+        else:
+            self._thaw()
+        arn = self.config.arn + (f":{qualifier}" if qualifier else "")
+        started = time.monotonic()
+        deadline = started + self.config.timeout_s
+        inv = _Invocation(
+            request_id=request_id,
+            payload=payload,
+            deadline_ms=int((time.time() + self.config.timeout_s) * 1000),
+            arn=arn,
+            trace_id=trace_id or _trace_header(),
+            # Invoke takes ClientContext base64-encoded; the Runtime API hands the
+            # runtime the decoded JSON (awslambdaric json-parses the header).
+            client_context=json.dumps(client_context) if client_context else None,
+            cognito_identity=json.dumps(cognito_identity) if cognito_identity else None,
+        )
+        st = self._state
+        with st.cond:
+            st.current = inv
+            for ext in st.extensions.values():
+                if "INVOKE" in ext.events:
+                    ext.pending = json.dumps(
+                        {
+                            "eventType": "INVOKE",
+                            "deadlineMs": inv.deadline_ms,
+                            "requestId": inv.request_id,
+                            "invokedFunctionArn": inv.arn,
+                            "tracing": {"type": "X-Amzn-Trace-Id", "value": inv.trace_id},
+                        }
+                    ).encode()
+            st.cond.notify_all()
+            outcome = self._wait_invoke(inv, deadline)
+            st.current = None
+        ended = time.monotonic()
+        responded = inv.responded_at or ended
+        duration_ms = (responded - started) * 1000
+        post_ms = max(0.0, (ended - responded) * 1000)
+        if outcome == "timeout":
+            self._kill()
+            doc = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": (
+                    f"RequestId: {request_id} Error: Task timed out after "
+                    f"{self.config.timeout_s:.2f} seconds"
+                ),
+            }
+            return InvokeResult(
+                request_id,
+                "timeout",
+                json.dumps(doc).encode(),
+                doc,
+                cold,
+                init_ms,
+                self.config.timeout_s * 1000,
+                0.0,
+                "Unhandled",
+            )
+        if outcome == "exited":
+            code = self._proc.returncode if self._proc else None
+            self._kill()
+            doc = {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": (
+                    f"RequestId: {request_id} Error: Runtime exited with error: {_exit_text(code)}"
+                ),
+            }
+            return InvokeResult(
+                request_id,
+                "error",
+                json.dumps(doc).encode(),
+                doc,
+                cold,
+                init_ms,
+                duration_ms,
+                0.0,
+                "Unhandled",
+            )
+        self._freeze()
+        if inv.error is not None:
+            doc_err = _parse_error(inv.error, inv.error_type)
+            return InvokeResult(
+                request_id,
+                "error",
+                inv.error,
+                doc_err,
+                cold,
+                init_ms,
+                duration_ms,
+                post_ms,
+                "Unhandled",
+            )
+        return InvokeResult(
+            request_id, "success", inv.response or b"", None, cold, init_ms, duration_ms, post_ms
+        )
+
+    def shutdown(self) -> None:
+        """End the environment as Lambda does: SIGTERM, then SIGKILL after the budget."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            self._kill()
+            return
+        budget = SHUTDOWN_BUDGET_S if self.extension_names else 0.5
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        self._thaw()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=budget)
+        self._kill()
+
+    def close(self) -> None:
+        """Shut the environment down and stop its API server."""
+        self.shutdown()
+        with self._state.cond:
+            self._state.closing = True
+            self._state.cond.notify_all()
+        self._server.shutdown()
+        self._server.server_close()
+        for reader in self._readers:
+            reader.join(timeout=2)
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    def __enter__(self) -> ExecutionEnvironment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def environ(self) -> dict[str, str]:
+        """The process environment Lambda would give this function."""
+        cfg = self.config
+        task_root = str(cfg.code_dir.resolve())
+        paths = [task_root]
+        if cfg.layer_dir is not None:
+            opt = cfg.layer_dir.resolve()
+            # Lambda's documented order: /opt/python/lib/pythonX.Y/site-packages, /opt/python.
+            paths += [
+                str(opt / "python" / "lib" / cfg.runtime / "site-packages"),
+                str(opt / "python"),
+            ]
+        paths.append(str(self.runtime_dir.resolve()))
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "HOME": str(self._home),
+            "PYTHONPATH": os.pathsep.join(paths),
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": str(self.runtime_dir.resolve()),
+            "_HANDLER": cfg.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.runtime}",
+            "AWS_LAMBDA_RUNTIME_API": self.api_address,
+            "AWS_LAMBDA_FUNCTION_NAME": cfg.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": cfg.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{cfg.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": cfg.region,
+            "AWS_DEFAULT_REGION": cfg.region,
+            "AWS_ACCESS_KEY_ID": cfg.credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": cfg.credentials.secret_access_key,
+        }
+        if cfg.credentials.session_token:
+            env["AWS_SESSION_TOKEN"] = cfg.credentials.session_token
+        if cfg.layer_dir is not None:
+            env["PATH"] += f":{cfg.layer_dir.resolve() / 'bin'}"
+        # The function's own variables cannot override the reserved ones (Lambda rejects them).
+        for key, value in cfg.environment.items():
+            env.setdefault(key, value)
+        return env
+
+    def command(self) -> list[str]:
+        """The runtime command, wrapped by ``AWS_LAMBDA_EXEC_WRAPPER`` when set."""
+        bootstrap = self.runtime_dir / "bootstrap.py"
+        cmd = [self.python, "-S", str(bootstrap)]
+        wrapper = self.config.environment.get("AWS_LAMBDA_EXEC_WRAPPER")
+        if wrapper:
+            cmd = [self._resolve_opt(wrapper), *cmd]
+        return cmd
+
+    def _resolve_opt(self, path: str) -> str:
+        layer = self.config.layer_dir
+        if layer is not None and path.startswith("/opt/"):
+            return str(layer.resolve() / path.removeprefix("/opt/"))
+        return path
+
+    def _init(self) -> tuple[float, bytes | None]:
+        """Start the process and wait for INIT to finish; return (ms, error document or None)."""
+        st = self._state
+        with st.cond:
+            st.generation += 1
+            st.phase = "init"
+            st.runtime_waiting = False
+            st.current = None
+            st.extensions.clear()
+            st.init_error = None
+            st.init_error_type = None
+            st.cond.notify_all()
+        self.init_count += 1
+        self._frozen = False
+        started = time.monotonic()
+        env = self.environ()
+        self._proc = subprocess.Popen(  # noqa: S603 - argv built from the function's config
+            self.command(),
+            cwd=self.config.code_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so freeze/kill reach every child
+        )
+        self._readers = [
+            *self._readers,
+            self._start_reader(self._proc.stdout, "stdout"),
+            self._start_reader(self._proc.stderr, "stderr"),
+        ]
+        deadline = started + self.config.init_timeout_s
+        with st.cond:
+            while True:
+                posted = _posted_init_error(st)  # read via a call: mypy narrowed it above
+                if posted is not None:
+                    failure: bytes | None = posted
+                    break
+                exts_ready = all(e.waiting for e in st.extensions.values())
+                if st.runtime_waiting and exts_ready:
+                    st.phase = "ready"
+                    failure = None
+                    break
+                if self._proc.poll() is not None:
+                    failure = _doc(
+                        "Runtime.ExitError",
+                        f"RequestId: Error: Runtime exited with error: {_exit_text(self._proc.returncode)}",
+                    )
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    failure = _doc(
+                        "Sandbox.Timedout",
+                        f"Error: Init phase timed out after {self.config.init_timeout_s:.2f} seconds",
+                    )
+                    break
+                st.cond.wait(min(remaining, 0.05))
+        if failure is not None:
+            # Give the runtime a moment to exit by itself after posting init/error
+            # (awslambdaric calls sys.exit(1)), so its log lines are complete.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=1.0)
+        return (time.monotonic() - started) * 1000, failure
+
+    def _wait_invoke(self, inv: _Invocation, deadline: float) -> str:
+        """Wait (holding the condition) until the invoke is done; return done|timeout|exited."""
+        st = self._state
+        while True:
+            runtime_done = inv.response is not None or inv.error is not None
+            exts_done = all(e.waiting and e.pending is None for e in st.extensions.values())
+            if runtime_done and exts_done:
+                return "done"
+            if self._proc is None or self._proc.poll() is not None:
+                return "exited"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            st.cond.wait(min(remaining, 0.05))
+
+    def _freeze(self) -> None:
+        if self._proc is not None and self._proc.poll() is None and not self._frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGSTOP)
+            self._frozen = True
+
+    def _thaw(self) -> None:
+        if self._proc is not None and self._frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGCONT)
+            self._frozen = False
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+        self._frozen = False
+        st = self._state
+        with st.cond:
+            st.phase = "dead"
+            st.generation += 1
+            st.runtime_waiting = False
+            st.extensions.clear()
+            st.cond.notify_all()
+
+    def _start_reader(self, stream: Any, name: str) -> threading.Thread:
+        def pump() -> None:
+            log = self.log_path.open("a", encoding="utf-8") if self.log_path else None
+            try:
+                for raw in iter(stream.readline, b""):
+                    line = raw.decode("utf-8", "replace").rstrip("\n")
+                    with self._logs_lock:
+                        self.logs.append(line)
+                    if log is not None:
+                        log.write(f"{self.config.name} {name}: {line}\n")
+                        log.flush()
+                    if self.echo:
+                        print(f"[{self.config.name}] {line}", file=sys.stderr)
+            except (OSError, ValueError):
+                pass
+            finally:
+                if log is not None:
+                    log.close()
+
+        thread = threading.Thread(target=pump, name=f"{self.config.name}-{name}", daemon=True)
+        thread.start()
+        return thread
+
+    # -- Runtime API -------------------------------------------------------------------
+
+    def _runtime_next(self, req: _Handler) -> None:
+        st = self._state
+        with st.cond:
+            gen = st.generation
+            st.runtime_waiting = True
+            st.cond.notify_all()
+            while True:
+                if st.closing or st.generation != gen:
+                    return  # the process is gone; drop the connection
+                inv = st.current
+                if inv is not None and not inv.dispatched:
+                    inv.dispatched = True
+                    st.runtime_waiting = False
+                    break
+                st.cond.wait(0.5)
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": inv.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": inv.arn,
+            "Lambda-Runtime-Trace-Id": inv.trace_id,
+        }
+        if inv.client_context:
+            headers["Lambda-Runtime-Client-Context"] = inv.client_context
+        if inv.cognito_identity:
+            headers["Lambda-Runtime-Cognito-Identity"] = inv.cognito_identity
+        req._reply(200, inv.payload, headers)
+
+    def _runtime_post(self, req: _Handler, request_id: str, kind: str, body: bytes) -> None:
+        st = self._state
+        with st.cond:
+            inv = st.current
+            if inv is None or inv.request_id != request_id or not inv.dispatched:
+                req._error(400, "InvalidRequestID", f"unknown request id {request_id}")
+                return
+            if inv.response is not None or inv.error is not None:
+                req._error(400, "InvalidStateTransition", "response already posted")
+                return
+            if kind == "response" and len(body) > MAX_RESPONSE_BYTES:
+                inv.error = _doc(
+                    "Function.ResponseSizeTooLarge",
+                    f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                )
+                inv.error_type = "Function.ResponseSizeTooLarge"
+                inv.responded_at = time.monotonic()
+                st.cond.notify_all()
+                req._error(413, "RequestEntityTooLarge", "response too large")
+                return
+            if kind == "response":
+                inv.response = body
+            else:
+                inv.error = body
+                inv.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type")
+            inv.responded_at = time.monotonic()
+            st.cond.notify_all()
+        req._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
+
+    def _runtime_init_error(self, req: _Handler, body: bytes) -> None:
+        st = self._state
+        with st.cond:
+            if st.phase != "init":
+                req._error(403, "InvalidStateTransition", "init/error outside INIT")
+                return
+            st.init_error = body or _doc("Runtime.Unknown", "init error without a body")
+            st.init_error_type = req.headers.get("Lambda-Runtime-Function-Error-Type")
+            st.cond.notify_all()
+        req._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
+
+    # -- Extensions API -------------------------------------------------------------
+
+    def _extension_register(self, req: _Handler, body: bytes) -> None:
+        name = req.headers.get("Lambda-Extension-Name")
+        if not name:
+            req._error(400, "InvalidRequest", "missing Lambda-Extension-Name header")
+            return
+        try:
+            events = tuple(json.loads(body or b"{}").get("events", ()))
+        except (ValueError, AttributeError):
+            req._error(400, "InvalidRequest", "body must be JSON with an events list")
+            return
+        unknown = [e for e in events if e not in ("INVOKE", "SHUTDOWN")]
+        if unknown:
+            req._error(400, "InvalidRequest", f"unknown events {unknown}")
+            return
+        # Extensions started by the runtime process are internal; Lambda refuses
+        # SHUTDOWN for them (only external extensions, /opt/extensions/*, get it).
+        if "SHUTDOWN" in events:
+            req._error(
+                400,
+                "ShutdownEventNotSupportedForInternalExtension",
+                "internal extensions cannot register for the SHUTDOWN event",
+            )
+            return
+        st = self._state
+        with st.cond:
+            if st.phase != "init":
+                req._error(403, "Extension.InvalidState", "extensions register during INIT only")
+                return
+            if any(e.name == name for e in st.extensions.values()):
+                req._error(409, "Extension.AlreadyRegistered", f"{name} already registered")
+                return
+            ident = str(uuid.uuid4())
+            st.extensions[ident] = _Extension(ident, name, events)
+            st.cond.notify_all()
+        info: dict[str, Any] = {
+            "functionName": self.config.name,
+            "functionVersion": self.config.version,
+            "handler": self.config.handler,
+        }
+        if "accountId" in (req.headers.get("Lambda-Extension-Accept-Feature") or ""):
+            info["accountId"] = self.config.account
+        req._reply(200, info, {"Lambda-Extension-Identifier": ident})
+
+    def _extension_next(self, req: _Handler) -> None:
+        ident = req.headers.get("Lambda-Extension-Identifier", "")
+        st = self._state
+        with st.cond:
+            ext = st.extensions.get(ident)
+            if ext is None:
+                req._error(403, "Extension.UnknownExtensionIdentifier", "register first")
+                return
+            gen = st.generation
+            ext.waiting = True
+            st.cond.notify_all()
+            while True:
+                if st.closing or st.generation != gen:
+                    return
+                if ext.pending is not None:
+                    event, ext.pending = ext.pending, None
+                    ext.waiting = False
+                    break
+                st.cond.wait(0.5)
+        req._reply(200, event, {"Lambda-Extension-Event-Identifier": str(uuid.uuid4())})
+
+    def _extension_error(self, req: _Handler, kind: str) -> None:
+        ident = req.headers.get("Lambda-Extension-Identifier", "")
+        error_type = req.headers.get("Lambda-Extension-Function-Error-Type", "Extension.Unknown")
+        with self._state.cond:
+            if ident not in self._state.extensions:
+                req._error(403, "Extension.UnknownExtensionIdentifier", "register first")
+                return
+            self._state.extension_errors.append((kind, error_type))
+        req._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
+
+
+class LocalLambda:
+    """A set of functions, each with at most one execution environment, invoked by name."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        *,
+        python: str | None = None,
+        log_path: Path | None = None,
+        echo: bool = False,
+    ) -> None:
+        self.work_dir = work_dir
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.runtime_dir = make_runtime_dir(work_dir / "var-runtime")
+        self.python = python
+        self.log_path = log_path
+        self.echo = echo
+        self._envs: dict[str, ExecutionEnvironment] = {}
+
+    def add(self, config: FunctionConfig) -> ExecutionEnvironment:
+        """Register a function (replacing one of the same name)."""
+        if config.name in self._envs:
+            self._envs.pop(config.name).close()
+        env = ExecutionEnvironment(
+            config,
+            runtime_dir=self.runtime_dir,
+            python=self.python,
+            log_path=self.log_path,
+            echo=self.echo,
+        )
+        self._envs[config.name] = env
+        return env
+
+    def environment(self, name: str) -> ExecutionEnvironment:
+        """The execution environment of a registered function."""
+        try:
+            return self._envs[name]
+        except KeyError:
+            raise ConfigError(f"no function named {name!r}; known: {sorted(self._envs)}") from None
+
+    def invoke(self, name: str, event: Any, **kwargs: Any) -> InvokeResult:
+        """Invoke a registered function synchronously."""
+        return self.environment(name).invoke(event, **kwargs)
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """Names of the registered functions."""
+        return tuple(self._envs)
+
+    def close(self) -> None:
+        """Shut every environment down (SIGTERM, then SIGKILL) and stop the API servers."""
+        for env in self._envs.values():
+            env.close()
+        self._envs.clear()
+
+    def __enter__(self) -> LocalLambda:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- building the file systems a function sees ---------------------------------------
+
+
+def unpack_layer(zip_path: Path, dest: Path) -> Path:
+    """Unpack a layer zip into ``dest`` (which plays ``/opt``), keeping Unix file modes."""
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            target = (root / info.filename).resolve()
+            if not target.is_relative_to(root):
+                raise ConfigError(f"layer entry escapes the layer directory: {info.filename}")
+            zf.extract(info, root)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                target.chmod(mode)
+    return dest
+
+
+def make_runtime_dir(dest: Path, distributions: Iterable[str] = RUNTIME_DISTRIBUTIONS) -> Path:
+    """Build the directory that plays ``/var/runtime``: the runtime client, the AWS SDK, bootstrap.
+
+    Packages are symlinked from the current environment (they are the same
+    files Lambda ships, at the versions this project pins for its tests).
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in distributions:
+        for entry in _top_level_entries(name):
+            link = dest / entry.name
+            if not link.exists() and not link.is_symlink():
+                link.symlink_to(entry)
+    (dest / "bootstrap.py").write_text(_BOOTSTRAP)
+    return dest
+
+
+def build_task_root(source: Path, dest: Path, packages: Iterable[str] = ()) -> Path:
+    """Lay out a function's deployment package: its source files plus vendored distributions.
+
+    ``packages`` are distribution names installed in the current environment
+    that the function ships with it (as ``pip install -t`` into the zip would).
+    """
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in packages:
+        for entry in _top_level_entries(name):
+            link = dest / entry.name
+            if not link.exists():
+                link.symlink_to(entry)
+    return dest
+
+
+def _top_level_entries(distribution: str) -> list[Path]:
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError(
+            f"distribution {distribution!r} is not installed; install the 'local' extra"
+        ) from None
+    entries: dict[str, Path] = {}
+    for file in dist.files or ():
+        parts = file.parts
+        if not parts or parts[0] in ("..", "__pycache__") or parts[0].endswith(".data"):
+            continue
+        located = Path(str(dist.locate_file(parts[0])))
+        if located.exists():
+            entries[parts[0]] = located
+    return list(entries.values())
+
+
+# -- small helpers ---------------------------------------------------------------------
+
+
+def _posted_init_error(state: _Sandbox) -> bytes | None:
+    return state.init_error
+
+
+def _base_python() -> str:
+    """The interpreter under the virtualenv: its site-packages are not the function's."""
+    return str(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def _log_stream_name(version: str) -> str:
+    today = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
+    return f"{today}/[{version}]{secrets.token_hex(16)}"
+
+
+def _trace_header() -> str:
+    # X-Ray trace id: "1-" + 8 hex digits of epoch seconds + "-" + 24 random hex digits.
+    root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    return f"Root={root};Parent={secrets.token_hex(8)};Sampled=0"
+
+
+def _doc(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def _parse_error(body: bytes, header_type: str | None) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        parsed = {"errorType": header_type or "Runtime.Unknown", "errorMessage": body.decode()}
+    return parsed
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "unknown"
+    if code < 0:
+        return f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}"
+    return f"exit status {code}"
+
+
+def _failure(request_id: str, body: bytes, *, cold: bool, init_ms: float | None) -> InvokeResult:
+    doc = _parse_error(body, None)
+    return InvokeResult(request_id, "init_error", body, doc, cold, init_ms, 0.0, 0.0, "Unhandled")
+
+
+@contextlib.contextmanager
+def local_lambda(work_dir: Path | None = None, **kwargs: Any) -> Iterator[LocalLambda]:
+    """A :class:`LocalLambda` in a temporary work directory, closed on exit."""
+    with tempfile.TemporaryDirectory(prefix="lg-lambda-") as tmp:
+        service = LocalLambda(work_dir or Path(tmp), **kwargs)
+        try:
+            yield service
+        finally:
+            service.close()

@@ -1,0 +1,375 @@
+"""The local Lambda runtime drives functions through awslambdaric as Lambda does."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lambdaguard.local.runtime import (
+    FunctionConfig,
+    LocalLambda,
+    build_task_root,
+    unpack_layer,
+)
+
+from .conftest import WriteFunction
+
+ECHO = """
+import os, sys
+
+INIT_PID = os.getpid()
+
+def handler(event, context):
+    if event.get("raise"):
+        raise KeyError(event["raise"])
+    if event.get("exit"):
+        os._exit(event["exit"])
+    if event.get("sleep"):
+        import time
+        time.sleep(event["sleep"])
+    return {
+        "event": event,
+        "request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "memory": context.memory_limit_in_mb,
+        "arn": context.invoked_function_arn,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "trace": os.environ.get("_X_AMZN_TRACE_ID"),
+        "pid": INIT_PID,
+        "sys_path": sys.path,
+        "env": {k: v for k, v in os.environ.items() if k.startswith(("AWS_LAMBDA", "LAMBDA", "_HANDLER", "AWS_REGION", "MY_"))},
+        "client_context": getattr(context.client_context, "custom", None),
+    }
+"""
+
+
+def _config(root: Path, **kw: object) -> FunctionConfig:
+    base: dict[str, object] = {"name": "echo", "handler": "app.handler", "code_dir": root}
+    base.update(kw)
+    return FunctionConfig(**base)  # type: ignore[arg-type]
+
+
+def _state(pid: int) -> str:
+    # Field 3 of /proc/<pid>/stat: R running, S sleeping, T stopped (SIGSTOP).
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_invoke_passes_event_context_and_environment(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """The handler gets the event, a context with request id, ARN, deadline, and Lambda's variables."""
+    root = write_function(app=ECHO)
+    service.add(_config(root, memory_mb=256, timeout_s=5, environment={"MY_VAR": "x"}))
+    result = service.invoke(
+        "echo", {"k": [1, 2]}, request_id="req-1", client_context={"custom": {"a": "b"}}
+    )
+    assert result.ok, result.payload
+    body = result.json()
+    assert body["event"] == {"k": [1, 2]}
+    assert body["request_id"] == "req-1"
+    assert body["function_name"] == "echo"
+    assert body["memory"] == "256"
+    assert body["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:echo"
+    assert 0 < body["remaining_ms"] <= 5000
+    assert body["trace"].startswith("Root=1-")
+    assert body["client_context"] == {"a": "b"}
+    env = body["env"]
+    assert env["_HANDLER"] == "app.handler"
+    assert env["LAMBDA_TASK_ROOT"] == str(root.resolve())
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/echo"
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["MY_VAR"] == "x"
+    assert body["sys_path"][0] == str(root.resolve())
+    assert result.cold_start
+    assert result.init_duration_ms is not None
+
+
+def test_function_sees_nothing_of_the_calling_environment(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """The function process imports only from the task root, layers and the runtime directory."""
+    root = write_function(
+        app="""
+        def handler(event, context):
+            out = {}
+            for name in ("opentelemetry", "pytest", "lambdaguard", "boto3", "awslambdaric"):
+                try:
+                    __import__(name)
+                    out[name] = True
+                except ImportError:
+                    out[name] = False
+            import os
+            out["VIRTUAL_ENV"] = os.environ.get("VIRTUAL_ENV")
+            return out
+        """
+    )
+    service.add(_config(root))
+    body = service.invoke("echo", {}).json()
+    assert body == {
+        "opentelemetry": False,
+        "pytest": False,
+        "lambdaguard": False,
+        "boto3": True,  # the runtime's AWS SDK, as in /var/runtime
+        "awslambdaric": True,
+        "VIRTUAL_ENV": None,
+    }
+
+
+def test_warm_invokes_reuse_the_process_and_freeze_it_between(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """A second invoke is warm (same process, no init) and the process is stopped between invokes."""
+    service.add(_config(write_function(app=ECHO)))
+    first = service.invoke("echo", {})
+    env = service.environment("echo")
+    assert env.pid is not None
+    assert _state(env.pid) == "T"
+    second = service.invoke("echo", {})
+    assert not second.cold_start
+    assert second.init_duration_ms is None
+    assert first.json()["pid"] == second.json()["pid"]
+    assert env.init_count == 1
+
+
+def test_handler_error_is_reported_as_awslambdaric_reports_it(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """A raising handler gives status error with errorType, errorMessage and the user's frames."""
+    service.add(_config(write_function(app=ECHO)))
+    result = service.invoke("echo", {"raise": "nope"})
+    assert result.status == "error"
+    assert result.function_error == "Unhandled"
+    assert result.error is not None
+    assert result.error["errorType"] == "KeyError"
+    assert result.error["errorMessage"] == "'nope'"
+    assert any("app.py" in frame for frame in result.error["stackTrace"])
+    # The environment survives a handler error.
+    assert not service.invoke("echo", {}).cold_start
+
+
+def test_import_error_is_an_init_error_and_the_next_invoke_retries_init(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """A handler module that cannot be imported gives Runtime.ImportModuleError on every invoke."""
+    root = write_function(app="import no_such_module_anywhere\n")
+    service.add(_config(root))
+    first = service.invoke("echo", {})
+    assert first.status == "init_error"
+    assert first.error is not None
+    assert first.error["errorType"] == "Runtime.ImportModuleError"
+    assert "no_such_module_anywhere" in first.error["errorMessage"]
+    second = service.invoke("echo", {})
+    assert second.status == "init_error"
+    assert second.cold_start
+    assert service.environment("echo").init_count == 2
+
+
+def test_missing_handler_function_is_an_init_error(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """A handler name that is not on the module gives Runtime.HandlerNotFound."""
+    service.add(_config(write_function(app="x = 1\n")))
+    result = service.invoke("echo", {})
+    assert result.status == "init_error"
+    assert result.error is not None
+    assert result.error["errorType"] == "Runtime.HandlerNotFound"
+
+
+def test_timeout_kills_the_environment_and_the_next_invoke_is_cold(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """Past the deadline the invoke is a timeout, the process is gone, the next invoke re-inits."""
+    service.add(_config(write_function(app=ECHO), timeout_s=1.0))
+    warm = service.invoke("echo", {})
+    pid = warm.json()["pid"]
+    result = service.invoke("echo", {"sleep": 30})
+    assert result.status == "timeout"
+    assert result.error is not None
+    assert result.error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in result.error["errorMessage"]
+    assert not Path(f"/proc/{pid}").exists()
+    after = service.invoke("echo", {})
+    assert after.ok
+    assert after.cold_start
+    assert after.json()["pid"] != pid
+
+
+def test_runtime_exit_during_invoke_is_an_exit_error(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """A process that exits mid-invoke gives Runtime.ExitError and a cold next invoke."""
+    service.add(_config(write_function(app=ECHO)))
+    result = service.invoke("echo", {"exit": 3})
+    assert result.status == "error"
+    assert result.error is not None
+    assert result.error["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in result.error["errorMessage"]
+    assert service.invoke("echo", {}).cold_start
+
+
+EXTENSION = """
+import json, os, threading, time, urllib.request
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+MARK = os.environ["MARK_DIR"]
+STATUS = {}
+
+def _call(method, path, body=None, headers=None):
+    req = urllib.request.Request(f"http://{API}{path}", data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+status, headers, body = _call(
+    "POST", "/2020-01-01/extension/register", json.dumps({"events": ["INVOKE"]}).encode(),
+    {"Lambda-Extension-Name": "test-ext"},
+)
+IDENT = headers["Lambda-Extension-Identifier"]
+REGISTERED = json.loads(body)
+
+def loop():
+    while True:
+        _, _, event = _call("GET", "/2020-01-01/extension/event/next", headers={"Lambda-Extension-Identifier": IDENT})
+        event = json.loads(event)
+        time.sleep(0.2)  # work after the response, e.g. an export
+        with open(os.path.join(MARK, event["requestId"]), "w") as fh:
+            fh.write(json.dumps(event))
+
+threading.Thread(target=loop, daemon=True).start()
+
+def handler(event, context):
+    if event.get("late"):
+        status, _, body = _call(
+            "POST", "/2020-01-01/extension/register", json.dumps({"events": ["INVOKE"]}).encode(),
+            {"Lambda-Extension-Name": "late-ext"},
+        )
+        return {"late_status": status}
+    return {"registered": REGISTERED}
+"""
+
+
+def test_invoke_waits_for_internal_extensions_to_call_next(
+    service: LocalLambda, write_function: WriteFunction, tmp_path: Path
+) -> None:
+    """An invoke ends only after every registered extension has processed its INVOKE event."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    root = write_function(app=EXTENSION)
+    service.add(_config(root, environment={"MARK_DIR": str(marks)}))
+    result = service.invoke("echo", {}, request_id="r-ext")
+    assert result.ok, result.payload
+    assert result.json()["registered"] == {
+        "functionName": "echo",
+        "functionVersion": "$LATEST",
+        "handler": "app.handler",
+    }
+    event = json.loads((marks / "r-ext").read_text())
+    assert event["eventType"] == "INVOKE"
+    assert event["requestId"] == "r-ext"
+    assert event["invokedFunctionArn"].endswith(":function:echo")
+    assert event["tracing"]["type"] == "X-Amzn-Trace-Id"
+    assert event["deadlineMs"] > int(time.time() * 1000) - 60_000
+    assert result.post_runtime_ms > 0
+    assert service.environment("echo").extension_names == ("test-ext",)
+
+
+def test_extension_registration_after_init_is_refused(
+    service: LocalLambda, write_function: WriteFunction, tmp_path: Path
+) -> None:
+    """Extensions register during INIT only; a later register call gets 403."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    service.add(_config(write_function(app=EXTENSION), environment={"MARK_DIR": str(marks)}))
+    assert service.invoke("echo", {"late": True}).json() == {"late_status": 403}
+
+
+def test_exec_wrapper_runs_around_the_runtime_command(
+    service: LocalLambda, write_function: WriteFunction, tmp_path: Path
+) -> None:
+    """AWS_LAMBDA_EXEC_WRAPPER under /opt is run from the layer dir and may rewrite _HANDLER."""
+    opt = tmp_path / "opt"
+    opt.mkdir()
+    wrapper = opt / "wrap"
+    wrapper.write_text(
+        '#!/bin/bash\nexport MY_WRAPPED="$(dirname "$0")"\nexport _HANDLER=other.handler\nexec "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    root = write_function(
+        app=ECHO,
+        other="def handler(event, context):\n    import os\n    return os.environ['MY_WRAPPED']\n",
+    )
+    service.add(_config(root, layer_dir=opt, environment={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrap"}))
+    result = service.invoke("echo", {})
+    assert result.ok, result.payload
+    assert result.json() == str(opt.resolve())
+
+
+def test_shutdown_sends_sigterm_then_the_process_is_gone(
+    service: LocalLambda, write_function: WriteFunction, tmp_path: Path
+) -> None:
+    """Closing the service delivers SIGTERM to a frozen function and leaves no process."""
+    flag = tmp_path / "terminated"
+    root = write_function(
+        app=f"""
+        import signal, sys
+        def on_term(signum, frame):
+            open({str(flag)!r}, "w").write("bye")
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, on_term)
+        def handler(event, context):
+            import os
+            return os.getpid()
+        """
+    )
+    service.add(_config(root))
+    pid = service.invoke("echo", {}).json()
+    service.close()
+    assert flag.read_text() == "bye"
+    assert not Path(f"/proc/{pid}").exists()
+
+
+def test_large_response_is_refused(service: LocalLambda, write_function: WriteFunction) -> None:
+    """A response over Lambda's 6 MB limit turns into Function.ResponseSizeTooLarge."""
+    root = write_function(app="def handler(e, c):\n    return 'x' * (7 * 1024 * 1024)\n")
+    service.add(_config(root))
+    result = service.invoke("echo", {})
+    assert result.status == "error"
+    assert result.error is not None
+    assert result.error["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_unpack_layer_keeps_modes_and_refuses_escapes(tmp_path: Path) -> None:
+    """Unpacking keeps the wrapper executable and rejects entries that leave the directory."""
+    layer = tmp_path / "layer.zip"
+    with zipfile.ZipFile(layer, "w") as zf:
+        info = zipfile.ZipInfo("wrapper")
+        info.external_attr = (stat.S_IFREG | 0o755) << 16
+        zf.writestr(info, "#!/bin/sh\n")
+        zf.writestr("python/mod.py", "x = 1\n")
+    opt = unpack_layer(layer, tmp_path / "opt")
+    assert os.access(opt / "wrapper", os.X_OK)
+    assert (opt / "python" / "mod.py").read_text() == "x = 1\n"
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("../evil", "x")
+    with pytest.raises(ValueError, match="escapes"):
+        unpack_layer(bad, tmp_path / "opt2")
+
+
+def test_build_task_root_vendors_distributions(tmp_path: Path) -> None:
+    """A task root gets the source files and the named distributions' top-level packages."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "app.py").write_text("x = 1\n")
+    root = build_task_root(src, tmp_path / "root", packages=["jmespath"])
+    assert (root / "app.py").exists()
+    assert (root / "jmespath" / "__init__.py").exists()
