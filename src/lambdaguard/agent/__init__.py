@@ -1,0 +1,70 @@
+"""The in-function agent: wrap a Python handler, record what it does, export it.
+
+Use it one of two ways:
+
+- as a layer: ``AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaguard-instrument`` (the
+  runtime then calls :mod:`lambdaguard.agent.handler`);
+- in code (container images, tests)::
+
+      from lambdaguard import instrument
+
+      @instrument
+      def handler(event, context): ...
+
+      @instrument(endpoint="http://collector:4318", key_prefix_depth=2)
+      def other(event, context): ...
+
+Outside Lambda (no ``AWS_LAMBDA_FUNCTION_NAME``) it does nothing unless
+``LAMBDAGUARD_ENABLED`` (or ``enabled=True``) says so. Settings and their
+variables: :mod:`lambdaguard.agent.config`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+__all__ = ["flush", "instrument"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def instrument(handler: F, /) -> F: ...
+@overload
+def instrument(handler: None = None, /, **overrides: object) -> Callable[[F], F]: ...
+
+
+def instrument(handler: F | None = None, /, **overrides: object) -> F | Callable[[F], F]:
+    """Wrap a Lambda handler with the agent; usable bare or with setting overrides."""
+
+    def decorate(function: F) -> F:
+        from lambdaguard.agent import bootstrap, config
+
+        try:
+            settings = config.load(None, **overrides)
+        except Exception:  # noqa: BLE001 - never break the function for lambdaguard's sake
+            return function
+        wrapped: F = bootstrap.wrap(function, settings)  # type: ignore[assignment]
+        agent = _current()
+        if agent is not None:
+            agent.init_done()
+        return wrapped
+
+    if handler is not None:
+        return decorate(handler)
+    return decorate
+
+
+def _current() -> Any:
+    from lambdaguard.agent import _agent
+
+    return _agent.current()
+
+
+def flush(timeout_ms: int = 2000) -> bool:
+    """Send whatever is queued now; False if ``timeout_ms`` ran out (tests, shutdown hooks)."""
+    agent = _current()
+    if agent is None:
+        return True
+    return bool(agent.flush(timeout_ms))

@@ -1,0 +1,382 @@
+"""The agent in one process: hooks, the phase in progress, and when export happens.
+
+When export happens:
+
+- **With the internal extension** (inside Lambda, the default): the extension
+  thread receives each INVOKE event, waits until the handler for that request
+  has returned, exports, then calls ``event/next``. The response is already
+  posted, so nothing waits on the network before it. If the handler is still
+  running ``margin`` before the deadline, the record is exported with outcome
+  ``timeout`` so a timing-out invocation still leaves its record.
+- **Without it** (``@instrument`` outside Lambda, or registration failed): the
+  finished record is queued to one worker thread and the handler returns at
+  once. Inside a real Lambda without the extension, that worker may be frozen
+  with the environment and finish on the next thaw; :func:`flush` drains it
+  (tests, SIGTERM).
+
+On SIGTERM (Lambda's shutdown signal when an extension is registered), what is
+left is flushed within ~300 ms, then the previous handler runs.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from lambdaguard import semconv
+from lambdaguard.agent import _guard, _imports, aws, export, network, recorder, triggers
+from lambdaguard.agent.config import (
+    AWS_LAMBDA_FUNCTION_NAME,
+    AWS_LAMBDA_FUNCTION_VERSION,
+    AWS_LAMBDA_INITIALIZATION_TYPE,
+    AWS_LAMBDA_RUNTIME_API,
+    X_AMZN_TRACE_ID,
+    Config,
+    emit_warnings,
+)
+from lambdaguard.agent.extension import Extension, InvokeEvent
+from lambdaguard.agent.recorder import Record, Recording
+
+__all__ = ["Agent", "Invocation", "get", "reset"]
+
+_SHUTDOWN_BUDGET_MS = 300
+
+
+@dataclass(slots=True)
+class Invocation:
+    """An invocation in progress (what ``finish`` needs)."""
+
+    recording: Recording
+    request_id: str
+    context: Any
+    trigger: Any
+    function_arn: str
+    alias: str
+    cold_start: bool
+    init_duration_ms: float
+    memory_mb: int
+    exported: bool = False
+
+
+def _function_arn(context: Any) -> tuple[str, str]:
+    # arn:aws:lambda:region:account:function:name[:qualifier]
+    invoked = str(getattr(context, "invoked_function_arn", "") or "")
+    parts = invoked.split(":")
+    if len(parts) >= 7:
+        return ":".join(parts[:7]), (parts[7] if len(parts) > 7 else "")
+    return invoked, ""
+
+
+class Agent:
+    """One per process: created by :func:`get` on the first enabled handler."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.sender = export.Sender(config)
+        self.init_recording: Recording | None = Recording(semconv.PHASE_INIT)
+        self.init_end_ns = 0
+        self.pending_init: Record | None = None
+        self.invocations = 0
+        self.extension: Extension | None = None
+        self._lock = threading.Condition()
+        self._finished: dict[str, list[Record]] = {}
+        self._running: Invocation | None = None
+        self._queue: queue.SimpleQueue[list[Record] | None] = queue.SimpleQueue()
+        self._queued = 0
+        self._worker: threading.Thread | None = None
+        self._previous_sigterm: Any = None
+        self.exports = 0
+
+    # -- lifecycle ---------------------------------------------------------------
+    def install(self) -> None:
+        """Hook botocore and sockets, open the INIT recording, register the extension."""
+        emit_warnings(self.config)
+        recorder.set_current(self.init_recording)
+        network.install()
+        aws.install(self.config.key_prefix_depth, self.config.record_full_keys)
+        runtime_api = os.environ.get(AWS_LAMBDA_RUNTIME_API, "")
+        if runtime_api:
+            host, _, port = runtime_api.rpartition(":")
+            if port.isdigit():
+                network.ignore(host, int(port))
+        if runtime_api and self.config.extension and os.environ.get(AWS_LAMBDA_FUNCTION_NAME):
+            extension = Extension(runtime_api, self._on_invoke_event)
+            if extension.start():
+                self.extension = extension
+            self._install_sigterm()
+
+    def uninstall(self) -> None:
+        """Remove every hook (tests; idempotent)."""
+        aws.uninstall()
+        network.uninstall()
+        _imports.uninstall()
+        recorder.set_current(None)
+        if (
+            self._previous_sigterm is not None
+            and threading.current_thread() is threading.main_thread()
+        ):
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+    def init_done(self) -> None:
+        """The function's module has been imported: INIT ends here."""
+        if not self.init_end_ns:
+            self.init_end_ns = time.time_ns()
+
+    # -- one invocation ------------------------------------------------------------
+    def start(self, event: Any, context: Any) -> Invocation:
+        """Open the invocation's recording (called before the handler)."""
+        cold = self.invocations == 0
+        self.invocations += 1
+        init_ms = -1.0
+        if cold and self.init_recording is not None:
+            init = self.init_recording
+            end = self.init_end_ns or time.time_ns()
+            init_ms = (end - init.start_ns) / 1e6
+            arn, _ = _function_arn(context)
+            init.closed = True
+            self.pending_init = Record(
+                phase=semconv.PHASE_INIT,
+                trace_id=init.trace_id,
+                span_id=init.span_id,
+                start_ns=init.start_ns,
+                end_ns=end,
+                function_name=str(os.environ.get(AWS_LAMBDA_FUNCTION_NAME, "")),
+                function_arn=arn,
+                aws_calls=tuple(init.calls),
+                connections=init.connections(),
+                dropped_calls=init.dropped,
+            )
+            self.init_recording = None
+        if os.environ.get(AWS_LAMBDA_INITIALIZATION_TYPE) == "provisioned-concurrency":
+            cold = False  # INIT ran ahead of any request: no caller waited for it
+        trigger = triggers.trigger_of(event, os.environ.get(X_AMZN_TRACE_ID))
+        recording = Recording(semconv.PHASE_INVOKE, trigger.parent_trace_id or None)
+        arn, alias = _function_arn(context)
+        memory = getattr(context, "memory_limit_in_mb", 0)
+        invocation = Invocation(
+            recording=recording,
+            request_id=str(getattr(context, "aws_request_id", "") or ""),
+            context=context,
+            trigger=trigger,
+            function_arn=arn,
+            alias=alias,
+            cold_start=cold,
+            init_duration_ms=init_ms,
+            memory_mb=int(memory) if str(memory).isdigit() else 0,
+        )
+        with self._lock:
+            self._running = invocation
+        recorder.set_current(recording)
+        return invocation
+
+    def _record(self, inv: Invocation, outcome: str, error_type: str) -> Record:
+        rec = inv.recording
+        remaining = -1
+        getter: Callable[[], int] | None = getattr(
+            inv.context, "get_remaining_time_in_millis", None
+        )
+        if getter is not None:
+            try:
+                remaining = int(getter())
+            except Exception:  # noqa: BLE001 - a test double without a deadline
+                remaining = -1
+        context = inv.context
+        return Record(
+            phase=semconv.PHASE_INVOKE,
+            trace_id=rec.trace_id,
+            span_id=rec.span_id,
+            start_ns=rec.start_ns,
+            end_ns=time.time_ns(),
+            request_id=inv.request_id,
+            function_name=str(
+                getattr(context, "function_name", "")
+                or os.environ.get(AWS_LAMBDA_FUNCTION_NAME, "")
+            ),
+            function_arn=inv.function_arn,
+            alias=inv.alias,
+            version=str(
+                getattr(context, "function_version", "")
+                or os.environ.get(AWS_LAMBDA_FUNCTION_VERSION, "")
+            ),
+            cold_start=inv.cold_start,
+            init_duration_ms=inv.init_duration_ms,
+            trigger=inv.trigger,
+            outcome=outcome,
+            error_type=error_type,
+            remaining_ms=remaining,
+            memory_limit_mb=inv.memory_mb,
+            aws_calls=tuple(rec.calls),
+            connections=rec.connections(),
+            dropped_calls=rec.dropped,
+        )
+
+    def finish(self, inv: Invocation, error: BaseException | None) -> None:
+        """Freeze the invocation's record and hand it to the exporter (never waits on I/O)."""
+        recorder.set_current(None)
+        outcome = semconv.OUTCOME_ERROR if error is not None else semconv.OUTCOME_SUCCESS
+        record = self._record(inv, outcome, type(error).__name__ if error is not None else "")
+        inv.recording.closed = True
+        with self._lock:
+            if self._running is inv:
+                self._running = None
+            already = inv.exported
+            inv.exported = True
+        if already:
+            self.release(inv.request_id)
+            return
+        records = [*self._take_init(), record]
+        if self.extension is not None:
+            with self._lock:
+                self._finished[inv.request_id] = records
+                self._lock.notify_all()
+        else:
+            self._enqueue(records)
+
+    def release(self, request_id: str) -> None:
+        """The handler for ``request_id`` has returned (even if recording failed)."""
+        with self._lock:
+            self._finished.setdefault(request_id, [])
+            self._lock.notify_all()
+
+    def _take_init(self) -> list[Record]:
+        init, self.pending_init = self.pending_init, None
+        return [init] if init is not None else []
+
+    # -- export ----------------------------------------------------------------------
+    def export_now(self, records: list[Record], timeout_ms: int | None = None) -> None:
+        """Encode, send and log ``records`` on this thread (after the response only)."""
+        if not records:
+            return
+        body = export.encode(self.config, records)
+        self.sender.send(body, timeout_ms)
+        self.exports += 1
+        if self.config.log:
+            for record in records:
+                if record.phase == semconv.PHASE_INVOKE:
+                    export.write_log(record)
+
+    def _enqueue(self, records: list[Record]) -> None:
+        with self._lock:
+            self._queued += 1
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(
+                target=self._work, name="lambdaguard-export", daemon=True
+            )
+            self._worker.start()
+        self._queue.put(records)
+
+    def _work(self) -> None:
+        with recorder.suppressed():
+            while True:
+                records = self._queue.get()
+                if records is None:
+                    return
+                _guard.safe("export", self.export_now, records, default=None)
+                with self._lock:
+                    self._queued -= 1
+                    self._lock.notify_all()
+
+    def flush(self, timeout_ms: int) -> bool:
+        """Wait until every queued record is sent; False if ``timeout_ms`` ran out."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        with self._lock:
+            while self._queued > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+        return True
+
+    def _on_invoke_event(self, event: InvokeEvent) -> None:
+        # Runs on the extension thread, once per invocation, before event/next.
+        with recorder.suppressed():
+            margin_ms = min(self.config.export_timeout_ms + 50, 1000)
+            wait_s = (event.deadline_ms - margin_ms) / 1000 - time.time()
+            timed_out = False
+            with self._lock:
+                end = time.monotonic() + max(wait_s, 0)
+                while event.request_id not in self._finished:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        timed_out = True
+                        break
+                    self._lock.wait(left)
+                running = self._running
+            if timed_out:
+                if running is None or running.request_id != event.request_id:
+                    return  # the handler never started: nothing to wait for
+                with self._lock:
+                    already = running.exported
+                    running.exported = True
+                if not already:
+                    record = self._record(running, semconv.OUTCOME_TIMEOUT, "")
+                    _guard.safe(
+                        "export", self.export_now, [*self._take_init(), record], default=None
+                    )
+                with self._lock:  # let the handler finish if it can, up to the deadline
+                    end = time.monotonic() + max(event.deadline_ms / 1000 - time.time(), 0) + 0.5
+                    while event.request_id not in self._finished and time.monotonic() < end:
+                        self._lock.wait(max(end - time.monotonic(), 0))
+                    self._finished.pop(event.request_id, None)
+                return
+            with self._lock:
+                records = self._finished.pop(event.request_id, [])
+            _guard.safe("export", self.export_now, records, default=None)
+
+    # -- shutdown --------------------------------------------------------------------
+    def _install_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        self._previous_sigterm = previous if previous is not None else signal.SIG_DFL
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        _guard.safe("shutdown", self.flush, _SHUTDOWN_BUDGET_MS, default=False)
+        previous = self._previous_sigterm
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+_agent: Agent | None = None
+_agent_lock = threading.Lock()
+
+
+def get(config: Config) -> Agent:
+    """The process's agent, installed on first use (later configs replace the exporter's)."""
+    global _agent  # noqa: PLW0603 - one agent per process, by design
+    with _agent_lock:
+        if _agent is None:
+            _agent = Agent(config)
+            _agent.install()
+        elif config != _agent.config:
+            _agent.config = config
+            _agent.sender = export.Sender(config)
+        return _agent
+
+
+def current() -> Agent | None:
+    """The process's agent if one is installed."""
+    return _agent
+
+
+def reset() -> None:
+    """Uninstall and forget the agent (tests)."""
+    global _agent  # noqa: PLW0603 - see get()
+    with _agent_lock:
+        if _agent is not None:
+            _guard.safe("reset", _agent.flush, 2000, default=False)
+            _agent.uninstall()
+        _agent = None
+        _guard.reset()

@@ -1,0 +1,116 @@
+"""Load the function's own handler and wrap it, failing exactly as Lambda would.
+
+Why this module is named ``bootstrap.py``: awslambdaric reports a handler's
+stack trace (and an INIT failure's) from the first frame whose file name does
+not contain ``/bootstrap.py`` (``handle_event_request`` and
+``build_fault_result`` in ``awslambdaric/bootstrap.py``). Frames of this
+module are therefore skipped like the runtime's own, and a function's error
+reports carry the same stack trace with lambdaguard as without it.
+
+Loading: under awslambdaric, its own ``_get_handler`` resolves
+``LAMBDAGUARD_HANDLER`` (``pkg.mod.fn`` and ``pkg/mod.fn``), so a handler
+that cannot be loaded raises the very ``FaultException`` the runtime would
+have raised (``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound``,
+``Runtime.MalformedHandlerName``, ``Runtime.UserCodeSyntaxError``) or the
+module's own exception; the runtime turns either into the same init error.
+Outside awslambdaric, :func:`load_handler` reproduces that resolution with
+plain Python errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from lambdaguard.agent import _agent, _guard
+from lambdaguard.agent.config import LAMBDAGUARD_HANDLER, Config
+
+__all__ = ["load_handler", "module_getattr", "wrap"]
+
+Handler = Callable[[Any, Any], Any]
+_WRAPPED = "__lambdaguard_wrapped__"
+_SELF = "lambdaguard.agent.handler.lambda_handler"
+
+
+def wrap(handler: Handler, config: Config) -> Handler:
+    """``handler`` with the agent around it; unchanged if the agent is disabled."""
+    if not config.enabled or getattr(handler, _WRAPPED, False):
+        return handler
+    agent = _guard.safe("install", _agent.get, config, default=None)
+    if agent is None:
+        return handler
+
+    @functools.wraps(handler)
+    def lambdaguard_handler(event: Any, context: Any) -> Any:
+        invocation = _guard.safe("invoke.start", agent.start, event, context, default=None)
+        if invocation is None:
+            try:
+                return handler(event, context)
+            finally:
+                request_id = str(getattr(context, "aws_request_id", "") or "")
+                _guard.safe("invoke.release", agent.release, request_id, default=None)
+        try:
+            result = handler(event, context)
+        except BaseException as exc:
+            _guard.safe("invoke.finish", agent.finish, invocation, exc, default=None)
+            _guard.safe("invoke.release", agent.release, invocation.request_id, default=None)
+            raise
+        _guard.safe("invoke.finish", agent.finish, invocation, None, default=None)
+        _guard.safe("invoke.release", agent.release, invocation.request_id, default=None)
+        return result
+
+    setattr(lambdaguard_handler, _WRAPPED, True)
+    return lambdaguard_handler
+
+
+def load_handler(spec: str) -> Handler:
+    """Resolve ``module.function`` (or ``path/module.function``) as the runtime does."""
+    runtime = sys.modules.get("awslambdaric.bootstrap")
+    getter = getattr(runtime, "_get_handler", None)
+    if getter is not None:
+        resolved: Handler = getter(spec)
+        return resolved
+    try:
+        module_name, function_name = spec.rsplit(".", 1)
+    except ValueError as exc:
+        raise ValueError(f"Bad handler '{spec}': {exc}") from None
+    module = importlib.import_module(module_name.replace("/", "."))
+    try:
+        found: Handler = getattr(module, function_name)
+    except AttributeError:
+        raise AttributeError(
+            f"Handler '{function_name}' missing on module '{module_name}'"
+        ) from None
+    return found
+
+
+_cache: dict[str, Handler] = {}
+
+
+def module_getattr(name: str) -> Handler:
+    """``lambdaguard.agent.handler.<name>``: the wrapped function handler, loaded once."""
+    if name != "lambda_handler":
+        raise AttributeError(f"module 'lambdaguard.agent.handler' has no attribute {name!r}")
+    cached = _cache.get(name)
+    if cached is not None:
+        return cached
+    from lambdaguard.agent import config as config_module
+
+    config = config_module.load()
+    spec = os.environ.get(LAMBDAGUARD_HANDLER, "")
+    if spec.replace("/", ".") == _SELF:
+        spec = ""  # pointing at ourselves would recurse: report it as a malformed handler
+    if config.enabled:
+        # Install before the function's module is imported so its INIT calls are recorded.
+        _guard.safe("install", _agent.get, config, default=None)
+    handler = load_handler(spec)  # raises exactly what the runtime would
+    agent = _agent.current()
+    if agent is not None:
+        _guard.safe("init_done", agent.init_done, default=None)
+    wrapped = wrap(handler, config)
+    _cache[name] = wrapped
+    return wrapped

@@ -1,0 +1,338 @@
+"""Records become OTLP spans and one JSON log line; the OTLP bytes are POSTed.
+
+The shapes follow :mod:`lambdaguard.semconv` (read its docstring). Sending is
+plain ``http.client`` (stdlib, already imported by any boto3 function) with a
+hard timeout; the caller decides *when* (after the response: see
+:mod:`lambdaguard.agent._agent`). Every byte sent is built here from a
+:class:`~lambdaguard.agent.recorder.Record`, which holds only identifiers.
+
+The log line uses ``json.dumps`` rather than structlog: it is one flat dict
+per invocation, and structlog would add ~10 ms of import to INIT for no gain.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
+
+from lambdaguard import __version__, semconv
+from lambdaguard.agent import _otlp, recorder
+from lambdaguard.agent.config import (
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    AWS_LAMBDA_FUNCTION_NAME,
+    AWS_LAMBDA_FUNCTION_VERSION,
+    AWS_LAMBDA_LOG_STREAM_NAME,
+    AWS_REGION,
+    Config,
+)
+from lambdaguard.agent.recorder import AwsCall, Record
+
+__all__ = ["Sender", "encode", "log_line", "resource_attributes", "spans_for"]
+
+SCOPE_NAME = "lambdaguard.agent"
+CONTENT_TYPE = "application/x-protobuf"
+
+
+def _account(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def resource_attributes(
+    config: Config, record: Record | None, env: Mapping[str, str] | None = None
+) -> tuple[_otlp.Attr, ...]:
+    """Resource attributes per the OpenTelemetry cloud and FaaS conventions."""
+    env = os.environ if env is None else env
+    name = (record.function_name if record else "") or env.get(AWS_LAMBDA_FUNCTION_NAME, "")
+    arn = record.function_arn if record else ""
+    attrs: list[_otlp.Attr] = [
+        (semconv.SERVICE_NAME, config.service_name or name or "unknown_service"),
+        (semconv.CLOUD_PROVIDER, semconv.CLOUD_PROVIDER_AWS),
+        (semconv.CLOUD_PLATFORM, semconv.CLOUD_PLATFORM_LAMBDA),
+        (semconv.TELEMETRY_DISTRO_NAME, semconv.DISTRO_NAME),
+        (semconv.TELEMETRY_DISTRO_VERSION, __version__),
+        (semconv.LAYER_VERSION, __version__),
+    ]
+    optional: list[tuple[str, str]] = [
+        (semconv.CLOUD_REGION, env.get(AWS_REGION, "")),
+        (semconv.CLOUD_ACCOUNT_ID, _account(arn)),
+        (semconv.CLOUD_RESOURCE_ID, arn),
+        (semconv.FAAS_NAME, name),
+        (
+            semconv.FAAS_VERSION,
+            (record.version if record else "") or env.get(AWS_LAMBDA_FUNCTION_VERSION, ""),
+        ),
+        (semconv.FAAS_INSTANCE, env.get(AWS_LAMBDA_LOG_STREAM_NAME, "")),
+    ]
+    attrs.extend((key, value) for key, value in optional if value)
+    memory = record.memory_limit_mb if record and record.memory_limit_mb else 0
+    if not memory and env.get(AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "").isdigit():
+        memory = int(env[AWS_LAMBDA_FUNCTION_MEMORY_SIZE])
+    if memory:
+        attrs.append((semconv.FAAS_MAX_MEMORY, memory * 1024 * 1024))
+    return tuple(attrs)
+
+
+def _call_attributes(call: AwsCall) -> tuple[_otlp.Attr, ...]:
+    parts = urlsplit(call.endpoint) if call.endpoint else None
+    attrs: list[_otlp.Attr] = [
+        (semconv.RPC_SYSTEM, semconv.RPC_SYSTEM_AWS),
+        (semconv.RPC_SERVICE, call.service_id),
+        (semconv.RPC_METHOD, call.operation),
+        (semconv.AWS_SERVICE, call.service),
+        (semconv.AWS_OPERATION, call.operation),
+        (semconv.AWS_PARAMS, call.params),
+        (semconv.AWS_RETRIES, call.retries),
+        (semconv.AWS_LATENCY_MS, (call.end_ns - call.start_ns) / 1e6 / max(call.count, 1)),
+    ]
+    if call.region:
+        attrs += [(semconv.CLOUD_REGION, call.region), (semconv.AWS_REGION, call.region)]
+    if call.endpoint:
+        attrs.append((semconv.AWS_ENDPOINT, call.endpoint))
+    if parts is not None and parts.hostname:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        attrs += [(semconv.SERVER_ADDRESS, parts.hostname), (semconv.SERVER_PORT, port)]
+    for key, value in (
+        (semconv.AWS_REQUEST_ID, call.request_id),
+        (semconv.AWS_ERROR_CODE, call.error_code),
+        (semconv.AWS_KMS_KEY_ID, call.kms_key_id),
+        (semconv.AWS_VERSION_ID, call.version_id),
+    ):
+        if value:
+            attrs.append((key, value))
+    if call.status:
+        attrs.append((semconv.HTTP_RESPONSE_STATUS_CODE, call.status))
+    if call.presign:
+        attrs.append((semconv.AWS_PRESIGN, True))
+    if call.count > 1:
+        attrs.append((semconv.AWS_COUNT, call.count))
+    return tuple(attrs)
+
+
+def fold(calls: Sequence[AwsCall], cap: int) -> list[AwsCall]:
+    """The first ``cap - 1`` calls as they are, the rest folded per distinct call with counts."""
+    if len(calls) <= cap:
+        return list(calls)
+    kept = list(calls[: max(cap - 1, 0)])
+    groups: dict[tuple[object, ...], list[AwsCall]] = {}
+    for call in calls[len(kept) :]:
+        key: tuple[object, ...] = (call.service, call.operation, call.region, call.endpoint)
+        key = (*key, call.params, call.error_code, call.presign)
+        groups.setdefault(key, []).append(call)
+    for group in groups.values():
+        first = group[0]
+        kept.append(
+            AwsCall(
+                service=first.service,
+                service_id=first.service_id,
+                operation=first.operation,
+                region=first.region,
+                endpoint=first.endpoint,
+                params=first.params,
+                start_ns=first.start_ns,
+                end_ns=first.start_ns + sum(c.end_ns - c.start_ns for c in group),
+                status=first.status,
+                error_code=first.error_code,
+                retries=sum(c.retries for c in group),
+                presign=first.presign,
+                count=sum(c.count for c in group),
+            )
+        )
+    return kept
+
+
+def _connection_events(record: Record) -> tuple[_otlp.Event, ...]:
+    return tuple(
+        _otlp.Event(
+            semconv.CONNECTION_EVENT,
+            record.end_ns,
+            (
+                (semconv.SERVER_ADDRESS, conn.host),
+                (semconv.SERVER_PORT, conn.port),
+                (semconv.NET_TLS, conn.tls),
+                (semconv.NET_AWS, conn.aws),
+                (semconv.NET_COUNT, conn.count),
+                (semconv.NET_FAILURES, conn.failures),
+            ),
+        )
+        for conn in record.connections
+    )
+
+
+def _invocation_attributes(record: Record) -> list[_otlp.Attr]:
+    trigger = record.trigger
+    attrs: list[_otlp.Attr] = [
+        (semconv.PHASE, semconv.PHASE_INVOKE),
+        (semconv.FAAS_INVOCATION_ID, record.request_id),
+        (semconv.FAAS_COLDSTART, record.cold_start),
+        (semconv.FAAS_TRIGGER, trigger.faas_trigger),
+        (semconv.TRIGGER_KIND, trigger.kind),
+        (semconv.INVOCATION_OUTCOME, record.outcome),
+        (semconv.INVOCATION_DURATION_MS, (record.end_ns - record.start_ns) / 1e6),
+    ]
+    if trigger.source:
+        attrs.append((semconv.TRIGGER_SOURCE, trigger.source))
+    if record.function_arn:
+        attrs.append((semconv.FUNCTION_ARN, record.function_arn))
+    if record.alias:
+        attrs.append((semconv.FUNCTION_ALIAS, record.alias))
+    if record.error_type:
+        attrs.append((semconv.INVOCATION_ERROR_TYPE, record.error_type))
+    if record.remaining_ms >= 0:
+        attrs.append((semconv.INVOCATION_REMAINING_MS, record.remaining_ms))
+    if record.cold_start and record.init_duration_ms >= 0:
+        attrs.append((semconv.INVOCATION_INIT_DURATION_MS, record.init_duration_ms))
+    if record.memory_limit_mb:
+        attrs.append((semconv.INVOCATION_MEMORY_LIMIT_MB, record.memory_limit_mb))
+    return attrs
+
+
+def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
+    """The spans of one record: the phase span, then one CLIENT span per (folded) AWS call."""
+    trigger = record.trigger
+    sampled = 1 if trigger.sampled else 0
+    if record.phase == semconv.PHASE_INIT:
+        name = semconv.INIT_SPAN_NAME
+        kind = _otlp.KIND_INTERNAL
+        attrs: list[_otlp.Attr] = [(semconv.PHASE, semconv.PHASE_INIT)]
+        if record.function_arn:
+            attrs.append((semconv.FUNCTION_ARN, record.function_arn))
+        parent = b""
+        flags = 0x101
+    else:
+        name = record.function_name or "lambda"
+        kind = _otlp.KIND_CONSUMER if trigger.consumer else _otlp.KIND_SERVER
+        attrs = _invocation_attributes(record)
+        parent = trigger.parent_span_id
+        # 0x100: "is-remote" is known; 0x200: the parent is remote (came in the event).
+        flags = sampled | 0x100 | (0x200 if parent else 0)
+    failed = record.outcome != semconv.OUTCOME_SUCCESS
+    spans = [
+        _otlp.Span(
+            trace_id=record.trace_id,
+            span_id=record.span_id,
+            parent_span_id=parent,
+            name=name,
+            kind=kind,
+            start_ns=record.start_ns,
+            end_ns=record.end_ns,
+            attributes=tuple(attrs),
+            events=_connection_events(record),
+            links=tuple(
+                _otlp.Link(link.trace_id, link.span_id, 1 if link.sampled else 0)
+                for link in trigger.links
+            ),
+            status_code=_otlp.STATUS_ERROR if failed else _otlp.STATUS_UNSET,
+            status_message=record.error_type or (record.outcome if failed else ""),
+            flags=flags,
+        )
+    ]
+    for call in fold(record.aws_calls, cap):
+        spans.append(
+            _otlp.Span(
+                trace_id=record.trace_id,
+                span_id=os.urandom(8),
+                parent_span_id=record.span_id,
+                name=f"{call.service_id}.{call.operation}",
+                kind=_otlp.KIND_CLIENT,
+                start_ns=call.start_ns,
+                end_ns=call.end_ns,
+                attributes=_call_attributes(call),
+                status_code=_otlp.STATUS_ERROR if call.error_code else _otlp.STATUS_UNSET,
+                status_message=call.error_code,
+                flags=sampled | 0x100,
+            )
+        )
+    return spans
+
+
+def encode(config: Config, records: Sequence[Record]) -> bytes:
+    """One OTLP ``ExportTraceServiceRequest`` holding every given record."""
+    described = next((r for r in records if r.function_arn), records[0] if records else None)
+    spans: list[_otlp.Span] = []
+    for record in records:
+        spans.extend(spans_for(record, config.max_aws_spans))
+    return _otlp.encode_request(
+        resource_attributes(config, described), SCOPE_NAME, __version__, spans
+    )
+
+
+def log_line(record: Record) -> str:
+    """The one JSON line written to stdout for an invocation (flat keys for Logs Insights)."""
+    calls: dict[tuple[str, str], list[int]] = {}
+    for call in record.aws_calls:
+        counts = calls.setdefault((call.service, call.operation), [0, 0])
+        counts[0] += call.count
+        counts[1] += call.count if call.error_code else 0
+    line = {
+        semconv.LOG_MARKER: "invocation",
+        semconv.LOG_TRACE_ID: record.trace_id.hex(),
+        semconv.LOG_SPAN_ID: record.span_id.hex(),
+        semconv.LOG_REQUEST_ID: record.request_id,
+        semconv.LOG_COLDSTART: record.cold_start,
+        semconv.LOG_DURATION_MS: round((record.end_ns - record.start_ns) / 1e6, 3),
+        semconv.LOG_OUTCOME: record.outcome,
+        semconv.LOG_AWS_CALLS: [
+            {"service": service, "operation": operation, "count": n, "errors": errors}
+            for (service, operation), (n, errors) in calls.items()
+        ],
+        semconv.LOG_HOSTS: [
+            {
+                "host": conn.host,
+                "port": conn.port,
+                "tls": conn.tls,
+                "count": conn.count,
+                "failures": conn.failures,
+            }
+            for conn in record.connections
+        ],
+    }
+    return json.dumps(line, separators=(",", ":"))
+
+
+def write_log(record: Record) -> None:
+    """Write the record's log line on stdout as one write (one CloudWatch event)."""
+    sys.stdout.write(log_line(record) + "\n")
+    sys.stdout.flush()
+
+
+class Sender:
+    """POSTs OTLP bytes to the configured traces URL; never raises, never records itself."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        parts = urlsplit(config.traces_url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or "localhost"
+        self._port = parts.port or (443 if self._https else 80)
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.last_status = 0
+
+    def send(self, body: bytes, timeout_ms: int | None = None) -> int:
+        """Send one request; the HTTP status, or 0 if it could not be sent in time."""
+        timeout = (timeout_ms or self._config.export_timeout_ms) / 1000
+        headers = {"Content-Type": CONTENT_TYPE, "User-Agent": f"lambdaguard/{__version__}"}
+        headers.update(dict(self._config.headers))
+        connection: http.client.HTTPConnection
+        with recorder.suppressed():
+            try:
+                if self._https:
+                    connection = http.client.HTTPSConnection(
+                        self._host, self._port, timeout=timeout
+                    )
+                else:
+                    connection = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+                try:
+                    connection.request("POST", self._path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    response.read()
+                    self.last_status = response.status
+                finally:
+                    connection.close()
+            except (OSError, http.client.HTTPException, ValueError):
+                self.last_status = 0
+        return self.last_status

@@ -1,0 +1,240 @@
+"""Outbound connections, seen at the Python socket layer.
+
+Every Python HTTP client (http.client, urllib3/requests/botocore, httpx,
+aiohttp) and every pure-Python database driver ends in three calls this module
+wraps: ``socket.getaddrinfo`` (the host name as the code asked for it),
+``socket.socket.connect``/``connect_ex`` (one connection attempt, its port and
+whether it failed) and ``ssl.SSLContext.wrap_socket``/``wrap_bio`` (the
+connection is TLS; ``wrap_bio`` is how asyncio does TLS). Only stream sockets
+to IPv4/IPv6 addresses are counted; UDP (DNS) and Unix sockets are not
+connections to a host.
+
+The host name is the one given to ``getaddrinfo`` on the same thread just
+before the connect (what urllib3 and ``socket.create_connection`` do); failing
+that, the last name that resolved to the address anywhere (asyncio resolves in
+an executor thread); failing that, the address itself. A name that does not
+resolve is a failed connection to that name.
+
+lambdaguard's own traffic (export, Extensions API) runs inside
+:class:`lambdaguard.agent.recorder.suppressed` and is never recorded.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+import threading
+import weakref
+from types import ModuleType
+from typing import Any
+
+from lambdaguard.agent import _guard, _imports, recorder
+
+__all__ = ["install", "is_aws_host", "mark_aws", "uninstall"]
+
+_MARK = "__lambdaguard_original__"
+_AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+_MAX_NAMES = 1024
+_IN_PROGRESS = frozenset({0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, errno.EISCONN})
+
+_aws_endpoints: set[tuple[str, int]] = set()
+_ignored: set[tuple[str, int]] = set()
+_names: dict[str, str] = {}
+_local = threading.local()
+_open: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
+
+
+def mark_aws(host: str, port: int) -> None:
+    """Remember that ``host:port`` is an AWS endpoint a botocore client uses."""
+    if len(_aws_endpoints) < _MAX_NAMES:
+        _aws_endpoints.add((host.lower(), port))
+
+
+def ignore(host: str, port: int) -> None:
+    """Never record connections to ``host:port`` (the Lambda Runtime API)."""
+    _ignored.add((host.lower(), port))
+
+
+def is_aws_host(host: str, port: int) -> bool:
+    """Whether ``host`` is an AWS service endpoint (by name, or seen as a client endpoint)."""
+    low = host.lower().rstrip(".")
+    return low.endswith(_AWS_SUFFIXES) or (low, port) in _aws_endpoints
+
+
+def _resolved(host: Any, port: Any, result: Any) -> None:
+    if not isinstance(host, str | bytes):
+        return
+    name = host.decode("idna") if isinstance(host, bytes) else host
+    addresses = {str(item[4][0]) for item in result if len(item) > 4 and item[4]}
+    _local.last = (name, addresses)
+    if name not in addresses:  # a real name, not an address literal
+        if len(_names) >= _MAX_NAMES:
+            _names.clear()
+        for address in addresses:
+            _names[address] = name
+
+
+def _resolve_failed(host: Any, port: Any) -> None:
+    rec = recorder.current()
+    if rec is None or not isinstance(host, str) or not isinstance(port, int | str):
+        return
+    port_number = int(port) if str(port).isdigit() else 0
+    if (host.lower(), port_number) in _ignored:
+        return
+    rec.open_connection(host, port_number, is_aws_host(host, port_number)).failed = True
+
+
+def _host_for(address: str) -> str:
+    last = getattr(_local, "last", None)
+    if last is not None and address in last[1]:
+        return str(last[0])
+    return _names.get(address, address)
+
+
+def _connecting(sock: Any, address: Any) -> recorder.OpenConnection | None:
+    rec = recorder.current()
+    if rec is None:
+        return None
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
+        return None
+    if not isinstance(address, tuple) or len(address) < 2:
+        return None
+    host = _host_for(str(address[0]))
+    port = int(address[1])
+    if (host.lower(), port) in _ignored or (str(address[0]), port) in _ignored:
+        return None
+    conn = rec.open_connection(host, port, is_aws_host(host, port))
+    ssl_module = sys.modules.get("ssl")
+    if ssl_module is not None and isinstance(sock, ssl_module.SSLSocket):
+        conn.tls = True
+    _open[sock] = conn
+    return conn
+
+
+def _failed(conn: recorder.OpenConnection) -> None:
+    conn.failed = True
+
+
+def _tls(sock: Any, server_hostname: Any) -> None:
+    conn = _open.get(sock)
+    if conn is None:
+        return
+    conn.tls = True
+    if isinstance(server_hostname, str) and server_hostname and conn.host != server_hostname:
+        conn.host = server_hostname
+        conn.aws = conn.aws or is_aws_host(server_hostname, conn.port)
+
+
+def _tls_bio(server_hostname: Any) -> None:
+    # asyncio wraps a memory BIO, not the socket: mark the newest plaintext
+    # attempt to that host as TLS.
+    rec = recorder.current()
+    if rec is None or not isinstance(server_hostname, str):
+        return
+    for conn in reversed(rec.conns):
+        if not conn.tls and conn.host == server_hostname:
+            conn.tls = True
+            return
+
+
+def _patch_socket(module: ModuleType) -> None:
+    if getattr(module.getaddrinfo, _MARK, None) is not None:
+        return
+    original_getaddrinfo = module.getaddrinfo
+    original_connect = module.socket.connect
+    original_connect_ex = module.socket.connect_ex
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = original_getaddrinfo(host, port, *args, **kwargs)
+        except OSError:
+            if not recorder.is_suppressed():
+                _guard.safe("net.resolve_failed", _resolve_failed, host, port, default=None)
+            raise
+        if not recorder.is_suppressed():
+            _guard.safe("net.resolved", _resolved, host, port, result, default=None)
+        return result
+
+    def connect(self: Any, address: Any) -> None:
+        conn = _guard.safe("net.connect", _connecting, self, address, default=None)
+        if conn is None:
+            return original_connect(self, address)  # type: ignore[no-any-return]
+        try:
+            original_connect(self, address)
+        except (BlockingIOError, InterruptedError):
+            raise  # a non-blocking connect in progress is not a failure
+        except OSError:
+            _guard.safe("net.failed", _failed, conn, default=None)
+            raise
+        return None
+
+    def connect_ex(self: Any, address: Any) -> int:
+        conn = _guard.safe("net.connect", _connecting, self, address, default=None)
+        result: int = original_connect_ex(self, address)
+        if conn is not None and result not in _IN_PROGRESS:
+            _guard.safe("net.failed", _failed, conn, default=None)
+        return result
+
+    for wrapper, original in (
+        (getaddrinfo, original_getaddrinfo),
+        (connect, original_connect),
+        (connect_ex, original_connect_ex),
+    ):
+        setattr(wrapper, _MARK, original)
+    setattr(module, "getaddrinfo", getaddrinfo)  # noqa: B010 - mypy: ModuleType has no such attribute
+    module.socket.connect = connect
+    module.socket.connect_ex = connect_ex
+
+
+def _patch_ssl(module: ModuleType) -> None:
+    context = module.SSLContext
+    if getattr(context.wrap_socket, _MARK, None) is not None:
+        return
+    original_wrap_socket = context.wrap_socket
+    original_wrap_bio = context.wrap_bio
+
+    def wrap_socket(self: Any, sock: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_wrap_socket(self, sock, *args, **kwargs)
+        if not kwargs.get("server_side") and not (args and args[0]):
+            hostname = kwargs.get("server_hostname", args[3] if len(args) > 3 else None)
+            _guard.safe("net.tls", _tls, sock, hostname, default=None)
+        return result
+
+    def wrap_bio(self: Any, incoming: Any, outgoing: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_wrap_bio(self, incoming, outgoing, *args, **kwargs)
+        if not kwargs.get("server_side") and not (args and args[0]):
+            hostname = kwargs.get("server_hostname", args[1] if len(args) > 1 else None)
+            _guard.safe("net.tls_bio", _tls_bio, hostname, default=None)
+        return result
+
+    setattr(wrap_socket, _MARK, original_wrap_socket)
+    setattr(wrap_bio, _MARK, original_wrap_bio)
+    context.wrap_socket = wrap_socket
+    context.wrap_bio = wrap_bio
+
+
+def install() -> None:
+    """Record outbound connections from now on (idempotent)."""
+    _patch_socket(socket)
+    _imports.when_imported("ssl", _patch_ssl)
+
+
+def uninstall() -> None:
+    """Put socket and ssl back as they were (idempotent)."""
+    for owner, name in (
+        (socket, "getaddrinfo"),
+        (socket.socket, "connect"),
+        (socket.socket, "connect_ex"),
+    ):
+        original = getattr(getattr(owner, name), _MARK, None)
+        if original is not None:
+            setattr(owner, name, original)
+    ssl_module = sys.modules.get("ssl")
+    if ssl_module is not None:
+        for name in ("wrap_socket", "wrap_bio"):
+            original = getattr(getattr(ssl_module.SSLContext, name), _MARK, None)
+            if original is not None:
+                setattr(ssl_module.SSLContext, name, original)
+    _names.clear()
+    _open.clear()

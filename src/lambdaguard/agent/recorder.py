@@ -1,0 +1,209 @@
+"""The per-invocation record: cheap to write from any thread, frozen when read.
+
+A :class:`Recording` accumulates while its phase runs (module INIT, or one
+invocation); hooks append to whichever recording is *current*. Lambda runs one
+invocation at a time per execution environment, so "current" is process-wide:
+a worker thread (``upload_file``'s transfer threads, a user's pool) that makes
+a call while an invocation runs is attributed to that invocation. Appends are
+single ``list.append`` calls, atomic under the GIL, so no lock is taken on the
+hot path. :meth:`Recording.snapshot` freezes it into an :class:`Record`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from lambdaguard import semconv
+
+__all__ = [
+    "AwsCall",
+    "Connection",
+    "Link",
+    "Record",
+    "Recording",
+    "Trigger",
+    "current",
+    "set_current",
+    "suppressed",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AwsCall:
+    """One AWS API call made through botocore (or one presigned URL generated)."""
+
+    service: str
+    service_id: str
+    operation: str
+    region: str
+    endpoint: str
+    params: str
+    start_ns: int
+    end_ns: int
+    status: int = 0
+    request_id: str = ""
+    error_code: str = ""
+    kms_key_id: str = ""
+    version_id: str = ""
+    retries: int = 0
+    presign: bool = False
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Outbound connections to one (host, port, tls), with how many opened and failed."""
+
+    host: str
+    port: int
+    tls: bool
+    aws: bool
+    count: int
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A span context the invocation is linked to (an SQS/SNS message's producer)."""
+
+    trace_id: bytes
+    span_id: bytes
+    sampled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """What invoked the function: kind (one of ``semconv.TRIGGER_KINDS``) and source."""
+
+    kind: str = "direct"
+    source: str = ""
+    faas_trigger: str = "other"
+    consumer: bool = False
+    parent_trace_id: bytes = b""
+    parent_span_id: bytes = b""
+    sampled: bool = True
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What one phase (init, or one invocation) did; the exporter reads only this."""
+
+    phase: str
+    trace_id: bytes
+    span_id: bytes
+    start_ns: int
+    end_ns: int
+    request_id: str = ""
+    function_name: str = ""
+    function_arn: str = ""
+    alias: str = ""
+    version: str = ""
+    cold_start: bool = False
+    init_duration_ms: float = -1.0
+    trigger: Trigger = field(default_factory=Trigger)
+    outcome: str = semconv.OUTCOME_SUCCESS
+    error_type: str = ""
+    remaining_ms: int = -1
+    memory_limit_mb: int = 0
+    aws_calls: tuple[AwsCall, ...] = ()
+    connections: tuple[Connection, ...] = ()
+    dropped_calls: int = 0
+
+
+class OpenConnection:
+    """One connection attempt, mutable until the record is frozen (TLS is learnt later)."""
+
+    __slots__ = ("aws", "failed", "host", "port", "tls")
+
+    def __init__(self, host: str, port: int, aws: bool) -> None:
+        self.host = host
+        self.port = port
+        self.aws = aws
+        self.tls = False
+        self.failed = False
+
+
+# A bound on memory for a runaway loop of calls; beyond it calls are counted, not kept.
+_MAX_KEPT = 5000
+
+
+class Recording:
+    """An open record for the phase in progress; hooks append, the exporter snapshots."""
+
+    __slots__ = ("calls", "closed", "conns", "dropped", "phase", "span_id", "start_ns", "trace_id")
+
+    def __init__(self, phase: str, trace_id: bytes | None = None) -> None:
+        self.phase = phase
+        self.trace_id = trace_id or os.urandom(16)
+        self.span_id = os.urandom(8)
+        self.start_ns = time.time_ns()
+        self.calls: list[AwsCall] = []
+        self.conns: list[OpenConnection] = []
+        self.dropped = 0
+        self.closed = False
+
+    def add_call(self, call: AwsCall) -> None:
+        """Keep one AWS call (thread-safe: a single append)."""
+        if self.closed or len(self.calls) >= _MAX_KEPT:
+            self.dropped += 1
+            return
+        self.calls.append(call)
+
+    def open_connection(self, host: str, port: int, aws: bool) -> OpenConnection:
+        """Note one connection attempt; the caller may later mark it TLS or failed."""
+        conn = OpenConnection(host, port, aws)
+        if not self.closed and len(self.conns) < _MAX_KEPT:
+            self.conns.append(conn)
+        return conn
+
+    def connections(self) -> tuple[Connection, ...]:
+        """The attempts so far, grouped by (host, port, tls) in first-seen order."""
+        grouped: dict[tuple[str, int, bool], list[int]] = {}
+        aws: dict[tuple[str, int, bool], bool] = {}
+        for conn in list(self.conns):
+            key = (conn.host, conn.port, conn.tls)
+            counts = grouped.setdefault(key, [0, 0])
+            counts[0] += 1
+            counts[1] += int(conn.failed)
+            aws[key] = aws.get(key, False) or conn.aws
+        return tuple(
+            Connection(host, port, tls, aws[(host, port, tls)], n, failed)
+            for (host, port, tls), (n, failed) in grouped.items()
+        )
+
+
+_current: Recording | None = None
+_local = threading.local()
+
+
+def current() -> Recording | None:
+    """The recording hooks should write to, or None (between invocations, or ourselves)."""
+    if getattr(_local, "suppressed", False):
+        return None
+    return _current
+
+
+def set_current(recording: Recording | None) -> None:
+    """Make ``recording`` the one every thread's hooks write to."""
+    global _current  # noqa: PLW0603 - one process-wide "phase in progress", by design
+    _current = recording
+
+
+class suppressed:
+    """Within this block, on this thread, nothing is recorded (lambdaguard's own I/O)."""
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_local, "suppressed", False)
+        _local.suppressed = True
+
+    def __exit__(self, *exc: object) -> None:
+        _local.suppressed = self._previous
+
+
+def is_suppressed() -> bool:
+    """Whether this thread is doing lambdaguard's own I/O."""
+    return bool(getattr(_local, "suppressed", False))
