@@ -1,0 +1,238 @@
+"""How much of botocore the IAM knowledge covers, per service and in total."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from lambdaguard.errors import IamDataError
+from lambdaguard.iam._arns import CONTEXT_VARIABLES
+from lambdaguard.iam._grant import _candidates, _slots, lookup_action
+from lambdaguard.iam._mapper import operation_plan
+from lambdaguard.iam._models import available_services, operation_members, service_info
+
+__all__ = ["TOP_SERVICES", "CoverageReport", "ServiceCoverage", "coverage", "emittable_actions"]
+
+# The 40 services Lambda functions call most, with the reason each is here.
+# Chosen from the event sources, destinations and SDK clients that AWS's Lambda
+# documentation and the Serverless Application Repository patterns use.
+TOP_SERVICES: dict[str, str] = {
+    "s3": "object storage: the most common read/write target and event source",
+    "dynamodb": "the default serverless database",
+    "dynamodbstreams": "stream reads from DynamoDB tables",
+    "sqs": "queues: event source, destination and dead-letter target",
+    "sns": "notifications: fan-out and dead-letter target",
+    "lambda": "functions invoking functions, and event source mappings",
+    "secretsmanager": "secrets read at cold start",
+    "ssm": "Parameter Store configuration read at cold start",
+    "kms": "encrypt/decrypt of environment variables and payloads",
+    "sts": "assume-role for cross-account work; identity checks",
+    "events": "EventBridge: PutEvents to buses",
+    "scheduler": "EventBridge Scheduler schedules created by functions",
+    "logs": "CloudWatch Logs: the function's own log writes and queries",
+    "cloudwatch": "custom metrics (PutMetricData)",
+    "xray": "tracing segments",
+    "stepfunctions": "starting and reporting on workflows",
+    "kinesis": "stream producer and consumer",
+    "firehose": "delivery-stream producer",
+    "ses": "sending e-mail (v1 API)",
+    "sesv2": "sending e-mail (v2 API)",
+    "apigatewaymanagementapi": "WebSocket APIs: posting to connections",
+    "apigateway": "REST API automation",
+    "rds-data": "the Data API for Aurora Serverless",
+    "athena": "queries over S3 data",
+    "glue": "data catalog lookups in ETL functions",
+    "cognito-idp": "user-pool triggers and admin user management",
+    "cognito-identity": "identity pools",
+    "bedrock-runtime": "model invocation in generative-AI functions",
+    "textract": "document analysis pipelines",
+    "rekognition": "image analysis pipelines",
+    "comprehend": "text analysis pipelines",
+    "translate": "translation pipelines",
+    "sagemaker-runtime": "model endpoints invoked from functions",
+    "iot-data": "publishing to IoT topics and device shadows",
+    "appconfigdata": "AppConfig feature flags (the Lambda extension's calls)",
+    "ecr": "image automation",
+    "ecs": "running tasks from functions",
+    "codepipeline": "custom actions reporting job results",
+    "cloudformation": "custom resources and stack automation",
+    "iam": "account automation and policy checks",
+}
+
+# Placeholders the per-service preparers fill from members with other names.
+_PREPARED: dict[str, dict[str, str]] = {
+    "s3": {"ObjectName": "Key"},
+    "sqs": {"QueueName": "QueueUrl"},
+    "lambda": {"FunctionName": "FunctionName"},
+    "secretsmanager": {"SecretId": "SecretId"},
+    "ssm": {"ParameterNameWithoutLeadingSlash": "Name"},
+    "kms": {"KeyId": "KeyId"},
+    "iot-data": {"TopicName": "topic", "ThingName": "thingName"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCoverage:
+    """Coverage of one botocore service."""
+
+    service: str
+    prefix: str | None
+    operations: int
+    mapped: int  # map to actions that exist in the IAM data
+    scoped: int  # mapped, and every action with resource types gets an ARN from the request
+    needs_resource: int  # mapped operations whose actions have resource types
+    free: int  # known to need no permission
+    unknown: tuple[str, ...]  # operations with no mapping
+    unscoped: tuple[str, ...]  # mapped but the request members cannot name the resource
+
+    @property
+    def known(self) -> int:
+        """Operations that map to an existing action or are known permission-free."""
+        return self.mapped + self.free
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageReport:
+    """Coverage of a set of services, with totals."""
+
+    services: tuple[ServiceCoverage, ...]
+
+    @property
+    def operations(self) -> int:
+        """Operations in total."""
+        return sum(s.operations for s in self.services)
+
+    @property
+    def known(self) -> int:
+        """Operations mapped or known permission-free, in total."""
+        return sum(s.known for s in self.services)
+
+    @property
+    def mapped(self) -> int:
+        """Operations mapped to existing actions, in total."""
+        return sum(s.mapped for s in self.services)
+
+    @property
+    def scoped(self) -> int:
+        """Mapped operations whose resources get ARNs, in total."""
+        return sum(s.scoped for s in self.services)
+
+    @property
+    def needs_resource(self) -> int:
+        """Mapped operations whose actions have resource types, in total."""
+        return sum(s.needs_resource for s in self.services)
+
+    @property
+    def free(self) -> int:
+        """Permission-free operations, in total."""
+        return sum(s.free for s in self.services)
+
+    @property
+    def unknown(self) -> int:
+        """Operations with no mapping, in total."""
+        return sum(len(s.unknown) for s in self.services)
+
+
+def _arn_member(members: frozenset[str]) -> bool:
+    return any(m.lower().endswith(("arn", "arns")) for m in members)
+
+
+def _addressable(service: str, action: str, members: frozenset[str]) -> bool | None:
+    """None if the action has no resource types; else whether the members can name one."""
+    act = lookup_action(action)
+    if not act.resources:
+        return None
+    slots = _slots(action)
+    if not slots:
+        return False
+    prefix = action.partition(":")[0]
+    lowered = {m.lower() for m in members}
+    prepared = {
+        var for var, member in _PREPARED.get(service, {}).items() if member.lower() in lowered
+    }
+
+    def fillable(slot_vars: tuple[str, ...]) -> bool:
+        for var in slot_vars:
+            if var in CONTEXT_VARIABLES or var in prepared:
+                continue
+            if not any(c in lowered for c in _candidates(prefix, var)):
+                return False
+        return True
+
+    if _arn_member(members):
+        return True
+    required = [s for s in slots if s.required]
+    pool = required or list(slots)
+    check = all if required else any
+    return check(fillable(s.template.variables) for s in pool)
+
+
+@cache
+def service_coverage(service: str) -> ServiceCoverage:
+    """The coverage of one botocore service."""
+    info = service_info(service)
+    mapped = scoped = needs = free = 0
+    unknown: list[str] = []
+    unscoped: list[str] = []
+    prefix: str | None = None
+    for op in info.operations:
+        plan = operation_plan(service, op)
+        prefix = plan.prefix
+        if plan.kind == "free":
+            free += 1
+            continue
+        if plan.kind == "unknown":
+            unknown.append(op)
+            continue
+        try:
+            for action in plan.actions:
+                lookup_action(action)
+        except IamDataError:
+            unknown.append(op)
+            continue
+        mapped += 1
+        if plan.kind in ("rule", "rest") or service == "apigatewaymanagementapi":
+            # Rules and the API Gateway path scheme build their ARNs themselves;
+            # each has tests.
+            needs += 1
+            scoped += 1
+            continue
+        verdict = _addressable(service, plan.actions[0], operation_members(service, op))
+        if verdict is None:
+            continue
+        needs += 1
+        if verdict:
+            scoped += 1
+        else:
+            unscoped.append(op)
+    return ServiceCoverage(
+        service=service,
+        prefix=prefix,
+        operations=len(info.operations),
+        mapped=mapped,
+        scoped=scoped,
+        needs_resource=needs,
+        free=free,
+        unknown=tuple(unknown),
+        unscoped=tuple(unscoped),
+    )
+
+
+def coverage(services: Iterable[str] | None = None) -> CoverageReport:
+    """Coverage of ``services`` (default: every botocore service), sorted by name."""
+    names = sorted(set(services)) if services is not None else list(available_services())
+    return CoverageReport(tuple(service_coverage(name) for name in names))
+
+
+# Actions the mapper adds on top of a plan's own actions.
+_DEPENDENT_ACTIONS = ("iam:PassRole", "kms:GenerateDataKey", "kms:Decrypt")
+
+
+def emittable_actions() -> frozenset[str]:
+    """Every IAM action the mapper can emit for any botocore operation."""
+    actions: set[str] = set(_DEPENDENT_ACTIONS)
+    for service in available_services():
+        for op in service_info(service).operations:
+            actions.update(operation_plan(service, op).actions)
+    return frozenset(actions)

@@ -1,0 +1,309 @@
+"""Turn one IAM action plus a call's recorded parameters into authorizations.
+
+This is the generic path every mapping ends in: look the action up in the IAM
+data, take its resource types, and find the resource the request names,
+either an ARN given verbatim in a parameter or a template filled from
+parameters. When nothing fits, the resource is ``*`` and the explanation says
+why; a value is never made up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from lambdaguard.errors import IamDataError
+from lambdaguard.iam._arns import (
+    CONTEXT_VARIABLES,
+    Template,
+    compile_template,
+    fill,
+    matches,
+    parse_arn,
+    usable,
+)
+from lambdaguard.iam._data import IamAction, iam_service
+from lambdaguard.iam._model import Authorization, Confidence
+
+__all__ = ["Call", "grant", "lookup_action", "unscoped"]
+
+# Template placeholders whose request member does not share their name. Keyed
+# by (IAM prefix, placeholder); the value lists request members to try, in
+# order. Everything else binds by name: ${TableName} <- TableName,
+# ${BucketName} <- Bucket (the "Name"/"Id" suffix may be absent on either side).
+_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("s3", "ObjectName"): ("Key",),
+    ("iam", "RoleNameWithPath"): ("RoleName",),
+    ("iam", "UserNameWithPath"): ("UserName",),
+    ("iam", "GroupNameWithPath"): ("GroupName",),
+    ("iam", "PolicyNameWithPath"): ("PolicyName",),
+    ("kinesis", "StreamName"): ("StreamName",),
+    ("states", "StateMachineName"): ("name",),
+    ("cognito-idp", "UserPoolId"): ("UserPoolId",),
+    ("ses", "IdentityName"): ("Identity", "EmailIdentity", "Source", "FromEmailAddress"),
+    ("ses", "TemplateName"): ("TemplateName",),
+    ("ses", "ConfigurationSetName"): ("ConfigurationSetName",),
+    ("athena", "WorkGroupName"): ("WorkGroup",),
+    ("appconfig", "ApplicationId"): ("ApplicationIdentifier", "ApplicationId"),
+    ("appconfig", "EnvironmentId"): ("EnvironmentIdentifier", "EnvironmentId"),
+    ("appconfig", "ConfigurationProfileId"): (
+        "ConfigurationProfileIdentifier",
+        "ConfigurationProfileId",
+    ),
+    ("logs", "LogGroupName"): ("logGroupName", "logGroupIdentifier"),
+    ("ecr", "RepositoryName"): ("repositoryName",),
+    ("xray", "GroupName"): ("GroupName",),
+    ("scheduler", "ScheduleGroupName"): ("GroupName",),
+    ("scheduler", "ScheduleName"): ("Name",),
+}
+_SUFFIXES = ("Name", "Id", "Identifier", "Arn")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One recorded call, as the mapper sees it."""
+
+    service: str  # botocore client name
+    prefix: str  # IAM service prefix
+    operation: str  # botocore operation name
+    params: Mapping[str, Any]
+    region: str
+    account: str
+    partition: str
+    response: Mapping[str, Any] = field(default_factory=dict)
+
+    def context(self) -> dict[str, str]:
+        """The context placeholders every template may use."""
+        return {"Partition": self.partition, "Region": self.region, "Account": self.account}
+
+
+def lookup_action(action: str) -> IamAction:
+    """The IAM data for ``prefix:Name``; a mapping rule naming a missing action is a bug."""
+    prefix, _, name = action.partition(":")
+    service = iam_service(prefix)
+    found = service.action(name) if service is not None else None
+    if found is None:
+        raise IamDataError(f"the IAM data has no action {action!r}")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    key: str
+    required: bool
+    template: Template
+
+
+@cache
+def _slots(action: str) -> tuple[_Slot, ...]:
+    prefix = action.partition(":")[0]
+    service = iam_service(prefix)
+    act = lookup_action(action)
+    assert service is not None  # lookup_action proved it
+    slots = []
+    for res in act.resources:
+        rtype = service.resource_types.get(res.key.lower())
+        if rtype is None:
+            continue
+        slots.append(_Slot(res.key, res.required, compile_template(rtype.arn)))
+    return tuple(slots)
+
+
+def _lower_params(params: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+    return {str(k).lower(): (str(k), v) for k, v in params.items()}
+
+
+def _candidates(prefix: str, variable: str) -> tuple[str, ...]:
+    names = list(_ALIASES.get((prefix, variable), ()))
+    names.append(variable)
+    for suffix in _SUFFIXES:
+        if variable.endswith(suffix) and len(variable) > len(suffix):
+            names.append(variable[: -len(suffix)])
+        names.append(variable + suffix)
+    return tuple(dict.fromkeys(n.lower() for n in names))
+
+
+def bind(
+    prefix: str, template: Template, lowered: dict[str, tuple[str, Any]], values: dict[str, str]
+) -> tuple[dict[str, str], list[str], frozenset[str]]:
+    """Bind the template's placeholders; returns the values, the problems, the members used."""
+    out = dict(values)
+    problems: list[str] = []
+    used: set[str] = set()
+    for variable in template.variables:
+        if variable in out:
+            continue
+        for candidate in _candidates(prefix, variable):
+            hit = lowered.get(candidate)
+            if hit is None:
+                continue
+            member, value = hit
+            problem = usable(value)
+            if problem is None and parse_arn(value) is not None:
+                problem = "is an ARN that is not of this resource type"
+            if problem is None:
+                out[variable] = value
+                used.add(member)
+            else:
+                problems.append(f"{member} {problem}")
+            break
+        else:
+            problems.append(f"no parameter gives ${{{variable}}}")
+    return out, problems, frozenset(used)
+
+
+def unscoped(action: str, why: str) -> Authorization:
+    """``*`` because the action supports resource types the request does not name."""
+    return Authorization(action, "*", Confidence.WILDCARD, why)
+
+
+def grant(
+    call: Call,
+    action: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    values: Mapping[str, str] | None = None,
+    note: str | None = None,
+    arn: str | None = None,
+) -> list[Authorization]:
+    """The authorizations for ``action`` given the call's (or the given) parameters.
+
+    ``values`` pre-binds placeholders (a rule that parsed a queue URL passes
+    ``QueueName``); ``note``, when given, marks the result TEMPLATE with that
+    explanation; ``arn`` is a resource ARN the rule already knows.
+    """
+    act = lookup_action(action)
+    if not act.resources:
+        return [
+            Authorization(action, "*", Confidence.EXACT, "The action supports no resource types.")
+        ]
+    slots = _slots(action)
+    if not slots:
+        return [unscoped(action, "The IAM data lists no ARN format for this action's resources.")]
+    source = call.params if params is None else params
+    prefix = action.partition(":")[0]
+
+    # 1. An ARN the request names verbatim (TopicArn, a function ARN as FunctionName ...).
+    arns = [arn] if arn is not None else []
+    arns += [v for v in source.values() if isinstance(v, str) and v.startswith("arn:")]
+    wrong: list[str] = []
+    found: list[Authorization] = []
+    for candidate in arns:
+        if parse_arn(candidate) is None or usable(candidate) is not None:
+            wrong.append(candidate[:80])
+            continue
+        fitting = [s for s in slots if matches(s.template, candidate)]
+        if fitting:
+            explanation = note or f"The request names the {fitting[0].key} ARN."
+            confidence = Confidence.TEMPLATE if note else Confidence.EXACT
+            found.append(Authorization(action, candidate, confidence, explanation))
+        else:
+            wrong.append(candidate[:80])
+    if found:
+        return found
+
+    # 2. Fill templates from parameters.
+    lowered = _lower_params(source)
+    base = call.context()
+    base.update(values or {})
+    filled: dict[str, str] = {}
+    members: dict[str, frozenset[str]] = {}
+    problems: list[str] = []
+    named = [s for s in slots if set(s.template.variables) - CONTEXT_VARIABLES]
+    for slot in slots:
+        if named and not set(slot.template.variables) - CONTEXT_VARIABLES:
+            # A fixed ARN (marketplace/model-endpoint/all-access) is one of
+            # several alternatives; it is never "named" by a request.
+            continue
+        bound, issues, used = bind(prefix, slot.template, lowered, base)
+        result = fill(slot.template, bound)
+        if result is not None:
+            filled[slot.key] = result
+            members[slot.key] = used
+        else:
+            problems.extend(issues)
+    chosen, missing = _choose(slots, filled)
+    ambiguous = _alternatives(chosen, members)
+    if ambiguous:
+        # The IAM data lists several resource types one parameter could name
+        # (a Bedrock modelId: foundation model, inference profile ...); which
+        # one it is cannot be told from the name, so none is claimed.
+        return [
+            unscoped(
+                action,
+                f"The request's {'/'.join(sorted(ambiguous[0]))} could name any of "
+                f"{', '.join(ambiguous[1])}; the resource type is not known.",
+            )
+        ]
+    if chosen:
+        confidence = Confidence.TEMPLATE if note else Confidence.EXACT
+        out = [
+            Authorization(
+                action,
+                filled[key],
+                confidence,
+                note or f"The {key} ARN is filled from the request parameters.",
+            )
+            for key in chosen
+        ]
+        if missing:
+            # AWS also evaluates the required types the request does not name.
+            out.append(unscoped(action, f"The request does not name its {'/'.join(missing)}."))
+        return out
+    why = "; ".join(dict.fromkeys(problems)) or "the request names no resource"
+    if wrong:
+        why = f"the ARN {wrong[0]!r} is not a {'/'.join(s.key for s in slots)} ARN; " + why
+    return [unscoped(action, f"Cannot name the resource: {why}.")]
+
+
+def _alternatives(
+    chosen: list[str], members: dict[str, frozenset[str]]
+) -> tuple[frozenset[str], list[str]] | None:
+    """Two chosen types filled from the very same request members are alternatives."""
+    seen: dict[frozenset[str], list[str]] = {}
+    for key in chosen:
+        used = members.get(key, frozenset())
+        if used:
+            seen.setdefault(used, []).append(key)
+    for used, keys in seen.items():
+        if len(keys) > 1:
+            return used, keys
+    return None
+
+
+def _choose(slots: tuple[_Slot, ...], filled: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Which filled resource types AWS evaluates.
+
+    Every required type is evaluated. An optional type that refines a required
+    one (its template extends the required template, like a DynamoDB index
+    below its table) replaces it when the request names it: a Query on an index
+    is authorized against the index ARN. With no required type, the most
+    specific filled template is the one the request addresses.
+    """
+    required = [s for s in slots if s.required]
+    if required:
+        chosen: list[str] = []
+        missing: list[str] = []
+        for slot in required:
+            refinements = [
+                o
+                for o in slots
+                if not o.required
+                and o.key in filled
+                and o.template.text.startswith(slot.template.text)
+                and len(o.template.text) > len(slot.template.text)
+            ]
+            if refinements:
+                chosen.append(max(refinements, key=lambda o: o.template.specificity).key)
+            elif slot.key in filled:
+                chosen.append(slot.key)
+            else:
+                missing.append(slot.key)
+        return list(dict.fromkeys(chosen)), missing
+    present = [s for s in slots if s.key in filled]
+    if not present:
+        return [], []
+    best = max(present, key=lambda s: (s.template.specificity, len(s.template.variables)))
+    return [best.key], []

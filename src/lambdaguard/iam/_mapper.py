@@ -1,0 +1,369 @@
+"""Map one recorded AWS call to the authorization requests AWS evaluates.
+
+The path of a call:
+
+1. botocore names the service and operation (either spelling); unknown names
+   raise :class:`~lambdaguard.errors.UnknownService` /
+   :class:`~lambdaguard.errors.UnknownOperation` with the nearest matches.
+2. The botocore service is resolved to its IAM prefix (:func:`iam_prefix`).
+3. The operation is known to need no permission, or is covered by a
+   hand-written rule, a rename, the REST-verb scheme of API Gateway, or an
+   action of the same name in the IAM data.
+4. The action's resource types give the ARN (``_grant``).
+5. Dependent permissions are added: ``iam:PassRole`` for a role handed to the
+   service, and KMS actions S3 used on the caller's behalf (SSE-KMS), when the
+   response proves it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from lambdaguard.errors import IamDataError
+from lambdaguard.iam._arns import parse_arn
+from lambdaguard.iam._data import iam_service, iam_service_prefixes
+from lambdaguard.iam._grant import Call, grant
+from lambdaguard.iam._model import Authorization, Confidence
+from lambdaguard.iam._models import (
+    ServiceInfo,
+    operation_http,
+    operation_unsigned,
+    resolve_operation,
+    service_info,
+)
+from lambdaguard.iam._rules import PERMISSION_FREE, RENAMES, RULE_ACTIONS, RULES, prepared_grant
+
+__all__ = ["OperationPlan", "authorizations", "iam_prefix", "operation_plan"]
+
+# botocore client name -> IAM prefix, where the names in the model (client
+# name, signing name, endpoint prefix) do not lead to the IAM data. Each entry
+# is the prefix the service's Service Authorization Reference page uses.
+_PREFIX_EXCEPTIONS: dict[str, str] = {
+    "iot-data": "iot",  # IoT data plane: iot:Publish, iot:GetThingShadow
+    "iotsecuretunneling": "iot",  # iot:OpenTunnel and the tunnel actions
+    "iot-jobs-data": "iotjobsdata",
+    "mturk": "mechanicalturk",
+    "resourcegroupstaggingapi": "tag",
+    "cloudcontrol": "cloudformation",  # Cloud Control API is authorized as cloudformation:*Resource
+    "apigatewaymanagementapi": "execute-api",
+    "apigatewayv2": "apigateway",
+    "sesv2": "ses",
+    "stepfunctions": "states",
+    "opensearch": "es",
+    "elb": "elasticloadbalancing",
+    "elbv2": "elasticloadbalancing",
+    "efs": "elasticfilesystem",
+    "emr": "elasticmapreduce",
+    "dynamodbstreams": "dynamodb",
+    "sagemaker-runtime": "sagemaker",
+    "sagemaker-featurestore-runtime": "sagemaker",
+    "bedrock-runtime": "bedrock",
+    "bedrock-agent-runtime": "bedrock",
+    "lex-runtime": "lex",
+    "lexv2-runtime": "lex",
+    "lexv2-models": "lex",
+    "lex-models": "lex",
+    "cloudwatch": "cloudwatch",
+    "logs": "logs",
+    "pinpoint": "mobiletargeting",
+    "application-autoscaling": "application-autoscaling",
+    "partnercentral-selling": "partnercentral",
+    "partnercentral-account": "partnercentral",
+    "partnercentral-benefits": "partnercentral",
+    "partnercentral-channel": "partnercentral",
+    "partnercentral-marketing": "partnercentral",
+}
+
+# API Gateway's management API is authorized by HTTP verb on the resource path
+# (apigateway:GET on arn:aws:apigateway:REGION::/restapis/ID), for v1 and v2.
+_REST_VERB_SERVICES = frozenset({"apigateway", "apigatewayv2"})
+_URI_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
+_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+_READ_VERBS = ("Get", "List", "Describe", "Search", "BatchGet", "Head", "Check", "Validate")
+
+
+@cache
+def iam_prefix(service: str) -> str | None:
+    """The IAM service prefix of a botocore service, or None if the IAM data has none.
+
+    Tries the exception table, then the names in the botocore model (client
+    name, signing name, endpoint prefix); among those the IAM data knows, the
+    one whose actions match the most operation names wins.
+    """
+    info = service_info(service)
+    known = iam_service_prefixes()
+    if service in _PREFIX_EXCEPTIONS and _PREFIX_EXCEPTIONS[service] in known:
+        return _PREFIX_EXCEPTIONS[service]
+    candidates = [
+        c for c in dict.fromkeys((info.signing_name, service, info.endpoint_prefix)) if c in known
+    ]
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return candidates[0]
+
+    def score(prefix: str) -> int:
+        data = iam_service(prefix)
+        return sum(1 for op in info.operations if data and data.action(op))
+
+    return max(candidates, key=score)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationPlan:
+    """How one operation is authorized, known without any parameters.
+
+    ``kind`` is ``free`` (no permission), ``rule`` (parameters decide among
+    ``actions``), ``rename`` / ``name`` (one action), ``rest`` (API Gateway
+    verb) or ``unknown``; ``reason`` explains ``free`` and ``unknown``.
+    """
+
+    service: str
+    operation: str
+    prefix: str | None
+    kind: str
+    actions: tuple[str, ...]
+    reason: str = ""
+
+
+@cache
+def operation_plan(service: str, operation: str) -> OperationPlan:
+    """The plan for ``operation`` of ``service``; raises UnknownService/UnknownOperation."""
+    info = service_info(service)
+    op = resolve_operation(info, operation)
+    prefix = iam_prefix(service)
+    if info.bearer_only:
+        return OperationPlan(service, op, prefix, "free", (), _bearer_reason(info))
+    if operation_unsigned(service, op):
+        return OperationPlan(
+            service,
+            op,
+            prefix,
+            "free",
+            (),
+            "The operation is sent unsigned, so IAM does not authorize it.",
+        )
+    if (service, op) in PERMISSION_FREE:
+        return OperationPlan(service, op, prefix, "free", (), PERMISSION_FREE[(service, op)])
+    if (service, op) in RULES:
+        return OperationPlan(service, op, prefix, "rule", RULE_ACTIONS[(service, op)])
+    if (service, op) in RENAMES:
+        return OperationPlan(service, op, prefix, "rename", (RENAMES[(service, op)],))
+    if service in _REST_VERB_SERVICES:
+        method, _ = operation_http(service, op)
+        return OperationPlan(service, op, prefix, "rest", (f"apigateway:{method}",))
+    if prefix is None:
+        return OperationPlan(
+            service, op, None, "unknown", (), f"The IAM data has no service for {service!r}."
+        )
+    data = iam_service(prefix)
+    action = data.action(op) if data is not None else None
+    if action is None:
+        return OperationPlan(
+            service,
+            op,
+            prefix,
+            "unknown",
+            (),
+            f"The IAM data for {prefix!r} has no action for {op}.",
+        )
+    return OperationPlan(service, op, prefix, "name", (f"{prefix}:{action.name}",))
+
+
+def _bearer_reason(info: ServiceInfo) -> str:
+    return (
+        f"{info.service_id} is called with a bearer token, not SigV4, so IAM does not authorize it."
+    )
+
+
+def _check_text(name: str, value: object, limit: int = 256) -> str:
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise IamDataError(f"{name} must be a non-empty string of at most {limit} characters")
+    return value
+
+
+def authorizations(
+    service: str,
+    operation: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    region: str,
+    account: str,
+    partition: str = "aws",
+    response: Mapping[str, Any] | None = None,
+) -> list[Authorization]:
+    """The authorization requests AWS evaluates for one recorded call.
+
+    ``service`` is the botocore client name (``s3``, ``iot-data``),
+    ``operation`` the botocore operation name or its snake_case method name,
+    ``params`` the recorded identifying request members, ``response`` the
+    recorded response facts (``SSEKMSKeyId``, ``VersionId``, ``ErrorCode``).
+    An empty list means the call needs no permission. The order is stable.
+
+    Raises UnknownService / UnknownOperation (with ``nearest``) for names
+    botocore does not know, and IamDataError for malformed input.
+    """
+    plan = operation_plan(service, operation)
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise IamDataError(f"params must be a JSON object, not {type(params).__name__}")
+    if response is None:
+        response = {}
+    if not isinstance(response, Mapping):
+        raise IamDataError(f"response must be a JSON object, not {type(response).__name__}")
+    _check_text("region", region, 64)
+    _check_text("account", account, 64)
+    _check_text("partition", partition, 32)
+    if plan.kind == "free":
+        return []
+    if plan.kind == "unknown" or plan.prefix is None:
+        raise IamDataError(
+            f"cannot map {plan.service} {plan.operation}: {plan.reason or 'no IAM data'}"
+        )
+    call = Call(
+        plan.service, plan.prefix, plan.operation, params, region, account, partition, response
+    )
+    if plan.kind == "rule":
+        found = RULES[(plan.service, plan.operation)](call)
+    elif plan.kind == "rest":
+        found = _rest_grant(call, plan.actions[0])
+    else:
+        found = prepared_grant(call, plan.actions[0])
+    found += _pass_role(call)
+    found += _s3_kms(call)
+    return list(dict.fromkeys(found))
+
+
+def _rest_grant(call: Call, action: str) -> list[Authorization]:
+    """API Gateway: the verb on ``arn:PARTITION:apigateway:REGION::PATH``."""
+    _, uri = operation_http(call.service, call.operation)
+    path = uri.split("?", 1)[0]
+    members = _uri_members(call.service, call.operation)
+    wild = False
+
+    def segment(m: re.Match[str]) -> str:
+        nonlocal wild
+        value = call.params.get(members.get(m.group(1), m.group(1)))
+        if isinstance(value, str) and _SEGMENT.match(value):
+            return value
+        wild = True
+        return "*"
+
+    resource = f"arn:{call.partition}:apigateway:{call.region}::" + _URI_PLACEHOLDER.sub(
+        segment, path
+    )
+    if wild:
+        return [
+            Authorization(
+                action,
+                resource,
+                Confidence.TEMPLATE,
+                "API Gateway authorizes by verb on the resource path; unrecorded path parts are '*'.",
+            )
+        ]
+    return [
+        Authorization(
+            action,
+            resource,
+            Confidence.EXACT,
+            "API Gateway authorizes by verb on the resource path.",
+        )
+    ]
+
+
+@cache
+def _uri_members(service: str, operation: str) -> dict[str, str]:
+    """URI placeholder (location name) -> request member name."""
+    from lambdaguard.iam._models import _model
+
+    shape = _model(service).operation_model(operation).input_shape
+    if shape is None:
+        return {}
+    out: dict[str, str] = {}
+    for name, member in shape.members.items():
+        if member.serialization.get("location") == "uri":
+            out[str(member.serialization.get("name", name))] = name
+    return out
+
+
+def _pass_role(call: Call) -> list[Authorization]:
+    """``iam:PassRole`` on each role ARN the request hands to the service.
+
+    AWS: to configure a service with a role (a function's execution role, a
+    state machine's role ...), the caller needs iam:PassRole on that role.
+    STS and IAM calls name roles without passing them, and reads never pass.
+    """
+    if call.service in ("sts", "iam") or call.operation.startswith(_READ_VERBS):
+        return []
+    out: list[Authorization] = []
+    for key in sorted(call.params):
+        value = call.params[key]
+        arn = parse_arn(value)
+        if arn is None or arn.service != "iam" or not arn.resource.startswith("role/"):
+            continue
+        out.append(
+            Authorization(
+                "iam:PassRole",
+                str(value),
+                Confidence.EXACT,
+                f"The request passes the role in {key} to the service.",
+            )
+        )
+    return out
+
+
+# S3 operations that use the caller's KMS permissions when the object is
+# encrypted with SSE-KMS (S3 API reference, "Permissions"): writes need
+# GenerateDataKey; multipart uploads also Decrypt (to assemble the parts);
+# reads need Decrypt.
+_S3_KMS: dict[str, tuple[str, ...]] = {
+    "PutObject": ("kms:GenerateDataKey",),
+    "CopyObject": ("kms:GenerateDataKey",),
+    "CreateMultipartUpload": ("kms:GenerateDataKey", "kms:Decrypt"),
+    "UploadPart": ("kms:GenerateDataKey", "kms:Decrypt"),
+    "UploadPartCopy": ("kms:GenerateDataKey", "kms:Decrypt"),
+    "CompleteMultipartUpload": ("kms:GenerateDataKey", "kms:Decrypt"),
+    "GetObject": ("kms:Decrypt",),
+    "HeadObject": ("kms:Decrypt",),
+    "SelectObjectContent": ("kms:Decrypt",),
+}
+_KMS_KEY_ID = re.compile(r"^(?:mrk-)?[0-9a-f-]{32,36}$")
+
+
+def _s3_kms(call: Call) -> list[Authorization]:
+    if call.service != "s3" or call.operation not in _S3_KMS:
+        return []
+    key = call.response.get("SSEKMSKeyId")
+    if not isinstance(key, str) or not key:
+        return []
+    arn = parse_arn(key)
+    out: list[Authorization] = []
+    for action in _S3_KMS[call.operation]:
+        why = f"S3 used the caller's {action} on the SSE-KMS key the response names."
+        if arn is not None and arn.service == "kms" and arn.resource.startswith("key/"):
+            out.append(Authorization(action, key, Confidence.EXACT, why))
+        elif arn is None and _KMS_KEY_ID.match(key):
+            # A bare key id: S3 keys must be in the bucket's region; the
+            # account is assumed to be the caller's.
+            out += grant(
+                call,
+                action,
+                values={"KeyId": key},
+                note=why[:-1] + "; the key's account is assumed to be the caller's.",
+                params={},
+            )
+        else:
+            out.append(
+                Authorization(
+                    action,
+                    "*",
+                    Confidence.WILDCARD,
+                    f"{why[:-1]}, but {key[:80]!r} is not a key ARN.",
+                )
+            )
+    return out

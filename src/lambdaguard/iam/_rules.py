@@ -1,0 +1,738 @@
+"""Hand-written rules for operations that do not map 1:1 to an IAM action by name.
+
+Every rule here is derived from AWS documentation (the "Permissions" section
+of each API reference page, the S3 "Required permissions for Amazon S3 API
+operations" page, and the DynamoDB PartiQL and transaction permission pages)
+and has a test in ``tests/iam/``. Tables are written from those pages, not
+copied from any other project's mapping file.
+
+Four kinds of knowledge live here:
+
+- :data:`RENAMES`: the operation is authorized by one differently named action.
+- :data:`PERMISSION_FREE`: AWS authorizes the operation with no IAM action.
+- :data:`RULES`: the actions depend on the parameters (versions, batches,
+  transactions, PartiQL, copies, multi-object deletes).
+- :data:`PREPARERS`: per-service parsing of identifiers that are not plain
+  names (queue URLs, partial function ARNs, secret names, SSM parameter
+  names, object key prefixes, KMS key ids and aliases).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from lambdaguard.iam._arns import parse_arn, usable
+from lambdaguard.iam._grant import Call, grant, unscoped
+from lambdaguard.iam._model import Authorization, Confidence
+
+__all__ = ["PERMISSION_FREE", "PREPARERS", "RENAMES", "RULES", "RULE_ACTIONS", "Prepared"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a service's preparer learned from identifiers that are not plain names."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    note: str | None = None
+    arn: str | None = None
+    blocked: str | None = None  # why no resource can be named: the result is "*"
+
+
+Rule = Callable[[Call], list[Authorization]]
+RULES: dict[tuple[str, str], Rule] = {}
+# Every action a rule may emit (the coverage report and the action-walk test read it).
+RULE_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _rule(
+    service: str, operations: Iterable[str], actions: tuple[str, ...]
+) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for op in operations:
+            RULES[(service, op)] = fn
+            RULE_ACTIONS[(service, op)] = actions
+        return fn
+
+    return register
+
+
+# -- renamed actions ----------------------------------------------------------------
+# (botocore service, operation) -> the one IAM action AWS evaluates.
+RENAMES: dict[tuple[str, str], str] = {
+    # S3: "Required permissions for Amazon S3 API operations". Deleting a bucket
+    # sub-configuration is authorized by the Put action of that configuration.
+    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
+    ("s3", "CreateMultipartUpload"): "s3:PutObject",
+    ("s3", "UploadPart"): "s3:PutObject",
+    ("s3", "SelectObjectContent"): "s3:GetObject",
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "ListObjects"): "s3:ListBucket",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "ListObjectVersions"): "s3:ListBucketVersions",
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "ListMultipartUploads"): "s3:ListBucketMultipartUploads",
+    ("s3", "ListParts"): "s3:ListMultipartUploadParts",
+    ("s3", "ListDirectoryBuckets"): "s3express:ListAllMyDirectoryBuckets",
+    ("s3", "CreateSession"): "s3express:CreateSession",
+    ("s3", "WriteGetObjectResponse"): "s3-object-lambda:WriteGetObjectResponse",
+    ("s3", "CreateBucketMetadataConfiguration"): "s3:CreateBucketMetadataTableConfiguration",
+    ("s3", "DeleteBucketMetadataConfiguration"): "s3:DeleteBucketMetadataTableConfiguration",
+    ("s3", "GetBucketMetadataConfiguration"): "s3:GetBucketMetadataTableConfiguration",
+    ("s3", "DeleteBucketAnalyticsConfiguration"): "s3:PutAnalyticsConfiguration",
+    ("s3", "DeleteBucketCors"): "s3:PutBucketCORS",
+    ("s3", "DeleteBucketEncryption"): "s3:PutEncryptionConfiguration",
+    ("s3", "DeleteBucketIntelligentTieringConfiguration"): "s3:PutIntelligentTieringConfiguration",
+    ("s3", "DeleteBucketInventoryConfiguration"): "s3:PutInventoryConfiguration",
+    ("s3", "DeleteBucketLifecycle"): "s3:PutLifecycleConfiguration",
+    ("s3", "DeleteBucketMetricsConfiguration"): "s3:PutMetricsConfiguration",
+    ("s3", "DeleteBucketOwnershipControls"): "s3:PutBucketOwnershipControls",
+    ("s3", "DeleteBucketReplication"): "s3:PutReplicationConfiguration",
+    ("s3", "DeleteBucketTagging"): "s3:PutBucketTagging",
+    ("s3", "DeletePublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("s3", "GetBucketAccelerateConfiguration"): "s3:GetAccelerateConfiguration",
+    ("s3", "GetBucketAnalyticsConfiguration"): "s3:GetAnalyticsConfiguration",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "GetBucketIntelligentTieringConfiguration"): "s3:GetIntelligentTieringConfiguration",
+    ("s3", "GetBucketInventoryConfiguration"): "s3:GetInventoryConfiguration",
+    ("s3", "GetBucketLifecycle"): "s3:GetLifecycleConfiguration",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
+    ("s3", "GetBucketMetricsConfiguration"): "s3:GetMetricsConfiguration",
+    ("s3", "GetBucketNotificationConfiguration"): "s3:GetBucketNotification",
+    ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+    ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "ListBucketAnalyticsConfigurations"): "s3:GetAnalyticsConfiguration",
+    ("s3", "ListBucketIntelligentTieringConfigurations"): "s3:GetIntelligentTieringConfiguration",
+    ("s3", "ListBucketInventoryConfigurations"): "s3:GetInventoryConfiguration",
+    ("s3", "ListBucketMetricsConfigurations"): "s3:GetMetricsConfiguration",
+    ("s3", "PutBucketAccelerateConfiguration"): "s3:PutAccelerateConfiguration",
+    ("s3", "PutBucketAnalyticsConfiguration"): "s3:PutAnalyticsConfiguration",
+    ("s3", "PutBucketEncryption"): "s3:PutEncryptionConfiguration",
+    ("s3", "PutBucketIntelligentTieringConfiguration"): "s3:PutIntelligentTieringConfiguration",
+    ("s3", "PutBucketInventoryConfiguration"): "s3:PutInventoryConfiguration",
+    ("s3", "PutBucketLifecycle"): "s3:PutLifecycleConfiguration",
+    ("s3", "PutBucketLifecycleConfiguration"): "s3:PutLifecycleConfiguration",
+    ("s3", "PutBucketMetricsConfiguration"): "s3:PutMetricsConfiguration",
+    ("s3", "PutBucketNotificationConfiguration"): "s3:PutBucketNotification",
+    ("s3", "PutBucketReplication"): "s3:PutReplicationConfiguration",
+    ("s3", "PutObjectLockConfiguration"): "s3:PutBucketObjectLockConfiguration",
+    ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    # Lambda: Invoke and its streaming form are authorized as lambda:InvokeFunction.
+    ("lambda", "Invoke"): "lambda:InvokeFunction",
+    ("lambda", "InvokeWithResponseStream"): "lambda:InvokeFunction",
+    ("lambda", "GetLayerVersionByArn"): "lambda:GetLayerVersion",
+    # SQS and SNS batch APIs are authorized by the single-message action.
+    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
+    ("sns", "PublishBatch"): "sns:Publish",
+    # Bedrock: the Converse API and async invoke are authorized as InvokeModel.
+    ("bedrock-runtime", "Converse"): "bedrock:InvokeModel",
+    ("bedrock-runtime", "ConverseStream"): "bedrock:InvokeModelWithResponseStream",
+    ("bedrock-runtime", "StartAsyncInvoke"): "bedrock:InvokeModel",
+    # API Gateway WebSocket management API: one action for all three operations.
+    ("apigatewaymanagementapi", "PostToConnection"): "execute-api:ManageConnections",
+    ("apigatewaymanagementapi", "GetConnection"): "execute-api:ManageConnections",
+    ("apigatewaymanagementapi", "DeleteConnection"): "execute-api:ManageConnections",
+    # DynamoDB: TransactGetItems needs GetItem per item (rule below); these are renames.
+    # IoT secure tunneling and the IoT data plane live under the iot prefix.
+    ("iotsecuretunneling", "OpenTunnel"): "iot:OpenTunnel",
+}
+
+# (botocore service, operation) -> why AWS authorizes it with no IAM action.
+PERMISSION_FREE: dict[tuple[str, str], str] = {
+    ("sts", "GetCallerIdentity"): (
+        "STS GetCallerIdentity needs no permission; an explicit deny does not stop it."
+    ),
+    ("sts", "GetSessionToken"): (
+        "STS GetSessionToken is an authentication operation; policies cannot control it."
+    ),
+}
+
+
+# -- preparers: identifiers that are not plain names -------------------------------------
+
+
+def _str(params: Mapping[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    return value if isinstance(value, str) and usable(value) is None else None
+
+
+def _s3_object_name(key: str) -> tuple[str, str | None]:
+    # The agent cuts keys to a prefix ending in "/" by default; the ARN then
+    # covers every object under it.
+    if key.endswith("/"):
+        return (
+            key + "*",
+            f"The object key was recorded as the prefix {key!r}, so the ARN covers it.",
+        )
+    return key, None
+
+
+def _prepare_s3(call: Call) -> Prepared:
+    key = _str(call.params, "Key")
+    bucket = _str(call.params, "Bucket")
+    if key is None:
+        return Prepared()
+    name, note = _s3_object_name(key)
+    bucket_arn = parse_arn(bucket) if bucket else None
+    if bucket_arn is not None and bucket_arn.resource.startswith("accesspoint/"):
+        # Object requests through an access point are authorized on
+        # arn:...:accesspoint/NAME/object/KEY.
+        return Prepared({"ObjectName": name}, note, f"{bucket}/object/{name}")
+    return Prepared({"ObjectName": name}, note)
+
+
+_QUEUE_HOST = re.compile(
+    r"^(?:sqs\.(?P<r1>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|(?P<r2>[a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?|queue\.amazonaws\.com)$"
+)
+
+
+def _queue_from_url(url: str, call: Call) -> Prepared | None:
+    """``https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`` -> queue name, account, region."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    path = [p for p in parts.path.split("/") if p]
+    if len(path) != 2 or not re.fullmatch(r"\d{12}", path[0]) or usable(path[1]) is not None:
+        return None
+    values = {"QueueName": unquote(path[1]), "Account": path[0]}
+    host = (parts.hostname or "").lower()
+    m = _QUEUE_HOST.match(host)
+    if m and (m.group("r1") or m.group("r2")):
+        values["Region"] = m.group("r1") or m.group("r2")
+    # Any other host (a VPC endpoint, a local stand-in) leaves the call's region.
+    return Prepared(values)
+
+
+def _prepare_sqs(call: Call) -> Prepared:
+    url = _str(call.params, "QueueUrl")
+    if url is not None:
+        return _queue_from_url(url, call) or Prepared()
+    owner = _str(call.params, "QueueOwnerAWSAccountId")
+    if owner is not None and re.fullmatch(r"\d{12}", owner):
+        return Prepared({"Account": owner})
+    return Prepared()
+
+
+_FUNCTION = re.compile(
+    r"^(?:arn:(?P<partition>[^:]+):lambda:(?P<region>[a-z0-9-]+):)?"
+    r"(?:(?P<account>\d{12}):function:)?(?P<name>[A-Za-z0-9_-]{1,140})(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]{1,128}))?$"
+)
+
+
+def _prepare_lambda(call: Call) -> Prepared:
+    raw = _str(call.params, "FunctionName")
+    if raw is None:
+        return Prepared()
+    m = _FUNCTION.match(raw)
+    if m is None:
+        return Prepared()
+    values = {"FunctionName": m.group("name")}
+    if m.group("account"):
+        values["Account"] = m.group("account")
+    if m.group("region"):
+        values["Region"] = m.group("region")
+    if m.group("partition"):
+        values["Partition"] = m.group("partition")
+    qualifier = m.group("qualifier") or _str(call.params, "Qualifier")
+    if qualifier and re.fullmatch(r"\$LATEST|[A-Za-z0-9_-]{1,128}", qualifier):
+        arn = (
+            f"arn:{values.get('Partition', call.partition)}:lambda:"
+            f"{values.get('Region', call.region)}:{values.get('Account', call.account)}:"
+            f"function:{values['FunctionName']}:{qualifier}"
+        )
+        return Prepared(values, None, arn)
+    return Prepared(values)
+
+
+_SECRET_NOTE = (
+    "Secrets Manager appends six random characters to a secret's ARN, "  # noqa: S105 - prose, not a password
+    "so the ARN ends in '-??????'."
+)
+
+
+def _secret(value: str) -> Prepared:
+    return Prepared({"SecretId": f"{value}-??????"}, _SECRET_NOTE)
+
+
+def _prepare_secretsmanager(call: Call) -> Prepared:
+    raw = _str(call.params, "SecretId") or _str(call.params, "Name")
+    if raw is None or raw.startswith("arn:"):
+        return Prepared()
+    return _secret(raw)
+
+
+def _ssm_name(value: str) -> str:
+    # GetParameter accepts "name:version" and "name:label" selectors; the ARN
+    # names the parameter without them. A leading slash is not part of the ARN
+    # (arn:...:parameter/a/b for "/a/b", arn:...:parameter/a for "a").
+    return value.split(":", 1)[0].lstrip("/")
+
+
+def _prepare_ssm(call: Call) -> Prepared:
+    raw = _str(call.params, "Name") or _str(call.params, "Path")
+    if raw is None or raw.startswith("arn:"):
+        return Prepared()
+    name = _ssm_name(raw)
+    return Prepared({"ParameterNameWithoutLeadingSlash": name}) if name else Prepared()
+
+
+_KEY_ID = re.compile(
+    r"^(?:mrk-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$|^mrk-[0-9a-f]{32}$"
+)
+
+
+def _prepare_kms(call: Call) -> Prepared:
+    # Cryptographic operations report the key ARN they used in the response.
+    used = call.response.get("KeyId")
+    if isinstance(used, str) and parse_arn(used) is not None:
+        return Prepared(arn=used)
+    raw = _str(call.params, "KeyId")
+    if raw is None:
+        return Prepared()
+    if _KEY_ID.match(raw):
+        return Prepared({"KeyId": raw})
+    if raw.startswith("alias/") or ":alias/" in raw:
+        # Key policies and IAM policies are evaluated on the key an alias
+        # points to; the alias itself is not the resource of a cryptographic
+        # operation, and the request does not say which key it is.
+        return Prepared(
+            blocked=f"The request names the alias {raw[:80]!r}; AWS authorizes on the key it points to, which the request does not name"
+        )
+    return Prepared()
+
+
+# Cross-region inference profile ids start with a geography ("us.", "eu." ...).
+_PROFILE = re.compile(r"^(?:us|eu|apac|ap|jp|au|ca|us-gov|global)\.[a-z0-9-]+\.")
+
+
+def _prepare_bedrock(call: Call) -> Prepared:
+    raw = _str(call.params, "modelId")
+    if raw is None or raw.startswith("arn:"):
+        return Prepared()
+    if _PROFILE.match(raw):
+        return Prepared(
+            arn=f"arn:{call.partition}:bedrock:{call.region}:{call.account}:inference-profile/{raw}",
+            note="A cross-region inference profile; AWS also checks the foundation model in each region the profile routes to.",
+        )
+    if re.fullmatch(r"[a-z0-9-]+\.[A-Za-z0-9._:-]+", raw):
+        # Foundation model ids are "provider.model-version"; their ARN has no account.
+        return Prepared(arn=f"arn:{call.partition}:bedrock:{call.region}::foundation-model/{raw}")
+    return Prepared()
+
+
+def _prepare_iot_data(call: Call) -> Prepared:
+    topic = _str(call.params, "topic")
+    values = {}
+    if topic is not None:
+        values["TopicName"] = topic
+    thing = _str(call.params, "thingName")
+    if thing is not None:
+        values["ThingName"] = thing
+    return Prepared(values)
+
+
+def _prepare_apigw_management(call: Call) -> Prepared:
+    # The API id and stage are in the endpoint host, which is not a request
+    # member; AWS evaluates arn:...:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/@connections/ID.
+    method = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
+    verb = method.get(call.operation, "*")
+    return Prepared(
+        arn=f"arn:{call.partition}:execute-api:{call.region}:{call.account}:*/*/{verb}/@connections/*",
+        note="The API id and stage are in the endpoint, not the request, so they are '*'.",
+    )
+
+
+PREPARERS: dict[str, Callable[[Call], Prepared]] = {
+    "s3": _prepare_s3,
+    "sqs": _prepare_sqs,
+    "lambda": _prepare_lambda,
+    "secretsmanager": _prepare_secretsmanager,
+    "ssm": _prepare_ssm,
+    "kms": _prepare_kms,
+    "iot-data": _prepare_iot_data,
+    "bedrock-runtime": _prepare_bedrock,
+    "apigatewaymanagementapi": _prepare_apigw_management,
+}
+
+
+def prepared_grant(call: Call, action: str, **overrides: Any) -> list[Authorization]:
+    """Grant ``action`` with the service's preparer applied (``overrides`` win)."""
+    preparer = PREPARERS.get(call.service)
+    prep = preparer(call) if preparer else Prepared()
+    if prep.blocked is not None and "arn" not in overrides:
+        return [unscoped(action, prep.blocked + ".")]
+    kwargs: dict[str, Any] = {"values": prep.values, "note": prep.note, "arn": prep.arn}
+    kwargs.update(overrides)
+    return grant(call, action, **kwargs)
+
+
+def _sub(call: Call, params: Mapping[str, Any]) -> Call:
+    return Call(
+        call.service,
+        call.prefix,
+        call.operation,
+        params,
+        call.region,
+        call.account,
+        call.partition,
+        call.response,
+    )
+
+
+# -- S3 ---------------------------------------------------------------------------
+
+# Operations whose action changes when the request names an object version.
+_S3_VERSIONED = {
+    "GetObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    "HeadObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    "DeleteObject": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+    "GetObjectAcl": ("s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
+    "PutObjectAcl": ("s3:PutObjectAcl", "s3:PutObjectVersionAcl"),
+    "GetObjectTagging": ("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+    "PutObjectTagging": ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+    "DeleteObjectTagging": ("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"),
+}
+
+
+def _has_version(params: Mapping[str, Any]) -> bool:
+    return isinstance(params.get("VersionId"), str) and bool(params.get("VersionId"))
+
+
+@_rule("s3", _S3_VERSIONED, tuple(a for pair in _S3_VERSIONED.values() for a in pair))
+def _s3_versioned(call: Call) -> list[Authorization]:
+    plain, versioned = _S3_VERSIONED[call.operation]
+    return prepared_grant(call, versioned if _has_version(call.params) else plain)
+
+
+@_rule(
+    "s3",
+    ["GetObjectAttributes"],
+    (
+        "s3:GetObject",
+        "s3:GetObjectAttributes",
+        "s3:GetObjectVersion",
+        "s3:GetObjectVersionAttributes",
+    ),
+)
+def _s3_object_attributes(call: Call) -> list[Authorization]:
+    # GetObjectAttributes needs read access to the object and the attributes action.
+    if _has_version(call.params):
+        pair = ("s3:GetObjectVersion", "s3:GetObjectVersionAttributes")
+    else:
+        pair = ("s3:GetObject", "s3:GetObjectAttributes")
+    return [a for action in pair for a in prepared_grant(call, action)]
+
+
+def _copy_source(call: Call) -> tuple[dict[str, Any], bool] | None:
+    """The source bucket, key and version of CopyObject / UploadPartCopy."""
+    raw = call.params.get("CopySource")
+    version = False
+    if isinstance(raw, Mapping):
+        bucket, key = raw.get("Bucket"), raw.get("Key")
+        version = isinstance(raw.get("VersionId"), str)
+    elif isinstance(raw, str):
+        text, _, query = raw.partition("?")
+        text = unquote(text).lstrip("/")
+        bucket, _, key = text.partition("/")
+        version = query.startswith("versionId=")
+    else:
+        return None
+    if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
+        return None
+    return {"Bucket": bucket, "Key": key}, version
+
+
+@_rule(
+    "s3", ["CopyObject", "UploadPartCopy"], ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject")
+)
+def _s3_copy(call: Call) -> list[Authorization]:
+    # Read on the source object, write on the destination object.
+    out: list[Authorization] = []
+    source = _copy_source(call)
+    if source is None:
+        out.append(unscoped("s3:GetObject", "The copy source was not recorded."))
+    else:
+        params, version = source
+        action = "s3:GetObjectVersion" if version else "s3:GetObject"
+        out += prepared_grant(_sub(call, params), action)
+    out += prepared_grant(call, "s3:PutObject")
+    return out
+
+
+@_rule("s3", ["DeleteObjects"], ("s3:DeleteObject", "s3:DeleteObjectVersion"))
+def _s3_delete_objects(call: Call) -> list[Authorization]:
+    # Multi-object delete is authorized per object as DeleteObject (or
+    # DeleteObjectVersion for entries naming a version).
+    delete = call.params.get("Delete")
+    objects = delete.get("Objects") if isinstance(delete, Mapping) else None
+    if not isinstance(objects, list) or not objects:
+        return prepared_grant(
+            _sub(call, {"Bucket": call.params.get("Bucket")}),
+            "s3:DeleteObject",
+            values={"ObjectName": "*"},
+            note="The deleted keys were not recorded, so the ARN covers every object in the bucket.",
+        )
+    out: list[Authorization] = []
+    for entry in objects[:1000]:  # S3 accepts at most 1,000 keys per request
+        if not isinstance(entry, Mapping):
+            continue
+        action = "s3:DeleteObjectVersion" if _has_version(entry) else "s3:DeleteObject"
+        out += prepared_grant(
+            _sub(call, {"Bucket": call.params.get("Bucket"), "Key": entry.get("Key")}), action
+        )
+    return out or [unscoped("s3:DeleteObject", "The request's object list holds no usable key.")]
+
+
+# -- DynamoDB -----------------------------------------------------------------------
+
+_TABLE = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+
+
+def _table_params(table: object, index: object = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"TableName": table}
+    if index is not None:
+        params["IndexName"] = index
+    return params
+
+
+@_rule(
+    "dynamodb",
+    ["BatchGetItem", "BatchWriteItem"],
+    ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"),
+)
+def _ddb_batch(call: Call) -> list[Authorization]:
+    # Batch APIs are authorized once per table named in RequestItems.
+    action = f"dynamodb:{call.operation}"
+    items = call.params.get("RequestItems")
+    if not isinstance(items, Mapping) or not items:
+        return [unscoped(action, "The request's tables (RequestItems) were not recorded.")]
+    out: list[Authorization] = []
+    for table in items:
+        out += grant(_sub(call, _table_params(table)), action)
+    return out
+
+
+_TRANSACT = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
+
+
+@_rule("dynamodb", ["TransactWriteItems", "TransactGetItems"], tuple(_TRANSACT.values()))
+def _ddb_transact(call: Call) -> list[Authorization]:
+    # Each transaction item is authorized as its own item action on its own table.
+    items = call.params.get("TransactItems")
+    if not isinstance(items, list) or not items:
+        fallback = (
+            "dynamodb:GetItem" if call.operation == "TransactGetItems" else "dynamodb:PutItem"
+        )
+        return [unscoped(fallback, "The transaction's items were not recorded.")]
+    out: list[Authorization] = []
+    for item in items[:100]:  # DynamoDB accepts at most 100 items per transaction
+        if not isinstance(item, Mapping):
+            continue
+        for kind, body in item.items():
+            action = _TRANSACT.get(str(kind))
+            if action is None or not isinstance(body, Mapping):
+                continue
+            out += grant(_sub(call, _table_params(body.get("TableName"))), action)
+    return out or [unscoped("dynamodb:GetItem", "No transaction item names a known action.")]
+
+
+_PARTIQL_VERBS = {
+    "SELECT": "dynamodb:PartiQLSelect",
+    "INSERT": "dynamodb:PartiQLInsert",
+    "UPDATE": "dynamodb:PartiQLUpdate",
+    "DELETE": "dynamodb:PartiQLDelete",
+    "EXISTS": "dynamodb:PartiQLSelect",
+}
+_IDENT = r'(?:"(?P<{0}q>[^"]{{1,255}})"|(?P<{0}b>[A-Za-z0-9_.-]{{1,255}}))'
+_TARGET = re.compile(
+    r"(?:^\s*(?:SELECT|INSERT|UPDATE|DELETE)\s+(?!.*\b(?:FROM|INTO)\b)|\bFROM\s+|\bINTO\s+|^\s*UPDATE\s+)"
+    + _IDENT.format("t")
+    + r"(?:\.\s*"
+    + _IDENT.format("i")
+    + ")?",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def partiql_target(statement: object) -> tuple[str, str, str | None] | None:
+    """The IAM action, table and index of a PartiQL statement (full or reduced)."""
+    if not isinstance(statement, str) or len(statement) > 8192:
+        return None
+    words = statement.split(None, 1)
+    if not words:
+        return None
+    action = _PARTIQL_VERBS.get(words[0].upper())
+    if action is None:
+        return None
+    m = _TARGET.search(statement)
+    if m is None:
+        return None
+    table = m.group("tq") or m.group("tb")
+    index = m.group("iq") or m.group("ib")
+    if table is None or not _TABLE.match(table):
+        return None
+    if index is not None and not _TABLE.match(index):
+        index = None
+    if index is None and table.count(".") == 1 and m.group("tb"):
+        # Unquoted "table.index" reads as one identifier.
+        table, index = table.split(".")
+    return action, table, index
+
+
+def _statement_grants(call: Call, statements: Iterable[object]) -> list[Authorization]:
+    out: list[Authorization] = []
+    for statement in statements:
+        target = partiql_target(statement)
+        if target is None:
+            out.append(
+                unscoped(
+                    "dynamodb:PartiQLSelect",
+                    "A PartiQL statement could not be read (verb and table).",
+                )
+            )
+            continue
+        action, table, index = target
+        out += grant(_sub(call, _table_params(table, index)), action)
+    return out
+
+
+_PARTIQL_ACTIONS = tuple(dict.fromkeys(_PARTIQL_VERBS.values()))
+
+
+@_rule("dynamodb", ["ExecuteStatement"], _PARTIQL_ACTIONS)
+def _ddb_statement(call: Call) -> list[Authorization]:
+    # A PartiQL statement is authorized by its verb's action on its table (or index).
+    return _statement_grants(call, [call.params.get("Statement")])
+
+
+@_rule("dynamodb", ["BatchExecuteStatement", "ExecuteTransaction"], _PARTIQL_ACTIONS)
+def _ddb_statements(call: Call) -> list[Authorization]:
+    key = "Statements" if call.operation == "BatchExecuteStatement" else "TransactStatements"
+    raw = call.params.get(key)
+    if not isinstance(raw, list) or not raw:
+        return [unscoped("dynamodb:PartiQLSelect", f"The statements ({key}) were not recorded.")]
+    return _statement_grants(
+        call, [s.get("Statement") if isinstance(s, Mapping) else s for s in raw[:100]]
+    )
+
+
+# -- SSM, Secrets Manager, EventBridge, KMS, SNS ------------------------------------------
+
+
+@_rule("ssm", ["GetParameters", "DeleteParameters"], ("ssm:GetParameters", "ssm:DeleteParameters"))
+def _ssm_names(call: Call) -> list[Authorization]:
+    action = f"ssm:{call.operation}"
+    names = call.params.get("Names")
+    if not isinstance(names, list) or not names:
+        return [unscoped(action, "The parameter names were not recorded.")]
+    out: list[Authorization] = []
+    for name in names[:10]:  # both operations accept at most 10 names
+        if isinstance(name, str) and name.startswith("arn:"):
+            out += grant(_sub(call, {}), action, arn=name)
+        elif isinstance(name, str) and usable(name) is None and _ssm_name(name):
+            out += grant(
+                _sub(call, {}), action, values={"ParameterNameWithoutLeadingSlash": _ssm_name(name)}
+            )
+        else:
+            out.append(unscoped(action, "A parameter name is not a usable string."))
+    return out
+
+
+@_rule(
+    "secretsmanager",
+    ["BatchGetSecretValue"],
+    ("secretsmanager:BatchGetSecretValue", "secretsmanager:GetSecretValue"),
+)
+def _secrets_batch(call: Call) -> list[Authorization]:
+    # BatchGetSecretValue needs secretsmanager:BatchGetSecretValue, and
+    # GetSecretValue on every secret it returns.
+    out = grant(_sub(call, {}), "secretsmanager:BatchGetSecretValue")
+    ids = call.params.get("SecretIdList")
+    if not isinstance(ids, list) or not ids:
+        out.append(
+            unscoped(
+                "secretsmanager:GetSecretValue", "The secrets were chosen by a filter, not named."
+            )
+        )
+        return out
+    for raw in ids[:20]:  # the API accepts at most 20 ids
+        if isinstance(raw, str) and raw.startswith("arn:"):
+            out += grant(_sub(call, {}), "secretsmanager:GetSecretValue", arn=raw)
+        elif isinstance(raw, str) and usable(raw) is None:
+            prep = _secret(raw)
+            out += grant(
+                _sub(call, {}), "secretsmanager:GetSecretValue", values=prep.values, note=prep.note
+            )
+        else:
+            out.append(
+                unscoped("secretsmanager:GetSecretValue", "A secret id is not a usable string.")
+            )
+    return out
+
+
+@_rule("events", ["PutEvents"], ("events:PutEvents",))
+def _events_put(call: Call) -> list[Authorization]:
+    # Each entry goes to its EventBusName (a name or an ARN), or to the
+    # account's "default" bus when the entry names none.
+    entries = call.params.get("Entries")
+    if not isinstance(entries, list) or not entries:
+        return [unscoped("events:PutEvents", "The entries' event buses were not recorded.")]
+    out: list[Authorization] = []
+    for entry in entries[:10]:  # PutEvents accepts at most 10 entries
+        bus = entry.get("EventBusName") if isinstance(entry, Mapping) else None
+        if bus is None:
+            bus = "default"
+        out += grant(_sub(call, {"EventBusName": bus}), "events:PutEvents")
+    return out
+
+
+@_rule("kms", ["ReEncrypt"], ("kms:ReEncryptFrom", "kms:ReEncryptTo"))
+def _kms_reencrypt(call: Call) -> list[Authorization]:
+    # ReEncrypt is authorized as ReEncryptFrom on the source key and ReEncryptTo on the destination.
+    out: list[Authorization] = []
+    for action, param, answer in (
+        ("kms:ReEncryptFrom", "SourceKeyId", "SourceKeyId"),
+        ("kms:ReEncryptTo", "DestinationKeyId", "KeyId"),
+    ):
+        used = call.response.get(answer)
+        if isinstance(used, str) and parse_arn(used) is not None:
+            out += grant(_sub(call, {}), action, arn=used)
+            continue
+        raw = call.params.get(param)
+        if isinstance(raw, str) and _KEY_ID.match(raw):
+            out += grant(_sub(call, {}), action, values={"KeyId": raw})
+        else:
+            out += grant(_sub(call, {param: raw} if isinstance(raw, str) else {}), action)
+    return out
+
+
+@_rule("sns", ["Publish"], ("sns:Publish",))
+def _sns_publish(call: Call) -> list[Authorization]:
+    # Publishing an SMS straight to a phone number is authorized on "*".
+    if (
+        not call.params.get("TopicArn")
+        and not call.params.get("TargetArn")
+        and call.params.get("PhoneNumber")
+    ):
+        return [
+            Authorization(
+                "sns:Publish",
+                "*",
+                Confidence.EXACT,
+                "An SMS sent to a phone number is authorized on '*'.",
+            )
+        ]
+    return grant(call, "sns:Publish")
