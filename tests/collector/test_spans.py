@@ -1,0 +1,120 @@
+"""Reducing OTLP spans to the facts lambdaguard stores."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from lambdaguard import semconv
+from lambdaguard.collector.spans import extract, normalize_function_arn
+
+from .conftest import ARN, Call, kv, trace_request
+
+TRACE_ID = b"\x01" * 16
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (ARN, ARN),
+        (ARN + ":live", ARN),
+        (ARN + ":7", ARN),
+        ("arn:aws:ecs:eu-west-1:123456789012:task/abc", None),
+        ("arn:aws:lambda:eu-west-1:123456789012:layer:x:1", None),
+        ("arn:aws:lambda:eu-west-1:123456789012:function:", None),
+        ("orders", None),
+    ],
+)
+def test_function_arns_are_unqualified(raw: str, expected: str | None) -> None:
+    """Qualified ARNs lose their version/alias; anything not a function ARN is not a function."""
+    assert normalize_function_arn(raw) == expected
+
+
+def test_agent_shaped_request_yields_invocations_calls_and_hosts() -> None:
+    """An agent-shaped request gives one fact per invocation and per call, hosts on the invocation."""
+    request = trace_request(
+        trace_id=TRACE_ID,
+        invocations=2,
+        calls=[Call(), Call("dynamodb", "PutItem", '{"TableName":"t"}', count=5)],
+        hosts=[("api.example.com", 443, True)],
+    )
+    facts = extract(request, now_ns=1)
+    assert facts.total_spans == 6
+    assert facts.rejected == 0
+    invocations = [f.invocation for f in facts.spans if f.invocation]
+    assert [i.cold_start for i in invocations] == [True, False]
+    calls = [f.call for f in facts.spans if f.call]
+    assert sorted((c.service, c.operation, c.count, c.phase) for c in calls) == [
+        ("dynamodb", "PutItem", 5, "invoke"),
+        ("dynamodb", "PutItem", 5, "invoke"),
+        ("s3", "GetObject", 1, "invoke"),
+        ("s3", "GetObject", 1, "invoke"),
+    ]
+    hosts = [h for f in facts.spans for h, _ in f.hosts]
+    assert {(h.host, h.port, h.tls) for h in hosts} == {("api.example.com", 443, True)}
+    assert {f.function.arn for f in facts.spans} == {ARN}
+    assert facts.spans[0].function.layer_version == "0.1.0"
+
+
+def test_spans_from_other_sources_contribute_nothing() -> None:
+    """Spans without a Lambda function ARN are accepted but produce no facts."""
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.append(kv(semconv.SERVICE_NAME, "checkout"))
+    span = rs.scope_spans.add().spans.add(trace_id=TRACE_ID, span_id=b"\x02" * 8, name="GET /")
+    span.attributes.append(kv(semconv.AWS_SERVICE, "s3"))
+    facts = extract(request, now_ns=1)
+    assert facts.spans == ()
+    assert facts.total_spans == 1
+    assert facts.rejected == 0
+
+
+def test_calls_under_the_init_span_inherit_the_init_phase() -> None:
+    """A call span without a phase attribute whose parent is the init span is an init-phase call."""
+    request = trace_request(trace_id=TRACE_ID, invocations=0, calls=[])
+    ss = request.resource_spans[0].scope_spans[0]
+    init = ss.spans.add(trace_id=TRACE_ID, span_id=b"\x09" * 8, name=semconv.INIT_SPAN_NAME)
+    init.attributes.append(kv(semconv.PHASE, semconv.PHASE_INIT))
+    call = ss.spans.add(trace_id=TRACE_ID, span_id=b"\x0a" * 8, parent_span_id=init.span_id)
+    call.attributes.extend(
+        [kv(semconv.AWS_SERVICE, "ssm"), kv(semconv.AWS_OPERATION, "GetParameter")]
+    )
+    facts = extract(request, now_ns=1)
+    phases = [f.call.phase for f in facts.spans if f.call]
+    assert phases == [semconv.PHASE_INIT]
+    assert not any(f.invocation for f in facts.spans)
+
+
+def test_spans_with_bad_ids_are_rejected_and_counted() -> None:
+    """Spans whose trace or span id has the wrong length are rejected (partial success)."""
+    request = trace_request(trace_id=TRACE_ID)
+    request.resource_spans[0].scope_spans[0].spans[0].trace_id = b"short"
+    facts = extract(request, now_ns=1)
+    assert facts.rejected == 1
+    assert "16 bytes" in facts.reject_reason
+    assert len(facts.spans) == 1  # the call span is still good
+
+
+def test_missing_and_odd_attribute_values_take_neutral_defaults() -> None:
+    """Wrong-typed or absent attributes never raise: count defaults to 1, port to 0."""
+    request = trace_request(trace_id=TRACE_ID, calls=[], hosts=[])
+    ss = request.resource_spans[0].scope_spans[0]
+    span = ss.spans.add(trace_id=TRACE_ID, span_id=b"\x07" * 8)
+    span.attributes.extend(
+        [
+            kv(semconv.AWS_SERVICE, "sqs"),
+            kv(semconv.AWS_OPERATION, "SendMessage"),
+            kv(semconv.AWS_COUNT, "many"),
+        ]
+    )
+    ev = span.events.add(name=semconv.CONNECTION_EVENT)
+    ev.attributes.extend(
+        [kv(semconv.SERVER_ADDRESS, "x.example"), kv(semconv.SERVER_PORT, 99_999_999)]
+    )
+    facts = extract(request, now_ns=5)
+    fact = next(f for f in facts.spans if f.call)
+    assert fact.call is not None
+    assert fact.call.count == 1
+    ((host, when),) = fact.hosts
+    assert host.port == 0
+    assert when == 5

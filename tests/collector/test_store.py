@@ -1,0 +1,149 @@
+"""The store: aggregation, idempotency, migrations and retention on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from lambdaguard.collector.spans import extract
+from lambdaguard.collector.store import SCHEMA_VERSION, open_store
+from lambdaguard.errors import StoreError
+
+from .conftest import ARN, Call, trace_request
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+START_NS = int(NOW.timestamp()) * 1_000_000_000
+
+
+def _facts(trace_id: bytes, **kwargs: object):  # type: ignore[no-untyped-def]
+    return extract(
+        trace_request(trace_id=trace_id, start_ns=START_NS, **kwargs), now_ns=START_NS
+    ).spans  # type: ignore[arg-type]
+
+
+def test_aggregates_counts_and_times(store_url: str) -> None:
+    """Calls, hosts and invocation days are counted per function with first/last seen."""
+    store = open_store(store_url)
+    facts = _facts(
+        b"\x01" * 16,
+        invocations=3,
+        calls=[Call(), Call("dynamodb", "Query", '{"TableName":"t"}', count=4)],
+        hosts=[("api.example.com", 443, True), ("plain.example.com", 80, False)],
+    )
+    result = store.ingest(facts)
+    assert (result.new_spans, result.duplicate_spans) == (9, 0)
+    (fn,) = store.functions()
+    assert (fn.arn, fn.account, fn.region, fn.name, fn.layer_version) == (
+        ARN,
+        "123456789012",
+        "eu-west-1",
+        "orders",
+        "0.1.0",
+    )
+    calls = {(c.service, c.operation): c for c in store.calls(ARN)}
+    assert calls["s3", "GetObject"].count == 3
+    assert calls["dynamodb", "Query"].count == 12
+    assert calls["dynamodb", "Query"].params == '{"TableName":"t"}'
+    assert calls["s3", "GetObject"].first_seen == datetime.fromtimestamp(START_NS / 1e9, UTC)
+    hosts = {(h.host, h.port, h.tls): h.count for h in store.hosts(ARN)}
+    assert hosts == {("api.example.com", 443, True): 3, ("plain.example.com", 80, False): 3}
+    (day,) = store.invocations(ARN)
+    assert (day.day, day.count, day.cold_starts, day.errors, day.timeouts) == (
+        date(2026, 11, 29),
+        3,
+        1,
+        0,
+        0,
+    )
+    store.close()
+
+
+def test_the_same_batch_twice_changes_nothing(store_url: str) -> None:
+    """Redelivered spans (exporter retries, re-batching gateways) are not counted again."""
+    store = open_store(store_url)
+    facts = _facts(b"\x02" * 16, invocations=2)
+    store.ingest(facts)
+    before = (store.calls(ARN), store.invocations(ARN), store.stats())
+    again = store.ingest(facts)
+    assert (again.new_spans, again.duplicate_spans) == (0, len(facts))
+    # A gateway re-batching: half old spans, half new ones in one request.
+    mixed = list(facts[:2]) + list(_facts(b"\x03" * 16, invocations=1))
+    result = store.ingest(mixed)
+    assert (result.new_spans, result.duplicate_spans) == (2, 2)
+    assert before[0][0].count == 2
+    assert store.calls(ARN)[0].count == 3
+    assert store.invocations(ARN)[0].count == 3
+    store.close()
+
+
+def test_layer_version_follows_the_latest_span(store_url: str) -> None:
+    """The function's layer version is the one on its most recent telemetry."""
+    store = open_store(store_url)
+    store.ingest(_facts(b"\x04" * 16, layer_version="0.2.0"))
+    older = extract(
+        trace_request(trace_id=b"\x05" * 16, start_ns=START_NS - 10**12, layer_version="0.1.0"),
+        now_ns=START_NS,
+    ).spans
+    store.ingest(older)
+    (fn,) = store.functions()
+    assert fn.layer_version == "0.2.0"
+    assert fn.first_seen < fn.last_seen
+    store.close()
+
+
+def test_migrate_is_idempotent_and_versioned(store_url: str) -> None:
+    """Migrating twice is harmless and records the schema version."""
+    store = open_store(store_url, migrate=False)
+    assert store.schema_version() == 0
+    assert store.migrate() == SCHEMA_VERSION
+    assert store.migrate() == SCHEMA_VERSION
+    assert store.schema_version() == SCHEMA_VERSION
+    store.close()
+
+
+def test_a_newer_schema_is_refused(store_url: str) -> None:
+    """A store migrated by a newer lambdaguard is not silently written by an older one."""
+    store = open_store(store_url)
+    with sa.create_engine(
+        store_url.replace("postgresql://", "postgresql+psycopg://")
+    ).begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO lg_schema_version VALUES (:v, 0)"), {"v": SCHEMA_VERSION + 1}
+        )
+    with pytest.raises(StoreError, match="newer"):
+        store.migrate()
+    store.close()
+
+
+def test_prune_deletes_only_old_data(store_url: str) -> None:
+    """prune removes rows last seen before the cut-off and keeps newer ones."""
+    store = open_store(store_url)
+    store.ingest(_facts(b"\x06" * 16, invocations=1))
+    old = extract(
+        trace_request(
+            trace_id=b"\x07" * 16,
+            arn=ARN.replace("orders", "legacy"),
+            start_ns=START_NS - 40 * 86400 * 10**9,
+        ),
+        now_ns=START_NS,
+    ).spans
+    store.ingest(old, now_ns=START_NS - 40 * 86400 * 10**9)
+    removed = store.prune(30 * 86400, now=NOW)
+    assert removed["functions"] == 1
+    assert removed["calls"] == 1
+    assert removed["invocation_days"] == 1
+    assert removed["span_keys"] == 2
+    assert [f.name for f in store.functions()] == ["orders"]
+    assert store.calls(ARN)[0].count == 1
+    assert store.prune_span_keys(3600, now=NOW + timedelta(hours=2)) == 2
+    store.close()
+
+
+def test_unknown_store_urls_are_store_errors() -> None:
+    """A URL for an unsupported backend is a StoreError naming the accepted schemes."""
+    with pytest.raises(StoreError, match="sqlite"):
+        open_store("mysql://localhost/x")
+    with pytest.raises(StoreError):
+        open_store("::not a url::")
