@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from lambdaguard.errors import IamDataError
-from lambdaguard.iam._arns import CONTEXT_VARIABLES
-from lambdaguard.iam._grant import _candidates, _slots, lookup_action
+from lambdaguard.iam._grant import Call, lookup_action
 from lambdaguard.iam._mapper import operation_plan
 from lambdaguard.iam._models import available_services, operation_members, service_info
+from lambdaguard.iam._rules import prepared_grant
 
 __all__ = ["TOP_SERVICES", "CoverageReport", "ServiceCoverage", "coverage", "emittable_actions"]
 
@@ -58,17 +59,6 @@ TOP_SERVICES: dict[str, str] = {
     "codepipeline": "custom actions reporting job results",
     "cloudformation": "custom resources and stack automation",
     "iam": "account automation and policy checks",
-}
-
-# Placeholders the per-service preparers fill from members with other names.
-_PREPARED: dict[str, dict[str, str]] = {
-    "s3": {"ObjectName": "Key"},
-    "sqs": {"QueueName": "QueueUrl"},
-    "lambda": {"FunctionName": "FunctionName"},
-    "secretsmanager": {"SecretId": "SecretId"},
-    "ssm": {"ParameterNameWithoutLeadingSlash": "Name"},
-    "kms": {"KeyId": "KeyId"},
-    "iot-data": {"TopicName": "topic", "ThingName": "thingName"},
 }
 
 
@@ -134,38 +124,56 @@ class CoverageReport:
         return sum(len(s.unknown) for s in self.services)
 
 
-def _arn_member(members: frozenset[str]) -> bool:
-    return any(m.lower().endswith(("arn", "arns")) for m in members)
+# Sample values for members whose shape the preparers parse.
+_SAMPLES: dict[str, str] = {
+    "queueurl": "https://sqs.us-east-1.amazonaws.com/123456789012/example",
+    "keyid": "1234abcd-12ab-34cd-56ef-1234567890ab",
+    "targetkeyid": "1234abcd-12ab-34cd-56ef-1234567890ab",
+    "aliasname": "alias/example",
+    "qualifier": "live",
+    "versionnumber": "1",
+}
 
 
-def _addressable(service: str, action: str, members: frozenset[str]) -> bool | None:
-    """None if the action has no resource types; else whether the members can name one."""
-    act = lookup_action(action)
-    if not act.resources:
+def _sample_params(service: str, operation: str) -> dict[str, Any]:
+    """A request naming every top-level string member, as the agent would record it."""
+    from lambdaguard.iam._models import _model
+
+    shape = _model(service).operation_model(operation).input_shape
+    params: dict[str, Any] = {}
+    if shape is None:
+        return params
+    for name, member in shape.members.items():
+        sample = _SAMPLES.get(name.lower(), "example")
+        if member.type_name == "string":
+            params[name] = sample
+        elif member.type_name == "list" and getattr(member.member, "type_name", "") == "string":
+            params[name] = [sample]
+    return params
+
+
+def _addressable(service: str, operation: str, action: str) -> bool | None:
+    """None if the action has no resource types; else whether a request can name one.
+
+    Runs the real mapping path on a request that names every top-level string
+    member; a member holding an ARN (``...Arn``) is taken to name its resource.
+    """
+    if not lookup_action(action).resources:
         return None
-    slots = _slots(action)
-    if not slots:
-        return False
+    members = operation_members(service, operation)
+    if any(m.lower().endswith(("arn", "arns")) for m in members):
+        return True
     prefix = action.partition(":")[0]
-    lowered = {m.lower() for m in members}
-    prepared = {
-        var for var, member in _PREPARED.get(service, {}).items() if member.lower() in lowered
-    }
-
-    def fillable(slot_vars: tuple[str, ...]) -> bool:
-        for var in slot_vars:
-            if var in CONTEXT_VARIABLES or var in prepared:
-                continue
-            if not any(c in lowered for c in _candidates(prefix, var)):
-                return False
-        return True
-
-    if _arn_member(members):
-        return True
-    required = [s for s in slots if s.required]
-    pool = required or list(slots)
-    check = all if required else any
-    return check(fillable(s.template.variables) for s in pool)
+    call = Call(
+        service,
+        prefix,
+        operation,
+        _sample_params(service, operation),
+        "us-east-1",
+        "123456789012",
+        "aws",
+    )
+    return any(a.resource != "*" for a in prepared_grant(call, action))
 
 
 @cache
@@ -198,7 +206,7 @@ def service_coverage(service: str) -> ServiceCoverage:
             needs += 1
             scoped += 1
             continue
-        verdict = _addressable(service, plan.actions[0], operation_members(service, op))
+        verdict = _addressable(service, op, plan.actions[0])
         if verdict is None:
             continue
         needs += 1

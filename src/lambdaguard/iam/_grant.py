@@ -9,6 +9,7 @@ why; a value is never made up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -208,7 +209,8 @@ def grant(
     lowered = _lower_params(source)
     base = call.context()
     base.update(values or {})
-    filled: dict[str, str] = {}
+    filled: dict[str, list[str]] = {}
+    wildcarded: dict[str, list[str]] = {}
     members: dict[str, frozenset[str]] = {}
     problems: list[str] = []
     named = [s for s in slots if set(s.template.variables) - CONTEXT_VARIABLES]
@@ -217,11 +219,12 @@ def grant(
             # A fixed ARN (marketplace/model-endpoint/all-access) is one of
             # several alternatives; it is never "named" by a request.
             continue
-        bound, issues, used = bind(prefix, slot.template, lowered, base)
-        result = fill(slot.template, bound)
-        if result is not None:
-            filled[slot.key] = result
+        fills, issues, used, generated = _fill_slot(call.operation, prefix, slot, lowered, base)
+        if fills:
+            filled[slot.key] = fills
             members[slot.key] = used
+            if generated:
+                wildcarded[slot.key] = generated
         else:
             problems.extend(issues)
     chosen, missing = _choose(slots, filled)
@@ -238,16 +241,18 @@ def grant(
             )
         ]
     if chosen:
-        confidence = Confidence.TEMPLATE if note else Confidence.EXACT
-        out = [
-            Authorization(
-                action,
-                filled[key],
-                confidence,
-                note or f"The {key} ARN is filled from the request parameters.",
-            )
-            for key in chosen
-        ]
+        out: list[Authorization] = []
+        for key in chosen:
+            explanation = note or f"The {key} ARN is filled from the request parameters."
+            confidence = Confidence.TEMPLATE if note else Confidence.EXACT
+            if key in wildcarded:
+                names = ", ".join("${" + v + "}" for v in wildcarded[key])
+                explanation = (
+                    f"The {key} ARN ends in {names}, an id AWS generates that the request "
+                    "does not carry, so that part is '*'."
+                )
+                confidence = Confidence.TEMPLATE
+            out += [Authorization(action, arn, confidence, explanation) for arn in filled[key]]
         if missing:
             # AWS also evaluates the required types the request does not name.
             out.append(unscoped(action, f"The request does not name its {'/'.join(missing)}."))
@@ -273,7 +278,78 @@ def _alternatives(
     return None
 
 
-def _choose(slots: tuple[_Slot, ...], filled: dict[str, str]) -> tuple[list[str], list[str]]:
+# Trailing placeholders AWS generates at creation (a stack's ${Id}, an event
+# bus's ${OpaqueId}); a request by name never carries them.
+_GENERATED = frozenset({"Id", "OpaqueId", "UniqueAttributesHex", "RandomSuffix"})
+# Members that name "the" resource of an operation whose name contains the
+# resource type (events:CreateConnection {Name} -> connection/${ConnectionName}).
+_OWN_NAMES = ("name", "identifier", "id", "arn")
+_MAX_LIST = 100
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+def _good(value: object) -> bool:
+    return usable(value) is None and parse_arn(value) is None
+
+
+def _fill_slot(
+    operation: str,
+    prefix: str,
+    slot: _Slot,
+    lowered: dict[str, tuple[str, Any]],
+    base: dict[str, str],
+) -> tuple[list[str], list[str], frozenset[str], list[str]]:
+    """ARNs for one resource type: (arns, problems, members used, wildcarded placeholders)."""
+    template = slot.template
+    bound, issues, used = bind(prefix, template, lowered, base)
+    missing = [v for v in template.variables if v not in bound]
+    if not missing:
+        result = fill(template, bound)
+        return ([result] if result else []), [], used, []
+    names = set(used)
+    listed: list[str] | None = None
+    noun = _NOT_ALNUM.sub("", slot.key.lower())
+    own = bool(noun) and noun in operation.lower()
+    if len(missing) == 1 and not any("no parameter" not in i for i in issues):
+        variable = missing[0]
+        if own:
+            for member in _OWN_NAMES[:3]:
+                hit = lowered.get(member)
+                if hit is not None and _good(hit[1]):
+                    bound[variable] = hit[1]
+                    names.add(hit[0])
+                    break
+        if variable not in bound:
+            plural = [c + "s" for c in _candidates(prefix, variable)]
+            if own:
+                plural += [m + "s" for m in _OWN_NAMES[:3]]
+            for candidate in plural:
+                hit = lowered.get(candidate)
+                if hit is None or not isinstance(hit[1], list) or not hit[1]:
+                    continue
+                items = hit[1][:_MAX_LIST]
+                if all(_good(v) for v in items):
+                    listed = [str(v) for v in items]
+                    bound[variable] = "\0"
+                    names.add(hit[0])
+                break
+    missing = [v for v in template.variables if v not in bound]
+    generated: list[str] = []
+    request_bound = [v for v in template.variables if v in bound and v not in CONTEXT_VARIABLES]
+    if missing == [template.variables[-1]] and missing[0] in _GENERATED and request_bound:
+        bound[missing[0]] = "*"
+        generated.append(missing[0])
+        missing = []
+    if missing:
+        return [], issues, frozenset(), []
+    result = fill(template, bound)
+    if result is None:
+        return [], issues, frozenset(), []
+    arns = [result.replace("\0", v) for v in listed] if listed is not None else [result]
+    return arns, [], frozenset(names), generated
+
+
+def _choose(slots: tuple[_Slot, ...], filled: dict[str, list[str]]) -> tuple[list[str], list[str]]:
     """Which filled resource types AWS evaluates.
 
     Every required type is evaluated. An optional type that refines a required

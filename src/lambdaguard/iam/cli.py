@@ -1,0 +1,153 @@
+"""``lambdaguard permissions``: the IAM authorization requests of one AWS call, or coverage.
+
+::
+
+    lambdaguard permissions s3 ListObjectsV2 --params '{"Bucket": "b"}'
+    lambdaguard permissions s3 get_object --params '{"Bucket": "b", "Key": "in/"}' --format json
+    lambdaguard permissions --coverage [--all] [--format json]
+
+Exit codes: 0 success, 2 unknown service/operation or malformed arguments
+(the message names what was not found and the nearest matches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["configure", "run"]
+
+_DEFAULT_ACCOUNT = "123456789012"
+_DEFAULT_REGION = "us-east-1"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``permissions`` arguments to ``parser``."""
+    parser.add_argument("service", nargs="?", help="botocore client name, e.g. s3, iot-data")
+    parser.add_argument(
+        "operation", nargs="?", help="operation, e.g. ListObjectsV2 or list_objects_v2"
+    )
+    parser.add_argument(
+        "--params", default=None, help="the recorded request parameters as a JSON object"
+    )
+    parser.add_argument("--response", default=None, help="recorded response facts as a JSON object")
+    parser.add_argument("--region", default=_DEFAULT_REGION, help="region of the call")
+    parser.add_argument(
+        "--account", default=_DEFAULT_ACCOUNT, help="account of the calling function"
+    )
+    parser.add_argument("--partition", default="aws", help="partition (aws, aws-cn, aws-us-gov)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--coverage",
+        action="store_true",
+        help="print per-service coverage of botocore operations instead of mapping a call",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="with --coverage: every botocore service, not only the 40 Lambda favourites",
+    )
+
+
+def _json_object(flag: str, text: str | None) -> dict[str, Any] | None:
+    from lambdaguard.errors import IamDataError
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise IamDataError(f"{flag} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise IamDataError(f"{flag} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``lambdaguard permissions``; returns the exit code."""
+    if args.coverage:
+        return _coverage(args)
+    from lambdaguard.errors import IamDataError
+    from lambdaguard.iam import authorizations
+
+    if not args.service or not args.operation:
+        raise IamDataError("give SERVICE and OPERATION (or --coverage)")
+    found = authorizations(
+        args.service,
+        args.operation,
+        _json_object("--params", args.params),
+        region=args.region,
+        account=args.account,
+        partition=args.partition,
+        response=_json_object("--response", args.response),
+    )
+    if args.format == "json":
+        print(json.dumps([a.as_dict() for a in found], indent=2))
+        return 0
+    if not found:
+        print("no permission needed")
+        return 0
+    width = max(len(a.action) for a in found)
+    for a in found:
+        print(f"{a.action:<{width}}  {a.resource}  [{a.confidence.value}] {a.explanation}")
+    return 0
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    from lambdaguard.iam import TOP_SERVICES, coverage
+
+    report = coverage(None if args.all else TOP_SERVICES)
+    if args.format == "json":
+        rows = [
+            {
+                "service": s.service,
+                "iam_prefix": s.prefix,
+                "operations": s.operations,
+                "mapped": s.mapped,
+                "with_arn": s.scoped,
+                "needs_resource": s.needs_resource,
+                "permission_free": s.free,
+                "unknown": list(s.unknown),
+                "without_arn": list(s.unscoped),
+            }
+            for s in report.services
+        ]
+        print(json.dumps({"services": rows, "total": _totals(report)}, indent=2))
+        return 0
+    out = sys.stdout
+    out.write(
+        f"{'service':<28}{'ops':>6}{'mapped':>8}{'arn':>6}{'of':>6}{'free':>6}{'unknown':>9}\n"
+    )
+    for s in report.services:
+        out.write(
+            f"{s.service:<28}{s.operations:>6}{s.mapped:>8}{s.scoped:>6}"
+            f"{s.needs_resource:>6}{s.free:>6}{len(s.unknown):>9}\n"
+        )
+    t = _totals(report)
+    out.write(
+        f"{'TOTAL':<28}{t['operations']:>6}{t['mapped']:>8}{t['with_arn']:>6}"
+        f"{t['needs_resource']:>6}{t['permission_free']:>6}{t['unknown']:>9}\n"
+    )
+    out.write(
+        f"mapped or permission-free: {t['known_percent']:.2f}% of {t['operations']} operations; "
+        f"ARN from the request: {t['arn_percent']:.2f}% of {t['needs_resource']} "
+        "operations whose actions have resource types\n"
+    )
+    return 0
+
+
+def _totals(report: Any) -> dict[str, Any]:
+    ops = report.operations or 1
+    needs = report.needs_resource or 1
+    return {
+        "operations": report.operations,
+        "mapped": report.mapped,
+        "with_arn": report.scoped,
+        "needs_resource": report.needs_resource,
+        "permission_free": report.free,
+        "unknown": report.unknown,
+        "known_percent": 100.0 * report.known / ops,
+        "arn_percent": 100.0 * report.scoped / needs,
+    }
