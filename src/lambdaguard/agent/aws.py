@@ -17,12 +17,12 @@ The patch is applied when the function's code first imports
 What is kept of the request (:func:`identifying_params`): only members that
 name a resource, in botocore's request shape, as compact sorted JSON.
 Object keys (S3 ``Key``, ``Prefix``, ``CopySource``) are cut to their first
-``depth`` directory segments followed by ``*`` (``"photos/2024/a.jpg"`` at
-depth 1 is ``"photos/*"``; a key with no directory is ``"*"``); the last
+``depth`` directory segments, as a prefix ending in ``/`` (``"photos/2024/a.jpg"``
+at depth 1 is ``"photos/"``; a key with no directory is ``""``); the last
 segment, the object's own name, is never kept unless full keys are configured.
 PartiQL statements become ``"VERB table"``; DynamoDB ``RequestItems`` become
 ``{"table": {}}``; ``TransactItems`` keep each item's kind and table name;
-EventBridge ``Entries`` keep only ``EventBusName``. Maps (DynamoDB keys and
+EventBridge ``Entries`` keep only ``EventBusName`` (``{}`` for the default bus). Maps (DynamoDB keys and
 items), bodies, attributes and every other member are dropped.
 """
 
@@ -89,12 +89,12 @@ _UPDATE = re.compile(
 
 
 def key_prefix(key: str, depth: int, full: bool) -> str:
-    """An object key cut to its first ``depth`` directory segments, then ``*``."""
+    """An object key cut to its first ``depth`` directory segments, each ending in ``/``."""
     if full:
         return key
     parts = key.split("/")
     kept = parts[: min(depth, len(parts) - 1)]
-    return "/".join([*kept, "*"])
+    return "".join(part + "/" for part in kept)
 
 
 def _statement(statement: str) -> str:
@@ -166,7 +166,7 @@ def identifying_params(
         if name == "Statement" and isinstance(value, str):
             out[name] = _statement(value)
             continue
-        if name == "Statements" and isinstance(value, list):
+        if name in ("Statements", "TransactStatements") and isinstance(value, list):
             out[name] = [
                 {"Statement": _statement(s["Statement"])}
                 for s in value
@@ -174,13 +174,12 @@ def identifying_params(
             ]
             continue
         if name == "Entries" and isinstance(value, list):
-            buses = [
+            out[name] = [
                 {"EventBusName": e["EventBusName"]}
-                for e in value
                 if isinstance(e, Mapping) and isinstance(e.get("EventBusName"), str)
+                else {}
+                for e in value[:10]
             ]
-            if buses:
-                out[name] = buses
             continue
         low = name.lower()
         if name in _NAMES or low.endswith(_SUFFIXES):
