@@ -1,0 +1,614 @@
+"""Agent budgets, measured side by side with the OpenTelemetry Lambda instrumentation.
+
+Three variants of the same function (``bench/_function.py``: a module that
+imports boto3 and creates an S3 client at load) run through AWS's runtime
+client (``awslambdaric``) against a loopback Lambda Runtime + Extensions API
+(``bench/_runtime_api.py``), each exporting to its own loopback OTLP/HTTP sink:
+
+- ``plain``: the function as is;
+- ``lambdaguard``: through the layer's path (the exec wrapper
+  ``layer/lambdaguard-instrument`` when it exists, else the environment it
+  sets: ``LAMBDAGUARD_HANDLER`` + ``_HANDLER=lambdaguard.agent.handler.lambda_handler``);
+- ``otel``: the peer, ``bench/_otel_peer.py`` (AwsLambdaInstrumentor +
+  BotocoreInstrumentor + TracerProvider + BatchSpanProcessor(OTLPSpanExporter/HTTP)).
+
+It prints one table per budget of issue 2 (INIT overhead, warm response
+latency overhead, memory after the first export) with N, medians, p90 and
+spread, and the budget verdicts as text. Nothing here asserts; budgets are
+printed. ``--quick`` for a short run, ``--json PATH`` to keep the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from _runtime_api import FUNCTION_NAME, REGION, OtlpSink, RuntimeApi  # noqa: E402
+
+WRAPPER = ROOT / "layer" / "lambdaguard-instrument"
+FUNCTION_HANDLER = "_function.handler"
+CALL_LEVELS = (0, 1, 10)
+
+# Budgets of issue 2.
+INIT_BUDGET_MS = 30.0
+INIT_PEER_FRACTION = 0.1
+WARM_BASE_US = 200.0
+WARM_PER_CALL_US = 50.0
+MEMORY_BUDGET_MB = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One way of running the function."""
+
+    name: str
+    env: dict[str, str]
+    argv_prefix: tuple[str, ...] = ()
+    unavailable: str = ""  # why it cannot run here; empty when it can
+    how: str = ""
+
+
+def _variants() -> list[Variant]:
+    plain = Variant("plain", {"_HANDLER": FUNCTION_HANDLER}, how="the function as is")
+    spec = importlib.util.find_spec("lambdaguard")
+    agent_dir = Path(spec.origin).parent / "agent" if spec and spec.origin else None
+    if agent_dir is None or not (agent_dir / "handler.py").exists():
+        lg = Variant("lambdaguard", {}, unavailable="lambdaguard.agent.handler not built yet")
+    elif WRAPPER.exists() and os.access(WRAPPER, os.X_OK):
+        lg = Variant(
+            "lambdaguard",
+            {"_HANDLER": FUNCTION_HANDLER, "AWS_LAMBDA_EXEC_WRAPPER": str(WRAPPER)},
+            argv_prefix=(str(WRAPPER),),
+            how="exec wrapper layer/lambdaguard-instrument",
+        )
+    else:
+        lg = Variant(
+            "lambdaguard",
+            {
+                "_HANDLER": "lambdaguard.agent.handler.lambda_handler",
+                "LAMBDAGUARD_HANDLER": FUNCTION_HANDLER,
+            },
+            how="LAMBDAGUARD_HANDLER + lambdaguard.agent.handler (no exec wrapper yet)",
+        )
+    if importlib.util.find_spec("opentelemetry.instrumentation.aws_lambda") is None or (
+        importlib.util.find_spec("opentelemetry.instrumentation.botocore") is None
+    ):
+        otel = Variant(
+            "otel",
+            {},
+            unavailable="peer not installed (make bench installs the [bench] extra into build/bench-venv)",
+        )
+    else:
+        otel = Variant(
+            "otel",
+            {"_HANDLER": "_otel_peer.lambda_handler", "ORIG_HANDLER": FUNCTION_HANDLER},
+            how="OTel aws-lambda + botocore instrumentation, BatchSpanProcessor, OTLP/HTTP",
+        )
+    return [plain, lg, otel]
+
+
+def _lambda_env(api: RuntimeApi, sink: OtlpSink, variant: Variant) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        # Lambda puts the task root on sys.path; the function lives in bench/.
+        "LAMBDA_TASK_ROOT": str(BENCH_DIR),
+        "PYTHONPATH": str(BENCH_DIR),
+        "AWS_LAMBDA_RUNTIME_API": api.address,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
+        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]00000000000000000000000000000000",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret-not-real",
+        "AWS_SESSION_TOKEN": "bench-token-not-real",
+        # Belt and braces: the function's calls are answered in-process, and
+        # anything that escaped would hit a closed loopback port, never AWS.
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
+        "OTEL_SERVICE_NAME": FUNCTION_NAME,
+    }
+    env.update(variant.env)
+    return env
+
+
+class FunctionProcess:
+    """One execution environment: a runtime process, its Runtime API and its OTLP sink."""
+
+    def __init__(self, variant: Variant, init_timeout: float = 60.0) -> None:
+        self.variant = variant
+        handler = variant.env.get("_HANDLER", "")
+        self.api = RuntimeApi(handler)
+        self.sink = OtlpSink()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives until close()
+        argv = [*variant.argv_prefix, sys.executable, str(BENCH_DIR / "_bootstrap.py")]
+        env = _lambda_env(self.api, self.sink, variant)
+        try:
+            self.spawned_ns = time.perf_counter_ns()
+            self.proc = subprocess.Popen(
+                argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=BENCH_DIR
+            )
+            self.init_done_ns = self.api.wait_init(init_timeout)
+        except BaseException:
+            self.close(show_log=True)
+            raise
+
+    @property
+    def init_ms(self) -> float:
+        """Spawn to INIT complete, in ms."""
+        return (self.init_done_ns - self.spawned_ns) / 1e6
+
+    def rss_kb(self) -> int:
+        """Resident set size of the runtime process (kB, /proc VmRSS)."""
+        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def log_tail(self, limit: int = 2000) -> str:
+        """The end of what the process printed."""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")[-limit:]
+
+    def close(self, *, show_log: bool = False) -> None:
+        """Stop the process (it is ours: killed by its pid) and the servers."""
+        proc = getattr(self, "proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        if show_log and proc is not None:
+            print(f"--- {self.variant.name} output ---\n{self.log_tail()}", file=sys.stderr)
+        self.api.close()
+        self.sink.close()
+        self._log.close()
+
+
+# -- statistics ----------------------------------------------------------------
+def _pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
+    return ordered[k]
+
+
+@dataclass(slots=True)
+class Stats:
+    """Median, p90 and spread of a sample."""
+
+    n: int
+    median: float
+    p90: float
+    lo: float
+    hi: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stats:
+        """Summarise ``values`` (non-empty)."""
+        return cls(
+            len(values), statistics.median(values), _pct(values, 0.9), min(values), max(values)
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain numbers for JSON."""
+        return {"n": self.n, "median": self.median, "p90": self.p90, "min": self.lo, "max": self.hi}
+
+
+def _paired_overhead(xs: Sequence[float], base: Sequence[float]) -> Stats:
+    return Stats.of([x - b for x, b in zip(xs, base, strict=True)])
+
+
+# -- measurements ------------------------------------------------------------------
+@dataclass(slots=True)
+class ColdResult:
+    """INIT and memory samples of one variant, one per fresh process."""
+
+    init_ms: list[float] = field(default_factory=list)
+    rss_init_kb: list[int] = field(default_factory=list)
+    rss_export_kb: list[int] = field(default_factory=list)
+    exported: list[bool] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def measure_cold(variants: list[Variant], runs: int, export_wait: float) -> dict[str, ColdResult]:
+    """Fresh process per run, variants alternated (order rotated) run by run.
+
+    Each process: INIT (spawn until runtime and extensions wait in ``next``),
+    RSS at that point, one invocation with one AWS call, then RSS once the
+    first export reached the sink (plain exports nothing: after the invocation).
+    """
+    results = {v.name: ColdResult() for v in variants}
+    # One discarded run each first: compiles .pyc files and warms the page cache.
+    for v in variants:
+        _cold_once(v, ColdResult(), export_wait)
+    for run in range(runs):
+        order = variants[run % len(variants) :] + variants[: run % len(variants)]
+        for v in order:
+            _cold_once(v, results[v.name], export_wait)
+    return results
+
+
+def _cold_once(v: Variant, out: ColdResult, export_wait: float) -> None:
+    try:
+        fp = FunctionProcess(v)
+    except Exception as exc:
+        out.errors.append(f"{type(exc).__name__}: {exc}")
+        return
+    try:
+        out.init_ms.append(fp.init_ms)
+        out.rss_init_kb.append(fp.rss_kb())
+        inv = fp.api.invoke({"calls": 1})
+        if inv.error:
+            out.errors.append(f"invocation failed: {inv.response[:300]!r}")
+        exported = v.name != "plain" and fp.sink.wait_requests(1, export_wait)
+        out.exported.append(exported)
+        time.sleep(0.02)  # let the exporter's response handling settle
+        out.rss_export_kb.append(fp.rss_kb())
+    except Exception as exc:
+        out.errors.append(f"{type(exc).__name__}: {exc}")
+        print(f"--- {v.name} output ---\n{fp.log_tail()}", file=sys.stderr)
+    finally:
+        fp.close()
+
+
+@dataclass(slots=True)
+class WarmResult:
+    """Warm invocation samples of one variant, per number of AWS calls."""
+
+    latency_us: dict[int, list[float]] = field(default_factory=dict)
+    after_us: dict[int, list[float]] = field(default_factory=dict)
+    requests_before_response: int = 0
+    connections_before_response: int = 0
+    requests_total: int = 0
+    invocations: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def measure_warm(variants: list[Variant], rounds: int, warmup: int) -> dict[str, WarmResult]:
+    """One warm environment per variant; invocations interleaved across variants.
+
+    Each round runs, for every call level, one invocation on every variant
+    (variant order rotated round by round) so drift hits all alike.
+    """
+    results = {v.name: WarmResult() for v in variants}
+    procs: dict[str, FunctionProcess] = {}
+    try:
+        for v in variants:
+            try:
+                procs[v.name] = FunctionProcess(v)
+            except Exception as exc:
+                results[v.name].errors.append(f"{type(exc).__name__}: {exc}")
+        live = [v for v in variants if v.name in procs]
+        for _ in range(warmup):
+            for calls in CALL_LEVELS:
+                for v in live:
+                    procs[v.name].api.invoke({"calls": calls})
+        starts = {name: len(fp.sink.requests) for name, fp in procs.items()}
+        for r in range(rounds):
+            order = live[r % len(live) :] + live[: r % len(live)] if live else []
+            for calls in CALL_LEVELS:
+                for v in order:
+                    fp, res = procs[v.name], results[v.name]
+                    inv = fp.api.invoke({"calls": calls})
+                    if inv.error:
+                        res.errors.append(f"invocation failed: {inv.response[:300]!r}")
+                        continue
+                    res.invocations += 1
+                    res.latency_us.setdefault(calls, []).append(
+                        (inv.response_ns - inv.delivered_ns) / 1e3
+                    )
+                    res.after_us.setdefault(calls, []).append((inv.done_ns - inv.response_ns) / 1e3)
+                    reqs, conns = fp.sink.count_between(inv.delivered_ns, inv.response_ns)
+                    res.requests_before_response += reqs
+                    res.connections_before_response += conns
+        for name, fp in procs.items():
+            results[name].requests_total = len(fp.sink.requests) - starts[name]
+    finally:
+        for fp in procs.values():
+            fp.close()
+    return results
+
+
+# -- report ---------------------------------------------------------------------------
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(
+        c.ljust(w) if i == 0 else c.rjust(w)
+        for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+    )
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [_row(header, widths), _row(["-" * w for w in widths], widths)]
+    lines += [_row(r, widths) for r in rows]
+    return "\n".join(lines)
+
+
+def report(
+    variants: list[Variant], cold: dict[str, ColdResult], warm: dict[str, WarmResult]
+) -> dict[str, Any]:
+    """Print the three tables and verdicts; return the numbers for --json."""
+    out: dict[str, Any] = {"variants": {}, "init": {}, "warm": {}, "memory": {}, "verdicts": {}}
+    for v in variants:
+        out["variants"][v.name] = {"how": v.how, "unavailable": v.unavailable}
+        print(f"  {v.name:<12} {v.unavailable or v.how}")
+
+    def ok_cold(name: str) -> bool:
+        c = cold.get(name)
+        return bool(
+            c and c.init_ms and not c.errors and len(c.init_ms) == len(cold["plain"].init_ms)
+        )
+
+    # 1. INIT ------------------------------------------------------------------------
+    print("\n1. INIT duration: spawn -> runtime and every extension waiting in `next` (ms)")
+    plain = cold["plain"].init_ms
+    rows = []
+    overhead: dict[str, Stats] = {}
+    for v in variants:
+        c = cold.get(v.name)
+        if v.unavailable or c is None or not c.init_ms:
+            reason = v.unavailable or "; ".join((c.errors if c else [])[:1]) or "no data"
+            rows.append([v.name, "-", "-", "-", "-", "-", reason])
+            continue
+        s = Stats.of(c.init_ms)
+        out["init"][v.name] = {"ms": s.as_dict()}
+        ov = ""
+        if v.name != "plain" and ok_cold(v.name):
+            overhead[v.name] = _paired_overhead(c.init_ms, plain)
+            out["init"][v.name]["overhead_ms"] = overhead[v.name].as_dict()
+            ov = f"{overhead[v.name].median:+.1f} (p90 {overhead[v.name].p90:+.1f})"
+        note = "; ".join(c.errors[:1])
+        rows.append(
+            [
+                v.name,
+                str(s.n),
+                f"{s.median:.1f}",
+                f"{s.p90:.1f}",
+                f"{s.lo:.1f}..{s.hi:.1f}",
+                ov or "-",
+                note,
+            ]
+        )
+    print(_table(["variant", "N", "median", "p90", "min..max", "overhead vs plain", "note"], rows))
+    lg, peer = overhead.get("lambdaguard"), overhead.get("otel")
+    verdicts = out["verdicts"]
+    if lg:
+        verdicts["init_le_30ms"] = _verdict(lg.median <= INIT_BUDGET_MS)
+        print(
+            f"   budget lambdaguard INIT overhead <= {INIT_BUDGET_MS:.0f} ms: {verdicts['init_le_30ms']} ({lg.median:.1f} ms)"
+        )
+    else:
+        print("   budget lambdaguard INIT overhead <= 30 ms: n/a (lambdaguard not measured)")
+    if lg and peer:
+        ratio = lg.median / peer.median if peer.median > 0 else float("inf")
+        out["init"]["ratio_lambdaguard_to_otel"] = ratio
+        verdicts["init_le_tenth_of_peer"] = _verdict(lg.median <= INIT_PEER_FRACTION * peer.median)
+        print(
+            f"   budget lambdaguard overhead <= 1/10 of peer ({INIT_PEER_FRACTION * peer.median:.1f} ms): "
+            f"{verdicts['init_le_tenth_of_peer']} (ratio {ratio:.3f})"
+        )
+    else:
+        print("   budget lambdaguard overhead <= 1/10 of peer: n/a (needs both measured)")
+
+    # 2. warm ----------------------------------------------------------------------------
+    print("\n2. Warm response latency: event handed to the runtime -> response posted (µs)")
+    rows = []
+    base = warm.get("plain")
+    for v in variants:
+        w = warm.get(v.name)
+        if v.unavailable or w is None or not w.latency_us:
+            reason = v.unavailable or "; ".join((w.errors if w else [])[:1]) or "no data"
+            rows.append([v.name, "-", "-", "-", "-", "-", "-", reason])
+            continue
+        out["warm"][v.name] = {}
+        for calls in CALL_LEVELS:
+            lat = w.latency_us.get(calls, [])
+            if not lat:
+                continue
+            s, after = Stats.of(lat), Stats.of(w.after_us[calls])
+            entry: dict[str, Any] = {
+                "latency_us": s.as_dict(),
+                "after_response_us": after.as_dict(),
+            }
+            ov = "-"
+            budget = WARM_BASE_US + WARM_PER_CALL_US * calls
+            if v.name != "plain" and base and len(base.latency_us.get(calls, [])) == len(lat):
+                o = _paired_overhead(lat, base.latency_us[calls])
+                entry["overhead_us"] = o.as_dict()
+                ov = f"{o.median:+.0f}"
+                if v.name == "lambdaguard":
+                    key = f"warm_{calls}_calls_le_{budget:.0f}us"
+                    verdicts[key] = _verdict(o.median <= budget)
+                    ov += f" {verdicts[key]} (<= {budget:.0f})"
+            out["warm"][v.name][str(calls)] = entry
+            rows.append(
+                [
+                    v.name,
+                    str(calls),
+                    str(s.n),
+                    f"{s.median:.0f}",
+                    f"{s.p90:.0f}",
+                    f"{s.lo:.0f}..{s.hi:.0f}",
+                    ov,
+                    f"{after.median:.0f}",
+                ]
+            )
+    print(
+        _table(
+            [
+                "variant",
+                "AWS calls",
+                "N",
+                "median",
+                "p90",
+                "min..max",
+                "overhead vs plain",
+                "after response",
+            ],
+            rows,
+        )
+    )
+    print(
+        "   'after response': response posted -> runtime and extensions back in `next` (billed, not waited for)"
+    )
+    for v in variants:
+        w = warm.get(v.name)
+        if v.name == "plain" or v.unavailable or w is None or not w.invocations:
+            continue
+        out["warm"][v.name]["exporter_requests_before_response"] = w.requests_before_response
+        out["warm"][v.name]["exporter_connections_before_response"] = w.connections_before_response
+        out["warm"][v.name]["exporter_requests_total"] = w.requests_total
+        print(
+            f"   {v.name}: exporter requests before the response {w.requests_before_response} "
+            f"(new connections {w.connections_before_response}) over {w.invocations} invocations; "
+            f"exporter requests in all {w.requests_total}"
+        )
+        if v.name == "lambdaguard":
+            zero = w.requests_before_response == 0 and w.connections_before_response == 0
+            verdicts["warm_no_io_before_response"] = _verdict(zero and w.requests_total > 0)
+            why = "" if w.requests_total > 0 else " (it exported nothing, so this proves nothing)"
+            print(
+                f"   budget zero network I/O before the response: {verdicts['warm_no_io_before_response']}{why}"
+            )
+
+    # 3. memory ------------------------------------------------------------------------------
+    print("\n3. Memory: RSS of the runtime process after the first export (MB)")
+    rows = []
+    plain_rss = [kb / 1024 for kb in cold["plain"].rss_export_kb]
+    mem: dict[str, Stats] = {}
+    for v in variants:
+        c = cold.get(v.name)
+        if v.unavailable or c is None or not c.rss_export_kb:
+            reason = v.unavailable or "; ".join((c.errors if c else [])[:1]) or "no data"
+            rows.append([v.name, "-", "-", "-", "-", "-", "-", reason])
+            continue
+        rss = [kb / 1024 for kb in c.rss_export_kb]
+        at_init = Stats.of([kb / 1024 for kb in c.rss_init_kb])
+        s = Stats.of(rss)
+        out["memory"][v.name] = {"rss_mb": s.as_dict(), "rss_at_init_mb": at_init.as_dict()}
+        d = "-"
+        if v.name != "plain" and len(rss) == len(plain_rss):
+            mem[v.name] = _paired_overhead(rss, plain_rss)
+            out["memory"][v.name]["delta_mb"] = mem[v.name].as_dict()
+            d = f"{mem[v.name].median:+.1f}"
+        exported = "-" if v.name == "plain" else f"{sum(c.exported)}/{len(c.exported)}"
+        rows.append(
+            [
+                v.name,
+                str(s.n),
+                f"{at_init.median:.1f}",
+                f"{s.median:.1f}",
+                f"{s.lo:.1f}..{s.hi:.1f}",
+                d,
+                exported,
+                "",
+            ]
+        )
+    print(
+        _table(
+            [
+                "variant",
+                "N",
+                "RSS at INIT end",
+                "RSS after export",
+                "min..max",
+                "delta vs plain",
+                "exported",
+                "note",
+            ],
+            rows,
+        )
+    )
+    lgm, peerm = mem.get("lambdaguard"), mem.get("otel")
+    if lgm:
+        verdicts["memory_le_8mb"] = _verdict(lgm.median <= MEMORY_BUDGET_MB)
+        print(
+            f"   budget lambdaguard RSS delta <= {MEMORY_BUDGET_MB:.0f} MB: {verdicts['memory_le_8mb']} ({lgm.median:+.1f} MB)"
+        )
+        if cold["lambdaguard"].exported and not all(cold["lambdaguard"].exported):
+            print("   note: lambdaguard's export did not reach the sink in every run")
+    else:
+        print("   budget lambdaguard RSS delta <= 8 MB: n/a (lambdaguard not measured)")
+    if lgm and peerm:
+        verdicts["memory_lt_peer"] = _verdict(lgm.median < peerm.median)
+        print(
+            f"   budget lambdaguard delta < peer delta ({peerm.median:+.1f} MB): {verdicts['memory_lt_peer']}"
+        )
+    else:
+        print("   budget lambdaguard delta < peer delta: n/a (needs both measured)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the tables; exit 0 unless the plain function itself failed."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--quick", action="store_true", help="fewer runs (well under a minute)")
+    p.add_argument("--runs", type=int, help="fresh processes per variant (INIT, memory)")
+    p.add_argument("--rounds", type=int, help="warm invocations per variant and call level")
+    p.add_argument("--warmup", type=int, help="discarded warm invocations per call level")
+    p.add_argument("--only", nargs="*", help="variants to run besides plain (lambdaguard, otel)")
+    p.add_argument("--json", type=Path, help="also write the numbers to this file")
+    args = p.parse_args(argv)
+    runs = args.runs or (5 if args.quick else 21)
+    rounds = args.rounds or (100 if args.quick else 1000)
+    warmup = args.warmup if args.warmup is not None else (10 if args.quick else 50)
+
+    variants = _variants()
+    if args.only is not None:
+        variants = [v for v in variants if v.name == "plain" or v.name in args.only]
+    runnable = [v for v in variants if not v.unavailable]
+    print(
+        f"agent budgets, {'quick' if args.quick else 'full'} run: {runs} fresh processes per variant, "
+        f"{rounds} warm rounds x {len(CALL_LEVELS)} call levels, {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}, {_versions()}"
+    )
+    t0 = time.monotonic()
+    cold = measure_cold(runnable, runs, export_wait=5.0)
+    warm = measure_warm(runnable, rounds, warmup)
+    numbers = report(variants, cold, warm)
+    numbers["settings"] = {"runs": runs, "rounds": rounds, "warmup": warmup, "quick": args.quick}
+    print(f"\n(took {time.monotonic() - t0:.0f} s; budgets are printed, never asserted)")
+    if args.json:
+        args.json.write_text(json.dumps(numbers, indent=2, sort_keys=True))
+    plain_failed = bool(cold["plain"].errors or warm["plain"].errors)
+    return 1 if plain_failed else 0
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for dist in ("boto3", "opentelemetry-sdk", "opentelemetry-instrumentation-aws-lambda"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            continue
+    return ", ".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
