@@ -227,7 +227,7 @@ def grant(
                 wildcarded[slot.key] = generated
         else:
             problems.extend(issues)
-    chosen, missing = _choose(slots, filled)
+    chosen, missing = _choose(slots, filled, frozenset(wildcarded))
     ambiguous = _alternatives(chosen, members)
     if ambiguous:
         # The IAM data lists several resource types one parameter could name
@@ -349,7 +349,9 @@ def _fill_slot(
     return arns, [], frozenset(names), generated
 
 
-def _choose(slots: tuple[_Slot, ...], filled: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+def _choose(
+    slots: tuple[_Slot, ...], filled: dict[str, list[str]], partial: frozenset[str]
+) -> tuple[list[str], list[str]]:
     """Which filled resource types AWS evaluates.
 
     Every required type is evaluated. An optional type that refines a required
@@ -368,6 +370,7 @@ def _choose(slots: tuple[_Slot, ...], filled: dict[str, list[str]]) -> tuple[lis
                 for o in slots
                 if not o.required
                 and o.key in filled
+                and o.key not in partial
                 and o.template.text.startswith(slot.template.text)
                 and len(o.template.text) > len(slot.template.text)
             ]
@@ -381,5 +384,9 @@ def _choose(slots: tuple[_Slot, ...], filled: dict[str, list[str]]) -> tuple[lis
     present = [s for s in slots if s.key in filled]
     if not present:
         return [], []
-    best = max(present, key=lambda s: (s.template.specificity, len(s.template.variables)))
+    # A fully named type beats one with a generated id wildcarded.
+    best = max(
+        present,
+        key=lambda s: (s.key not in partial, s.template.specificity, len(s.template.variables)),
+    )
     return [best.key], []
