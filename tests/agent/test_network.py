@@ -34,7 +34,7 @@ class _Hello(http.server.BaseHTTPRequestHandler):
 
 def _serve(server: http.server.HTTPServer) -> None:
     server.daemon_threads = True  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
 
 
 @pytest.fixture(scope="module")
