@@ -42,11 +42,18 @@ layer: $(STAMP)
 	$(BIN)/python layer/build.py
 
 ## bench: budgets measured side by side with the peers; prints tables
+# The peers (OTel aws-lambda + botocore instrumentation) pin an SDK a patch
+# behind the dev venv's, so they live in their own venv (see the bench extra).
+BENCH_VENV := build/bench-venv
 bench: $(STAMP) layer
-	$(BIN)/python bench/run.py
+	@[ $(BENCH_VENV)/.installed -nt pyproject.toml ] || { $(PYTHON) -m venv $(BENCH_VENV) && \
+	  $(BENCH_VENV)/bin/pip install --quiet -e '.[bench]' && touch $(BENCH_VENV)/.installed; }
+	$(BENCH_VENV)/bin/python bench/run.py
 
 bench-quick: $(STAMP) layer
-	$(BIN)/python bench/run.py --quick
+	@[ $(BENCH_VENV)/.installed -nt pyproject.toml ] || { $(PYTHON) -m venv $(BENCH_VENV) && \
+	  $(BENCH_VENV)/bin/pip install --quiet -e '.[bench]' && touch $(BENCH_VENV)/.installed; }
+	$(BENCH_VENV)/bin/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache out

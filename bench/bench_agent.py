@@ -85,8 +85,9 @@ def _variants() -> list[Variant]:
             },
             how="LAMBDAGUARD_HANDLER + lambdaguard.agent.handler (no exec wrapper yet)",
         )
-    if importlib.util.find_spec("opentelemetry.instrumentation.aws_lambda") is None or (
-        importlib.util.find_spec("opentelemetry.instrumentation.botocore") is None
+    if not (
+        _has("opentelemetry.instrumentation.aws_lambda")
+        and _has("opentelemetry.instrumentation.botocore")
     ):
         otel = Variant(
             "otel",
@@ -100,6 +101,14 @@ def _variants() -> list[Variant]:
             how="OTel aws-lambda + botocore instrumentation, BatchSpanProcessor, OTLP/HTTP",
         )
     return [plain, lg, otel]
+
+
+def _has(module: str) -> bool:
+    # find_spec imports the parents, and raises when one of them is missing.
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def _lambda_env(api: RuntimeApi, sink: OtlpSink, variant: Variant) -> dict[str, str]:
