@@ -252,7 +252,11 @@ def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
 
 def encode(config: Config, records: Sequence[Record]) -> bytes:
     """One OTLP ``ExportTraceServiceRequest`` holding every given record."""
-    described = next((r for r in records if r.function_arn), records[0] if records else None)
+    # The invocation record knows the most (memory, version); the init record
+    # only what INIT knew.
+    described = next(
+        (r for r in reversed(records) if r.function_arn), records[-1] if records else None
+    )
     spans: list[_otlp.Span] = []
     for record in records:
         spans.extend(spans_for(record, config.max_aws_spans))
