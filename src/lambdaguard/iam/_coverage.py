@@ -10,6 +10,7 @@ from typing import Any
 from lambdaguard.errors import IamDataError
 from lambdaguard.iam._grant import Call, lookup_action
 from lambdaguard.iam._mapper import operation_plan
+from lambdaguard.iam._model import Confidence
 from lambdaguard.iam._models import available_services, operation_members, service_info
 from lambdaguard.iam._rules import prepared_grant
 
@@ -132,6 +133,7 @@ _SAMPLES: dict[str, str] = {
     "aliasname": "alias/example",
     "qualifier": "live",
     "versionnumber": "1",
+    "modelid": "anthropic.claude-3-haiku-20240307-v1:0",
 }
 
 
@@ -161,7 +163,7 @@ def _addressable(service: str, operation: str, action: str) -> bool | None:
     if not lookup_action(action).resources:
         return None
     members = operation_members(service, operation)
-    if any(m.lower().endswith(("arn", "arns")) for m in members):
+    if any(m.lower().endswith(("arn", "arns")) or m.lower() == "resource" for m in members):
         return True
     prefix = action.partition(":")[0]
     call = Call(
@@ -173,7 +175,10 @@ def _addressable(service: str, operation: str, action: str) -> bool | None:
         "123456789012",
         "aws",
     )
-    return any(a.resource != "*" for a in prepared_grant(call, action))
+    found = prepared_grant(call, action)
+    if all(a.resource == "*" and a.confidence is Confidence.EXACT for a in found):
+        return None  # the request targets none of the action's optional resource types
+    return any(a.resource != "*" for a in found)
 
 
 @cache

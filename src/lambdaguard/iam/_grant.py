@@ -27,6 +27,7 @@ from lambdaguard.iam._arns import (
 )
 from lambdaguard.iam._data import IamAction, iam_service
 from lambdaguard.iam._model import Authorization, Confidence
+from lambdaguard.iam._models import operation_members
 
 __all__ = ["Call", "grant", "lookup_action", "unscoped"]
 
@@ -257,10 +258,50 @@ def grant(
             # AWS also evaluates the required types the request does not name.
             out.append(unscoped(action, f"The request does not name its {'/'.join(missing)}."))
         return out
+    if not wrong and not values and optional_only(call, action, slots):
+        kinds = "/".join(s.key for s in slots)
+        return [
+            Authorization(
+                action,
+                "*",
+                Confidence.EXACT,
+                f"The operation's request has no member that could name the action's optional "
+                f"resource type ({kinds}), so AWS evaluates '*'.",
+            )
+        ]
     why = "; ".join(dict.fromkeys(problems)) or "the request names no resource"
     if wrong:
         why = f"the ARN {wrong[0]!r} is not a {'/'.join(s.key for s in slots)} ARN; " + why
     return [unscoped(action, f"Cannot name the resource: {why}.")]
+
+
+def optional_only(call: Call, action: str, slots: tuple[_Slot, ...]) -> bool:
+    """True if every resource type is optional and the operation's input cannot name any.
+
+    The Service Authorization Reference lists optional resource types on
+    actions whose requests usually target none (cloudwatch:PutMetricData and
+    its datasets); when the operation's input shape has no member that could
+    name one, the request is authorized on '*'.
+    """
+    if action.partition(":")[0] != call.prefix or any(s.required for s in slots):
+        return False
+    try:
+        names = {m.lower() for m in operation_members(call.service, call.operation)}
+    except LookupError:
+        return False
+    if any(n.endswith(("arn", "arns")) or n in ("resource", "resources") for n in names):
+        return False
+    op = call.operation.lower()
+    for slot in slots:
+        if _NOT_ALNUM.sub("", slot.key.lower()) in op and names & set(_OWN_NAMES):
+            return False
+        for variable in slot.template.variables:
+            if variable in CONTEXT_VARIABLES:
+                continue
+            candidates = _candidates(call.prefix, variable)
+            if any(c in names or c + "s" in names for c in candidates):
+                return False
+    return True
 
 
 def _alternatives(
