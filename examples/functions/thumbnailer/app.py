@@ -60,5 +60,5 @@ def handler(event: dict, context: object) -> dict:
             if exc.response["Error"]["Code"] != "NoSuchKey":
                 raise
             previous = False
-        out.append({"key": target, "url_signed": "X-Amz-Signature" in url, "previous": previous})
+        out.append({"key": target, "url_signed": "Signature=" in url, "previous": previous})
     return {"thumbnails": out}
