@@ -145,20 +145,24 @@ def _lambda_env(api: RuntimeApi, sink: OtlpSink, variant: Variant) -> dict[str, 
 class FunctionProcess:
     """One execution environment: a runtime process, its Runtime API and its OTLP sink."""
 
-    def __init__(self, variant: Variant, init_timeout: float = 60.0) -> None:
+    def __init__(
+        self, variant: Variant, init_timeout: float = 60.0, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.variant = variant
         handler = variant.env.get("_HANDLER", "")
         self.api = RuntimeApi(handler)
         self.sink = OtlpSink()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives until close()
         argv = [*variant.argv_prefix, sys.executable, str(BENCH_DIR / "_bootstrap.py")]
-        env = _lambda_env(self.api, self.sink, variant)
+        env = _lambda_env(self.api, self.sink, variant) | (extra_env or {})
         try:
             self.spawned_ns = time.perf_counter_ns()
             self.proc = subprocess.Popen(
                 argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=BENCH_DIR
             )
             self.init_done_ns = self.api.wait_init(init_timeout)
+            # Read while the process is idle in `next`, before any invocation.
+            self.init_cpu_ms = self.cpu_ms()
         except BaseException:
             self.close(show_log=True)
             raise
@@ -167,6 +171,22 @@ class FunctionProcess:
     def init_ms(self) -> float:
         """Spawn to INIT complete, in ms."""
         return (self.init_done_ns - self.spawned_ns) / 1e6
+
+    def cpu_ms(self) -> float:
+        """CPU time the process's live threads have run, in ms.
+
+        The first field of /proc/<pid>/task/<tid>/schedstat is the thread's time
+        on a CPU in ns (exact, unlike the tick-rounded utime/stime), and it
+        survives exec, so the exec wrapper's shell is counted too. Unlike wall
+        time it does not grow when other work competes for the two cores.
+        """
+        total = 0
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # the thread ended meanwhile
+        return total / 1e6
 
     def rss_kb(self) -> int:
         """Resident set size of the runtime process (kB, /proc VmRSS)."""
@@ -233,6 +253,7 @@ class ColdResult:
     """INIT and memory samples of one variant, one per fresh process."""
 
     init_ms: list[float] = field(default_factory=list)
+    init_cpu_ms: list[float] = field(default_factory=list)
     rss_init_kb: list[int] = field(default_factory=list)
     rss_export_kb: list[int] = field(default_factory=list)
     exported: list[bool] = field(default_factory=list)
@@ -265,6 +286,7 @@ def _cold_once(v: Variant, out: ColdResult, export_wait: float) -> None:
         return
     try:
         out.init_ms.append(fp.init_ms)
+        out.init_cpu_ms.append(fp.init_cpu_ms)
         out.rss_init_kb.append(fp.rss_kb())
         inv = fp.api.invoke({"calls": 1})
         if inv.error:
@@ -278,6 +300,41 @@ def _cold_once(v: Variant, out: ColdResult, export_wait: float) -> None:
         print(f"--- {v.name} output ---\n{fp.log_tail()}", file=sys.stderr)
     finally:
         fp.close()
+
+
+def measure_imports(variants: list[Variant]) -> dict[str, dict[str, int]]:
+    """Modules each variant imports before INIT ends, with their self time (µs).
+
+    One extra process per variant under ``PYTHONPROFILEIMPORTTIME`` (which
+    slows imports a little, so these times are for attribution, not budgets).
+    """
+    found: dict[str, dict[str, int]] = {}
+    for v in variants:
+        try:
+            fp = FunctionProcess(v, extra_env={"PYTHONPROFILEIMPORTTIME": "1"})
+        except Exception:
+            continue
+        try:
+            fp._log.seek(0)
+            text = fp._log.read().decode("utf-8", "replace")
+        finally:
+            fp.close()
+        modules: dict[str, int] = {}
+        for line in text.splitlines():
+            # "import time:       123 |        456 |     package.module"
+            if not line.startswith("import time:") or "|" not in line:
+                continue
+            self_us, _, name = (part.strip() for part in line[12:].split("|"))
+            if self_us.isdigit():
+                modules[name] = modules.get(name, 0) + int(self_us)
+        found[v.name] = modules
+    return found
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    depth = 3 if parts[0] in ("lambdaguard", "opentelemetry") else 1
+    return ".".join(parts[:depth])
 
 
 @dataclass(slots=True)
@@ -358,7 +415,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def report(
-    variants: list[Variant], cold: dict[str, ColdResult], warm: dict[str, WarmResult]
+    variants: list[Variant],
+    cold: dict[str, ColdResult],
+    warm: dict[str, WarmResult],
+    imports: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, Any]:
     """Print the three tables and verdicts; return the numbers for --json."""
     out: dict[str, Any] = {"variants": {}, "init": {}, "warm": {}, "memory": {}, "verdicts": {}}
@@ -374,22 +434,25 @@ def report(
 
     # 1. INIT ------------------------------------------------------------------------
     print("\n1. INIT duration: spawn -> runtime and every extension waiting in `next` (ms)")
-    plain = cold["plain"].init_ms
+    plain, plain_cpu = cold["plain"].init_ms, cold["plain"].init_cpu_ms
     rows = []
     overhead: dict[str, Stats] = {}
     for v in variants:
         c = cold.get(v.name)
         if v.unavailable or c is None or not c.init_ms:
             reason = v.unavailable or "; ".join((c.errors if c else [])[:1]) or "no data"
-            rows.append([v.name, "-", "-", "-", "-", "-", reason])
+            rows.append([v.name, "-", "-", "-", "-", "-", "-", "-", reason])
             continue
-        s = Stats.of(c.init_ms)
-        out["init"][v.name] = {"ms": s.as_dict()}
-        ov = ""
+        s, cpu = Stats.of(c.init_ms), Stats.of(c.init_cpu_ms)
+        out["init"][v.name] = {"ms": s.as_dict(), "cpu_ms": cpu.as_dict()}
+        ov = cpu_ov = "-"
         if v.name != "plain" and ok_cold(v.name):
-            overhead[v.name] = _paired_overhead(c.init_ms, plain)
-            out["init"][v.name]["overhead_ms"] = overhead[v.name].as_dict()
-            ov = f"{overhead[v.name].median:+.1f} (p90 {overhead[v.name].p90:+.1f})"
+            overhead[v.name] = o = _paired_overhead(c.init_ms, plain)
+            co = _paired_overhead(c.init_cpu_ms, plain_cpu)
+            out["init"][v.name]["overhead_ms"] = o.as_dict()
+            out["init"][v.name]["cpu_overhead_ms"] = co.as_dict()
+            ov = f"{o.median:+.1f} (p90 {o.p90:+.1f})"
+            cpu_ov = f"{co.median:+.1f}"
         note = "; ".join(c.errors[:1])
         rows.append(
             [
@@ -398,11 +461,39 @@ def report(
                 f"{s.median:.1f}",
                 f"{s.p90:.1f}",
                 f"{s.lo:.1f}..{s.hi:.1f}",
-                ov or "-",
+                ov,
+                f"{cpu.median:.1f}",
+                cpu_ov,
                 note,
             ]
         )
-    print(_table(["variant", "N", "median", "p90", "min..max", "overhead vs plain", "note"], rows))
+    header = ["variant", "N", "median", "p90", "min..max", "overhead vs plain"]
+    header += ["CPU median", "CPU overhead", "note"]
+    print(_table(header, rows))
+    print(
+        "   overhead: median of run-by-run differences (wall time, what Lambda bills);"
+        " CPU: time on a CPU, unaffected by other load"
+    )
+    base_mods = (imports or {}).get("plain")
+    for v in variants:
+        mods = (imports or {}).get(v.name)
+        if v.name == "plain" or mods is None or base_mods is None:
+            continue
+        extra = {m: us for m, us in mods.items() if m not in base_mods}
+        by_pkg: dict[str, int] = {}
+        for m, us in extra.items():
+            by_pkg[_package(m)] = by_pkg.get(_package(m), 0) + us
+        top = sorted(by_pkg.items(), key=lambda kv: -kv[1])[:6]
+        out["init"].setdefault(v.name, {})["imports_beyond_plain"] = {
+            "modules": len(extra),
+            "self_ms": sum(extra.values()) / 1e3,
+            "top": dict(top),
+        }
+        print(
+            f"   {v.name}: {len(extra)} modules imported at INIT beyond plain, "
+            f"{sum(extra.values()) / 1e3:.1f} ms self time under -X importtime; most: "
+            + ", ".join(f"{k} {us / 1e3:.1f}" for k, us in top)
+        )
     lg, peer = overhead.get("lambdaguard"), overhead.get("otel")
     verdicts = out["verdicts"]
     if lg:
@@ -422,6 +513,15 @@ def report(
         )
     else:
         print("   budget lambdaguard overhead <= 1/10 of peer: n/a (needs both measured)")
+    lg_cpu = out["init"].get("lambdaguard", {}).get("cpu_overhead_ms")
+    peer_cpu = out["init"].get("otel", {}).get("cpu_overhead_ms")
+    if lg_cpu and peer_cpu:
+        # Same budgets on CPU time: a cross-check that load from elsewhere did not decide them.
+        print(
+            f"   same on CPU time: lambdaguard {lg_cpu['median']:+.1f} ms, peer {peer_cpu['median']:+.1f} ms, "
+            f"<= 30 ms {_verdict(lg_cpu['median'] <= INIT_BUDGET_MS)}, "
+            f"<= 1/10 of peer {_verdict(lg_cpu['median'] <= INIT_PEER_FRACTION * peer_cpu['median'])}"
+        )
 
     # 2. warm ----------------------------------------------------------------------------
     print("\n2. Warm response latency: event handed to the runtime -> response posted (µs)")
@@ -598,7 +698,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     cold = measure_cold(runnable, runs, export_wait=5.0)
     warm = measure_warm(runnable, rounds, warmup)
-    numbers = report(variants, cold, warm)
+    imports = measure_imports(runnable)
+    numbers = report(variants, cold, warm, imports)
     numbers["settings"] = {"runs": runs, "rounds": rounds, "warmup": warmup, "quick": args.quick}
     print(f"\n(took {time.monotonic() - t0:.0f} s; budgets are printed, never asserted)")
     if args.json:
