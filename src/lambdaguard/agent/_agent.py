@@ -14,8 +14,15 @@ When export happens:
   with the environment and finish on the next thaw; :func:`flush` drains it
   (tests, SIGTERM).
 
-On SIGTERM (Lambda's shutdown signal when an extension is registered), what is
-left is flushed within ~300 ms, then the previous handler runs.
+Shutdown: with the extension, every record is exported before the
+extension's next ``event/next``, so nothing is pending when Lambda sends
+SIGTERM, and no SIGTERM handler is installed. That is deliberate: between
+invocations the main thread is blocked inside awslambdaric's native
+``wait_next_invocation``, where a Python-level handler cannot run, so
+installing one would only turn SIGTERM's immediate exit into waiting for
+SIGKILL. Without the extension (registration failed; another layer's
+extension may still make Lambda send SIGTERM), a handler flushes the queue
+within ~300 ms and then chains to the previous handler.
 """
 
 from __future__ import annotations
@@ -110,7 +117,9 @@ class Agent:
             extension = Extension(runtime_api, self._on_invoke_event)
             if extension.start():
                 self.extension = extension
-            self._install_sigterm()
+            else:
+                # Only without the extension can records wait in a queue at shutdown.
+                self._install_sigterm()
 
     def uninstall(self) -> None:
         """Remove every hook (tests; idempotent)."""

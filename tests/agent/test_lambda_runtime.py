@@ -1,0 +1,270 @@
+"""The layer in a real runtime: exec wrapper, awslambdaric, the Extensions API, freeze and thaw."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdaguard import semconv
+from lambdaguard.local.runtime import FunctionConfig, InvokeResult, LocalLambda
+
+from .conftest import Sink, attributes
+
+REPO = Path(__file__).resolve().parents[2]
+WRAPPER = REPO / "layer" / "lambdaguard-instrument"
+
+
+@pytest.fixture(scope="module")
+def layer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory laid out as the layer lands in /opt: the wrapper and python/lambdaguard."""
+    opt = tmp_path_factory.mktemp("opt")
+    shutil.copy2(WRAPPER, opt / "lambdaguard-instrument")
+    (opt / "python").mkdir()
+    (opt / "python" / "lambdaguard").symlink_to(REPO / "src" / "lambdaguard")
+    return opt
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[LocalLambda]:
+    """A local Lambda service, shut down after the test."""
+    svc = LocalLambda(tmp_path / "lambda")
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+def function(tmp_path: Path, name: str, source: str) -> Path:
+    root = tmp_path / name
+    root.mkdir(parents=True)
+    (root / "app.py").write_text(textwrap.dedent(source))
+    return root
+
+
+def add(
+    service: LocalLambda,
+    code: Path,
+    *,
+    handler: str = "app.handler",
+    layer: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 5.0,
+    name: str = "orders",
+) -> None:
+    environment = dict(env or {})
+    if layer is not None:
+        environment["AWS_LAMBDA_EXEC_WRAPPER"] = "/opt/lambdaguard-instrument"
+    service.add(
+        FunctionConfig(
+            name=name,
+            handler=handler,
+            code_dir=code,
+            layer_dir=layer,
+            environment=environment,
+            timeout_s=timeout_s,
+        )
+    )
+
+
+APP = """
+    import os
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=os.environ["MOTO"], region_name="us-east-1")
+    QUEUE = sqs.create_queue(QueueName="e2e")["QueueUrl"]  # INIT-phase call
+
+    def handler(event, context):
+        sqs.send_message(QueueUrl=QUEUE, MessageBody="hello")
+        if event.get("fail"):
+            raise KeyError("missing " + event["fail"])
+        return {"n": event.get("n")}
+"""
+
+
+def test_wrapped_function_exports_after_each_response(
+    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink, moto_endpoint: str
+) -> None:
+    """Through the exec wrapper: same responses, an INIT span once, one invocation span per invoke."""
+    code = function(tmp_path, "fn", APP)
+    add(
+        service,
+        code,
+        layer=layer_dir,
+        env={"MOTO": moto_endpoint, "LAMBDAGUARD_ENDPOINT": sink.url},
+    )
+    first = service.invoke("orders", {"n": 1})
+    second = service.invoke("orders", {"n": 2})
+    assert first.ok, (first, service.environment("orders").logs)
+    assert second.ok, (second, service.environment("orders").logs)
+    assert (first.json(), second.json()) == ({"n": 1}, {"n": 2})
+    assert "lambdaguard" in service.environment("orders").extension_names
+    # The extension exported before calling event/next, so the invoke ended after it.
+    spans = sink.spans()
+    names = [s.name for s in spans if s.name in ("orders", semconv.INIT_SPAN_NAME)]
+    assert names == [semconv.INIT_SPAN_NAME, "orders", "orders"]
+    init = next(s for s in spans if s.name == semconv.INIT_SPAN_NAME)
+    invocations = [s for s in spans if s.name == "orders"]
+    by_parent: dict[bytes, list[str]] = {}
+    for span in spans:
+        attrs = attributes(span.attributes)
+        if attrs.get(semconv.RPC_SYSTEM) == semconv.RPC_SYSTEM_AWS:
+            by_parent.setdefault(span.parent_span_id, []).append(span.name)
+    assert by_parent[init.span_id] == ["SQS.CreateQueue"]
+    assert by_parent[invocations[0].span_id] == ["SQS.SendMessage"]
+    one = attributes(invocations[0].attributes)
+    assert one[semconv.FAAS_INVOCATION_ID] == first.request_id
+    assert one[semconv.FAAS_COLDSTART] is True
+    assert attributes(invocations[1].attributes)[semconv.FAAS_COLDSTART] is False
+    # The X-Ray header the runtime set for the invoke is continued.
+    assert invocations[0].parent_span_id != b""
+    logs = [
+        json.loads(line)
+        for line in service.environment("orders").logs
+        if line.startswith('{"lambdaguard"')
+    ]
+    assert [line[semconv.LOG_REQUEST_ID] for line in logs] == [first.request_id, second.request_id]
+
+
+def _same_failure(with_layer: InvokeResult, without: InvokeResult) -> None:
+    assert with_layer.status == without.status
+    assert with_layer.error is not None
+    assert without.error is not None
+    assert with_layer.error["errorType"] == without.error["errorType"]
+    assert with_layer.error["errorMessage"] == without.error["errorMessage"]
+    assert with_layer.error.get("stackTrace") == without.error.get("stackTrace")
+
+
+@pytest.mark.parametrize(
+    ("source", "handler"),
+    [
+        ("import no_such_module\ndef handler(e, c): pass\n", "app.handler"),
+        ("def handler(e, c): pass\n", "app.missing"),
+        ("def handler(e, c) pass\n", "app.handler"),
+        ("raise ValueError('config is broken')\ndef handler(e, c): pass\n", "app.handler"),
+        ("def handler(e, c): pass\n", "app"),
+        ("def handler(e, c): pass\n", "nowhere/app.handler"),
+    ],
+    ids=[
+        "import-error",
+        "handler-not-found",
+        "syntax-error",
+        "module-raises",
+        "malformed",
+        "bad-path",
+    ],
+)
+def test_unloadable_handler_fails_exactly_as_without_the_layer(  # noqa: PLR0917 - fixtures
+    tmp_path: Path,
+    service: LocalLambda,
+    layer_dir: Path,
+    sink: Sink,
+    source: str,
+    handler: str,
+) -> None:
+    """Init errors have the same type, message and stack trace with and without lambdaguard."""
+    code = function(tmp_path, "fn", source)
+    add(service, code, handler=handler, name="plain")
+    add(service, code, handler=handler, layer=layer_dir, env={"LAMBDAGUARD_ENDPOINT": sink.url})
+    _same_failure(service.invoke("orders", {}), service.invoke("plain", {}))
+
+
+def test_handler_path_forms_both_load(
+    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink
+) -> None:
+    """Handlers named pkg.mod.fn and pkg/mod.fn both load through the layer."""
+    code = tmp_path / "fn"
+    (code / "pkg").mkdir(parents=True)
+    (code / "pkg" / "__init__.py").write_text("")
+    (code / "pkg" / "mod.py").write_text("def fn(e, c):\n    return 'loaded'\n")
+    add(
+        service, code, handler="pkg.mod.fn", layer=layer_dir, env={"LAMBDAGUARD_ENDPOINT": sink.url}
+    )
+    add(
+        service,
+        code,
+        handler="pkg/mod.fn",
+        layer=layer_dir,
+        env={"LAMBDAGUARD_ENDPOINT": sink.url},
+        name="slashed",
+    )
+    assert service.invoke("orders", {}).json() == "loaded"
+    assert service.invoke("slashed", {}).json() == "loaded"
+
+
+def test_handler_error_is_reported_identically(
+    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink, moto_endpoint: str
+) -> None:
+    """A handler's exception reaches the caller with the same type, message and stack trace."""
+    code = function(tmp_path, "fn", APP)
+    env = {"MOTO": moto_endpoint}
+    add(service, code, env=env, name="plain")
+    add(service, code, layer=layer_dir, env={**env, "LAMBDAGUARD_ENDPOINT": sink.url})
+    _same_failure(service.invoke("orders", {"fail": "x"}), service.invoke("plain", {"fail": "x"}))
+    span = next(s for s in sink.spans() if s.name == "orders")
+    attrs = attributes(span.attributes)
+    assert attrs[semconv.INVOCATION_OUTCOME] == semconv.OUTCOME_ERROR
+    assert attrs[semconv.INVOCATION_ERROR_TYPE] == "KeyError"
+
+
+def test_timing_out_invocation_still_leaves_its_record(
+    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink
+) -> None:
+    """A handler still running near its deadline is exported with outcome timeout before the kill."""
+    code = function(tmp_path, "fn", "import time\ndef handler(e, c):\n    time.sleep(30)\n")
+    add(
+        service,
+        code,
+        layer=layer_dir,
+        env={"LAMBDAGUARD_ENDPOINT": sink.url, "LAMBDAGUARD_EXPORT_TIMEOUT_MS": "200"},
+        timeout_s=1.5,
+    )
+    result = service.invoke("orders", {})
+    assert result.status == "timeout"
+    spans = [s for s in sink.spans() if s.name == "orders"]
+    assert len(spans) == 1
+    assert attributes(spans[0].attributes)[semconv.INVOCATION_OUTCOME] == semconv.OUTCOME_TIMEOUT
+
+
+def _wrapper_env(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    opt = tmp_path / "opt"
+    opt.mkdir(exist_ok=True)
+    shutil.copy2(WRAPPER, opt / "lambdaguard-instrument")
+    script = "import json, os; print(json.dumps(dict(os.environ)))"
+    out = subprocess.run(
+        [str(opt / "lambdaguard-instrument"), "python3", "-c", script],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    result["_opt"] = str(opt.resolve())
+    return result
+
+
+def test_exec_wrapper_sets_handler_and_keeps_other_layers_paths(tmp_path: Path) -> None:
+    """The wrapper keeps the original handler, points _HANDLER at lambdaguard, appends its path once."""
+    env = _wrapper_env({"_HANDLER": "app.handler", "PYTHONPATH": "/opt/other:/var/task"}, tmp_path)
+    assert env["LAMBDAGUARD_HANDLER"] == "app.handler"
+    assert env["_HANDLER"] == "lambdaguard.agent.handler.lambda_handler"
+    assert env["PYTHONPATH"] == f"/opt/other:/var/task:{env['_opt']}/python"
+    again = _wrapper_env(
+        {
+            "_HANDLER": "x.y",
+            "LAMBDAGUARD_HANDLER": "app.handler",
+            "PYTHONPATH": f"{tmp_path.resolve()}/opt/python:/a",
+        },
+        tmp_path,
+    )
+    assert again["LAMBDAGUARD_HANDLER"] == "app.handler"
+    assert again["PYTHONPATH"] == f"{tmp_path.resolve()}/opt/python:/a"
+    empty = _wrapper_env({"_HANDLER": "m.f"}, tmp_path)
+    assert empty["PYTHONPATH"] == f"{empty['_opt']}/python"
