@@ -600,6 +600,44 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         None,
         [("cloudformation:DescribeStacks", f"arn:aws:cloudformation:{R}:{A}:stack/app/*")],
     ),
+    # -- EventBridge rules: the default bus is not part of the rule ARN
+    (
+        "events",
+        "DescribeRule",
+        {"Name": "nightly"},
+        None,
+        [("events:DescribeRule", f"arn:aws:events:{R}:{A}:rule/nightly")],
+    ),
+    (
+        "events",
+        "PutTargets",
+        {"Rule": "nightly", "EventBusName": "default"},
+        None,
+        [("events:PutTargets", f"arn:aws:events:{R}:{A}:rule/nightly")],
+    ),
+    (
+        "events",
+        "DisableRule",
+        {"Name": "r", "EventBusName": "orders"},
+        None,
+        [("events:DisableRule", f"arn:aws:events:{R}:{A}:rule/orders/r")],
+    ),
+    # -- numeric versions
+    (
+        "lambda",
+        "GetLayerVersion",
+        {"LayerName": "deps", "VersionNumber": 3},
+        None,
+        [("lambda:GetLayerVersion", f"arn:aws:lambda:{R}:{A}:layer:deps:3")],
+    ),
+    # -- optional resource types the request cannot name: '*' is what AWS evaluates
+    (
+        "cloudwatch",
+        "PutMetricData",
+        {"Namespace": "app"},
+        None,
+        [("cloudwatch:PutMetricData", "*")],
+    ),
     (
         "logs",
         "PutLogEvents",

@@ -48,8 +48,14 @@ def parse_arn(value: object) -> Arn | None:
     return Arn(parts[1], parts[2], parts[3], parts[4], parts[5])
 
 
-def usable(value: object) -> str | None:
-    """Why ``value`` cannot fill a name slot of an ARN, or None if it can."""
+def usable(value: object, *, numbers: bool = False) -> str | None:
+    """Why ``value`` cannot fill a name slot of an ARN, or None if it can.
+
+    Strings can; integers only where ``numbers`` says the slot is numeric (a
+    layer's VersionNumber), used in their decimal form.
+    """
+    if numbers and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return None
     if not isinstance(value, str):
         return f"is a {type(value).__name__}, not a string"
     if not value:

@@ -41,6 +41,10 @@ _ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("iam", "UserNameWithPath"): ("UserName",),
     ("iam", "GroupNameWithPath"): ("GroupName",),
     ("iam", "PolicyNameWithPath"): ("PolicyName",),
+    ("iam", "InstanceProfileNameWithPath"): ("InstanceProfileName",),
+    ("iam", "CertificateNameWithPath"): ("ServerCertificateName",),
+    ("lambda", "LayerVersion"): ("VersionNumber",),
+    ("events", "RuleName"): ("Rule", "Name"),
     ("kinesis", "StreamName"): ("StreamName",),
     ("states", "StateMachineName"): ("name",),
     ("cognito-idp", "UserPoolId"): ("UserPoolId",),
@@ -142,11 +146,12 @@ def bind(
             if hit is None:
                 continue
             member, value = hit
-            problem = usable(value)
+            # Versions are numbers in some request shapes (VersionNumber: 3).
+            problem = usable(value, numbers="Version" in variable)
             if problem is None and parse_arn(value) is not None:
                 problem = "is an ARN that is not of this resource type"
             if problem is None:
-                out[variable] = value
+                out[variable] = str(value)
                 used.add(member)
             else:
                 problems.append(f"{member} {problem}")
@@ -357,7 +362,7 @@ def _fill_slot(
             for member in _OWN_NAMES[:3]:
                 hit = lowered.get(member)
                 if hit is not None and _good(hit[1]):
-                    bound[variable] = hit[1]
+                    bound[variable] = str(hit[1])
                     names.add(hit[0])
                     break
         if variable not in bound:

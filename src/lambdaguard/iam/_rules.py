@@ -349,7 +349,20 @@ def _prepare_apigw_management(call: Call) -> Prepared:
     )
 
 
+def _prepare_events(call: Call) -> Prepared:
+    # Rules on the default bus have ARNs without the bus name
+    # (rule/NAME); rules on other buses include it (rule/BUS/NAME).
+    rule = _str(call.params, "Rule") or (
+        _str(call.params, "Name") if "Rule" in call.operation else None
+    )
+    bus = call.params.get("EventBusName")
+    if rule is None or rule.startswith("arn:") or bus not in (None, "default"):
+        return Prepared()
+    return Prepared(arn=f"arn:{call.partition}:events:{call.region}:{call.account}:rule/{rule}")
+
+
 PREPARERS: dict[str, Callable[[Call], Prepared]] = {
+    "events": _prepare_events,
     "s3": _prepare_s3,
     "sqs": _prepare_sqs,
     "lambda": _prepare_lambda,
