@@ -202,11 +202,6 @@ def _cpu_s(pid: int) -> float:
 
 
 def _serve(store: str, *extra: str) -> tuple[subprocess.Popen[str], str, str]:
-    cpus = sorted(os.sched_getaffinity(0))
-
-    def pin() -> None:  # the collector gets one core; senders get the rest
-        os.sched_setaffinity(0, {cpus[0]})
-
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -224,8 +219,10 @@ def _serve(store: str, *extra: str) -> tuple[subprocess.Popen[str], str, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        preexec_fn=pin,
     )
+    # The collector gets one core, the senders the rest. Set right after
+    # spawn, before the interpreter starts threads (they inherit affinity).
+    os.sched_setaffinity(proc.pid, {sorted(os.sched_getaffinity(0))[0]})
     assert proc.stdout is not None
     m = re.search(r"http=(\S+) grpc=(\S+)", proc.stdout.readline())
     if not m:
@@ -242,10 +239,10 @@ def _sender_env() -> dict[str, str]:
     return env
 
 
-def _pin_others() -> None:
+def _pin_others(pid: int) -> None:
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) > 1:
-        os.sched_setaffinity(0, set(cpus[1:]))
+        os.sched_setaffinity(pid, set(cpus[1:]))
 
 
 def _rate(protocol: str, batches: int, senders: int) -> dict[str, float]:
@@ -259,10 +256,11 @@ def _rate(protocol: str, batches: int, senders: int) -> dict[str, float]:
                 stdout=subprocess.PIPE,
                 text=True,
                 env=_sender_env(),
-                preexec_fn=_pin_others,
             )
             for seed in range(senders)
         ]
+        for kid in kids:
+            _pin_others(kid.pid)
         for kid in kids:
             assert kid.stdout is not None
             kid.stdout.readline()  # ready
@@ -310,8 +308,8 @@ def _overload(seconds: float) -> dict[str, object]:
             stdout=subprocess.PIPE,
             text=True,
             env=_sender_env(),
-            preexec_fn=_pin_others,
         )
+        _pin_others(flood.pid)
         while flood.poll() is None:
             samples.append(_rss_kib(proc.pid))
             time.sleep(0.1)
