@@ -189,9 +189,11 @@ class Expected:
             exp.timeouts[fn] += int(res.status == "timeout")
             if res.status == "init_error":
                 continue
+            if fn == "orders-api" and res.cold_start:
+                exp.init_calls[(fn, "secretsmanager", "GetSecretValue")] += 1
+            if res.status == "error":
+                continue  # the samples' handler errors happen before their first AWS call
             if fn == "orders-api":
-                if res.cold_start:
-                    exp.init_calls[(fn, "secretsmanager", "GetSecretValue")] += 1
                 if run.trigger == "api:POST":
                     for op in ("BatchWriteItem", "TransactWriteItems"):
                         exp.calls[(fn, "dynamodb", op)] += 1
@@ -384,6 +386,15 @@ class Stage:
                         "orders-api", "api:GET", events.api_gateway_http("GET", "/orders", **api)
                     )
                 )
+        # A malformed request: the handler raises (KeyError) before any AWS call.
+        runs.append(
+            self.invoke(
+                "orders-api",
+                "api:POST",
+                events.api_gateway_http("POST", "/orders", body={"order_id": "bad"}, **api),
+                note="malformed request: no items",
+            )
+        )
         # SQS -> queue-worker: poll the order events the API emitted, as the mapping would.
         sqs = self.moto.client("sqs", acct.region)
         queue_url = acct.queues[aws.QUEUE_ORDERS]
