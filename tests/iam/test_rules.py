@@ -100,6 +100,14 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         None,
         [("s3:GetObject", "arn:aws:s3:::b/k"), ("s3:GetObjectAttributes", "arn:aws:s3:::b/k")],
     ),
+    # -- directory buckets: authorized by the CreateSession session
+    (
+        "s3",
+        "GetObject",
+        {"Bucket": "logs--use1-az4--x-s3", "Key": "k"},
+        None,
+        [("s3express:CreateSession", f"arn:aws:s3express:{R}:{A}:bucket/logs--use1-az4--x-s3")],
+    ),
     # -- multipart uploads
     (
         "s3",

@@ -239,7 +239,12 @@ def coverage(services: Iterable[str] | None = None) -> CoverageReport:
 
 
 # Actions the mapper adds on top of a plan's own actions.
-_DEPENDENT_ACTIONS = ("iam:PassRole", "kms:GenerateDataKey", "kms:Decrypt")
+_DEPENDENT_ACTIONS = (
+    "iam:PassRole",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+    "s3express:CreateSession",
+)
 
 
 def emittable_actions() -> frozenset[str]:

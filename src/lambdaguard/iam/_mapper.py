@@ -228,7 +228,9 @@ def authorizations(
     call = Call(
         plan.service, plan.prefix, plan.operation, params, region, account, partition, response
     )
-    if plan.kind == "rule":
+    if _directory_bucket(call):
+        found = _s3express_session(call)
+    elif plan.kind == "rule":
         found = RULES[(plan.service, plan.operation)](call)
     elif plan.kind == "rest":
         found = _rest_grant(call, plan.actions[0])
@@ -237,6 +239,56 @@ def authorizations(
     found += _pass_role(call)
     found += _s3_kms(call)
     return list(dict.fromkeys(found))
+
+
+# Directory buckets (S3 Express One Zone) are named BASE--ZONE-ID--x-s3. Object
+# and bucket-listing calls on them go to a zonal endpoint and are authorized by
+# the session the SDK opens with CreateSession: s3express:CreateSession on the
+# bucket (arn:aws:s3express:REGION:ACCOUNT:bucket/NAME).
+_DIRECTORY_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}--[a-z0-9-]+--x-s3$")
+_ZONAL_OPERATIONS = frozenset(
+    {
+        "GetObject",
+        "PutObject",
+        "HeadObject",
+        "HeadBucket",
+        "DeleteObject",
+        "DeleteObjects",
+        "CopyObject",
+        "ListObjectsV2",
+        "ListMultipartUploads",
+        "ListParts",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+        "GetObjectAttributes",
+    }
+)
+
+
+def _directory_bucket(call: Call) -> bool:
+    bucket = call.params.get("Bucket")
+    return (
+        call.service == "s3"
+        and call.operation in _ZONAL_OPERATIONS
+        and isinstance(bucket, str)
+        and _DIRECTORY_BUCKET.match(bucket) is not None
+    )
+
+
+def _s3express_session(call: Call) -> list[Authorization]:
+    bucket = str(call.params["Bucket"])
+    return [
+        Authorization(
+            "s3express:CreateSession",
+            f"arn:{call.partition}:s3express:{call.region}:{call.account}:bucket/{bucket}",
+            Confidence.EXACT,
+            "Calls on a directory bucket are authorized by the session opened with "
+            "s3express:CreateSession on the bucket.",
+        )
+    ]
 
 
 def _rest_grant(call: Call, action: str) -> list[Authorization]:
