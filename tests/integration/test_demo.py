@@ -1,0 +1,69 @@
+"""`make demo` runs end to end, reports every function and leaves nothing running."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_reports_every_function_and_leaves_no_process(layer_zip: Path, tmp_path: Path) -> None:
+    """The demo exits 0, writes its outputs, prints each function, and no function process survives it."""
+    out = tmp_path / "demo"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambdaguard.local.demo",
+            "--out",
+            str(out),
+            "--layer",
+            str(layer_zip),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["functions"]) == {
+        "orders-api",
+        "thumbnailer",
+        "nightly-report",
+        "queue-worker",
+        "slow-export",
+        "broken-import",
+    }
+    orders = summary["functions"]["orders-api"]["recorded"]
+    actions = {a["action"] for c in orders["calls"] for a in c["authorizations"]}
+    assert {
+        "dynamodb:BatchWriteItem",
+        "secretsmanager:GetSecretValue",
+        "sqs:SendMessage",
+    } <= actions
+    assert any(h["tls"] and not h["aws"] for h in orders["hosts"])
+    for name in summary["functions"]:
+        assert f"== {name}" in proc.stdout
+    assert (out / "lambdaguard.db").exists()
+    assert (out / "functions.log").read_text()
+    # Function processes run in their own sessions (not our children): look for any
+    # process whose command line points into the demo's directory.
+    leftovers = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(out).encode() in cmd:
+                leftovers.append(cmd)
+    assert leftovers == []

@@ -1,0 +1,90 @@
+"""The layer zip, unpacked into an empty directory, runs a function with nothing else on the path."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lambdaguard.local.runtime import FunctionConfig, LocalLambda, unpack_layer
+
+pytestmark = pytest.mark.integration
+
+PROBE = """
+import json, os, sys
+
+def probe(event, context):
+    mods = {}
+    for name, mod in list(sys.modules.items()):
+        path = getattr(mod, "__file__", None)
+        if path:
+            mods[name] = path
+    return {
+        "sys_path": sys.path,
+        "modules": mods,
+        "handler_env": os.environ.get("LAMBDAGUARD_HANDLER"),
+        "pythonpath": os.environ.get("PYTHONPATH"),
+    }
+"""
+
+
+def test_layer_alone_runs_a_function(layer_zip: Path, tmp_path: Path) -> None:
+    """Every module the instrumented function loads comes from the layer, the task, the runtime or the stdlib."""
+    opt = unpack_layer(layer_zip, tmp_path / "opt")
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "app.py").write_text(textwrap.dedent(PROBE))
+    with LocalLambda(tmp_path / "lambda") as service:
+        service.add(
+            FunctionConfig(
+                name="probe",
+                handler="app.probe",
+                code_dir=task,
+                layer_dir=opt,
+                environment={
+                    "AWS_LAMBDA_EXEC_WRAPPER": "/opt/lambdaguard-instrument",
+                    "LAMBDAGUARD_ENDPOINT": "http://127.0.0.1:9",
+                },
+            )
+        )
+        result = service.invoke("probe", {})
+        assert result.ok, result.payload
+        body = result.json()
+        runtime_dir = str(service.runtime_dir.resolve())
+        stdlib = sys.base_prefix
+        service.environment("probe").shutdown()
+        logs = service.environment("probe").logs
+    assert body["handler_env"] == "app.probe"  # the wrapper kept the function's handler
+    allowed = (str(opt.resolve()), str(task.resolve()), runtime_dir, stdlib)
+    outside = {n: p for n, p in body["modules"].items() if not p.startswith(allowed)}
+    assert outside == {}
+    assert body["modules"]["lambdaguard.agent.handler"].startswith(str(opt.resolve()))
+    assert body["modules"]["lambdaguard.agent.recorder"].startswith(str(opt.resolve()))
+    # The agent ran: its JSON log line for this request is on stdout.
+    lines = [json.loads(line) for line in logs if line.startswith('{"lambdaguard"')]
+    assert [line["request_id"] for line in lines] == [result.request_id]
+    for entry in body["sys_path"]:
+        assert entry.startswith(allowed), entry
+
+
+def test_layer_zip_layout(layer_zip: Path, tmp_path: Path) -> None:
+    """The zip holds the wrapper (755) at its root and the agent, without collector code, under python/."""
+    import zipfile
+
+    with zipfile.ZipFile(layer_zip) as zf:
+        names = set(zf.namelist())
+        wrapper = zf.getinfo("lambdaguard-instrument")
+    assert (wrapper.external_attr >> 16) & 0o777 == 0o755
+    assert "python/lambdaguard/agent/handler.py" in names
+    assert "python/lambdaguard/semconv.py" in names
+    for excluded in ("collector", "iam", "local"):
+        assert not any(n.startswith(f"python/lambdaguard/{excluded}/") for n in names)
+    assert "python/lambdaguard/cli.py" not in names
+    assert not any("__pycache__" in n for n in names)
+    assert layer_zip.name.startswith(
+        f"lambdaguard-python{sys.version_info.major}.{sys.version_info.minor}-"
+    )
+    assert layer_zip.stat().st_size < 10 * 1024 * 1024
