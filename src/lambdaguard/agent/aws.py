@@ -32,6 +32,7 @@ import json
 import re
 import sys
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -201,7 +202,7 @@ def _endpoint(url: str | None) -> tuple[str, str, int]:
     return f"{parts.scheme}://{netloc}", host, port
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Pending:
     rec: recorder.Recording
     service: str
@@ -216,26 +217,45 @@ class _Pending:
 _settings = {"depth": 1, "full": False}
 
 
+# A client's service, region and endpoint never change after it is created:
+# computed once per client (a weak map, so clients are not kept alive).
+_clients: weakref.WeakKeyDictionary[Any, tuple[str, str, str, str]] = weakref.WeakKeyDictionary()
+
+
+def _client_facts(client: Any) -> tuple[str, str, str, str]:
+    facts = _clients.get(client)
+    if facts is None:
+        meta = client.meta
+        model = meta.service_model
+        endpoint, host, port = _endpoint(meta.endpoint_url)
+        if host:
+            network.mark_aws(host, port)
+        facts = (
+            str(model.service_name),
+            str(model.service_id),
+            str(meta.region_name or ""),
+            endpoint,
+        )
+        _clients[client] = facts
+    return facts
+
+
 def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording) -> _Pending:
-    meta = client.meta
-    model = meta.service_model
-    endpoint, host, port = _endpoint(meta.endpoint_url)
-    if host:
-        network.mark_aws(host, port)
+    service, service_id, region, endpoint = _client_facts(client)
     reduced = identifying_params(
-        model.service_name,
+        service,
         params if isinstance(params, Mapping) else {},
         int(_settings["depth"]),
         bool(_settings["full"]),
     )
     return _Pending(
         rec=rec,
-        service=str(model.service_name),
-        service_id=str(model.service_id),
+        service=service,
+        service_id=service_id,
         operation=operation,
-        region=str(meta.region_name or ""),
+        region=region,
         endpoint=endpoint,
-        params=json.dumps(reduced, sort_keys=True, separators=(",", ":")),
+        params=json.dumps(reduced, sort_keys=True, separators=(",", ":")) if reduced else "{}",
         t0=time.time_ns(),
     )
 
