@@ -100,6 +100,28 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         None,
         [("s3:GetObject", "arn:aws:s3:::b/k"), ("s3:GetObjectAttributes", "arn:aws:s3:::b/k")],
     ),
+    # -- keys as the agent records them: a prefix, or "" for a key with no directory
+    (
+        "s3",
+        "PutObject",
+        {"Bucket": "b", "Key": ""},
+        None,
+        [("s3:PutObject", "arn:aws:s3:::b/*")],
+    ),
+    (
+        "s3",
+        "CopyObject",
+        {"Bucket": "dst", "Key": "", "CopySource": "src/"},
+        None,
+        [("s3:GetObject", "arn:aws:s3:::src/*"), ("s3:PutObject", "arn:aws:s3:::dst/*")],
+    ),
+    (
+        "s3",
+        "DeleteObjects",
+        {"Bucket": "b"},
+        None,
+        [("s3:DeleteObject", "arn:aws:s3:::b/*")],
+    ),
     # -- directory buckets: authorized by the CreateSession session
     (
         "s3",

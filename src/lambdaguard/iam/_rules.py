@@ -163,8 +163,10 @@ def _str(params: Mapping[str, Any], key: str) -> str | None:
 
 
 def _s3_object_name(key: str) -> tuple[str, str | None]:
-    # The agent cuts keys to a prefix ending in "/" by default; the ARN then
-    # covers every object under it.
+    # The agent cuts keys to a prefix ending in "/" by default (and to "" for
+    # a key with no directory); the ARN then covers every object under it.
+    if key == "":
+        return "*", "The object key was not recorded, so the ARN covers every object in the bucket."
     if key.endswith("/"):
         return (
             key + "*",
@@ -174,7 +176,8 @@ def _s3_object_name(key: str) -> tuple[str, str | None]:
 
 
 def _prepare_s3(call: Call) -> Prepared:
-    key = _str(call.params, "Key")
+    raw = call.params.get("Key")
+    key = "" if raw == "" else _str(call.params, "Key")
     bucket = _str(call.params, "Bucket")
     if key is None:
         return Prepared()
@@ -457,7 +460,9 @@ def _copy_source(call: Call) -> tuple[dict[str, Any], bool] | None:
         version = query.startswith("versionId=")
     else:
         return None
-    if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
+    # The agent records "bucket/prefix/" (or "bucket/" for a key with no
+    # directory): the key part may be a prefix or empty.
+    if not isinstance(bucket, str) or not isinstance(key, str) or not bucket:
         return None
     return {"Bucket": bucket, "Key": key}, version
 
