@@ -90,7 +90,7 @@ def test_two_collectors_on_one_postgres_lose_no_update(serve: Any, pg_url: str) 
     even when every batch is delivered to both of them at once."""
     open_store(pg_url).close()  # migrate once so both start on the same schema
     procs = [serve(pg_url), serve(pg_url)]
-    requests = 120
+    requests = 80
     unique = range(1, requests + 1)
 
     def deliver(i: int) -> None:

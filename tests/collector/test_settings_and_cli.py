@@ -141,3 +141,10 @@ def test_store_prune_rejects_bad_duration() -> None:
     result = _store_cli("--store", "sqlite:///unused.db", "prune", "--older-than", "soon")
     assert result.returncode == 2
     assert "30d" in result.stderr
+
+
+def test_shipped_config_example_loads() -> None:
+    """collector/lambdaguard.toml is a valid configuration and states the defaults."""
+    example = Path(__file__).resolve().parents[2] / "collector" / "lambdaguard.toml"
+    config = load_config({}, config_file=example, environ={})
+    assert config == CollectorConfig()

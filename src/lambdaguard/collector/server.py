@@ -52,7 +52,7 @@ from lambdaguard.collector.spans import extract
 from lambdaguard.collector.store import Store, open_store
 from lambdaguard.errors import IngestError, StoreError
 
-__all__ = ["CollectorHandle", "Ingestor", "start_collector"]
+__all__ = ["CollectorConfig", "CollectorHandle", "Ingestor", "start_collector"]
 
 log = logging.getLogger("lambdaguard.collector")
 
