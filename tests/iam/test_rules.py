@@ -734,3 +734,15 @@ def test_reads_do_not_pass_roles(pairs: Mapper) -> None:
     """A read that merely names a role ARN does not add iam:PassRole."""
     found = pairs("lambda", "GetFunction", {"FunctionName": "f", "Role": "arn:aws:iam::1:role/r"})
     assert all(action != "iam:PassRole" for action, _ in found)
+
+
+def test_principals_are_not_passed(pairs: Mapper) -> None:
+    """A role named as a grantee or principal is not passed, so no iam:PassRole."""
+    role = "arn:aws:iam::123456789012:role/r"
+    grant = pairs(
+        "kms",
+        "CreateGrant",
+        {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "GranteePrincipal": role},
+    )
+    permission = pairs("lambda", "AddPermission", {"FunctionName": "f", "Principal": role})
+    assert all(action != "iam:PassRole" for action, _ in grant + permission)

@@ -349,11 +349,17 @@ def _pass_role(call: Call) -> list[Authorization]:
     AWS: to configure a service with a role (a function's execution role, a
     state machine's role ...), the caller needs iam:PassRole on that role.
     STS and IAM calls name roles without passing them, and reads never pass.
+    Only members named for a role count: a role ARN in ``GranteePrincipal``
+    (kms:CreateGrant) or ``Principal`` (lambda:AddPermission) is granted
+    access, not passed.
     """
     if call.service in ("sts", "iam") or call.operation.startswith(_READ_VERBS):
         return []
     out: list[Authorization] = []
     for key in sorted(call.params):
+        lowered = str(key).lower()
+        if "role" not in lowered or "principal" in lowered:
+            continue
         value = call.params[key]
         arn = parse_arn(value)
         if arn is None or arn.service != "iam" or not arn.resource.startswith("role/"):
