@@ -268,3 +268,19 @@ def test_exec_wrapper_sets_handler_and_keeps_other_layers_paths(tmp_path: Path) 
     assert again["PYTHONPATH"] == f"{tmp_path.resolve()}/opt/python:/a"
     empty = _wrapper_env({"_HANDLER": "m.f"}, tmp_path)
     assert empty["PYTHONPATH"] == f"{empty['_opt']}/python"
+
+
+def test_disabled_layer_is_a_pass_through(
+    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink
+) -> None:
+    """LAMBDAGUARD_ENABLED=false: the handler runs, no extension registers, nothing is exported."""
+    code = function(tmp_path, "fn", "def handler(e, c):\n    return 'plain'\n")
+    add(
+        service,
+        code,
+        layer=layer_dir,
+        env={"LAMBDAGUARD_ENDPOINT": sink.url, "LAMBDAGUARD_ENABLED": "false"},
+    )
+    assert service.invoke("orders", {}).json() == "plain"
+    assert service.environment("orders").extension_names == ()
+    assert sink.bodies == []

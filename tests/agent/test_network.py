@@ -288,3 +288,34 @@ def test_install_is_idempotent_and_uninstall_restores_socket() -> None:
     network.uninstall()
     assert socket.socket.connect is original_connect
     assert ssl.SSLContext.wrap_socket is original_wrap
+
+
+def test_asyncio_tls_connection_is_recorded(
+    enable: Callable[..., None],
+    sink: Sink,
+    https_port: int,
+    cert: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """asyncio (how aiohttp connects) resolves in a worker thread and wraps a BIO: host and TLS kept."""
+    import asyncio
+
+    _localhost_v4_only(monkeypatch)
+    enable()
+    context_ = ssl.create_default_context(cafile=str(cert / "cert.pem"))
+
+    async def fetch() -> bytes:
+        reader, writer = await asyncio.open_connection("localhost", https_port, ssl=context_)
+        writer.write(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        return data
+
+    def handler(event: Any, context: Any) -> bool:
+        return b"200" in asyncio.run(fetch())
+
+    assert run(handler) is True
+    found = hosts(sink)
+    assert found[("localhost", https_port, True)][semconv.NET_COUNT] == 1
+    assert ("localhost", https_port, False) not in found

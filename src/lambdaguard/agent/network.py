@@ -22,6 +22,7 @@ lambdaguard's own traffic (export, Extensions API) runs inside
 from __future__ import annotations
 
 import errno
+import itertools
 import socket
 import sys
 import threading
@@ -40,7 +41,8 @@ _IN_PROGRESS = frozenset({0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREAD
 
 _aws_endpoints: set[tuple[str, int]] = set()
 _ignored: set[tuple[str, int]] = set()
-_names: dict[str, str] = {}
+_names: dict[str, tuple[str, int]] = {}  # address -> (name asked, resolution sequence)
+_sequence = itertools.count()
 _local = threading.local()
 _open: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
 
@@ -67,12 +69,12 @@ def _resolved(host: Any, port: Any, result: Any) -> None:
         return
     name = host.decode("idna") if isinstance(host, bytes) else host
     addresses = {str(item[4][0]) for item in result if len(item) > 4 and item[4]}
-    _local.last = (name, addresses)
-    if name not in addresses:  # a real name, not an address literal
-        if len(_names) >= _MAX_NAMES:
-            _names.clear()
-        for address in addresses:
-            _names[address] = name
+    seq = next(_sequence)
+    _local.last = (name, addresses, seq)
+    if len(_names) >= _MAX_NAMES:
+        _names.clear()
+    for address in addresses:
+        _names[address] = (name, seq)
 
 
 def _resolve_failed(host: Any, port: Any) -> None:
@@ -86,10 +88,13 @@ def _resolve_failed(host: Any, port: Any) -> None:
 
 
 def _host_for(address: str) -> str:
+    # The newest resolution of this address wins: this thread's own (urllib3,
+    # create_connection), or another thread's (asyncio resolves in an executor).
     last = getattr(_local, "last", None)
-    if last is not None and address in last[1]:
+    anywhere = _names.get(address)
+    if last is not None and address in last[1] and (anywhere is None or last[2] >= anywhere[1]):
         return str(last[0])
-    return _names.get(address, address)
+    return anywhere[0] if anywhere is not None else address
 
 
 def _connecting(sock: Any, address: Any) -> recorder.OpenConnection | None:
