@@ -201,3 +201,13 @@ def test_s3_arns_hold_only_recorded_values(bucket: str, key: str) -> None:
     if auth.resource != "*":
         expected_key = key + "*" if key.endswith("/") else key
         assert auth.resource == f"arn:aws:s3:::{bucket}/{expected_key}"
+
+
+def test_huge_inputs_are_bounded() -> None:
+    """Oversized batches and values are cut to AWS's own limits or fall back to '*'."""
+    tables = {f"t{i}": {} for i in range(10_000)}
+    assert len(_map("dynamodb", "BatchWriteItem", {"RequestItems": tables})) == 100
+    [auth] = _map("sqs", "SendMessage", {"QueueUrl": "https://x/" + "a" * 1_000_000})
+    assert auth.resource == "*"
+    [auth] = _map("dynamodb", "ExecuteStatement", {"Statement": "SELECT " + "x" * 100_000})
+    assert auth.resource == "*"

@@ -532,7 +532,7 @@ def _ddb_batch(call: Call) -> list[Authorization]:
     if not isinstance(items, Mapping) or not items:
         return [unscoped(action, "The request's tables (RequestItems) were not recorded.")]
     out: list[Authorization] = []
-    for table in items:
+    for table in list(items)[:100]:  # BatchGetItem names at most 100 items, so 100 tables
         out += grant(_sub(call, _table_params(table)), action)
     return out
 
