@@ -746,3 +746,23 @@ def test_principals_are_not_passed(pairs: Mapper) -> None:
     )
     permission = pairs("lambda", "AddPermission", {"FunctionName": "f", "Principal": role})
     assert all(action != "iam:PassRole" for action, _ in grant + permission)
+
+
+def test_span_attributes_map_like_the_call() -> None:
+    """A CLIENT span's attributes (params as JSON, SSE-KMS key) map like the call itself."""
+    from lambdaguard import semconv
+    from lambdaguard.iam import authorizations_for_span
+
+    key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    attributes = {
+        semconv.AWS_SERVICE: "s3",
+        semconv.AWS_OPERATION: "PutObject",
+        semconv.AWS_PARAMS: '{"Bucket":"b","Key":"in/"}',
+        semconv.AWS_REGION: "eu-west-1",
+        semconv.AWS_KMS_KEY_ID: key,
+    }
+    found = authorizations_for_span(attributes, account="123456789012")
+    assert [(a.action, a.resource) for a in found] == [
+        ("s3:PutObject", "arn:aws:s3:::b/in/*"),
+        ("kms:GenerateDataKey", key),
+    ]

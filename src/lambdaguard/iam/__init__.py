@@ -24,6 +24,7 @@ from lambdaguard.iam._coverage import (
 )
 from lambdaguard.iam._mapper import OperationPlan, authorizations, iam_prefix, operation_plan
 from lambdaguard.iam._model import Authorization, Confidence
+from lambdaguard.iam._span import authorizations_for_span
 
 __all__ = [
     "TOP_SERVICES",
@@ -33,6 +34,7 @@ __all__ = [
     "OperationPlan",
     "ServiceCoverage",
     "authorizations",
+    "authorizations_for_span",
     "coverage",
     "emittable_actions",
     "iam_prefix",
