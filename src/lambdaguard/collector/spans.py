@@ -185,8 +185,7 @@ def _day(time_ns: int) -> str:
     return datetime.fromtimestamp(time_ns / 1e9, UTC).strftime("%Y-%m-%d")
 
 
-def _function(resource: dict[str, Any], span: dict[str, Any]) -> FunctionFact | None:
-    raw = _text(span, semconv.FUNCTION_ARN) or _text(resource, semconv.CLOUD_RESOURCE_ID)
+def _function_from(raw: str, resource: dict[str, Any]) -> FunctionFact | None:
     arn = normalize_function_arn(raw) if raw else None
     if arn is None:
         return None
@@ -228,6 +227,9 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
     total = rejected = 0
     for rs in request.resource_spans:
         resource = _attrs(rs.resource.attributes)
+        # The resource names the function once for all its spans; a span's own
+        # lambdaguard.function.arn (rare) overrides it.
+        resource_function = _function_from(_text(resource, semconv.CLOUD_RESOURCE_ID), resource)
         for ss in rs.scope_spans:
             for span in ss.spans:
                 total += 1
@@ -235,7 +237,12 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
                     rejected += 1
                     continue
                 attrs = _attrs(span.attributes)
-                function = _function(resource, attrs)
+                own_arn = attrs.get(semconv.FUNCTION_ARN)
+                function = (
+                    _function_from(str(own_arn)[:MAX_TEXT], resource)
+                    if own_arn
+                    else resource_function
+                )
                 if function is None:
                     continue
                 time_ns = span.start_time_unix_nano or now_ns

@@ -58,6 +58,22 @@ SCHEMA_VERSION: Final = 1
 _PG_MIGRATION_LOCK: Final = 0x6C67_7561_7264
 _RETRIES: Final = 6
 
+
+
+class _Bytes(sa.types.TypeDecorator[bytes]):
+    """BLOB/BYTEA passed straight through: sqlite3 and psycopg take bytes as is.
+
+    Skipping SQLAlchemy's per-value bind processing matters here: every
+    ingested span binds one key.
+    """
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> None:
+        return None
+
+
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
@@ -81,7 +97,7 @@ calls_t = sa.Table(
     "lg_calls",
     metadata,
     sa.Column("arn", sa.Text, primary_key=True),
-    sa.Column("call_key", sa.LargeBinary(16), primary_key=True),
+    sa.Column("call_key", _Bytes(16), primary_key=True),
     sa.Column("service", sa.Text, nullable=False),
     sa.Column("operation", sa.Text, nullable=False),
     sa.Column("region", sa.Text, nullable=False),
@@ -120,7 +136,7 @@ invocations_t = sa.Table(
 span_keys_t = sa.Table(
     "lg_span_keys",
     metadata,
-    sa.Column("key", sa.LargeBinary(24), primary_key=True),  # trace_id + span_id
+    sa.Column("key", _Bytes(24), primary_key=True),  # trace_id + span_id
     sa.Column("seen_at", sa.BigInteger, nullable=False, index=True),  # unix s
 )
 
