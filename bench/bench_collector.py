@@ -94,6 +94,9 @@ def _build_batches(batches: int, seed: int) -> list[list[object]]:
 
 
 def _sender(protocol: str, target: str, batches: int, seed: int) -> None:
+    if protocol == "http-preencoded":
+        _preencoded_sender(target, batches, seed)
+        return
     if protocol == "http":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -115,6 +118,33 @@ def _sender(protocol: str, target: str, batches: int, seed: int) -> None:
             spans += len(batch)
     elapsed = time.perf_counter() - t0
     exporter.shutdown()
+    print(json.dumps({"ok": ok, "spans": spans, "seconds": elapsed}), flush=True)
+
+
+def _preencoded_sender(target: str, batches: int, seed: int) -> None:
+    """The exporter's own encoder, run before the clock starts; the same requests
+    transport posts the bytes. Measures the collector when the sender's Python
+    encoding (the bottleneck on a small machine) is taken out of the loop."""
+    import requests
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    bodies = [encode_spans(b).SerializeToString() for b in _build_batches(batches, seed)]  # type: ignore[arg-type]
+    print("ready", flush=True)
+    sys.stdin.readline()
+    session = requests.Session()
+    ok = spans = 0
+    t0 = time.perf_counter()
+    for body in bodies:
+        r = session.post(
+            f"{target}/v1/traces",
+            data=body,
+            headers={"Content-Type": "application/x-protobuf"},
+            timeout=30,
+        )
+        if r.status_code == 200:
+            ok += 1
+            spans += BATCH
+    elapsed = time.perf_counter() - t0
     print(json.dumps({"ok": ok, "spans": spans, "seconds": elapsed}), flush=True)
 
 
@@ -248,7 +278,7 @@ def _pin_others(pid: int) -> None:
 def _rate(protocol: str, batches: int, senders: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         proc, http_url, grpc_target = _serve(f"sqlite:///{tmp}/bench.db", "--max-inflight", "8")
-        target = http_url if protocol == "http" else grpc_target
+        target = grpc_target if protocol == "grpc" else http_url
         kids = [
             subprocess.Popen(
                 [sys.executable, str(HERE), "--sender", protocol, target, str(batches), str(seed)],
@@ -341,16 +371,21 @@ def main(argv: list[str]) -> int:
         f"collector ingest, SQLite (WAL, synchronous=NORMAL), collector pinned to 1 CPU, batches of {BATCH} spans"
     )
     print(
-        f"{'protocol':10} {'senders':>7} {'spans':>8} {'stored':>8} {'wall s':>7} {'spans/s':>9} {'srv cpu s':>9} {'spans/cpu-s':>11}"
+        f"{'protocol':22} {'senders':>7} {'spans':>8} {'stored':>8} {'wall s':>7} {'spans/s':>9} {'srv cpu s':>9} {'spans/cpu-s':>11}"
     )
-    for protocol in ("http", "grpc"):
+    for protocol in ("http", "grpc", "http-preencoded"):
         for senders in (1, 2):
             r = _rate(protocol, batches // senders, senders)
             print(
-                f"{'otlp/' + protocol:10} {senders:>7} {int(r['spans']):>8} {int(r['stored']):>8} {r['wall']:>7.2f} "
+                f"{'otlp/' + protocol:22} {senders:>7} {int(r['spans']):>8} {int(r['stored']):>8} {r['wall']:>7.2f} "
                 f"{r['rate']:>9.0f} {r['cpu']:>9.2f} {r['per_cpu']:>11.0f}"
             )
-    print("budget: >= 20,000 spans/s over OTLP/HTTP on one core")
+    print(
+        "budget: >= 20,000 spans/s over OTLP/HTTP on one core. spans/s is wall clock and is bound by\n"
+        "the sender when senders share the remaining cores (the exporter encodes in Python);\n"
+        "spans/cpu-s is the collector's own cost. http-preencoded = the exporter's encoder run\n"
+        "before timing, bodies posted with requests (the exporter's transport)."
+    )
     seconds = 4.0 if quick else 10.0
     o = _overload(seconds)
     print(
