@@ -580,6 +580,20 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         [("kms:ReEncryptFrom", KEY), ("kms:ReEncryptTo", KEY)],
     ),
     (
+        "kms",
+        "CreateAlias",
+        {"AliasName": "alias/app", "TargetKeyId": KEY},
+        None,
+        [("kms:CreateAlias", f"arn:aws:kms:{R}:{A}:alias/app"), ("kms:CreateAlias", KEY)],
+    ),
+    (
+        "kms",
+        "UpdateAlias",
+        {"AliasName": "alias/app", "TargetKeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"},
+        None,
+        [("kms:UpdateAlias", f"arn:aws:kms:{R}:{A}:alias/app"), ("kms:UpdateAlias", KEY)],
+    ),
+    (
         "apigateway",
         "GetRestApi",
         {"restApiId": "abc123"},

@@ -192,35 +192,33 @@ def grant(
     source = call.params if params is None else params
     prefix = action.partition(":")[0]
 
-    # 1. An ARN the request names verbatim (TopicArn, a function ARN as FunctionName ...).
+    # 1. ARNs the request names verbatim (TopicArn, a function ARN as FunctionName ...).
     arns = [arn] if arn is not None else []
     arns += [v for v in source.values() if isinstance(v, str) and v.startswith("arn:")]
     wrong: list[str] = []
-    found: list[Authorization] = []
+    filled: dict[str, list[str]] = {}
+    verbatim: set[str] = set()
     for candidate in arns:
-        if parse_arn(candidate) is None or usable(candidate) is not None:
+        fitting = [s for s in slots if matches(s.template, candidate)]
+        if parse_arn(candidate) is None or usable(candidate) is not None or not fitting:
             wrong.append(candidate[:80])
             continue
-        fitting = [s for s in slots if matches(s.template, candidate)]
-        if fitting:
-            explanation = note or f"The request names the {fitting[0].key} ARN."
-            confidence = Confidence.TEMPLATE if note else Confidence.EXACT
-            found.append(Authorization(action, candidate, confidence, explanation))
-        else:
-            wrong.append(candidate[:80])
-    if found:
-        return found
+        best = max(fitting, key=lambda s: s.template.specificity)
+        if candidate not in filled.setdefault(best.key, []):
+            filled[best.key].append(candidate)
+        verbatim.add(best.key)
 
-    # 2. Fill templates from parameters.
+    # 2. Fill the other resource types from parameters.
     lowered = _lower_params(source)
     base = call.context()
     base.update(values or {})
-    filled: dict[str, list[str]] = {}
     wildcarded: dict[str, list[str]] = {}
     members: dict[str, frozenset[str]] = {}
     problems: list[str] = []
     named = [s for s in slots if set(s.template.variables) - CONTEXT_VARIABLES]
     for slot in slots:
+        if slot.key in verbatim:
+            continue
         if named and not set(slot.template.variables) - CONTEXT_VARIABLES:
             # A fixed ARN (marketplace/model-endpoint/all-access) is one of
             # several alternatives; it is never "named" by a request.
@@ -233,7 +231,7 @@ def grant(
                 wildcarded[slot.key] = generated
         else:
             problems.extend(issues)
-    chosen, missing = _choose(slots, filled, frozenset(wildcarded))
+    chosen, missing = _choose(slots, filled, frozenset(wildcarded), frozenset(verbatim))
     ambiguous = _alternatives(chosen, members)
     if ambiguous:
         # The IAM data lists several resource types one parameter could name
@@ -250,6 +248,8 @@ def grant(
         out: list[Authorization] = []
         for key in chosen:
             explanation = note or f"The {key} ARN is filled from the request parameters."
+            if key in verbatim:
+                explanation = note or f"The request names the {key} ARN."
             confidence = Confidence.TEMPLATE if note else Confidence.EXACT
             if key in wildcarded:
                 names = ", ".join("${" + v + "}" for v in wildcarded[key])
@@ -395,8 +395,15 @@ def _fill_slot(
     return arns, [], frozenset(names), generated
 
 
+def _request_variables(slot: _Slot) -> frozenset[str]:
+    return frozenset(slot.template.variables) - CONTEXT_VARIABLES
+
+
 def _choose(
-    slots: tuple[_Slot, ...], filled: dict[str, list[str]], partial: frozenset[str]
+    slots: tuple[_Slot, ...],
+    filled: dict[str, list[str]],
+    partial: frozenset[str],
+    verbatim: frozenset[str] = frozenset(),
 ) -> tuple[list[str], list[str]]:
     """Which filled resource types AWS evaluates.
 
@@ -426,13 +433,33 @@ def _choose(
                 chosen.append(slot.key)
             else:
                 missing.append(slot.key)
-        return list(dict.fromkeys(chosen)), missing
+        chosen = list(dict.fromkeys(chosen))
+        # Required types whose ARN is named by the same placeholders as a chosen
+        # one (Bedrock's foundation-model/${ResourceId}, inference-profile/
+        # ${ResourceId} ...) or by none (a fixed ARN) are alternatives to it,
+        # not further resources AWS evaluates.
+        by_key = {s.key: s for s in slots}
+        chosen_vars = {_request_variables(by_key[k]) for k in chosen}
+        if chosen_vars:
+            missing = [
+                k
+                for k in missing
+                if _request_variables(by_key[k])
+                and _request_variables(by_key[k]) not in chosen_vars
+            ]
+        return chosen, missing
     present = [s for s in slots if s.key in filled]
     if not present:
         return [], []
-    # A fully named type beats one with a generated id wildcarded.
+    # An ARN the request names beats a filled template; a fully named type
+    # beats one with a generated id wildcarded.
     best = max(
         present,
-        key=lambda s: (s.key not in partial, s.template.specificity, len(s.template.variables)),
+        key=lambda s: (
+            s.key in verbatim,
+            s.key not in partial,
+            s.template.specificity,
+            len(s.template.variables),
+        ),
     )
     return [best.key], []

@@ -296,11 +296,19 @@ def _prepare_kms(call: Call) -> Prepared:
     used = call.response.get("KeyId")
     if isinstance(used, str) and parse_arn(used) is not None:
         return Prepared(arn=used)
+    values: dict[str, str] = {}
+    alias = _str(call.params, "AliasName")
+    if alias is not None and alias.startswith("alias/") and len(alias) > 6:
+        # Alias ARNs are arn:...:alias/NAME; AliasName carries the "alias/" prefix.
+        values["Alias"] = alias.removeprefix("alias/")
+    target = _str(call.params, "TargetKeyId")
+    if target is not None and _KEY_ID.match(target):
+        values["KeyId"] = target
     raw = _str(call.params, "KeyId")
     if raw is None:
-        return Prepared()
+        return Prepared(values)
     if _KEY_ID.match(raw):
-        return Prepared({"KeyId": raw})
+        return Prepared({**values, "KeyId": raw})
     if raw.startswith("alias/") or ":alias/" in raw:
         # Key policies and IAM policies are evaluated on the key an alias
         # points to; the alias itself is not the resource of a cryptographic
