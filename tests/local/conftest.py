@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lambdaguard.local.aws import Account, MotoServer, moto_server, seed_account
 from lambdaguard.local.runtime import LocalLambda
 
 WriteFunction = Callable[..., Path]
@@ -38,3 +39,16 @@ def write_function(tmp_path: Path) -> WriteFunction:
         return root
 
     return write
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    """moto in server mode on loopback, empty."""
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def seeded(moto: MotoServer) -> Account:
+    """The sample account seeded into the module's moto server."""
+    return seed_account(moto)

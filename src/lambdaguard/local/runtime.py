@@ -656,6 +656,9 @@ class ExecutionEnvironment:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGSTOP)
             self._frozen = True
+            # Signal delivery is asynchronous; Lambda's freeze is not. Wait (briefly)
+            # until the runtime process is really stopped.
+            _wait_stopped(self._proc.pid)
 
     def _thaw(self) -> None:
         if self._proc is not None and self._frozen:
@@ -985,6 +988,19 @@ def _top_level_entries(distribution: str) -> list[Path]:
 
 
 # -- small helpers ---------------------------------------------------------------------
+
+
+def _wait_stopped(pid: int, timeout_s: float = 1.0) -> None:
+    stat = Path(f"/proc/{pid}/stat")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            # Field 3 of /proc/<pid>/stat is the state; T = stopped by a signal.
+            if stat.read_text().rsplit(")", 1)[1].split()[0] in ("T", "t", "Z", "X"):
+                return
+        except (OSError, IndexError):
+            return  # gone, or no /proc on this system
+        time.sleep(0.001)
 
 
 def _posted_init_error(state: _Sandbox) -> bytes | None:
