@@ -211,3 +211,16 @@ def test_huge_inputs_are_bounded() -> None:
     assert auth.resource == "*"
     [auth] = _map("dynamodb", "ExecuteStatement", {"Statement": "SELECT " + "x" * 100_000})
     assert auth.resource == "*"
+
+
+def test_operation_without_iam_data_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operation botocore knows but the IAM data does not raises IamDataError, never guesses."""
+    from lambdaguard.iam import _mapper
+
+    _mapper.operation_plan.cache_clear()
+    monkeypatch.setattr(_mapper, "iam_prefix", lambda service: None)
+    try:
+        with pytest.raises(IamDataError, match="no service for 'sqs'"):
+            _map("sqs", "SendMessage", {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/1/q"})
+    finally:
+        _mapper.operation_plan.cache_clear()
