@@ -376,3 +376,19 @@ def test_build_task_root_vendors_distributions(tmp_path: Path) -> None:
     root = build_task_root(src, tmp_path / "root", packages=["jmespath"])
     assert (root / "app.py").exists()
     assert (root / "jmespath" / "__init__.py").exists()
+
+
+def test_platform_lines_frame_each_invocation(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """START, END and REPORT lines name the request; only a cold start reports Init Duration."""
+    service.add(_config(write_function(app=ECHO)))
+    service.invoke("echo", {}, request_id="cold-1")
+    service.invoke("echo", {}, request_id="warm-2")
+    logs = service.environment("echo").logs
+    assert "START RequestId: cold-1 Version: $LATEST" in logs
+    assert "END RequestId: warm-2" in logs
+    reports = {line.split()[2]: line for line in logs if line.startswith("REPORT ")}
+    assert "Init Duration" in reports["cold-1"]
+    assert "Init Duration" not in reports["warm-2"]
+    assert "Memory Size: 128 MB" in reports["warm-2"]

@@ -33,6 +33,7 @@ import contextlib
 import datetime as dt
 import importlib.metadata
 import json
+import math
 import os
 import secrets
 import shutil
@@ -375,8 +376,41 @@ class ExecutionEnvironment:
         qualifier: str | None = None,
     ) -> InvokeResult:
         """Invoke the function synchronously (RequestResponse) and return what Lambda would."""
-        payload = event if isinstance(event, bytes) else json.dumps(event).encode()
         request_id = request_id or str(uuid.uuid4())
+        self._platform(f"START RequestId: {request_id} Version: {self.config.version}")
+        result = self._invoke(
+            event,
+            request_id=request_id,
+            client_context=client_context,
+            cognito_identity=cognito_identity,
+            trace_id=trace_id,
+            qualifier=qualifier,
+        )
+        # The platform lines Lambda writes to the function's log stream.
+        self._platform(f"END RequestId: {request_id}")
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {result.duration_ms:.2f} ms\t"
+            f"Billed Duration: {math.ceil(result.duration_ms)} ms\t"
+            f"Memory Size: {self.config.memory_mb} MB"
+        )
+        if result.init_duration_ms is not None:
+            report += f"\tInit Duration: {result.init_duration_ms:.2f} ms"
+        if result.status in ("timeout", "init_error"):
+            report += f"\tStatus: {result.status}"
+        self._platform(report)
+        return result
+
+    def _invoke(
+        self,
+        event: Any,
+        *,
+        request_id: str,
+        client_context: Mapping[str, Any] | None,
+        cognito_identity: Mapping[str, Any] | None,
+        trace_id: str | None,
+        qualifier: str | None,
+    ) -> InvokeResult:
+        payload = event if isinstance(event, bytes) else json.dumps(event).encode()
         cold = False
         init_ms: float | None = None
         if self.pid is None:
@@ -685,6 +719,15 @@ class ExecutionEnvironment:
             st.runtime_waiting = False
             st.extensions.clear()
             st.cond.notify_all()
+
+    def _platform(self, line: str) -> None:
+        with self._logs_lock:
+            self.logs.append(line)
+        if self.log_path is not None:
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"{self.config.name} platform: {line}\n")
+        if self.echo:
+            print(f"[{self.config.name}] {line}", file=sys.stderr)
 
     def _start_reader(self, stream: Any, name: str) -> threading.Thread:
         def pump() -> None:
