@@ -76,3 +76,33 @@ def test_data_loads_per_service(cold: list[str]) -> None:
     services = {r.split("/")[1].removesuffix(".json") for r in cold if "/" in r}
     assert "s3" in services
     assert services <= {"s3", "kms"}
+
+
+def test_prefix_exceptions_are_needed_and_real(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each service-name exception names a real IAM prefix the model's own names do not reach."""
+    table = dict(_mapper._PREFIX_EXCEPTIONS)
+    monkeypatch.setattr(_mapper, "_PREFIX_EXCEPTIONS", {})
+    _mapper.iam_prefix.cache_clear()
+    try:
+        for service, prefix in table.items():
+            assert iam_service(prefix) is not None, prefix
+            assert _mapper.iam_prefix(service) != prefix, service
+    finally:
+        _mapper.iam_prefix.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("service", "prefix"),
+    [
+        ("cloudwatch", "cloudwatch"),  # signing name "monitoring"
+        ("stepfunctions", "states"),
+        ("sesv2", "ses"),
+        ("iot-data", "iot"),  # signing name "iotdata"
+        ("resourcegroupstaggingapi", "tag"),  # signing name "tagging"
+        ("bedrock-runtime", "bedrock"),
+        ("dynamodbstreams", "dynamodb"),
+    ],
+)
+def test_service_prefixes(service: str, prefix: str) -> None:
+    """botocore client names resolve to the IAM prefix AWS's reference uses."""
+    assert _mapper.iam_prefix(service) == prefix
