@@ -339,3 +339,25 @@ def test_key_prefix_depth_and_full_keys() -> None:
     assert aws.key_prefix("a/b/c/d.txt", 9, False) == "a/b/c/"
     assert aws.key_prefix("a/b/c/d.txt", 0, False) == ""
     assert aws.key_prefix("a/b/c/d.txt", 1, True) == "a/b/c/d.txt"
+
+
+def test_prefix_depth_and_full_keys_from_the_environment(
+    enable: Callable[..., None], sink: Sink, moto_endpoint: str
+) -> None:
+    """LAMBDAGUARD_KEY_PREFIX_DEPTH deepens the prefix; LAMBDAGUARD_RECORD_FULL_KEYS keeps keys whole."""
+    enable(LAMBDAGUARD_KEY_PREFIX_DEPTH="2")
+    s3 = client("s3", moto_endpoint)
+    s3.create_bucket(Bucket="depth")
+
+    def handler(event: Any, context: Any) -> None:
+        s3.put_object(Bucket="depth", Key="a/b/c/file.txt", Body=b"")
+
+    run(handler)
+    assert json.loads(find(calls(sink), "PutObject")[semconv.AWS_PARAMS])["Key"] == "a/b/"
+    from lambdaguard.agent import _agent
+
+    _agent.reset()
+    sink.bodies.clear()
+    enable(LAMBDAGUARD_RECORD_FULL_KEYS="true")
+    run(handler)
+    assert json.loads(find(calls(sink), "PutObject")[semconv.AWS_PARAMS])["Key"] == "a/b/c/file.txt"
