@@ -33,7 +33,7 @@ EVENTS: dict[str, tuple[dict[str, Any], str]] = {
             },
             "body": "{}",
         },
-        f"arn:aws:execute-api:*:{ACCOUNT}:abc123/prod",
+        f"arn:aws:execute-api:us-east-1:{ACCOUNT}:abc123/prod",
     ),
     "api_gateway_http": (
         {
@@ -48,7 +48,7 @@ EVENTS: dict[str, tuple[dict[str, Any], str]] = {
                 "stage": "$default",
             },
         },
-        f"arn:aws:execute-api:*:{ACCOUNT}:def456/$default",
+        f"arn:aws:execute-api:us-east-1:{ACCOUNT}:def456/$default",
     ),
     "api_gateway_websocket": (
         {
@@ -197,8 +197,9 @@ EVENTS: dict[str, tuple[dict[str, Any], str]] = {
 
 
 @pytest.mark.parametrize("kind", sorted(EVENTS))
-def test_trigger_kind_and_source(kind: str) -> None:
+def test_trigger_kind_and_source(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each documented event shape maps to its trigger kind and source ARN or name."""
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
     event, source = EVENTS[kind]
     trigger = triggers.trigger_of(event, None)
     assert trigger.kind == kind

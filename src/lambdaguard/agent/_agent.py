@@ -372,6 +372,7 @@ def get(config: Config) -> Agent:
         elif config != _agent.config:
             _agent.config = config
             _agent.sender = export.Sender(config)
+            aws.install(config.key_prefix_depth, config.record_full_keys)
         return _agent
 
 

@@ -12,10 +12,12 @@ attribute and a ``traceparent`` message attribute, which become span links
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from lambdaguard.agent.config import AWS_REGION
 from lambdaguard.agent.recorder import Link, Trigger
 
 __all__ = ["parse_traceparent", "parse_xray", "trigger_of"]
@@ -182,7 +184,8 @@ def _kind_and_source(event: Any) -> tuple[str, str]:
         account = str(context.get("accountId", ""))
         source = api_id
         if api_id and account and stage:
-            source = f"arn:aws:execute-api:*:{account}:{api_id}/{stage}"
+            region = os.environ.get(AWS_REGION, "") or "*"
+            source = f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}"
         if event.get("version") == "2.0" or isinstance(context.get("http"), Mapping):
             return "api_gateway_http", source
         if "httpMethod" in event or "httpMethod" in context:
