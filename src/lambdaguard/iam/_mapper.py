@@ -7,8 +7,9 @@ The path of a call:
    :class:`~lambdaguard.errors.UnknownOperation` with the nearest matches.
 2. The botocore service is resolved to its IAM prefix (:func:`iam_prefix`).
 3. The operation is known to need no permission, or is covered by a
-   hand-written rule, a rename, the REST-verb scheme of API Gateway, or an
-   action of the same name in the IAM data.
+   hand-written rule, a rename, the REST-verb scheme of API Gateway, an
+   action of the same name in the IAM data, or the one action its AWS
+   documentation (in the botocore model) names.
 4. The action's resource types give the ARN (``_grant``).
 5. Dependent permissions are added: ``iam:PassRole`` for a role handed to the
    service, and KMS actions S3 used on the caller's behalf (SSE-KMS), when the
@@ -96,7 +97,8 @@ class OperationPlan:
     """How one operation is authorized, known without any parameters.
 
     ``kind`` is ``free`` (no permission), ``rule`` (parameters decide among
-    ``actions``), ``rename`` / ``name`` (one action), ``rest`` (API Gateway
+    ``actions``), ``rename`` / ``name`` (one action), ``documented`` (the one
+    action the operation's AWS documentation names), ``rest`` (API Gateway
     verb) or ``unknown``; ``reason`` explains ``free`` and ``unknown``.
     """
 
@@ -141,6 +143,9 @@ def operation_plan(service: str, operation: str) -> OperationPlan:
     data = iam_service(prefix)
     action = data.action(op) if data is not None else None
     if action is None:
+        documented = documented_action(service, op, prefix)
+        if documented is not None:
+            return OperationPlan(service, op, prefix, "documented", (documented,))
         return OperationPlan(
             service,
             op,
@@ -150,6 +155,50 @@ def operation_plan(service: str, operation: str) -> OperationPlan:
             f"The IAM data for {prefix!r} has no action for {op}.",
         )
     return OperationPlan(service, op, prefix, "name", (f"{prefix}:{action.name}",))
+
+
+# Sentences of an operation's documentation that state what it is authorized
+# by ("Required permissions: dms:ListDataProviders.", "This operation requires
+# batch:CancelJob permission ...", "the public IAM action associated with this
+# API is glue:GetTable").
+_PERMISSION_SENTENCE = re.compile(
+    r"requires?|required permissions|must have|permission to perform|permission for|"
+    r"IAM action|Action element|derived from|allows the",
+    re.IGNORECASE,
+)
+_ACTION_TOKEN = re.compile(r"\b([a-z0-9-]+):([A-Z][A-Za-z0-9]+)\b")
+_TAGS = re.compile(r":(?:Tag|Untag|ListTags)")
+# "There is no separate batch:CancelJobs IAM action." names an action that does not exist.
+_NEGATION = re.compile(r"\bno separate\b|\bthere is no\b", re.IGNORECASE)
+
+
+@cache
+def documented_action(service: str, operation: str, prefix: str) -> str | None:
+    """The one action the operation's botocore documentation says authorizes it, if any.
+
+    For operations without a same-named action, AWS's API documentation (shipped
+    in botocore's models) often names the action that authorizes them. Only a
+    statement naming exactly one action of the service's own prefix counts, and
+    only if every own-prefix action it names exists in the IAM data (a named
+    action the data lacks means the data is behind, so nothing is claimed).
+    Actions of other services named there (kms:Decrypt, iam:PassRole) are
+    conditional extras and are not taken.
+    """
+    from lambdaguard.iam._data import action_exists
+    from lambdaguard.iam._models import _model
+
+    doc = _model(service).operation_model(operation).documentation or ""
+    text = re.sub(r"<[^>]+>", " ", doc)
+    named: set[str] = set()
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        if not _PERMISSION_SENTENCE.search(sentence) or _NEGATION.search(sentence):
+            continue
+        for svc, name in _ACTION_TOKEN.findall(sentence):
+            if svc == prefix and (not _TAGS.search(":" + name) or "Tag" in operation):
+                named.add(f"{svc}:{name}")
+    if not named or not all(action_exists(a) for a in named):
+        return None
+    return named.pop() if len(named) == 1 else None
 
 
 def _bearer_reason(info: ServiceInfo) -> str:
@@ -214,6 +263,12 @@ def authorizations(
         found = _rest_grant(call, plan.actions[0])
     else:
         found = prepared_grant(call, plan.actions[0])
+        if plan.kind == "documented":
+            source = f"AWS's documentation of {plan.operation} names {plan.actions[0]}. "
+            found = [
+                Authorization(a.action, a.resource, a.confidence, source + a.explanation)
+                for a in found
+            ]
     found += _pass_role(call)
     found += _s3_kms(call)
     return list(dict.fromkeys(found))
