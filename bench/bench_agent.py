@@ -24,11 +24,13 @@ import argparse
 import importlib.util
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ sys.path.insert(0, str(BENCH_DIR))
 from _runtime_api import FUNCTION_NAME, REGION, Invocation, OtlpSink, RuntimeApi  # noqa: E402
 
 WRAPPER = ROOT / "layer" / "lambdaguard-instrument"
+LAYER_DIR = ROOT / "dist" / "layer"
 FUNCTION_HANDLER = "_function.handler"
 CALL_LEVELS = (0, 1, 10)
 
@@ -61,30 +64,54 @@ class Variant:
     argv_prefix: tuple[str, ...] = ()
     unavailable: str = ""  # why it cannot run here; empty when it can
     how: str = ""
+    cold_only: bool = False  # measured for INIT and memory only
 
 
-def _variants() -> list[Variant]:
+def _variants(*, source: bool = False) -> list[Variant]:
     plain = Variant("plain", {"_HANDLER": FUNCTION_HANDLER}, how="the function as is")
+    extra: list[Variant] = []
     spec = importlib.util.find_spec("lambdaguard")
-    agent_dir = Path(spec.origin).parent / "agent" if spec and spec.origin else None
-    if agent_dir is None or not (agent_dir / "handler.py").exists():
+    package = Path(spec.origin).parent if spec and spec.origin else None
+    if package is None or not (package / "agent" / "handler.py").exists():
         lg = Variant("lambdaguard", {}, unavailable="lambdaguard.agent.handler not built yet")
-    elif WRAPPER.exists() and os.access(WRAPPER, os.X_OK):
-        lg = Variant(
-            "lambdaguard",
-            {"_HANDLER": FUNCTION_HANDLER, "AWS_LAMBDA_EXEC_WRAPPER": str(WRAPPER)},
-            argv_prefix=(str(WRAPPER),),
-            how="exec wrapper layer/lambdaguard-instrument",
-        )
     else:
-        lg = Variant(
-            "lambdaguard",
-            {
-                "_HANDLER": "lambdaguard.agent.handler.lambda_handler",
-                "LAMBDAGUARD_HANDLER": FUNCTION_HANDLER,
-            },
-            how="LAMBDAGUARD_HANDLER + lambdaguard.agent.handler (no exec wrapper yet)",
-        )
+        zip_path, why_not = (None, "--source given") if source else _fresh_layer_zip(package)
+        if zip_path is not None and WRAPPER.exists():
+            # Beside the shipped layer, the same agent with its .pyc cached: the
+            # difference is what compiling the layer's modules costs each cold start.
+            extra.append(
+                Variant(
+                    "lambdaguard-src",
+                    {"_HANDLER": FUNCTION_HANDLER, "AWS_LAMBDA_EXEC_WRAPPER": str(WRAPPER)},
+                    argv_prefix=(str(WRAPPER),),
+                    how="source tree via layer/lambdaguard-instrument, .pyc cached (INIT and memory only)",
+                    cold_only=True,
+                )
+            )
+        if zip_path is not None:
+            wrapper = _extract_layer(zip_path)
+            lg = Variant(
+                "lambdaguard",
+                {"_HANDLER": FUNCTION_HANDLER, "AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)},
+                argv_prefix=(str(wrapper),),
+                how=f"the built layer {zip_path.relative_to(ROOT)} (unzipped, no .pyc written)",
+            )
+        elif WRAPPER.exists() and os.access(WRAPPER, os.X_OK):
+            lg = Variant(
+                "lambdaguard",
+                {"_HANDLER": FUNCTION_HANDLER, "AWS_LAMBDA_EXEC_WRAPPER": str(WRAPPER)},
+                argv_prefix=(str(WRAPPER),),
+                how=f"source tree via layer/lambdaguard-instrument ({why_not})",
+            )
+        else:
+            lg = Variant(
+                "lambdaguard",
+                {
+                    "_HANDLER": "lambdaguard.agent.handler.lambda_handler",
+                    "LAMBDAGUARD_HANDLER": FUNCTION_HANDLER,
+                },
+                how=f"source tree, LAMBDAGUARD_HANDLER + lambdaguard.agent.handler ({why_not}; no exec wrapper)",
+            )
     if not (
         _has("opentelemetry.instrumentation.aws_lambda")
         and _has("opentelemetry.instrumentation.botocore")
@@ -100,7 +127,39 @@ def _variants() -> list[Variant]:
             {"_HANDLER": "_otel_peer.lambda_handler", "ORIG_HANDLER": FUNCTION_HANDLER},
             how="OTel aws-lambda + botocore instrumentation, BatchSpanProcessor, OTLP/HTTP",
         )
-    return [plain, lg, otel]
+    return [plain, lg, *extra, otel]
+
+
+def _fresh_layer_zip(package: Path) -> tuple[Path | None, str]:
+    """The host runtime's layer zip from `make layer`, if it is newer than the agent's source."""
+    arch = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    name = f"lambdaguard-python{sys.version_info[0]}.{sys.version_info[1]}-{arch}.zip"
+    zip_path = LAYER_DIR / name
+    if not zip_path.exists():
+        return None, f"no {name} in dist/layer: run make layer"
+    sources = [*package.glob("*.py"), *(package / "agent").rglob("*.py")]
+    if WRAPPER.exists():
+        sources.append(WRAPPER)
+    if max(p.stat().st_mtime for p in sources) > zip_path.stat().st_mtime:
+        return None, f"{name} is older than the agent's source: run make layer"
+    return zip_path, ""
+
+
+_unzipped: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _extract_layer(zip_path: Path) -> Path:
+    """Unzip the layer as Lambda does into /opt; returns its exec wrapper."""
+    tmp = tempfile.TemporaryDirectory(prefix="bench-opt-")
+    _unzipped.append(tmp)  # removed when the interpreter exits
+    opt = Path(tmp.name)
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            target = Path(zf.extract(info, opt))
+            mode = info.external_attr >> 16
+            if mode and not info.is_dir():
+                target.chmod(mode & 0o777)  # zipfile drops the mode; the wrapper needs +x
+    return opt / WRAPPER.name
 
 
 def _has(module: str) -> bool:
@@ -137,6 +196,10 @@ def _lambda_env(api: RuntimeApi, sink: OtlpSink, variant: Variant) -> dict[str, 
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
         "OTEL_SERVICE_NAME": FUNCTION_NAME,
+        # Lambda's /opt and task root are read-only: a layer that ships no .pyc
+        # is compiled at every cold start. Never writing bytecode keeps that true
+        # for the unzipped layer; installed packages still load their .pyc.
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.update(variant.env)
     return env
@@ -440,8 +503,12 @@ def report(
     """Print the three tables and verdicts; return the numbers for --json."""
     out: dict[str, Any] = {"variants": {}, "init": {}, "warm": {}, "memory": {}, "verdicts": {}}
     for v in variants:
-        out["variants"][v.name] = {"how": v.how, "unavailable": v.unavailable}
-        print(f"  {v.name:<12} {v.unavailable or v.how}")
+        out["variants"][v.name] = {
+            "how": v.how,
+            "unavailable": v.unavailable,
+            "cold_only": v.cold_only,
+        }
+        print(f"  {v.name:<16} {v.unavailable or v.how}")
 
     def ok_cold(name: str) -> bool:
         c = cold.get(name)
@@ -546,6 +613,8 @@ def report(
     base = warm.get("plain")
     for v in variants:
         w = warm.get(v.name)
+        if v.cold_only:
+            continue
         if v.unavailable or w is None or not w.latency_us:
             reason = v.unavailable or "; ".join((w.errors if w else [])[:1]) or "no data"
             rows.append([v.name, "-", "-", "-", "-", "-", "-", "-", reason])
@@ -700,14 +769,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, help="discarded warm invocations per call level")
     p.add_argument("--only", nargs="*", help="variants to run besides plain (lambdaguard, otel)")
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
+    p.add_argument(
+        "--source",
+        action="store_true",
+        help="run lambdaguard from the source tree even when a fresh layer zip exists",
+    )
     args = p.parse_args(argv)
     runs = args.runs or (5 if args.quick else 21)
     rounds = args.rounds or (100 if args.quick else 1000)
     warmup = args.warmup if args.warmup is not None else (10 if args.quick else 50)
 
-    variants = _variants()
+    variants = _variants(source=args.source)
     if args.only is not None:
-        variants = [v for v in variants if v.name == "plain" or v.name in args.only]
+        keep = {"plain", *args.only}
+        variants = [v for v in variants if v.name in keep or v.name.removesuffix("-src") in keep]
     runnable = [v for v in variants if not v.unavailable]
     print(
         f"agent budgets, {'quick' if args.quick else 'full'} run: {runs} fresh processes per variant, "
@@ -717,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     load_before = os.getloadavg()[0]
     cold = measure_cold(runnable, runs, export_wait=5.0)
-    warm = measure_warm(runnable, rounds, warmup)
+    warm = measure_warm([v for v in runnable if not v.cold_only], rounds, warmup)
     imports = measure_imports(runnable)
     numbers = report(variants, cold, warm, imports)
     load_after = os.getloadavg()[0]
