@@ -89,6 +89,8 @@ def test_function_environment_points_at_moto(seeded: Account) -> None:
     assert env["ORDER_EVENTS_QUEUE_URL"] == seeded.queues[aws.QUEUE_ORDERS]
 
 
+# Last in the module on purpose: starting a server resets moto's process-global
+# state, which the module's shared server also sees.
 def test_a_new_server_starts_empty(moto: MotoServer, seeded: Account) -> None:
     """moto's state is process-global; a new server is reset, so each stage starts empty."""
     assert moto.client("s3").list_buckets()["Buckets"]

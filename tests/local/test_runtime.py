@@ -392,3 +392,55 @@ def test_platform_lines_frame_each_invocation(
     assert "Init Duration" in reports["cold-1"]
     assert "Init Duration" not in reports["warm-2"]
     assert "Memory Size: 128 MB" in reports["warm-2"]
+
+
+def test_init_past_its_time_limit_is_a_timeout(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """A module that takes longer than the INIT limit fails the invoke and is killed."""
+    root = write_function(app="import time\ntime.sleep(30)\ndef handler(e, c):\n    return 1\n")
+    service.add(_config(root, init_timeout_s=0.5))
+    result = service.invoke("echo", {})
+    assert result.status == "init_error"
+    assert result.error is not None
+    assert result.error["errorType"] == "Sandbox.Timedout"
+    assert service.environment("echo").pid is None
+
+
+def test_process_exit_during_init_is_an_exit_error(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """A module that exits while being imported gives Runtime.ExitError with its status."""
+    service.add(_config(write_function(app="import os\nos._exit(7)\n")))
+    result = service.invoke("echo", {})
+    assert result.status == "init_error"
+    assert result.error is not None
+    assert result.error["errorType"] == "Runtime.ExitError"
+    assert "exit status 7" in result.error["errorMessage"]
+
+
+def test_internal_extension_cannot_register_for_shutdown(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """Registering SHUTDOWN from inside the runtime process is refused, as Lambda refuses it."""
+    root = write_function(
+        app="""
+        import json, os, urllib.request, urllib.error
+        req = urllib.request.Request(
+            f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/2020-01-01/extension/register",
+            data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
+            headers={"Lambda-Extension-Name": "x"},
+            method="POST",
+        )
+        try:
+            urllib.request.urlopen(req)
+            STATUS = 200
+        except urllib.error.HTTPError as err:
+            STATUS = err.code
+        def handler(e, c):
+            return STATUS
+        """
+    )
+    service.add(_config(root))
+    assert service.invoke("echo", {}).json() == 400
+    assert service.environment("echo").extension_names == ()
