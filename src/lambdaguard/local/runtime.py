@@ -126,7 +126,9 @@ class FunctionConfig:
     name: str
     handler: str
     code_dir: Path
-    runtime: str = "python3.11"
+    # The managed runtime this environment plays: the interpreter running it is
+    # this machine's, so the default names this machine's Python version.
+    runtime: str = f"python{sys.version_info.major}.{sys.version_info.minor}"
     memory_mb: int = 128
     timeout_s: float = 3.0
     environment: Mapping[str, str] = field(default_factory=dict)
