@@ -223,3 +223,20 @@ def test_export_happens_only_after_the_handler_returned(
     assert flush(10_000)
     assert seen == [True]
     assert len(sink.bodies) == 1
+
+
+def test_extension_registration_failure_falls_back_to_the_queue(
+    enable: Callable[..., None], sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the Extensions API refuses or is unreachable, records still go out after the response."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    enable(AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{closed}", AWS_LAMBDA_FUNCTION_NAME="orders")
+    wrapped = instrument(lambda e, c: "fine")
+    agent = _agent.current()
+    assert agent is not None
+    assert agent.extension is None
+    assert wrapped({}, Context()) == "fine"
+    assert flush(5000)
+    assert len(sink.bodies) == 1
