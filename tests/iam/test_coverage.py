@@ -19,6 +19,7 @@ def test_counts_add_up() -> None:
     for s in report.services:
         assert s.mapped + s.free + len(s.unknown) == s.operations, s.service
         assert s.scoped + len(s.unscoped) == s.needs_resource <= s.mapped, s.service
+        assert s.templated <= s.mapped, s.service
     assert report.operations == sum(s.operations for s in report.services)
 
 
@@ -33,3 +34,9 @@ def test_top_services_mostly_known() -> None:
     """At least 94% of the Lambda-favourite operations map to an action or are permission-free."""
     report = coverage(TOP_SERVICES)
     assert report.known / report.operations >= 0.94
+
+
+def test_mapped_lambda_favourites_have_arn_templates() -> None:
+    """Every mapped operation of the 40 services has ARN templates wherever its actions have resource types."""
+    report = coverage(TOP_SERVICES)
+    assert report.templated == report.mapped

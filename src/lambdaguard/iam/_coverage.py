@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from lambdaguard.errors import IamDataError
-from lambdaguard.iam._grant import Call, lookup_action
+from lambdaguard.iam._grant import Call, _slots, lookup_action
 from lambdaguard.iam._mapper import operation_plan
 from lambdaguard.iam._model import Confidence
 from lambdaguard.iam._models import available_services, operation_members, service_info
@@ -71,6 +71,7 @@ class ServiceCoverage:
     prefix: str | None
     operations: int
     mapped: int  # map to actions that exist in the IAM data
+    templated: int  # mapped, and each action with resource types has ARN templates in the data
     scoped: int  # mapped, and every action with resource types gets an ARN from the request
     needs_resource: int  # mapped operations whose actions have resource types
     free: int  # known to need no permission
@@ -103,6 +104,11 @@ class CoverageReport:
     def mapped(self) -> int:
         """Operations mapped to existing actions, in total."""
         return sum(s.mapped for s in self.services)
+
+    @property
+    def templated(self) -> int:
+        """Mapped operations whose actions have ARN templates where they have resource types."""
+        return sum(s.templated for s in self.services)
 
     @property
     def scoped(self) -> int:
@@ -185,7 +191,7 @@ def _addressable(service: str, operation: str, action: str) -> bool | None:
 def service_coverage(service: str) -> ServiceCoverage:
     """The coverage of one botocore service."""
     info = service_info(service)
-    mapped = scoped = needs = free = 0
+    mapped = templated = scoped = needs = free = 0
     unknown: list[str] = []
     unscoped: list[str] = []
     prefix: str | None = None
@@ -205,6 +211,8 @@ def service_coverage(service: str) -> ServiceCoverage:
             unknown.append(op)
             continue
         mapped += 1
+        if all(_slots(a) or not lookup_action(a).resources for a in plan.actions):
+            templated += 1
         if plan.kind in ("rule", "rest") or service == "apigatewaymanagementapi":
             # Rules and the API Gateway path scheme build their ARNs themselves;
             # each has tests.
@@ -224,6 +232,7 @@ def service_coverage(service: str) -> ServiceCoverage:
         prefix=prefix,
         operations=len(info.operations),
         mapped=mapped,
+        templated=templated,
         scoped=scoped,
         needs_resource=needs,
         free=free,

@@ -106,6 +106,7 @@ def _coverage(args: argparse.Namespace) -> int:
                 "iam_prefix": s.prefix,
                 "operations": s.operations,
                 "mapped": s.mapped,
+                "with_arn_template": s.templated,
                 "with_arn": s.scoped,
                 "needs_resource": s.needs_resource,
                 "permission_free": s.free,
@@ -118,17 +119,24 @@ def _coverage(args: argparse.Namespace) -> int:
         return 0
     out = sys.stdout
     out.write(
-        f"{'service':<28}{'ops':>6}{'mapped':>8}{'arn':>6}{'of':>6}{'free':>6}{'unknown':>9}\n"
+        "ops: botocore operations; mapped: to actions in the IAM data; template: mapped and the\n"
+        "actions have ARN templates wherever they have resource types; arn/of: of the mapped\n"
+        "operations whose actions have resource types, how many name the ARN from the request;\n"
+        "free: need no permission; unknown: no mapping\n\n"
+    )
+    out.write(
+        f"{'service':<28}{'ops':>6}{'mapped':>8}{'template':>10}{'arn':>6}{'of':>6}"
+        f"{'free':>6}{'unknown':>9}\n"
     )
     for s in report.services:
         out.write(
-            f"{s.service:<28}{s.operations:>6}{s.mapped:>8}{s.scoped:>6}"
+            f"{s.service:<28}{s.operations:>6}{s.mapped:>8}{s.templated:>10}{s.scoped:>6}"
             f"{s.needs_resource:>6}{s.free:>6}{len(s.unknown):>9}\n"
         )
     t = _totals(report)
     out.write(
-        f"{'TOTAL':<28}{t['operations']:>6}{t['mapped']:>8}{t['with_arn']:>6}"
-        f"{t['needs_resource']:>6}{t['permission_free']:>6}{t['unknown']:>9}\n"
+        f"{'TOTAL':<28}{t['operations']:>6}{t['mapped']:>8}{t['with_arn_template']:>10}"
+        f"{t['with_arn']:>6}{t['needs_resource']:>6}{t['permission_free']:>6}{t['unknown']:>9}\n"
     )
     out.write(
         f"mapped or permission-free: {t['known_percent']:.2f}% of {t['operations']} operations; "
@@ -144,6 +152,7 @@ def _totals(report: Any) -> dict[str, Any]:
     return {
         "operations": report.operations,
         "mapped": report.mapped,
+        "with_arn_template": report.templated,
         "with_arn": report.scoped,
         "needs_resource": report.needs_resource,
         "permission_free": report.free,
