@@ -137,7 +137,8 @@ def test_prune_deletes_only_old_data(store_url: str) -> None:
     assert removed["span_keys"] == 2
     assert [f.name for f in store.functions()] == ["orders"]
     assert store.calls(ARN)[0].count == 1
-    assert store.prune_span_keys(3600, now=NOW + timedelta(hours=2)) == 2
+    assert store.prune_span_keys(3600, now=NOW + timedelta(hours=2), chunk=1) == 2
+    assert store.stats().span_keys == 0
     store.close()
 
 

@@ -51,7 +51,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-body-bytes", type=int, metavar="N", help="largest request body")
     parser.add_argument("--max-inflight", type=int, metavar="N", help="requests processed at once")
     parser.add_argument("--max-connections", type=int, metavar="N", help="open HTTP connections")
-    parser.add_argument("--span-window", metavar="DURATION", help="how long span ids are kept (7d)")
+    parser.add_argument(
+        "--span-window",
+        metavar="DURATION",
+        help="how long span ids are kept for de-duplication (24h)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -83,8 +83,12 @@ class CollectorConfig:
     # Attributes allowed on one resource, scope, span, event or link (400 beyond).
     max_attributes: int = 1024
     retry_after_s: int = 1
-    # How long span ids are kept for de-duplicating exporter retries (seconds).
-    span_window_s: int = 7 * 24 * 3600
+    # How long span ids are kept for de-duplicating redelivered batches
+    # (seconds). Exporter retries end within minutes (the OTel Collector's
+    # retry_on_failure gives up after 5 min by default); a day also covers a
+    # gateway's persistent queue replayed after a restart. Rows kept =
+    # spans/s x window, so this is the store's main size knob.
+    span_window_s: int = 24 * 3600
     sqlite_synchronous: str = "NORMAL"
 
     def __post_init__(self) -> None:

@@ -59,7 +59,6 @@ _PG_MIGRATION_LOCK: Final = 0x6C67_7561_7264
 _RETRIES: Final = 6
 
 
-
 class _Bytes(sa.types.TypeDecorator[bytes]):
     """BLOB/BYTEA passed straight through: sqlite3 and psycopg take bytes as is.
 
@@ -621,15 +620,32 @@ class Store:
         return StoreStats(self.backend, version, *counts)
 
     # -- retention ---------------------------------------------------------------
-    def prune_span_keys(self, window_s: int, *, now: datetime | None = None) -> int:
-        """Forget span ids older than the de-duplication window; returns rows removed."""
+    def prune_span_keys(
+        self, window_s: int, *, now: datetime | None = None, chunk: int = 20_000
+    ) -> int:
+        """Forget span ids older than the de-duplication window; returns rows removed.
+
+        Deletes in chunks, each its own short transaction, so a large backlog
+        never holds the write lock long enough to stall ingestion.
+        """
         cutoff = int((now or datetime.now(UTC)).timestamp()) - window_s
+        old = (
+            sa.select(span_keys_t.c.key)
+            .where(span_keys_t.c.seen_at < cutoff)
+            .limit(chunk)
+            .scalar_subquery()
+        )
+        stmt = sa.delete(span_keys_t).where(span_keys_t.c.key.in_(old))
 
         def work(conn: Connection) -> int:
-            result = conn.execute(sa.delete(span_keys_t).where(span_keys_t.c.seen_at < cutoff))
-            return int(result.rowcount or 0)
+            return int(conn.execute(stmt).rowcount or 0)
 
-        return int(self._retrying(work))
+        total = 0
+        while True:
+            removed = int(self._retrying(work))
+            total += removed
+            if removed < chunk:
+                return total
 
     def prune(self, older_than_s: int, *, now: datetime | None = None) -> dict[str, int]:
         """Delete everything last seen before ``now - older_than_s``; returns rows removed per table."""
