@@ -6,8 +6,9 @@ When export happens:
   thread receives each INVOKE event, waits until the handler for that request
   has returned, exports, then calls ``event/next``. The response is already
   posted, so nothing waits on the network before it. If the handler is still
-  running ``margin`` before the deadline, the record is exported with outcome
-  ``timeout`` so a timing-out invocation still leaves its record.
+  running 100 ms plus the send budget (at most 300 ms) before the deadline,
+  the record is exported with outcome ``timeout`` so a timing-out invocation
+  still leaves its record.
 - **Without it** (``@instrument`` outside Lambda, or registration failed): the
   finished record is queued to one worker thread and the handler returns at
   once. Inside a real Lambda without the extension, that worker may be frozen
@@ -54,6 +55,7 @@ from lambdaguard.agent.recorder import Record, Recording
 __all__ = ["Agent", "Invocation", "get", "reset"]
 
 _SHUTDOWN_BUDGET_MS = 300
+_TIMEOUT_SEND_MS = 300  # the longest the pre-deadline export may take
 
 
 @dataclass(slots=True)
@@ -307,7 +309,11 @@ class Agent:
     def _on_invoke_event(self, event: InvokeEvent) -> None:
         # Runs on the extension thread, once per invocation, before event/next.
         with recorder.suppressed():
-            margin_ms = min(self.config.export_timeout_ms + 50, 1000)
+            # The margin is kept short: an invocation still running at
+            # deadline - margin is reported as a timeout, so a long margin would
+            # mislabel slow-but-successful invocations of short-timeout functions.
+            send_ms = min(self.config.export_timeout_ms, _TIMEOUT_SEND_MS)
+            margin_ms = send_ms + 100
             wait_s = (event.deadline_ms - margin_ms) / 1000 - time.time()
             timed_out = False
             with self._lock:
@@ -328,7 +334,11 @@ class Agent:
                 if not already:
                     record = self._record(running, semconv.OUTCOME_TIMEOUT, "")
                     _guard.safe(
-                        "export", self.export_now, [*self._take_init(), record], default=None
+                        "export",
+                        self.export_now,
+                        [*self._take_init(), record],
+                        send_ms,
+                        default=None,
                     )
                 with self._lock:  # let the handler finish if it can, up to the deadline
                     end = time.monotonic() + max(event.deadline_ms / 1000 - time.time(), 0) + 0.5
