@@ -665,7 +665,7 @@ class ExecutionEnvironment:
                     )
                     break
                 st.cond.wait(min(remaining, 0.05))
-        if failure is not None:
+        if failure is not None and _posted_init_error(st) is not None:
             # Give the runtime a moment to exit by itself after posting init/error
             # (awslambdaric calls sys.exit(1)), so its log lines are complete.
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -709,6 +709,11 @@ class ExecutionEnvironment:
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
+            # Let the readers drain what the process wrote before it died (the
+            # init error's log lines, say); a process that left the group may
+            # still hold the pipe, hence the bound.
+            for reader in self._readers[-2:]:
+                reader.join(timeout=1.0)
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     with contextlib.suppress(OSError):
