@@ -253,12 +253,16 @@ class Agent:
 
     def release(self, request_id: str) -> None:
         """The handler for ``request_id`` has returned (even if recording failed)."""
+        if self.extension is None:
+            return  # only the extension thread waits for this
         with self._lock:
             self._finished.setdefault(request_id, [])
             self._lock.notify_all()
 
     def _take_init(self) -> list[Record]:
-        init, self.pending_init = self.pending_init, None
+        # Main thread (finish) and extension thread (timeout) may race for it.
+        with self._lock:  # a Condition over an RLock: re-entrant
+            init, self.pending_init = self.pending_init, None
         return [init] if init is not None else []
 
     # -- export ----------------------------------------------------------------------
