@@ -121,6 +121,7 @@ def _lower_params(params: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
     return {str(k).lower(): (str(k), v) for k, v in params.items()}
 
 
+@cache
 def _candidates(prefix: str, variable: str) -> tuple[str, ...]:
     names = list(_ALIASES.get((prefix, variable), ()))
     names.append(variable)
