@@ -51,8 +51,7 @@ def wrap(handler: Handler, config: Config) -> Handler:
             try:
                 return handler(event, context)
             finally:
-                request_id = str(getattr(context, "aws_request_id", "") or "")
-                _guard.safe("invoke.release", agent.release, request_id, default=None)
+                _guard.safe("invoke.release", _release, agent, context, default=None)
         try:
             result = handler(event, context)
         except BaseException as exc:
@@ -65,6 +64,10 @@ def wrap(handler: Handler, config: Config) -> Handler:
 
     setattr(lambdaguard_handler, _WRAPPED, True)
     return lambdaguard_handler
+
+
+def _release(agent: _agent.Agent, context: Any) -> None:
+    agent.release(str(getattr(context, "aws_request_id", "") or ""))
 
 
 def load_handler(spec: str) -> Handler:
