@@ -550,6 +550,32 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
             ("iam:PassRole", f"arn:aws:iam::{A}:role/sfn"),
         ],
     ),
+    (
+        "s3",
+        "PutObject",
+        {"Bucket": "b", "Key": "k", "Tagging": "a=1", "ACL": "private"},
+        None,
+        [
+            ("s3:PutObject", "arn:aws:s3:::b/k"),
+            ("s3:PutObjectTagging", "arn:aws:s3:::b/k"),
+            ("s3:PutObjectAcl", "arn:aws:s3:::b/k"),
+        ],
+    ),
+    (
+        "sts",
+        "AssumeRole",
+        {
+            "RoleArn": "arn:aws:iam::210987654321:role/x",
+            "Tags": [{"Key": "k"}],
+            "SourceIdentity": "me",
+        },
+        None,
+        [
+            ("sts:AssumeRole", "arn:aws:iam::210987654321:role/x"),
+            ("sts:TagSession", "arn:aws:iam::210987654321:role/x"),
+            ("sts:SetSourceIdentity", "arn:aws:iam::210987654321:role/x"),
+        ],
+    ),
     # -- STS, KMS, API Gateway, IoT data plane, Bedrock
     (
         "sts",

@@ -475,6 +475,18 @@ def _copy_source(call: Call) -> tuple[dict[str, Any], bool] | None:
     return {"Bucket": bucket, "Key": key}, version
 
 
+@_rule("s3", ["PutObject"], ("s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectAcl"))
+def _s3_put(call: Call) -> list[Authorization]:
+    # Uploading with a tag set also needs s3:PutObjectTagging, and with an ACL
+    # s3:PutObjectAcl (S3 API reference, PutObject "Permissions").
+    out = prepared_grant(call, "s3:PutObject")
+    if call.params.get("Tagging"):
+        out += prepared_grant(call, "s3:PutObjectTagging")
+    if call.params.get("ACL") or any(str(k).startswith("Grant") for k in call.params):
+        out += prepared_grant(call, "s3:PutObjectAcl")
+    return out
+
+
 @_rule(
     "s3", ["CopyObject", "UploadPartCopy"], ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject")
 )
@@ -653,6 +665,24 @@ def _ddb_statements(call: Call) -> list[Authorization]:
     return _statement_grants(
         call, [s.get("Statement") if isinstance(s, Mapping) else s for s in raw[:100]]
     )
+
+
+# -- STS --------------------------------------------------------------------------------
+
+_STS_ASSUME = ("AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity")
+
+
+@_rule("sts", ["AssumeRole"], ("sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"))
+def _sts_assume_role(call: Call) -> list[Authorization]:
+    # Passing session tags needs sts:TagSession, and a source identity
+    # sts:SetSourceIdentity, on the same role (IAM User Guide, "Passing session
+    # tags in AWS STS" and "Monitor and control actions taken with assumed roles").
+    out = grant(call, "sts:AssumeRole")
+    if call.params.get("Tags") or call.params.get("TransitiveTagKeys"):
+        out += grant(call, "sts:TagSession")
+    if call.params.get("SourceIdentity"):
+        out += grant(call, "sts:SetSourceIdentity")
+    return out
 
 
 # -- SSM, Secrets Manager, EventBridge, KMS, SNS ------------------------------------------
