@@ -24,6 +24,7 @@ import json
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -319,6 +320,9 @@ class OtlpSink:
         self._lock = threading.Lock()
         self.requests: list[SinkRequest] = []
         self.connections: list[int] = []
+        # The latest bodies, for checking what was exported (bounded: a full
+        # run sends thousands of requests).
+        self.bodies: deque[tuple[int, bytes]] = deque(maxlen=64)
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -339,6 +343,7 @@ class OtlpSink:
                 data = self.rfile.read(length) if length else b""
                 with sink._lock:
                     sink.requests.append(SinkRequest(at, self.path, len(data)))
+                    sink.bodies.append((at, data))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
@@ -362,6 +367,11 @@ class OtlpSink:
             reqs = sum(1 for r in self.requests if start_ns <= r.at_ns <= end_ns)
             conns = sum(1 for c in self.connections if start_ns <= c <= end_ns)
         return reqs, conns
+
+    def bodies_between(self, start_ns: int, end_ns: int) -> list[bytes]:
+        """Bodies of the requests that arrived in ``[start_ns, end_ns]`` (latest 64 kept)."""
+        with self._lock:
+            return [body for at, body in self.bodies if start_ns <= at <= end_ns]
 
     def wait_requests(self, n: int, timeout: float) -> bool:
         """Wait until at least ``n`` requests arrived."""

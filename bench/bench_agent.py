@@ -410,6 +410,8 @@ class WarmResult:
     connections_before_response: int = 0
     requests_total: int = 0
     invocations: int = 0
+    # (spans, AWS call spans) exported for the last invocation at each call level
+    exported_spans: dict[int, tuple[int, int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -467,12 +469,43 @@ def measure_warm(variants: list[Variant], rounds: int, warmup: int) -> dict[str,
                     reqs, conns = fp.sink.count_between(inv.delivered_ns, inv.response_ns)
                     res.requests_before_response += reqs
                     res.connections_before_response += conns
+                    if r == rounds - 1:
+                        # The invocation's export arrived by its end (before the
+                        # response for the peer, after it for lambdaguard).
+                        bodies = fp.sink.bodies_between(inv.delivered_ns, inv.done_ns)
+                        res.exported_spans[calls] = _count_spans(bodies)
         for name, fp in procs.items():
             results[name].requests_total = len(fp.sink.requests) - starts[name]
     finally:
         for fp in procs.values():
             fp.close()
     return results
+
+
+def _count_spans(bodies: list[bytes]) -> tuple[int, int]:
+    """(spans, spans with rpc.system=aws-api) in OTLP/HTTP protobuf export bodies; (-1, -1) if unreadable."""
+    try:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+    except ImportError:
+        return -1, -1
+    spans = aws = 0
+    for body in bodies:
+        req = ExportTraceServiceRequest()
+        try:
+            req.ParseFromString(body)
+        except Exception:
+            return -1, -1
+        for rs in req.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    spans += 1
+                    aws += any(
+                        a.key == "rpc.system" and a.value.string_value == "aws-api"
+                        for a in span.attributes
+                    )
+    return spans, aws
 
 
 # -- report ---------------------------------------------------------------------------
@@ -684,6 +717,17 @@ def report(
             f"(new connections {w.connections_before_response}) over {w.invocations} invocations; "
             f"exporter requests in all {w.requests_total}"
         )
+        if w.exported_spans:
+            out["warm"][v.name]["exported_spans_last_invocation"] = {
+                str(k): {"spans": n, "aws_spans": a} for k, (n, a) in w.exported_spans.items()
+            }
+            print(
+                f"   {v.name}: exported for one invocation with "
+                + ", ".join(
+                    f"{k} AWS calls: {n} spans ({a} rpc.system=aws-api)"
+                    for k, (n, a) in sorted(w.exported_spans.items())
+                )
+            )
         if v.name == "lambdaguard":
             zero = w.requests_before_response == 0 and w.connections_before_response == 0
             verdicts["warm_no_io_before_response"] = _verdict(zero and w.requests_total > 0)

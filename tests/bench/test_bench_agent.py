@@ -49,6 +49,9 @@ def test_quick_run_prints_every_table_with_numbers_for_every_runnable_variant(
             assert numbers["warm"][name][calls]["latency_us"]["n"] == 3, (name, calls)
         if name != "plain":
             assert numbers["warm"][name]["exporter_requests_total"] > 0, name
+            # The measured variant really recorded the calls it was timed making.
+            ten = numbers["warm"][name]["exported_spans_last_invocation"]["10"]
+            assert ten["aws_spans"] > 0, (name, ten)
     for v in variants.values():
         if v["unavailable"]:
             # A variant that cannot run says why, in its row, instead of numbers.
