@@ -326,6 +326,26 @@ def test_install_is_idempotent_and_uninstall_restores_botocore() -> None:
             {"Statement": "INSERT INTO orders VALUE {'pk': 'secret'}"},
             {"Statement": "INSERT orders"},
         ),
+        (
+            "cognito-idp",
+            {"UserPoolId": "p", "Username": "alice@example.com", "ClientId": "c"},
+            {"ClientId": "c", "UserPoolId": "p"},
+        ),
+        (
+            "sqs",
+            {"QueueUrl": "u", "MessageGroupId": "g", "MessageDeduplicationId": "d"},
+            {"QueueUrl": "u"},
+        ),
+        (
+            "ec2",
+            {"InstanceIds": ["i-1", "i-2"], "DryRun": False},
+            {"InstanceIds": ["i-1", "i-2"]},
+        ),
+        (
+            "sqs",
+            {"QueueUrl": "https://sqs.example/1/q?X-Amz-Security-Token=tok#frag"},
+            {"QueueUrl": "https://sqs.example/1/q"},
+        ),
     ],
 )
 def test_identifying_params(service: str, params: dict[str, Any], expected: dict[str, Any]) -> None:

@@ -71,11 +71,45 @@ _NAMES = frozenset(
         "ConsumerARN",
     }
 )
-# Suffixes (compared case-insensitively) of member names that identify a resource.
-_SUFFIXES = ("arn", "name", "url")
-# Members that look like identifiers by suffix but carry user data or options.
+# Suffixes (compared case-insensitively) of member names that identify a
+# resource: AWS APIs name resources *Arn, *Name, *Url, *Id(s), *Identifier.
+_SUFFIXES = ("arn", "arns", "name", "names", "url", "id", "ids", "identifier")
+# Members that look like identifiers by suffix but carry user data (people's
+# names, file names) or options; none names a resource IAM authorizes on.
 _EXCLUDED = frozenset(
-    {"ContentDisposition", "SSECustomerKey", "PartitionKey", "ExplicitHashKey", "FileName"}
+    {
+        "ContentDisposition",
+        "SSECustomerKey",
+        "PartitionKey",
+        "ExplicitHashKey",
+        "FileName",
+        "Filename",
+        "Username",
+        "PreferredUsername",
+        "FirstName",
+        "LastName",
+        "GivenName",
+        "FamilyName",
+        "FullName",
+        "DisplayName",
+        "Nickname",
+        "HostName",
+        # ids that name a message, a request or a person, not a resource
+        "MessageGroupId",
+        "MessageDeduplicationId",
+        "ClientRequestId",
+        "RequestId",
+        "TraceId",
+        "SessionId",
+        "UserId",
+        "CustomerId",
+        "ContactId",
+        "IdentityId",
+        "DeviceId",
+        "MessageId",
+        "ReceiptHandle",
+        "UploadId",
+    }
 )
 _KEY_MEMBERS = frozenset({"Key", "Prefix", "StartAfter", "Delimiter"})
 _MAX_VALUE = 512
@@ -185,6 +219,9 @@ def identifying_params(
         low = name.lower()
         if name in _NAMES or low.endswith(_SUFFIXES):
             text = _string(value)
+            if text is not None and low.endswith("url"):
+                # A URL's query or fragment may carry tokens; the resource is in the path.
+                text = text.split("?", 1)[0].split("#", 1)[0]
             if text is not None:
                 out[name] = text
             elif isinstance(value, list) and all(isinstance(v, str) for v in value):
