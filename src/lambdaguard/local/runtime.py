@@ -199,6 +199,7 @@ class _Extension:
     ident: str
     name: str
     events: tuple[str, ...]
+    external: bool = False
     waiting: bool = False
     pending: bytes | None = None
 
@@ -334,6 +335,8 @@ class ExecutionEnvironment:
         self._logs_lock = threading.Lock()
         self._state = _Sandbox()
         self._proc: subprocess.Popen[bytes] | None = None
+        # External extensions (executables in /opt/extensions), by file name.
+        self._ext_procs: dict[str, subprocess.Popen[bytes]] = {}
         self._readers: list[threading.Thread] = []
         self._frozen = False
         self._home = Path(tempfile.mkdtemp(prefix=f"lg-home-{config.name}-"))
@@ -517,17 +520,36 @@ class ExecutionEnvironment:
         )
 
     def shutdown(self) -> None:
-        """End the environment as Lambda does: SIGTERM, then SIGKILL after the budget."""
+        """End the environment as Lambda does: SIGTERM, then SIGKILL after the budget.
+
+        The runtime gets SIGTERM; external extensions registered for it get a
+        SHUTDOWN event. Everything still running when the budget (2 s with
+        extensions, 500 ms without) is spent is killed.
+        """
         proc = self._proc
         if proc is None or proc.poll() is not None:
             self._kill()
             return
         budget = SHUTDOWN_BUDGET_S if self.extension_names else 0.5
+        deadline = time.monotonic() + budget
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
+        st = self._state
+        with st.cond:
+            for ext in st.extensions.values():
+                if ext.external and "SHUTDOWN" in ext.events:
+                    ext.pending = json.dumps(
+                        {
+                            "eventType": "SHUTDOWN",
+                            "shutdownReason": "spindown",
+                            "deadlineMs": int((time.time() + budget) * 1000),
+                        }
+                    ).encode()
+            st.cond.notify_all()
         self._thaw()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=budget)
+        for process in (proc, *self._ext_procs.values()):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
         self._kill()
 
     def close(self) -> None:
@@ -624,7 +646,11 @@ class ExecutionEnvironment:
         self.init_count += 1
         self._frozen = False
         started = time.monotonic()
+        deadline = started + self.config.init_timeout_s
         env = self.environ()
+        ext_failure = self._start_external_extensions(env, deadline)
+        if ext_failure is not None:
+            return (time.monotonic() - started) * 1000, ext_failure
         self._proc = subprocess.Popen(  # noqa: S603 - argv built from the function's config
             self.command(),
             cwd=self.config.code_dir,
@@ -639,7 +665,6 @@ class ExecutionEnvironment:
             self._start_reader(self._proc.stdout, "stdout"),
             self._start_reader(self._proc.stderr, "stderr"),
         ]
-        deadline = started + self.config.init_timeout_s
         with st.cond:
             while True:
                 posted = _posted_init_error(st)  # read via a call: mypy narrowed it above
@@ -657,6 +682,10 @@ class ExecutionEnvironment:
                         f"RequestId: Error: Runtime exited with error: {_exit_text(self._proc.returncode)}",
                     )
                     break
+                crashed = self._crashed_extension()
+                if crashed is not None:
+                    failure = _doc("Extension.Crash", f"Extension {crashed} exited during INIT")
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     failure = _doc(
@@ -672,6 +701,50 @@ class ExecutionEnvironment:
                 self._proc.wait(timeout=1.0)
         return (time.monotonic() - started) * 1000, failure
 
+    def external_extensions(self) -> list[Path]:
+        """Executables in the layer's ``extensions/`` folder (``/opt/extensions``)."""
+        layer = self.config.layer_dir
+        folder = layer / "extensions" if layer is not None else None
+        if folder is None or not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_file() and os.access(p, os.X_OK))
+
+    def _start_external_extensions(self, env: Mapping[str, str], deadline: float) -> bytes | None:
+        """Extension init: start each external extension and wait until all have registered."""
+        paths = self.external_extensions()
+        for path in paths:
+            process = subprocess.Popen(  # noqa: S603 - an executable the layer ships
+                [str(path)],
+                cwd=self.config.code_dir,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            self._ext_procs[path.name] = process
+            self._readers += [
+                self._start_reader(process.stdout, f"{path.name}:stdout"),
+                self._start_reader(process.stderr, f"{path.name}:stderr"),
+            ]
+        st = self._state
+        with st.cond:
+            # Lambda starts the runtime once every external extension has registered.
+            while True:
+                registered = {e.name for e in st.extensions.values() if e.external}
+                if registered >= {p.name for p in paths}:
+                    return None
+                crashed = self._crashed_extension()
+                if crashed is not None:
+                    return _doc("Extension.Crash", f"Extension {crashed} exited during INIT")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return _doc(
+                        "Sandbox.Timedout",
+                        f"Error: Init phase timed out after {self.config.init_timeout_s:.2f} seconds",
+                    )
+                st.cond.wait(min(remaining, 0.05))
+
     def _wait_invoke(self, inv: _Invocation, deadline: float) -> str:
         """Wait (holding the condition) until the invoke is done; return done|timeout|exited."""
         st = self._state
@@ -682,42 +755,62 @@ class ExecutionEnvironment:
                 return "done"
             if self._proc is None or self._proc.poll() is not None:
                 return "exited"
+            if self._crashed_extension() is not None:
+                return "exited"
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return "timeout"
             st.cond.wait(min(remaining, 0.05))
 
+    def _processes(self) -> list[subprocess.Popen[bytes]]:
+        procs = [self._proc] if self._proc is not None else []
+        return [*procs, *self._ext_procs.values()]
+
+    def _crashed_extension(self) -> str | None:
+        for name, process in self._ext_procs.items():
+            if process.poll() is not None:
+                return name
+        return None
+
     def _freeze(self) -> None:
-        if self._proc is not None and self._proc.poll() is None and not self._frozen:
+        if self._frozen:
+            return
+        alive = [p for p in self._processes() if p.poll() is None]
+        for process in alive:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGSTOP)
-            self._frozen = True
-            # Signal delivery is asynchronous; Lambda's freeze is not. Wait (briefly)
-            # until the runtime process is really stopped.
-            _wait_stopped(self._proc.pid)
+                os.killpg(process.pid, signal.SIGSTOP)
+        self._frozen = True
+        # Signal delivery is asynchronous; Lambda's freeze is not. Wait (briefly)
+        # until the processes are really stopped.
+        for process in alive:
+            _wait_stopped(process.pid)
 
     def _thaw(self) -> None:
-        if self._proc is not None and self._frozen:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGCONT)
+        if self._frozen:
+            for process in self._processes():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGCONT)
             self._frozen = False
 
     def _kill(self) -> None:
-        proc = self._proc
-        if proc is not None:
+        procs = self._processes()
+        for proc in procs:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
-            # Let the readers drain what the process wrote before it died (the
-            # init error's log lines, say); a process that left the group may
-            # still hold the pipe, hence the bound.
-            for reader in self._readers[-2:]:
-                reader.join(timeout=1.0)
+        # Let the readers drain what the processes wrote before they died (the
+        # init error's log lines, say); a process that left its group may
+        # still hold a pipe, hence the bound.
+        for reader in self._readers[-2 * len(procs) :] if procs else []:
+            reader.join(timeout=1.0)
+        for proc in procs:
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     with contextlib.suppress(OSError):
                         stream.close()
+        self._ext_procs = {}
         self._frozen = False
         st = self._state
         with st.cond:
@@ -844,9 +937,11 @@ class ExecutionEnvironment:
         if unknown:
             req._error(400, "InvalidRequest", f"unknown events {unknown}")
             return
-        # Extensions started by the runtime process are internal; Lambda refuses
-        # SHUTDOWN for them (only external extensions, /opt/extensions/*, get it).
-        if "SHUTDOWN" in events:
+        # An extension is external when its name is a file in /opt/extensions
+        # that Lambda started; the others run inside the runtime process, and
+        # Lambda refuses SHUTDOWN for those internal extensions.
+        external = name in self._ext_procs
+        if "SHUTDOWN" in events and not external:
             req._error(
                 400,
                 "ShutdownEventNotSupportedForInternalExtension",
@@ -862,7 +957,7 @@ class ExecutionEnvironment:
                 req._error(409, "Extension.AlreadyRegistered", f"{name} already registered")
                 return
             ident = str(uuid.uuid4())
-            st.extensions[ident] = _Extension(ident, name, events)
+            st.extensions[ident] = _Extension(ident, name, events, external)
             st.cond.notify_all()
         info: dict[str, Any] = {
             "functionName": self.config.name,
