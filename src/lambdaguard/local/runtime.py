@@ -20,6 +20,10 @@ Functions run the way Lambda runs a zip function on a managed Python runtime:
 - a deadline per invoke: past it the environment is killed and the next
   invoke is a cold start; a failed INIT is reported as Lambda reports it and
   also resets the environment;
+- external extensions (executables in the layer's ``extensions/``) start
+  before the runtime, must register before it starts, get INVOKE and
+  SHUTDOWN events and are frozen with it; extensions registered from inside
+  the runtime process are internal (no SHUTDOWN);
 - shutdown sends SIGTERM and SIGKILL after the budget.
 
 Public surface: :class:`FunctionConfig`, :class:`InvokeResult`,
