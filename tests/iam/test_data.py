@@ -106,3 +106,10 @@ def test_prefix_exceptions_are_needed_and_real(monkeypatch: pytest.MonkeyPatch) 
 def test_service_prefixes(service: str, prefix: str) -> None:
     """botocore client names resolve to the IAM prefix AWS's reference uses."""
     assert _mapper.iam_prefix(service) == prefix
+
+
+def test_comma_separated_arn_formats_are_split() -> None:
+    """A resource type listing several ARN formats in one field becomes one template each."""
+    slots = [s for s in _grant._slots("apigateway:GET") if s.key == "authorizer"]
+    assert len(slots) == 2
+    assert all("," not in s.template.text and " " not in s.template.text for s in slots)

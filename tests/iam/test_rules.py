@@ -627,6 +627,20 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         [("apigateway:GET", f"arn:aws:apigateway:{R}::/restapis/abc123")],
     ),
     (
+        "apigatewayv2",
+        "GetRoutes",
+        {"ApiId": "a1"},
+        None,
+        [("apigateway:GET", f"arn:aws:apigateway:{R}::/apis/a1/routes")],
+    ),
+    (
+        "apigateway",
+        "DeleteStage",
+        {"restApiId": "a1"},
+        None,
+        [("apigateway:DELETE", f"arn:aws:apigateway:{R}::/restapis/a1/stages/*")],
+    ),
+    (
         "apigatewaymanagementapi",
         "PostToConnection",
         {"ConnectionId": "c1"},

@@ -113,7 +113,11 @@ def _slots(action: str) -> tuple[_Slot, ...]:
         rtype = service.resource_types.get(res.key.lower())
         if rtype is None:
             continue
-        slots.append(_Slot(res.key, res.required, compile_template(rtype.arn)))
+        # A few types list several ARN formats in one field, comma-separated
+        # (API Gateway's authorizer: /apis/... and /restapis/...).
+        for text in rtype.arn.split(","):
+            if text.strip():
+                slots.append(_Slot(res.key, res.required, compile_template(text.strip())))
     return tuple(slots)
 
 
@@ -218,7 +222,7 @@ def grant(
     problems: list[str] = []
     named = [s for s in slots if set(s.template.variables) - CONTEXT_VARIABLES]
     for slot in slots:
-        if slot.key in verbatim:
+        if slot.key in verbatim or slot.key in filled:
             continue
         if named and not set(slot.template.variables) - CONTEXT_VARIABLES:
             # A fixed ARN (marketplace/model-endpoint/all-access) is one of

@@ -328,6 +328,10 @@ def _rest_grant(call: Call, action: str) -> list[Authorization]:
     """API Gateway: the verb on ``arn:PARTITION:apigateway:REGION::PATH``."""
     _, uri = operation_http(call.service, call.operation)
     path = uri.split("?", 1)[0]
+    if call.service == "apigatewayv2" and path.startswith("/v2/"):
+        # The v2 API's URIs start with /v2, its resource ARNs do not
+        # (arn:aws:apigateway:REGION::/apis/ID).
+        path = path[3:]
     members = _uri_members(call.service, call.operation)
     wild = False
 
