@@ -84,12 +84,11 @@ def test_sigkill_loses_nothing_acknowledged(serve: Any, sqlite_url: str) -> None
     store.close()
 
 
-@pytest.mark.postgres
-def test_two_collectors_on_one_postgres_lose_no_update(serve: Any, pg_url: str) -> None:
-    """Two `lambdaguard serve` processes writing one PostgreSQL database give exact totals,
-    even when every batch is delivered to both of them at once."""
-    open_store(pg_url).close()  # migrate once so both start on the same schema
-    procs = [serve(pg_url), serve(pg_url)]
+def test_two_collectors_on_one_store_lose_no_update(serve: Any, store_url: str) -> None:
+    """Two `lambdaguard serve` processes writing one store (PostgreSQL, or SQLite on one host)
+    give exact totals, even when every batch is delivered to both of them at once."""
+    open_store(store_url).close()  # migrate once so both start on the same schema
+    procs = [serve(store_url), serve(store_url)]
     requests = 80
     unique = range(1, requests + 1)
 
@@ -114,7 +113,7 @@ def test_two_collectors_on_one_postgres_lose_no_update(serve: Any, pg_url: str) 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(deliver, unique))
 
-    store = open_store(pg_url)
+    store = open_store(store_url)
     calls = {(c.service, c.operation): c.count for c in store.calls(ARN)}
     assert calls == {("s3", "GetObject"): 3 * requests, ("dynamodb", "PutItem"): 2 * 3 * requests}
     (host,) = store.hosts(ARN)
