@@ -89,7 +89,7 @@ def test_two_collectors_on_one_store_lose_no_update(serve: Any, store_url: str) 
     give exact totals, even when every batch is delivered to both of them at once."""
     open_store(store_url).close()  # migrate once so both start on the same schema
     procs = [serve(store_url), serve(store_url)]
-    requests = 80
+    requests = 40
     unique = range(1, requests + 1)
 
     def deliver(i: int) -> None:
