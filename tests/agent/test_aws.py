@@ -297,7 +297,7 @@ def test_install_is_idempotent_and_uninstall_restores_botocore() -> None:
         (
             "s3",
             {"Bucket": "b", "Key": "k/x", "CopySource": "src/in/deep/file?versionId=1"},
-            {"Bucket": "b", "CopySource": "src/in/", "Key": "k/"},
+            {"Bucket": "b", "CopySource": "src/in/?versionId=*", "Key": "k/"},
         ),
         (
             "s3",
@@ -325,6 +325,43 @@ def test_install_is_idempotent_and_uninstall_restores_botocore() -> None:
             "dynamodb",
             {"Statement": "INSERT INTO orders VALUE {'pk': 'secret'}"},
             {"Statement": "INSERT orders"},
+        ),
+        (
+            "s3",
+            {"Bucket": "b", "Key": "k", "Tagging": "secret=1", "GrantRead": "id=x", "Body": b""},
+            {"Bucket": "b", "GrantRead": "*", "Key": "", "Tagging": "*"},
+        ),
+        (
+            "s3",
+            {
+                "Bucket": "b",
+                "Delete": {
+                    "Objects": [
+                        {"Key": "logs/a.txt"},
+                        {"Key": "logs/b.txt"},
+                        {"Key": "tmp/c", "VersionId": "v"},
+                    ]
+                },
+            },
+            {
+                "Bucket": "b",
+                "Delete": {"Objects": [{"Key": "logs/"}, {"Key": "tmp/", "VersionId": "*"}]},
+            },
+        ),
+        (
+            "s3",
+            {"Bucket": "b", "Key": "x", "CopySource": "src/a/b.txt?versionId=v1"},
+            {"Bucket": "b", "CopySource": "src/a/?versionId=*", "Key": ""},
+        ),
+        (
+            "sts",
+            {"RoleArn": "arn:r", "RoleSessionName": "s", "Tags": [{"Key": "k", "Value": "v"}]},
+            {"RoleArn": "arn:r", "RoleSessionName": "s", "Tags": "*"},
+        ),
+        (
+            "sns",
+            {"PhoneNumber": "+15555550100", "Message": "m"},
+            {"PhoneNumber": "*"},
         ),
         (
             "cognito-idp",

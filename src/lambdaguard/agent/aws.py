@@ -22,7 +22,10 @@ at depth 1 is ``"photos/"``; a key with no directory is ``""``); the last
 segment, the object's own name, is never kept unless full keys are configured.
 PartiQL statements become ``"VERB table"``; DynamoDB ``RequestItems`` become
 ``{"table": {}}``; ``TransactItems`` keep each item's kind and table name;
-EventBridge ``Entries`` keep only ``EventBusName`` (``{}`` for the default bus). Maps (DynamoDB keys and
+EventBridge ``Entries`` keep only ``EventBusName`` (``{}`` for the default bus).
+S3 ``Delete`` keeps one ``{"Key": prefix}`` per distinct prefix. Members whose
+mere presence changes the IAM actions (``Tagging``, ``ACL``, ``Grant*``,
+``Tags``, ``SourceIdentity``, ``PhoneNumber`` …) are kept as ``"*"``. Maps (DynamoDB keys and
 items), bodies, attributes and every other member are dropped.
 """
 
@@ -69,7 +72,19 @@ _NAMES = frozenset(
         "cluster",
         "AccessPointArn",
         "ConsumerARN",
+        "Rule",
+        "Identity",
+        "EmailIdentity",
+        "WorkGroup",
+        "SecretIdList",
     }
+)
+# SES authorizes sending on the sender's identity (an address or its domain).
+_SES_SENDER = frozenset({"Source", "FromEmailAddress"})
+# Members whose presence (not value) changes what IAM authorizes: tagging,
+# ACLs, session tags, source identity, SMS to a phone number. Kept as "*".
+_PRESENCE = frozenset(
+    {"Tagging", "ACL", "Tags", "TransitiveTagKeys", "SourceIdentity", "PhoneNumber"}
 )
 # Suffixes (compared case-insensitively) of member names that identify a
 # resource: AWS APIs name resources *Arn, *Name, *Url, *Id(s), *Identifier.
@@ -150,16 +165,34 @@ def _string(value: object) -> str | None:
 def _copy_source(value: object, depth: int, full: bool) -> object:
     if isinstance(value, str):
         bucket, _, rest = value.lstrip("/").partition("/")
-        key = rest.split("?", 1)[0]
-        return f"{bucket}/{key_prefix(key, depth, full)}"
+        key, _, query = rest.partition("?")
+        # "?versionId=" makes the read s3:GetObjectVersion: keep the marker.
+        version = "?versionId=*" if query.startswith("versionId=") else ""
+        return f"{bucket}/{key_prefix(key, depth, full)}{version}"
     if isinstance(value, Mapping):
         out: dict[str, str] = {}
         if isinstance(value.get("Bucket"), str):
             out["Bucket"] = value["Bucket"]
         if isinstance(value.get("Key"), str):
             out["Key"] = key_prefix(value["Key"], depth, full)
+        if isinstance(value.get("VersionId"), str):
+            out["VersionId"] = value["VersionId"][:_MAX_VALUE]
         return out
     return None
+
+
+def _delete_objects(value: object, depth: int, full: bool) -> dict[str, list[dict[str, str]]]:
+    # S3 DeleteObjects: one entry per distinct key prefix (and version marker).
+    objects = value.get("Objects") if isinstance(value, Mapping) else None
+    seen: dict[tuple[str, bool], dict[str, str]] = {}
+    for entry in objects[:1000] if isinstance(objects, list) else ():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("Key"), str):
+            continue
+        prefix = key_prefix(entry["Key"], depth, full)
+        versioned = isinstance(entry.get("VersionId"), str)
+        item = {"Key": prefix, **({"VersionId": "*"} if versioned else {})}
+        seen.setdefault((prefix, versioned), item)
+    return {"Objects": list(seen.values())}
 
 
 def _transact(items: object) -> list[dict[str, dict[str, str]]]:
@@ -186,6 +219,18 @@ def identifying_params(
         if name in _KEY_MEMBERS:
             if service == "s3" and isinstance(value, str) and name != "Delimiter":
                 out[name] = key_prefix(value, depth, full_keys)
+            continue
+        if name in _PRESENCE or name.startswith("Grant"):
+            if value:
+                out[name] = "*"
+            continue
+        if name == "Delete" and service == "s3":
+            out[name] = _delete_objects(value, depth, full_keys)
+            continue
+        if name in _SES_SENDER and service in ("ses", "sesv2"):
+            text = _string(value)
+            if text is not None:
+                out[name] = text
             continue
         if name == "CopySource":
             reduced = _copy_source(value, depth, full_keys)
