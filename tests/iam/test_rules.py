@@ -463,6 +463,18 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
     ),
     (
         "secretsmanager",
+        "GetSecretValue",
+        {"SecretId": "prod/db-AbCdEf"},
+        None,
+        [
+            (
+                "secretsmanager:GetSecretValue",
+                f"arn:aws:secretsmanager:{R}:{A}:secret:prod/db-AbCdEf*",
+            )
+        ],
+    ),
+    (
+        "secretsmanager",
         "BatchGetSecretValue",
         {"SecretIdList": ["a", "b"]},
         None,

@@ -260,7 +260,18 @@ _SECRET_NOTE = (
 )
 
 
+_SUFFIXED = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
 def _secret(value: str) -> Prepared:
+    if _SUFFIXED.search(value):
+        # "db-AbCdEf" may be a name or a name with its random suffix already
+        # (a partial ARN); "db-AbCdEf*" covers both.
+        return Prepared(
+            {"SecretId": f"{value}*"},
+            "The secret id may already end in the six random characters of its ARN, "
+            "so the ARN ends in '*'.",
+        )
     return Prepared({"SecretId": f"{value}-??????"}, _SECRET_NOTE)
 
 
