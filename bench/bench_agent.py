@@ -21,6 +21,7 @@ printed. ``--quick`` for a short run, ``--json PATH`` to keep the numbers.
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib.util
 import json
 import os
@@ -75,6 +76,10 @@ def _variants(*, source: bool = False) -> list[Variant]:
     if package is None or not (package / "agent" / "handler.py").exists():
         lg = Variant("lambdaguard", {}, unavailable="lambdaguard.agent.handler not built yet")
     else:
+        # The runs never write bytecode (see _lambda_env); cache the source
+        # tree's up front so "source tree" means "with .pyc", even right after
+        # an edit (compileall rewrites only stale files, atomically).
+        compileall.compile_dir(str(package), quiet=1)
         zip_path, why_not = (None, "--source given") if source else _fresh_layer_zip(package)
         if zip_path is not None and WRAPPER.exists():
             # Beside the shipped layer, the same agent with its .pyc cached: the
@@ -90,6 +95,21 @@ def _variants(*, source: bool = False) -> list[Variant]:
             )
         if zip_path is not None:
             wrapper = _extract_layer(zip_path)
+            # The plain function with only the layer's python/ on the path (as
+            # Lambda puts /opt/python before the runtime's own packages): what the
+            # layer costs a function that never calls lambdaguard, e.g. when its
+            # urllib3 shadows the one botocore would have loaded, compiled.
+            extra.append(
+                Variant(
+                    "plain+layer-path",
+                    {
+                        "_HANDLER": FUNCTION_HANDLER,
+                        "PYTHONPATH": f"{BENCH_DIR}:{wrapper.parent / 'python'}",
+                    },
+                    how="the plain function with the unzipped layer's python/ on PYTHONPATH (INIT and memory only)",
+                    cold_only=True,
+                )
+            )
             lg = Variant(
                 "lambdaguard",
                 {"_HANDLER": FUNCTION_HANDLER, "AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)},
@@ -606,10 +626,10 @@ def report(
             "self_ms": sum(extra.values()) / 1e3,
             "top": dict(top),
         }
+        most = "; most: " + ", ".join(f"{k} {us / 1e3:.1f}" for k, us in top) if top else ""
         print(
             f"   {v.name}: {len(extra)} modules imported at INIT beyond plain, "
-            f"{sum(extra.values()) / 1e3:.1f} ms self time under -X importtime; most: "
-            + ", ".join(f"{k} {us / 1e3:.1f}" for k, us in top)
+            f"{sum(extra.values()) / 1e3:.1f} ms self time under -X importtime{most}"
         )
     lg, peer = overhead.get("lambdaguard"), overhead.get("otel")
     verdicts = out["verdicts"]
@@ -826,7 +846,9 @@ def main(argv: list[str] | None = None) -> int:
     variants = _variants(source=args.source)
     if args.only is not None:
         keep = {"plain", *args.only}
-        variants = [v for v in variants if v.name in keep or v.name.removesuffix("-src") in keep]
+        if "lambdaguard" in keep:
+            keep |= {"lambdaguard-src", "plain+layer-path"}
+        variants = [v for v in variants if v.name in keep]
     runnable = [v for v in variants if not v.unavailable]
     print(
         f"agent budgets, {'quick' if args.quick else 'full'} run: {runs} fresh processes per variant, "
