@@ -368,37 +368,45 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(429, "collector busy; retry later", encoding, headers=self._retry_after())
             return
         try:
-            body = self.rfile.read(length)
-            if len(body) != length:
-                self.close_connection = True  # client went away mid-body
-                return
-            try:
-                raw = decompress(body, self.headers.get("Content-Encoding"), config.max_body_bytes)
-                del body
-                outcome = ingestor.ingest(signal, raw, encoding)
-            except IngestError as exc:
-                self._error(exc.status, str(exc), encoding)
-                return
-            except StoreError as exc:
-                log.warning("store unavailable: %s", exc)
-                self._error(
-                    503, "store unavailable; retry later", encoding, headers=self._retry_after()
-                )
-                return
-            except Exception:
-                log.exception("unexpected error ingesting %s", signal)
-                self._error(500, "internal error", encoding)
-                return
-            ctype = CONTENT_TYPE_JSON if encoding == "json" else CONTENT_TYPE_PROTOBUF
-            self._reply(
-                200,
-                encode_response(
-                    signal, encoding, rejected=outcome.rejected, error_message=outcome.message
-                ),
-                ctype,
-            )
+            answer = self._ingest(signal, encoding, length)
         finally:
+            # The slot bounds memory for bodies being decoded; writing the
+            # answer to a slow reader must not hold it.
             ingestor.release()
+        if answer is None:
+            self.close_connection = True  # the client went away mid-body
+            return
+        status, payload, headers = answer
+        ctype = CONTENT_TYPE_JSON if encoding == "json" else CONTENT_TYPE_PROTOBUF
+        self._reply(status, payload, ctype, headers=headers)
+
+    def _ingest(
+        self, signal: Signal, encoding: Encoding, length: int
+    ) -> tuple[int, bytes, tuple[tuple[str, str], ...]] | None:
+        """Read, decode and store one body; the (status, body, headers) to answer with."""
+        ingestor = self.server.ingestor
+        body = self.rfile.read(length)
+        if len(body) != length:
+            return None
+        try:
+            raw = decompress(
+                body, self.headers.get("Content-Encoding"), ingestor.config.max_body_bytes
+            )
+            del body
+            outcome = ingestor.ingest(signal, raw, encoding)
+        except IngestError as exc:
+            return exc.status, encode_status(exc.status, str(exc), encoding), ()
+        except StoreError as exc:
+            log.warning("store unavailable: %s", exc)
+            message = "store unavailable; retry later"
+            return 503, encode_status(503, message, encoding), self._retry_after()
+        except Exception:
+            log.exception("unexpected error ingesting %s", signal)
+            return 500, encode_status(500, "internal error", encoding), ()
+        response = encode_response(
+            signal, encoding, rejected=outcome.rejected, error_message=outcome.message
+        )
+        return 200, response, ()
 
 
 # -- OTLP/gRPC -----------------------------------------------------------------------
