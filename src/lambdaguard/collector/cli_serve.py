@@ -145,5 +145,21 @@ def run(args: argparse.Namespace) -> int:
         f"grpc={handle.grpc_target or 'off'} store={shown}",
         flush=True,
     )
+    threading.Thread(target=_report, args=(handle,), name="lambdaguard-stats", daemon=True).start()
     handle.wait()
     return 0
+
+
+def _report(handle: Any, every_s: float = 60.0) -> None:
+    """Log the counters once a minute when they changed (drops and throttling show up here)."""
+    import logging
+    import time
+
+    log = logging.getLogger("lambdaguard.collector")
+    last: dict[str, int] = {}
+    while True:
+        time.sleep(every_s)
+        stats = handle.stats()
+        if stats != last:
+            log.info("stats %s", " ".join(f"{k}={v}" for k, v in sorted(stats.items())))
+            last = stats
