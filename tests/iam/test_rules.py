@@ -678,6 +678,22 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
             )
         ],
     ),
+    (
+        "bedrock-runtime",
+        "ConverseStream",
+        {"modelId": "us.anthropic.claude-3-haiku-20240307-v1:0"},
+        None,
+        [
+            (
+                "bedrock:InvokeModelWithResponseStream",
+                f"arn:aws:bedrock:{R}:{A}:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0",
+            ),
+            (
+                "bedrock:InvokeModelWithResponseStream",
+                "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+            ),
+        ],
+    ),
     # -- names resolved through the operation's own resource type
     (
         "cloudwatch",

@@ -130,10 +130,6 @@ RENAMES: dict[tuple[str, str], str] = {
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
     ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
     ("sns", "PublishBatch"): "sns:Publish",
-    # Bedrock: the Converse API and async invoke are authorized as InvokeModel.
-    ("bedrock-runtime", "Converse"): "bedrock:InvokeModel",
-    ("bedrock-runtime", "ConverseStream"): "bedrock:InvokeModelWithResponseStream",
-    ("bedrock-runtime", "StartAsyncInvoke"): "bedrock:InvokeModel",
     # API Gateway WebSocket management API: one action for all three operations.
     ("apigatewaymanagementapi", "PostToConnection"): "execute-api:ManageConnections",
     ("apigatewaymanagementapi", "GetConnection"): "execute-api:ManageConnections",
@@ -341,7 +337,7 @@ def _prepare_bedrock(call: Call) -> Prepared:
     if _PROFILE.match(raw):
         return Prepared(
             arn=f"arn:{call.partition}:bedrock:{call.region}:{call.account}:inference-profile/{raw}",
-            note="A cross-region inference profile; AWS also checks the foundation model in each region the profile routes to.",
+            note="The model id names a cross-region inference profile.",
         )
     if re.fullmatch(r"[a-z0-9-]+\.[A-Za-z0-9._:-]+", raw):
         # Foundation model ids are "provider.model-version"; their ARN has no account.
@@ -676,6 +672,43 @@ def _ddb_statements(call: Call) -> list[Authorization]:
     return _statement_grants(
         call, [s.get("Statement") if isinstance(s, Mapping) else s for s in raw[:100]]
     )
+
+
+# -- Bedrock ------------------------------------------------------------------------------
+
+# Bedrock runtime documentation: InvokeModel and Converse are authorized by
+# bedrock:InvokeModel, the streaming forms by InvokeModelWithResponseStream,
+# StartAsyncInvoke by InvokeModel.
+_BEDROCK = {
+    "InvokeModel": "bedrock:InvokeModel",
+    "Converse": "bedrock:InvokeModel",
+    "StartAsyncInvoke": "bedrock:InvokeModel",
+    "InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
+    "ConverseStream": "bedrock:InvokeModelWithResponseStream",
+}
+
+
+@_rule("bedrock-runtime", _BEDROCK, tuple(dict.fromkeys(_BEDROCK.values())))
+def _bedrock_invoke(call: Call) -> list[Authorization]:
+    # A cross-region inference profile routes to the foundation model in
+    # several regions, and AWS checks the action on the model in each of them
+    # as well as on the profile (Bedrock user guide, "Prerequisites for
+    # inference profiles").
+    action = _BEDROCK[call.operation]
+    out = prepared_grant(call, action)
+    raw = _str(call.params, "modelId")
+    if raw is not None and _PROFILE.match(raw):
+        model = raw.split(".", 1)[1]
+        out.append(
+            Authorization(
+                action,
+                f"arn:{call.partition}:bedrock:*::foundation-model/{model}",
+                Confidence.TEMPLATE,
+                "The inference profile routes to this foundation model in regions it "
+                "chooses, so the region is '*'.",
+            )
+        )
+    return out
 
 
 # -- STS --------------------------------------------------------------------------------
