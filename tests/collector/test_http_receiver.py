@@ -311,3 +311,20 @@ def test_plain_otel_spans_are_accepted_and_contribute_nothing(collector: Collect
     assert exporter.export(memory.get_finished_spans()) is SpanExportResult.SUCCESS
     assert collector.stats()["spans_received"] == 1
     assert collector.store.functions() == []
+
+
+def test_store_failure_is_503_with_retry_after(collector: CollectorHandle) -> None:
+    """When the store cannot be written the answer is 503 + Retry-After (retryable), never 200."""
+    import sqlalchemy as sa
+
+    url = collector.config.store_url
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE lg_span_keys"))
+    engine.dispose()
+    body = trace_request(trace_id=TRACE_ID).SerializeToString()
+    response = httpx.post(f"{collector.http_url}/v1/traces", content=body, headers=PROTOBUF)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "store unavailable" in _status(response).message
+    assert collector.stats()["store_errors"] == 1
