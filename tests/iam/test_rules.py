@@ -694,6 +694,27 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
             ),
         ],
     ),
+    (
+        "budgets",
+        "CreateNotification",
+        {"AccountId": A, "BudgetName": "monthly"},
+        None,
+        [("budgets:ModifyBudget", f"arn:aws:budgets::{A}:budget/monthly")],
+    ),
+    (
+        "budgets",
+        "DeleteBudget",
+        {"AccountId": "210987654321", "BudgetName": "monthly"},
+        None,
+        [("budgets:ModifyBudget", "arn:aws:budgets::210987654321:budget/monthly")],
+    ),
+    (
+        "budgets",
+        "DescribeBudgets",
+        {"AccountId": A},
+        None,
+        [("budgets:ViewBudget", "*")],
+    ),
     # -- names resolved through the operation's own resource type
     (
         "cloudwatch",

@@ -65,6 +65,8 @@ _ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("scheduler", "ScheduleName"): ("Name",),
 }
 _SUFFIXES = ("Name", "Id", "Identifier", "Arn")
+_OWNER_MEMBERS = ("accountid", "awsaccountid")
+_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,13 @@ def grant(
     # 2. Fill the other resource types from parameters.
     lowered = _lower_params(source)
     base = call.context()
+    for member in _OWNER_MEMBERS:
+        # APIs that act on another account's resources name it (budgets,
+        # s3control, glacier, quicksight): that account owns the ARN.
+        owner = lowered.get(member)
+        if owner is not None and isinstance(owner[1], str) and _ACCOUNT.match(owner[1]):
+            base["Account"] = owner[1]
+            break
     base.update(values or {})
     wildcarded: dict[str, list[str]] = {}
     members: dict[str, frozenset[str]] = {}

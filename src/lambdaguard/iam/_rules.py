@@ -135,6 +135,34 @@ RENAMES: dict[tuple[str, str], str] = {
     ("apigatewaymanagementapi", "GetConnection"): "execute-api:ManageConnections",
     ("apigatewaymanagementapi", "DeleteConnection"): "execute-api:ManageConnections",
     # DynamoDB: TransactGetItems needs GetItem per item (rule below); these are renames.
+    # AWS Budgets: the Service Authorization Reference says its actions "are not
+    # APIs": ViewBudget grants viewing budgets and their details (notifications,
+    # subscribers, history), ModifyBudget changing them.
+    **{
+        ("budgets", op): "budgets:ModifyBudget"
+        for op in (
+            "CreateBudget",
+            "UpdateBudget",
+            "DeleteBudget",
+            "CreateNotification",
+            "UpdateNotification",
+            "DeleteNotification",
+            "CreateSubscriber",
+            "UpdateSubscriber",
+            "DeleteSubscriber",
+        )
+    },
+    **{
+        ("budgets", op): "budgets:ViewBudget"
+        for op in (
+            "DescribeBudget",
+            "DescribeBudgets",
+            "DescribeBudgetPerformanceHistory",
+            "DescribeBudgetNotificationsForAccount",
+            "DescribeNotificationsForBudget",
+            "DescribeSubscribersForNotification",
+        )
+    },
     # IoT secure tunneling and the IoT data plane live under the iot prefix.
     ("iotsecuretunneling", "OpenTunnel"): "iot:OpenTunnel",
 }
