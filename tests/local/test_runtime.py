@@ -490,3 +490,41 @@ def test_external_extension_gets_invokes_and_shutdown(
     assert env.extension_names == ("recorder-ext",)
     env.shutdown()
     assert out.read_text().splitlines() == ["INVOKE a", "INVOKE b", "SHUTDOWN spindown"]
+
+
+def test_extension_error_reports_are_kept(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """An extension's /extension/init/error is accepted, kept, and fails INIT with its type."""
+    root = write_function(
+        app="""
+        import json, os, urllib.request
+        API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+        def post(path, headers, body=b"{}"):
+            req = urllib.request.Request(f"http://{API}{path}", data=body, method="POST", headers=headers)
+            with urllib.request.urlopen(req) as resp:
+                return resp.status, resp.headers
+        _, headers = post(
+            "/2020-01-01/extension/register",
+            {"Lambda-Extension-Name": "failing"},
+            json.dumps({"events": []}).encode(),
+        )
+        STATUS, _ = post(
+            "/2020-01-01/extension/init/error",
+            {
+                "Lambda-Extension-Identifier": headers["Lambda-Extension-Identifier"],
+                "Lambda-Extension-Function-Error-Type": "Extension.ConfigInvalid",
+            },
+        )
+        assert STATUS == 202
+        def handler(e, c):
+            return STATUS
+        """
+    )
+    service.add(_config(root))
+    env = service.environment("echo")
+    result = service.invoke("echo", {})
+    assert result.status == "init_error"
+    assert result.error is not None
+    assert result.error["errorType"] == "Extension.ConfigInvalid"
+    assert env.extension_errors == (("init", "Extension.ConfigInvalid"),)

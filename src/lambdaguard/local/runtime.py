@@ -221,6 +221,7 @@ class _Sandbox:
     init_error: bytes | None = None
     init_error_type: str | None = None
     extension_errors: list[tuple[str, str]] = field(default_factory=list)
+    extension_init_error: str | None = None  # error type an extension reported during INIT
     closing: bool = False
 
 
@@ -373,6 +374,12 @@ class ExecutionEnvironment:
         """Names of the extensions registered in the current environment."""
         with self._state.cond:
             return tuple(ext.name for ext in self._state.extensions.values())
+
+    @property
+    def extension_errors(self) -> tuple[tuple[str, str], ...]:
+        """``(init|exit, error type)`` reported through ``/extension/{init,exit}/error``."""
+        with self._state.cond:
+            return tuple(self._state.extension_errors)
 
     def invoke(
         self,
@@ -646,6 +653,7 @@ class ExecutionEnvironment:
             st.extensions.clear()
             st.init_error = None
             st.init_error_type = None
+            st.extension_init_error = None
             st.cond.notify_all()
         self.init_count += 1
         self._frozen = False
@@ -689,6 +697,11 @@ class ExecutionEnvironment:
                 crashed = self._crashed_extension()
                 if crashed is not None:
                     failure = _doc("Extension.Crash", f"Extension {crashed} exited during INIT")
+                    break
+                ext_error = _extension_init_error(st)
+                if ext_error is not None:
+                    # An extension's init/error fails the environment's INIT with its type.
+                    failure = _doc(ext_error, "Extension reported an initialization error")
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -1001,6 +1014,9 @@ class ExecutionEnvironment:
                 req._error(403, "Extension.UnknownExtensionIdentifier", "register first")
                 return
             self._state.extension_errors.append((kind, error_type))
+            if kind == "init" and self._state.phase == "init":
+                self._state.extension_init_error = error_type
+            self._state.cond.notify_all()
         req._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
 
 
@@ -1154,6 +1170,10 @@ def _wait_stopped(pid: int, timeout_s: float = 1.0) -> None:
 
 def _posted_init_error(state: _Sandbox) -> bytes | None:
     return state.init_error
+
+
+def _extension_init_error(state: _Sandbox) -> str | None:
+    return state.extension_init_error
 
 
 def _base_python() -> str:
