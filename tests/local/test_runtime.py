@@ -528,3 +528,42 @@ def test_extension_error_reports_are_kept(
     assert result.error is not None
     assert result.error["errorType"] == "Extension.ConfigInvalid"
     assert env.extension_errors == (("init", "Extension.ConfigInvalid"),)
+
+
+def test_concurrent_invokes_scale_out_and_then_reuse_warm_environments(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """Overlapping invokes get separate (cold) environments; later invokes reuse them warm."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    service.add(_config(write_function(app=ECHO), timeout_s=10))
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        first = list(pool.map(lambda _: service.invoke("echo", {"sleep": 1.0}), range(3)))
+    assert all(r.ok for r in first)
+    assert [r.cold_start for r in first] == [True, True, True]
+    assert len({r.json()["pid"] for r in first}) == 3
+    assert len(service.environments("echo")) == 3
+    again = service.invoke("echo", {})
+    assert not again.cold_start
+    assert again.json()["pid"] in {r.json()["pid"] for r in first}
+
+
+def test_invokes_beyond_the_concurrency_limit_are_throttled(
+    tmp_path: Path, write_function: WriteFunction
+) -> None:
+    """With every allowed environment busy, another invoke is refused like Lambda's 429."""
+    import threading
+
+    from lambdaguard.local.runtime import TooManyRequests
+
+    with LocalLambda(tmp_path / "svc", concurrency=1) as svc:
+        svc.add(_config(write_function(app=ECHO), timeout_s=10))
+        busy = threading.Thread(target=svc.invoke, args=("echo", {"sleep": 1.5}))
+        busy.start()
+        deadline = time.monotonic() + 5
+        while svc.environment("echo").pid is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(TooManyRequests):
+            svc.invoke("echo", {})
+        busy.join()
+        assert svc.invoke("echo", {}).ok

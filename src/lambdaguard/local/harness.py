@@ -459,4 +459,5 @@ class Stage:
         """Shut the execution environments down (SIGTERM), so buffered telemetry is flushed."""
         if self.service is not None:
             for name in self.service.functions:
-                self.service.environment(name).shutdown()
+                for env in self.service.environments(name):
+                    env.shutdown()

@@ -57,7 +57,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from lambdaguard.errors import ConfigError
+from lambdaguard.errors import ConfigError, LambdaguardError
 
 __all__ = [
     "Credentials",
@@ -65,6 +65,7 @@ __all__ = [
     "FunctionConfig",
     "InvokeResult",
     "LocalLambda",
+    "TooManyRequests",
     "build_task_root",
     "make_runtime_dir",
     "unpack_layer",
@@ -1020,8 +1021,18 @@ class ExecutionEnvironment:
         req._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
 
 
+class TooManyRequests(LambdaguardError):
+    """Every execution environment the function may have is busy (Lambda's 429 throttle)."""
+
+
 class LocalLambda:
-    """A set of functions, each with at most one execution environment, invoked by name."""
+    """A set of functions invoked by name, scaling out like Lambda.
+
+    An invoke goes to an idle environment of the function, preferring one
+    that is already initialised (warm); when all are busy, a new environment
+    is created (a cold start), up to ``concurrency`` environments per
+    function. ``invoke`` may be called from several threads at once.
+    """
 
     def __init__(
         self,
@@ -1030,6 +1041,7 @@ class LocalLambda:
         python: str | None = None,
         log_path: Path | None = None,
         echo: bool = False,
+        concurrency: int = 10,
     ) -> None:
         self.work_dir = work_dir
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -1037,43 +1049,86 @@ class LocalLambda:
         self.python = python
         self.log_path = log_path
         self.echo = echo
-        self._envs: dict[str, ExecutionEnvironment] = {}
+        self.concurrency = concurrency
+        self._lock = threading.Lock()
+        self._configs: dict[str, FunctionConfig] = {}
+        self._pools: dict[str, list[ExecutionEnvironment]] = {}
+        self._busy: set[int] = set()
 
-    def add(self, config: FunctionConfig) -> ExecutionEnvironment:
-        """Register a function (replacing one of the same name)."""
-        if config.name in self._envs:
-            self._envs.pop(config.name).close()
-        env = ExecutionEnvironment(
+    def _new_environment(self, config: FunctionConfig) -> ExecutionEnvironment:
+        return ExecutionEnvironment(
             config,
             runtime_dir=self.runtime_dir,
             python=self.python,
             log_path=self.log_path,
             echo=self.echo,
         )
-        self._envs[config.name] = env
+
+    def add(self, config: FunctionConfig) -> ExecutionEnvironment:
+        """Register a function (replacing one of the same name); returns its first environment."""
+        with self._lock:
+            old = self._pools.pop(config.name, [])
+            env = self._new_environment(config)
+            self._configs[config.name] = config
+            self._pools[config.name] = [env]
+        for stale in old:
+            stale.close()
         return env
 
     def environment(self, name: str) -> ExecutionEnvironment:
-        """The execution environment of a registered function."""
-        try:
-            return self._envs[name]
-        except KeyError:
-            raise ConfigError(f"no function named {name!r}; known: {sorted(self._envs)}") from None
+        """The first execution environment of a registered function."""
+        return self.environments(name)[0]
+
+    def environments(self, name: str) -> tuple[ExecutionEnvironment, ...]:
+        """Every execution environment a registered function has had created."""
+        with self._lock:
+            try:
+                return tuple(self._pools[name])
+            except KeyError:
+                raise ConfigError(
+                    f"no function named {name!r}; known: {sorted(self._pools)}"
+                ) from None
+
+    def _acquire(self, name: str) -> ExecutionEnvironment:
+        with self._lock:
+            if name not in self._pools:
+                raise ConfigError(f"no function named {name!r}; known: {sorted(self._pools)}")
+            idle = [e for e in self._pools[name] if id(e) not in self._busy]
+            # Lambda routes to a warm environment when one is idle.
+            env = next((e for e in idle if e.pid is not None), idle[0] if idle else None)
+            if env is None:
+                if len(self._pools[name]) >= self.concurrency:
+                    raise TooManyRequests(
+                        f"{name}: all {self.concurrency} execution environments are busy"
+                    )
+                env = self._new_environment(self._configs[name])
+                self._pools[name].append(env)
+            self._busy.add(id(env))
+            return env
 
     def invoke(self, name: str, event: Any, **kwargs: Any) -> InvokeResult:
-        """Invoke a registered function synchronously."""
-        return self.environment(name).invoke(event, **kwargs)
+        """Invoke a registered function synchronously (see :meth:`ExecutionEnvironment.invoke`)."""
+        env = self._acquire(name)
+        try:
+            return env.invoke(event, **kwargs)
+        finally:
+            with self._lock:
+                self._busy.discard(id(env))
 
     @property
     def functions(self) -> tuple[str, ...]:
         """Names of the registered functions."""
-        return tuple(self._envs)
+        with self._lock:
+            return tuple(self._pools)
 
     def close(self) -> None:
         """Shut every environment down (SIGTERM, then SIGKILL) and stop the API servers."""
-        for env in self._envs.values():
+        with self._lock:
+            envs = [e for pool in self._pools.values() for e in pool]
+            self._pools.clear()
+            self._configs.clear()
+        for env in envs:
             env.close()
-        self._envs.clear()
 
     def __enter__(self) -> LocalLambda:
         return self
