@@ -418,3 +418,39 @@ def test_prefix_depth_and_full_keys_from_the_environment(
     enable(LAMBDAGUARD_RECORD_FULL_KEYS="true")
     run(handler)
     assert json.loads(find(calls(sink), "PutObject")[semconv.AWS_PARAMS])["Key"] == "a/b/c/file.txt"
+
+
+def test_calls_after_the_handler_returned_are_kept_for_the_next_record(
+    enable: Callable[..., None], sink: Sink, moto_endpoint: str
+) -> None:
+    """A leftover thread's call made between invocations is not lost: the next record carries it."""
+    import threading
+
+    enable()
+    sqs = client("sqs", moto_endpoint)
+    go = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def late() -> None:
+        go.wait(5)
+        sqs.list_queues(QueueNamePrefix="late")
+
+    def handler(event: Any, context: Any) -> None:
+        if event.get("spawn"):
+            thread = threading.Thread(target=late)
+            thread.start()
+            threads.append(thread)
+
+    wrapped = instrument(handler)
+    wrapped({"spawn": True}, Context("r1"))
+    go.set()
+    threads[0].join(5)
+    wrapped({}, Context("r2"))
+    assert flush(5000)
+    invocations = {
+        attributes(s.attributes)[semconv.FAAS_INVOCATION_ID]: s.span_id
+        for s in sink.spans()
+        if s.name == "orders"
+    }
+    late_call = find(calls(sink), "ListQueues")
+    assert late_call["_parent"] == invocations["r2"]

@@ -38,7 +38,8 @@ How it is built, and why:
   forks worker processes), so calls from any thread, ``upload_file``'s
   transfer threads included, belong to the phase in progress: INIT until the
   first invocation, then each invocation until its handler returns. Calls a
-  leftover thread makes after its invocation returned are not recorded.
+  leftover thread makes after its handler returned are kept and reported
+  with the next invocation (a used permission must never be dropped).
 - **Export after the response**: an internal extension thread
   (:mod:`~lambdaguard.agent.extension`, :mod:`~lambdaguard.agent._agent`).
 """

@@ -97,6 +97,7 @@ class Agent:
         self._lock = threading.Condition()
         self._finished: dict[str, list[Record]] = {}
         self._running: Invocation | None = None
+        self._between: Recording | None = None
         self._queue: queue.SimpleQueue[list[Record] | None] = queue.SimpleQueue()
         self._queued = 0
         self._worker: threading.Thread | None = None
@@ -183,6 +184,13 @@ class Agent:
             init_duration_ms=init_ms,
             memory_mb=int(memory) if str(memory).isdigit() else 0,
         )
+        between, self._between = self._between, None
+        if between is not None:
+            # Calls a leftover thread made after the previous handler returned:
+            # kept (a used permission must not be dropped), in the next record.
+            between.closed = True
+            recording.calls.extend(between.calls)
+            recording.conns.extend(between.conns)
         with self._lock:
             self._running = invocation
         recorder.set_current(recording)
@@ -231,7 +239,8 @@ class Agent:
 
     def finish(self, inv: Invocation, error: BaseException | None) -> None:
         """Freeze the invocation's record and hand it to the exporter (never waits on I/O)."""
-        recorder.set_current(None)
+        self._between = Recording(semconv.PHASE_INVOKE)
+        recorder.set_current(self._between)
         outcome = semconv.OUTCOME_ERROR if error is not None else semconv.OUTCOME_SUCCESS
         record = self._record(inv, outcome, type(error).__name__ if error is not None else "")
         inv.recording.closed = True
