@@ -240,6 +240,20 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
     (
         "dynamodb",
         "Query",
+        {"TableName": "arn:aws:dynamodb:eu-west-1:210987654321:table/t", "IndexName": "g"},
+        None,
+        [("dynamodb:Query", "arn:aws:dynamodb:eu-west-1:210987654321:table/t/index/g")],
+    ),
+    (
+        "dynamodb",
+        "GetItem",
+        {"TableName": "arn:aws:dynamodb:eu-west-1:210987654321:table/t"},
+        None,
+        [("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:210987654321:table/t")],
+    ),
+    (
+        "dynamodb",
+        "Query",
         {"TableName": "t"},
         None,
         [("dynamodb:Query", f"arn:aws:dynamodb:{R}:{A}:table/t")],

@@ -407,7 +407,25 @@ def _prepare_events(call: Call) -> Prepared:
     return Prepared(arn=f"arn:{call.partition}:events:{call.region}:{call.account}:rule/{rule}")
 
 
+def _prepare_dynamodb(call: Call) -> Prepared:
+    # DynamoDB accepts a table ARN wherever it takes a TableName; an index
+    # under it is then that ARN + "/index/NAME".
+    arn = parse_arn(call.params.get("TableName"))
+    if arn is None or arn.service != "dynamodb" or not arn.resource.startswith("table/"):
+        return Prepared()
+    table = arn.resource.removeprefix("table/").split("/", 1)[0]
+    return Prepared(
+        {
+            "TableName": table,
+            "Partition": arn.partition,
+            "Region": arn.region,
+            "Account": arn.account,
+        }
+    )
+
+
 PREPARERS: dict[str, Callable[[Call], Prepared]] = {
+    "dynamodb": _prepare_dynamodb,
     "events": _prepare_events,
     "s3": _prepare_s3,
     "sqs": _prepare_sqs,
