@@ -454,3 +454,43 @@ def test_calls_after_the_handler_returned_are_kept_for_the_next_record(
     }
     late_call = find(calls(sink), "ListQueues")
     assert late_call["_parent"] == invocations["r2"]
+
+
+def test_streams_events_and_state_machines(
+    enable: Callable[..., None], sink: Sink, moto_endpoint: str
+) -> None:
+    """Kinesis stream names, EventBridge buses and Step Functions ARNs are kept; payloads are not."""
+    enable()
+    kinesis = client("kinesis", moto_endpoint)
+    events = client("events", moto_endpoint)
+    sfn = client("stepfunctions", moto_endpoint)
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    events.create_event_bus(Name="orders")
+    machine = sfn.create_state_machine(
+        name="flow",
+        definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+
+    def handler(event: Any, context: Any) -> None:
+        kinesis.put_record(StreamName="clicks", Data=b"data-canary", PartitionKey="pk-canary")
+        events.put_events(
+            Entries=[
+                {"Source": "app", "DetailType": "t", "Detail": '{"x":"detail-canary"}'},
+                {"Source": "app", "DetailType": "t", "Detail": "{}", "EventBusName": "orders"},
+            ]
+        )
+        sfn.start_execution(stateMachineArn=machine, input='{"i":"input-canary"}')
+
+    run(handler)
+    found = calls(sink)
+    assert json.loads(find(found, "PutRecord")[semconv.AWS_PARAMS]) == {"StreamName": "clicks"}
+    assert json.loads(find(found, "PutEvents")[semconv.AWS_PARAMS]) == {
+        "Entries": [{}, {"EventBusName": "orders"}]
+    }
+    assert json.loads(find(found, "StartExecution")[semconv.AWS_PARAMS]) == {
+        "stateMachineArn": machine
+    }
+    for body in sink.bodies:
+        for canary in (b"data-canary", b"pk-canary", b"detail-canary", b"input-canary"):
+            assert canary not in body
