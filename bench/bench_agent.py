@@ -839,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run lambdaguard from the source tree even when a fresh layer zip exists",
     )
     args = p.parse_args(argv)
-    runs = args.runs or (5 if args.quick else 21)
+    runs = args.runs or (5 if args.quick else 31)
     rounds = args.rounds or (100 if args.quick else 1000)
     warmup = args.warmup if args.warmup is not None else (10 if args.quick else 50)
 
