@@ -729,6 +729,18 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         None,
         [("budgets:ViewBudget", "*")],
     ),
+    # -- several required resource types: all are evaluated
+    (
+        "glue",
+        "GetTable",
+        {"DatabaseName": "d", "Name": "t"},
+        None,
+        [
+            ("glue:GetTable", f"arn:aws:glue:{R}:{A}:database/d"),
+            ("glue:GetTable", f"arn:aws:glue:{R}:{A}:catalog"),
+            ("glue:GetTable", f"arn:aws:glue:{R}:{A}:table/d/t"),
+        ],
+    ),
     # -- names resolved through the operation's own resource type
     (
         "cloudwatch",

@@ -229,13 +229,8 @@ def grant(
     wildcarded: dict[str, list[str]] = {}
     members: dict[str, frozenset[str]] = {}
     problems: list[str] = []
-    named = [s for s in slots if set(s.template.variables) - CONTEXT_VARIABLES]
     for slot in slots:
         if slot.key in verbatim or slot.key in filled:
-            continue
-        if named and not set(slot.template.variables) - CONTEXT_VARIABLES:
-            # A fixed ARN (marketplace/model-endpoint/all-access) is one of
-            # several alternatives; it is never "named" by a request.
             continue
         fills, issues, used, generated = _fill_slot(call.operation, prefix, slot, lowered, base)
         if fills:
@@ -448,13 +443,22 @@ def _choose(
             else:
                 missing.append(slot.key)
         chosen = list(dict.fromkeys(chosen))
-        # Required types whose ARN is named by the same placeholders as a chosen
-        # one (Bedrock's foundation-model/${ResourceId}, inference-profile/
-        # ${ResourceId} ...) or by none (a fixed ARN) are alternatives to it,
-        # not further resources AWS evaluates.
+        # The reference marks every type "required" both for actions that need
+        # all of them (glue:GetTable: catalog, database and table) and for
+        # actions whose types are alternatives for one parameter (Bedrock's
+        # foundation-model/${ResourceId}, inference-profile/${ResourceId} ...).
+        # Two required types named by the same placeholders mark the second
+        # kind: then types sharing a chosen one's placeholders, and fixed ARNs,
+        # are alternatives, not further resources AWS evaluates.
         by_key = {s.key: s for s in slots}
-        chosen_vars = {_request_variables(by_key[k]) for k in chosen}
-        if chosen_vars:
+        groups: dict[frozenset[str], int] = {}
+        for slot in required:
+            names = _request_variables(slot)
+            if names:
+                groups[names] = groups.get(names, 0) + 1
+        if any(count > 1 for count in groups.values()):
+            chosen = [k for k in chosen if _request_variables(by_key[k])] or chosen
+            chosen_vars = {_request_variables(by_key[k]) for k in chosen}
             missing = [
                 k
                 for k in missing
@@ -465,12 +469,14 @@ def _choose(
     present = [s for s in slots if s.key in filled]
     if not present:
         return [], []
-    # An ARN the request names beats a filled template; a fully named type
-    # beats one with a generated id wildcarded.
+    # An ARN the request names beats a filled template; a template the request
+    # fills beats a fixed ARN; a fully named type beats one with a generated id
+    # wildcarded.
     best = max(
         present,
         key=lambda s: (
             s.key in verbatim,
+            bool(_request_variables(s)),
             s.key not in partial,
             s.template.specificity,
             len(s.template.variables),
