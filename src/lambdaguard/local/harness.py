@@ -27,6 +27,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -357,7 +358,7 @@ class Stage:
         return Invocation(function, trigger, event, result, note)
 
     def run_workload(
-        self, *, orders: int = 8, uploads: int = 3, reports: int = 2
+        self, *, orders: int = 8, uploads: int = 3, reports: int = 2, burst: int = 2
     ) -> list[Invocation]:
         """Drive every sample function through its trigger a realistic number of times."""
         if self.account is None or self.moto is None:
@@ -365,21 +366,24 @@ class Stage:
         acct = self.account
         runs: list[Invocation] = []
         api = {"api_id": acct.api_id or "local", "account": acct.account_id, "region": acct.region}
-        # API Gateway -> orders-api: orders come in, someone lists them.
-        for n in range(orders):
+
+        # API Gateway -> orders-api: orders come in, someone lists them. The
+        # first `burst` orders arrive at once, so Lambda scales out (several
+        # cold starts, each with its own INIT-phase secret read).
+        def post(n: int) -> Invocation:
             body = {
                 "order_id": f"order-{n:03d}",
                 "items": [
                     {"sku": f"sku-{1 + (n + i) % 3}", "qty": 1 + i} for i in range(2 + n % 2)
                 ],
             }
-            runs.append(
-                self.invoke(
-                    "orders-api",
-                    "api:POST",
-                    events.api_gateway_http("POST", "/orders", body=body, **api),
-                )
-            )
+            event = events.api_gateway_http("POST", "/orders", body=body, **api)
+            return self.invoke("orders-api", "api:POST", event)
+
+        with ThreadPoolExecutor(max_workers=max(1, burst)) as pool:
+            runs += pool.map(post, range(min(burst, orders)))
+        for n in range(min(burst, orders), orders):
+            runs.append(post(n))
             if n % 3 == 2:
                 runs.append(
                     self.invoke(
