@@ -729,6 +729,20 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         None,
         [("budgets:ViewBudget", "*")],
     ),
+    (
+        "ecs",
+        "RunTask",
+        {"cluster": "c", "taskDefinition": "web:7"},
+        None,
+        [("ecs:RunTask", f"arn:aws:ecs:{R}:{A}:task-definition/web:7")],
+    ),
+    (
+        "ecs",
+        "RunTask",
+        {"taskDefinition": "web"},
+        None,
+        [("ecs:RunTask", f"arn:aws:ecs:{R}:{A}:task-definition/web:*")],
+    ),
     # -- several required resource types: all are evaluated
     (
         "glue",

@@ -424,7 +424,29 @@ def _prepare_dynamodb(call: Call) -> Prepared:
     )
 
 
+_TASK_DEFINITION = re.compile(r"^(?P<family>[A-Za-z0-9_-]{1,255})(?::(?P<revision>\d{1,10}))?$")
+
+
+def _prepare_ecs(call: Call) -> Prepared:
+    # taskDefinition is "family:revision", "family" (the latest ACTIVE
+    # revision, so any revision: "*") or a full ARN.
+    raw = _str(call.params, "taskDefinition")
+    m = _TASK_DEFINITION.match(raw) if raw is not None else None
+    if m is None:
+        return Prepared()
+    values = {"TaskDefinitionFamilyName": m.group("family")}
+    if m.group("revision"):
+        values["TaskDefinitionRevisionNumber"] = m.group("revision")
+        return Prepared(values)
+    values["TaskDefinitionRevisionNumber"] = "*"
+    return Prepared(
+        values,
+        "The task definition was named by family only (its latest revision), so the revision is '*'.",
+    )
+
+
 PREPARERS: dict[str, Callable[[Call], Prepared]] = {
+    "ecs": _prepare_ecs,
     "dynamodb": _prepare_dynamodb,
     "events": _prepare_events,
     "s3": _prepare_s3,
