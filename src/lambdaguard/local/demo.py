@@ -236,6 +236,11 @@ def _print_summary(say: _Printer, summary: dict[str, Any]) -> None:
             f"   invocations {rec['invocations']}: cold starts {rec['cold_starts']}, "
             f"errors {rec['errors']}, timeouts {rec['timeouts']}"
         )
+        if rec["invocations"] != drv.get("invocations", 0):
+            say(
+                f"   (the runtime ran {drv.get('invocations', 0)} invocations; "
+                f"{drv.get('invocations', 0) - rec['invocations']} left no record)"
+            )
         if rec["calls"]:
             say("   AWS calls (count) -> IAM authorization requests:")
         for call in rec["calls"]:
