@@ -743,6 +743,19 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         None,
         [("ecs:RunTask", f"arn:aws:ecs:{R}:{A}:task-definition/web:*")],
     ),
+    (
+        "rds-data",
+        "ExecuteStatement",
+        {
+            "resourceArn": f"arn:aws:rds:{R}:{A}:cluster:db",
+            "secretArn": f"arn:aws:secretsmanager:{R}:{A}:secret:db-AbCdEf",
+        },
+        None,
+        [
+            ("rds-data:ExecuteStatement", f"arn:aws:rds:{R}:{A}:cluster:db"),
+            ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{R}:{A}:secret:db-AbCdEf"),
+        ],
+    ),
     # -- several required resource types: all are evaluated
     (
         "glue",

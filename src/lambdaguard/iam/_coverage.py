@@ -253,6 +253,7 @@ _DEPENDENT_ACTIONS = (
     "kms:GenerateDataKey",
     "kms:Decrypt",
     "s3express:CreateSession",
+    "secretsmanager:GetSecretValue",
 )
 
 

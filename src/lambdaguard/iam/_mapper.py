@@ -271,6 +271,7 @@ def authorizations(
             ]
     found += _pass_role(call)
     found += _s3_kms(call)
+    found += _data_api_secret(call)
     return list(dict.fromkeys(found))
 
 
@@ -320,6 +321,29 @@ def _s3express_session(call: Call) -> list[Authorization]:
             Confidence.EXACT,
             "Calls on a directory bucket are authorized by the session opened with "
             "s3express:CreateSession on the bucket.",
+        )
+    ]
+
+
+def _data_api_secret(call: Call) -> list[Authorization]:
+    """RDS Data API calls read their ``secretArn`` with the caller's permission.
+
+    Aurora user guide, "Authorizing access to the RDS Data API": the Data API
+    transparently calls Secrets Manager, which allows or denies the caller's
+    request for the secret.
+    """
+    if call.service != "rds-data":
+        return []
+    secret = call.params.get("secretArn")
+    arn = parse_arn(secret)
+    if arn is None or arn.service != "secretsmanager":
+        return []
+    return [
+        Authorization(
+            "secretsmanager:GetSecretValue",
+            str(secret),
+            Confidence.EXACT,
+            "The Data API reads the secret in secretArn with the caller's permission.",
         )
     ]
 
