@@ -12,8 +12,9 @@ The path of a call:
    documentation (in the botocore model) names.
 4. The action's resource types give the ARN (``_grant``).
 5. Dependent permissions are added: ``iam:PassRole`` for a role handed to the
-   service, and KMS actions S3 used on the caller's behalf (SSE-KMS), when the
-   response proves it.
+   service, KMS actions S3 used on the caller's behalf (SSE-KMS) when the
+   response proves it, and the secret the RDS Data API reads for the caller.
+   Calls on S3 directory buckets are authorized by ``s3express:CreateSession``.
 """
 
 from __future__ import annotations
