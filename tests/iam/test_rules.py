@@ -756,6 +756,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
             ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{R}:{A}:secret:db-AbCdEf"),
         ],
     ),
+    (
+        "cloudwatch",
+        "GetDataset",
+        {"DatasetIdentifier": "ds1"},
+        None,
+        [("cloudwatch:GetDataset", f"arn:aws:cloudwatch:{R}:{A}:dataset/ds1")],
+    ),
     # -- several required resource types: all are evaluated
     (
         "glue",

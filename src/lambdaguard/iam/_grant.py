@@ -135,6 +135,9 @@ def _candidates(prefix: str, variable: str) -> tuple[str, ...]:
         if variable.endswith(suffix) and len(variable) > len(suffix):
             names.append(variable[: -len(suffix)])
         names.append(variable + suffix)
+    if variable.endswith("Id"):
+        # Newer APIs take "DatasetIdentifier" (an id or an ARN) for ${DatasetId}.
+        names.append(variable[:-2] + "Identifier")
     return tuple(dict.fromkeys(n.lower() for n in names))
 
 
