@@ -130,6 +130,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         None,
         [("s3express:CreateSession", f"arn:aws:s3express:{R}:{A}:bucket/logs--use1-az4--x-s3")],
     ),
+    (
+        "s3",
+        "RenameObject",
+        {"Bucket": "logs--use1-az4--x-s3", "Key": "a"},
+        None,
+        [("s3express:CreateSession", f"arn:aws:s3express:{R}:{A}:bucket/logs--use1-az4--x-s3")],
+    ),
     # -- multipart uploads
     (
         "s3",

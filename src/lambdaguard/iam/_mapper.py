@@ -299,6 +299,7 @@ _ZONAL_OPERATIONS = frozenset(
         "CompleteMultipartUpload",
         "AbortMultipartUpload",
         "GetObjectAttributes",
+        "RenameObject",
     }
 )
 

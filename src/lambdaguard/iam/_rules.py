@@ -78,6 +78,9 @@ RENAMES: dict[tuple[str, str], str] = {
     ("s3", "ListParts"): "s3:ListMultipartUploadParts",
     ("s3", "ListDirectoryBuckets"): "s3express:ListAllMyDirectoryBuckets",
     ("s3", "CreateSession"): "s3express:CreateSession",
+    # RenameObject exists only for directory buckets, whose zonal endpoint
+    # calls are authorized by the session CreateSession opens.
+    ("s3", "RenameObject"): "s3express:CreateSession",
     ("s3", "WriteGetObjectResponse"): "s3-object-lambda:WriteGetObjectResponse",
     ("s3", "CreateBucketMetadataConfiguration"): "s3:CreateBucketMetadataTableConfiguration",
     ("s3", "DeleteBucketMetadataConfiguration"): "s3:DeleteBucketMetadataTableConfiguration",
