@@ -67,6 +67,19 @@ def _json_object(flag: str, text: str | None) -> dict[str, Any] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lambdaguard permissions``; returns the exit code."""
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        # The reader (``| head``) went away: not an error of ours. Point
+        # stdout at devnull so the interpreter's final flush stays quiet.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.coverage:
         return _coverage(args)
     from lambdaguard.errors import IamDataError
