@@ -770,6 +770,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         None,
         [("cloudwatch:GetDataset", f"arn:aws:cloudwatch:{R}:{A}:dataset/ds1")],
     ),
+    (
+        "iam",
+        "GetRole",
+        {"RoleName": "app"},
+        None,
+        [("iam:GetRole", f"arn:aws:iam::{A}:role/*app")],
+    ),
     # -- several required resource types: all are evaluated
     (
         "glue",

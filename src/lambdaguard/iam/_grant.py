@@ -37,12 +37,6 @@ __all__ = ["Call", "grant", "lookup_action", "unscoped"]
 # ${BucketName} <- Bucket (the "Name"/"Id" suffix may be absent on either side).
 _ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("s3", "ObjectName"): ("Key",),
-    ("iam", "RoleNameWithPath"): ("RoleName",),
-    ("iam", "UserNameWithPath"): ("UserName",),
-    ("iam", "GroupNameWithPath"): ("GroupName",),
-    ("iam", "PolicyNameWithPath"): ("PolicyName",),
-    ("iam", "InstanceProfileNameWithPath"): ("InstanceProfileName",),
-    ("iam", "CertificateNameWithPath"): ("ServerCertificateName",),
     ("lambda", "LayerVersion"): ("VersionNumber",),
     ("events", "RuleName"): ("Rule", "Name"),
     ("kinesis", "StreamName"): ("StreamName",),

@@ -448,7 +448,34 @@ def _prepare_ecs(call: Call) -> Prepared:
     )
 
 
+# IAM placeholder -> the request member naming it without its path.
+_IAM_PATHED = {
+    "RoleNameWithPath": "RoleName",
+    "UserNameWithPath": "UserName",
+    "GroupNameWithPath": "GroupName",
+    "InstanceProfileNameWithPath": "InstanceProfileName",
+    "CertificateNameWithPath": "ServerCertificateName",
+}
+
+
+def _prepare_iam(call: Call) -> Prepared:
+    # IAM APIs take names without their path (RoleName "app"), but the ARN
+    # includes it (role/service-role/app); the path is not in the request, so
+    # the ARN allows any: role/*app.
+    values = {}
+    for variable, member in _IAM_PATHED.items():
+        name = _str(call.params, member)
+        if name is not None and "/" not in name:
+            values[variable] = f"*{name}"
+    if not values:
+        return Prepared()
+    return Prepared(
+        values, "IAM names may sit under a path the request does not carry, so the ARN allows any."
+    )
+
+
 PREPARERS: dict[str, Callable[[Call], Prepared]] = {
+    "iam": _prepare_iam,
     "ecs": _prepare_ecs,
     "dynamodb": _prepare_dynamodb,
     "events": _prepare_events,
