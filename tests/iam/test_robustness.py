@@ -224,3 +224,10 @@ def test_operation_without_iam_data_is_a_clear_error(monkeypatch: pytest.MonkeyP
             _map("sqs", "SendMessage", {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/1/q"})
     finally:
         _mapper.operation_plan.cache_clear()
+
+
+def test_wildcard_characters_in_names_are_not_exact() -> None:
+    """A recorded name containing '*' or '?' yields a TEMPLATE ARN, never EXACT."""
+    [auth] = _map("s3", "GetObject", {"Bucket": "b", "Key": "a*b?.txt"})
+    assert auth.resource == "arn:aws:s3:::b/a*b?.txt"
+    assert auth.confidence is Confidence.TEMPLATE

@@ -264,7 +264,9 @@ def grant(
                     "does not carry, so that part is '*'."
                 )
                 confidence = Confidence.TEMPLATE
-            out += [Authorization(action, arn, confidence, explanation) for arn in filled[key]]
+            out += [
+                _literal(Authorization(action, arn, confidence, explanation)) for arn in filled[key]
+            ]
         if missing:
             # AWS also evaluates the required types the request does not name.
             out.append(unscoped(action, f"The request does not name its {'/'.join(missing)}."))
@@ -284,6 +286,23 @@ def grant(
     if wrong:
         why = f"the ARN {wrong[0]!r} is not a {'/'.join(s.key for s in slots)} ARN; " + why
     return [unscoped(action, f"Cannot name the resource: {why}.")]
+
+
+def _literal(auth: Authorization) -> Authorization:
+    """An EXACT ARN holding '*' or '?' from the request matches more than the resource.
+
+    IAM has no escape for its wildcards, so a key or name containing them can
+    only be granted as a pattern; say so instead of claiming EXACT.
+    """
+    if auth.confidence is Confidence.EXACT and ("*" in auth.resource or "?" in auth.resource):
+        return Authorization(
+            auth.action,
+            auth.resource,
+            Confidence.TEMPLATE,
+            "The recorded name contains '*' or '?', which IAM reads as wildcards, so the ARN "
+            "matches more than this resource.",
+        )
+    return auth
 
 
 def optional_only(call: Call, action: str, slots: tuple[_Slot, ...]) -> bool:
