@@ -79,3 +79,20 @@ def collector_down(layer_zip: Path, tmp_path_factory: pytest.TempPathFactory) ->
         yield _run(stage)
     finally:
         stage.stop()
+
+
+@pytest.fixture(scope="session")
+def collector_hung(layer_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    """The workload run with the layer exporting to a socket that accepts and never answers."""
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(512)  # the kernel completes handshakes; nobody ever reads or replies
+        stage = Stage(
+            tmp_path_factory.mktemp("collector-hung"),
+            layer_zip=layer_zip,
+            endpoint=f"http://127.0.0.1:{hole.getsockname()[1]}",
+        )
+        try:
+            yield _run(stage)
+        finally:
+            stage.stop()

@@ -200,6 +200,11 @@ def test_the_collector_being_down_changes_no_function_result(
     assert _outcomes(collector_down.runs) == _outcomes(with_layer.runs)
 
 
+def test_a_hung_collector_changes_no_function_result(with_layer: Ran, collector_hung: Ran) -> None:
+    """With an endpoint that accepts connections and never answers, results are unchanged."""
+    assert _outcomes(collector_hung.runs) == _outcomes(with_layer.runs)
+
+
 def test_every_function_process_is_gone_after_the_run(with_layer: Ran) -> None:
     """After shutdown no function process of the stage is left running."""
     service = with_layer.stage.service
