@@ -113,3 +113,20 @@ def test_comma_separated_arn_formats_are_split() -> None:
     slots = [s for s in _grant._slots("apigateway:GET") if s.key.lower() == "authorizer"]
     assert len(slots) == 2
     assert all("," not in s.template.text and " " not in s.template.text for s in slots)
+
+
+def test_rules_emit_only_declared_actions() -> None:
+    """Every action a rule emits, on every rule test case, is one it declares (so the walk sees it)."""
+    from lambdaguard.iam._coverage import _DEPENDENT_ACTIONS
+    from lambdaguard.iam._rules import RULES
+
+    from .test_rules import CASES
+
+    for service, operation, params, response, _ in CASES:
+        if (service, operation) not in RULES:
+            continue
+        found = authorizations(
+            service, operation, params, region=REGION, account=ACCOUNT, response=response
+        )
+        declared = set(RULE_ACTIONS[(service, operation)]) | set(_DEPENDENT_ACTIONS)
+        assert {a.action for a in found} <= declared, (service, operation)
