@@ -66,10 +66,13 @@ class Variant:
     unavailable: str = ""  # why it cannot run here; empty when it can
     how: str = ""
     cold_only: bool = False  # measured for INIT and memory only
+    exports: bool = True  # sends telemetry (the plain function does not)
 
 
 def _variants(*, source: bool = False) -> list[Variant]:
-    plain = Variant("plain", {"_HANDLER": FUNCTION_HANDLER}, how="the function as is")
+    plain = Variant(
+        "plain", {"_HANDLER": FUNCTION_HANDLER}, how="the function as is", exports=False
+    )
     extra: list[Variant] = []
     spec = importlib.util.find_spec("lambdaguard")
     package = Path(spec.origin).parent if spec and spec.origin else None
@@ -108,6 +111,7 @@ def _variants(*, source: bool = False) -> list[Variant]:
                     },
                     how="the plain function with the unzipped layer's python/ on PYTHONPATH (INIT and memory only)",
                     cold_only=True,
+                    exports=False,
                 )
             )
             lg = Variant(
@@ -374,7 +378,7 @@ def _cold_once(v: Variant, out: ColdResult, export_wait: float) -> None:
         inv = fp.api.invoke({"calls": 1})
         if inv.error:
             out.errors.append(f"invocation failed: {inv.response[:300]!r}")
-        exported = v.name != "plain" and fp.sink.wait_requests(1, export_wait)
+        exported = v.exports and fp.sink.wait_requests(1, export_wait)
         out.exported.append(exported)
         time.sleep(0.02)  # let the exporter's response handling settle
         out.rss_export_kb.append(fp.rss_kb())
@@ -776,7 +780,7 @@ def report(
             mem[v.name] = _paired_overhead(rss, plain_rss)
             out["memory"][v.name]["delta_mb"] = mem[v.name].as_dict()
             d = f"{mem[v.name].median:+.1f}"
-        exported = "-" if v.name == "plain" else f"{sum(c.exported)}/{len(c.exported)}"
+        exported = f"{sum(c.exported)}/{len(c.exported)}" if v.exports else "-"
         rows.append(
             [
                 v.name,
