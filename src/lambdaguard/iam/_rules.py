@@ -680,7 +680,7 @@ def _ddb_transact(call: Call) -> list[Authorization]:
             "dynamodb:GetItem" if call.operation == "TransactGetItems" else "dynamodb:PutItem"
         )
         return [unscoped(fallback, "The transaction's items were not recorded.")]
-    out: list[Authorization] = []
+    pairs: dict[tuple[str, str], object] = {}
     for item in items[:100]:  # DynamoDB accepts at most 100 items per transaction
         if not isinstance(item, Mapping):
             continue
@@ -688,7 +688,12 @@ def _ddb_transact(call: Call) -> list[Authorization]:
             action = _TRANSACT.get(str(kind))
             if action is None or not isinstance(body, Mapping):
                 continue
-            out += grant(_sub(call, _table_params(body.get("TableName"))), action)
+            table = body.get("TableName")
+            # Items repeat (action, table) pairs: map each pair once.
+            pairs.setdefault((action, repr(table)), table)
+    out: list[Authorization] = []
+    for (action, _), table in pairs.items():
+        out += grant(_sub(call, _table_params(table)), action)
     return out or [unscoped("dynamodb:GetItem", "No transaction item names a known action.")]
 
 
@@ -737,7 +742,12 @@ def partiql_target(statement: object) -> tuple[str, str, str | None] | None:
 
 def _statement_grants(call: Call, statements: Iterable[object]) -> list[Authorization]:
     out: list[Authorization] = []
+    seen: set[str] = set()
     for statement in statements:
+        key = statement if isinstance(statement, str) else repr(statement)
+        if key in seen:  # batches repeat one statement with different parameters
+            continue
+        seen.add(key)
         target = partiql_target(statement)
         if target is None:
             out.append(
