@@ -623,10 +623,14 @@ def _s3_delete_objects(call: Call) -> list[Authorization]:
             note="The deleted keys were not recorded, so the ARN covers every object in the bucket.",
         )
     out: list[Authorization] = []
+    seen: set[tuple[str, str]] = set()
     for entry in objects[:1000]:  # S3 accepts at most 1,000 keys per request
         if not isinstance(entry, Mapping):
             continue
         action = "s3:DeleteObjectVersion" if _has_version(entry) else "s3:DeleteObject"
+        if (action, repr(entry.get("Key"))) in seen:  # keys cut to one prefix repeat
+            continue
+        seen.add((action, repr(entry.get("Key"))))
         out += prepared_grant(
             _sub(call, {"Bucket": call.params.get("Bucket"), "Key": entry.get("Key")}), action
         )
