@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -75,6 +76,9 @@ class RuntimeApi:
         self._cond = threading.Condition()
         self._state = _State()
         self._closed = False
+        # Set by whoever starts the function process, so a crashed process
+        # ends a wait at once instead of at its timeout.
+        self.alive: Callable[[], bool] = lambda: True
         api = self
 
         class Handler(_ApiHandler):
@@ -129,14 +133,26 @@ class RuntimeApi:
             s.current = None
         self._cond.notify_all()
 
+    def _wait(self, predicate: Callable[[], object], timeout: float) -> bool:
+        # Called with the lock held; wakes every 50 ms to notice a dead process.
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.alive():
+                return bool(predicate())
+            self._cond.wait(min(left, 0.05))
+        return True
+
     def wait_init(self, timeout: float) -> int:
         """Wait until INIT is complete; returns its end time (ns)."""
         with self._cond:
-            ok = self._cond.wait_for(
+            ok = self._wait(
                 lambda: self._state.init_done_ns or self._state.init_error is not None, timeout
             )
             if self._state.init_error is not None:
                 raise RuntimeApiError(f"init error: {self._state.init_error[:500]!r}")
+            if not ok and not self.alive():
+                raise RuntimeApiError("the function process exited during INIT")
             if not ok:
                 raise RuntimeApiError(f"INIT did not finish within {timeout} s")
             return self._state.init_done_ns
@@ -146,14 +162,11 @@ class RuntimeApi:
         deadline_ms = int(time.time() * 1000) + int(timeout * 1000)
         inv = Invocation(str(uuid.uuid4()), json.dumps(event).encode(), deadline_ms)
         with self._cond:
-            if not self._cond.wait_for(
-                lambda: self._idle() and self._state.current is None, timeout
-            ):
+            if not self._wait(lambda: self._idle() and self._state.current is None, timeout):
                 raise RuntimeApiError("the function is not idle")
             self._state.pending = inv
             self._state.current = inv
-            for ext_id, queue in self._state.ext_queues.items():
-                del ext_id
+            for queue in self._state.ext_queues.values():
                 queue.append(
                     {
                         "eventType": "INVOKE",
@@ -164,8 +177,9 @@ class RuntimeApi:
                     }
                 )
             self._cond.notify_all()
-            if not self._cond.wait_for(lambda: inv.done_ns != 0 or self._closed, timeout):
-                raise RuntimeApiError(f"invocation {inv.request_id} did not finish in {timeout} s")
+            if not self._wait(lambda: inv.done_ns != 0 or self._closed, timeout):
+                state = "exited" if not self.alive() else f"did not finish in {timeout} s"
+                raise RuntimeApiError(f"invocation {inv.request_id}: the function {state}")
         return inv
 
     # -- request handling (server threads) -----------------------------------------

@@ -247,6 +247,7 @@ class FunctionProcess:
             self.proc = subprocess.Popen(
                 argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=BENCH_DIR
             )
+            self.api.alive = lambda: self.proc.poll() is None
             self.init_done_ns = self.api.wait_init(init_timeout)
             # Read while the process is idle in `next`, before any invocation.
             self.init_cpu_ms = self.cpu_ms()
@@ -308,7 +309,7 @@ def _pct(values: Sequence[float], q: float) -> float:
     return ordered[k]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Stats:
     """Median, p90 and spread of a sample."""
 

@@ -126,3 +126,22 @@ def test_sink_counts_requests_and_connections_in_a_window(sink: OtlpSink) -> Non
     assert sink.count_between(start, end) == (2, 1)
     assert sink.count_between(end + 1, end + 10**9) == (0, 0)
     assert sink.wait_requests(2, 1)
+
+
+def test_a_dead_function_process_ends_the_wait_with_a_reason(runtime_api: RuntimeApi) -> None:
+    """When the process is gone, waiting for INIT reports that, not a timeout."""
+    runtime_api.alive = lambda: False
+    with pytest.raises(RuntimeApiError, match="exited during INIT"):
+        runtime_api.wait_init(60)
+
+
+def test_an_init_error_is_reported_with_its_body(runtime_api: RuntimeApi) -> None:
+    """A handler that fails to load ends INIT with the runtime's init error."""
+    status, _, _ = _post(
+        runtime_api,
+        "/2018-06-01/runtime/init/error",
+        b'{"errorType":"Runtime.ImportModuleError"}',
+    )
+    assert status == 202
+    with pytest.raises(RuntimeApiError, match=r"Runtime\.ImportModuleError"):
+        runtime_api.wait_init(5)
