@@ -207,12 +207,42 @@ def _zip(stage: Path, out: Path) -> None:
     os.replace(tmp, out)
 
 
+# Top-level packages the managed Python runtime already provides in /var/runtime
+# (the AWS SDK and what it imports). Lambda puts /opt/python *before*
+# /var/runtime on sys.path, so a copy in the layer replaces the runtime's copy
+# for the function's own boto3 too.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+def shadowed(stage: Path) -> list[str]:
+    """Runtime-provided packages the staged layer would shadow (with their versions)."""
+    found = []
+    python = stage / "python"
+    for name in RUNTIME_PROVIDED:
+        if (python / name).is_dir() or (python / f"{name}.py").exists():
+            versions = sorted(
+                d.name.removesuffix(".dist-info").split("-")[1]
+                for d in python.glob("*.dist-info")
+                if d.name.split("-")[0].lower().replace("_", "-") in (name, f"python-{name}")
+            )
+            found.append(f"{name} {versions[0]}" if versions else name)
+    return found
+
+
 def build(
     target: Target, out_dir: Path = DEFAULT_OUT, *, wrapper: Path = WRAPPER, quiet: bool = True
 ) -> Path:
     """Build one layer zip and return its path."""
     deps = _install_deps(target, agent_requirements(), quiet=quiet)
     stage = _stage(target, deps, wrapper)
+    overlap = shadowed(stage)
+    if overlap:
+        print(
+            f"warning: {target.zip_name} ships {', '.join(overlap)}, which the runtime also "
+            "provides; /opt/python comes first on sys.path, so the function's boto3 will use "
+            "the layer's copy",
+            file=sys.stderr,
+        )
     out = out_dir / target.zip_name
     _zip(stage, out)
     return out

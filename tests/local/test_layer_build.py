@@ -70,3 +70,12 @@ def test_zip_is_deterministic_and_keeps_modes(build: ModuleType, tmp_path: Path)
     with zipfile.ZipFile(first) as zf:
         assert (zf.getinfo("lambdaguard-instrument").external_attr >> 16) & 0o777 == 0o755
         assert (zf.getinfo("python/pkg/__init__.py").external_attr >> 16) & 0o777 == 0o644
+
+
+def test_shadowing_of_runtime_packages_is_reported(build: ModuleType, tmp_path: Path) -> None:
+    """A staged layer that ships urllib3 is reported as shadowing the runtime's copy."""
+    python = tmp_path / "python"
+    (python / "urllib3").mkdir(parents=True)
+    (python / "urllib3-2.8.0.dist-info").mkdir()
+    (python / "structlog").mkdir()
+    assert build.shadowed(tmp_path) == ["urllib3 2.8.0"]

@@ -71,12 +71,11 @@ __all__ = [
     "unpack_layer",
 ]
 
-# Distributions Lambda's managed Python runtime provides in /var/runtime: the
-# runtime interface client and the AWS SDK for Python.
-RUNTIME_DISTRIBUTIONS = (
-    "awslambdaric",
-    "simplejson",
-    "snapshot-restore-py",
+# What a managed Python runtime (3.11+) provides: the runtime interface client
+# in /var/runtime, and the AWS SDK for Python in the interpreter's
+# site-packages (/var/lang/lib/pythonX.Y/site-packages).
+RUNTIME_CLIENT_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")
+RUNTIME_SDK_DISTRIBUTIONS = (
     "boto3",
     "botocore",
     "s3transfer",
@@ -86,15 +85,42 @@ RUNTIME_DISTRIBUTIONS = (
     "urllib3",
 )
 
-# What /var/runtime/bootstrap does on a managed runtime: read _HANDLER *after*
-# the exec wrapper ran (the wrapper may have changed it) and start the runtime
-# interface client's loop. The script's own directory is dropped from sys.path
-# so the search order is exactly PYTHONPATH's.
+# What /var/runtime/bootstrap.py does on a managed Python runtime, with /opt,
+# /var/runtime and /var/lang's site-packages replaced by local directories:
+#
+# - it runs after the exec wrapper, so it reads _HANDLER as the wrapper left it;
+# - sys.path precedence is LAMBDA_TASK_ROOT -> /opt/python/lib/pythonX.Y/site-packages
+#   -> /opt/python, but the two /opt entries (and their .pth files) are added
+#   only when PYTHONPATH is *not* set: a wrapper that sets PYTHONPATH takes
+#   them over;
+# - the task root is a site directory (its .pth files are honoured).
 _BOOTSTRAP = """\
 import os
+import site
 import sys
 
-del sys.path[0]
+RUNTIME_DIR = {runtime_dir!r}
+SDK_DIR = {sdk_dir!r}
+OPT = {opt!r}
+
+# This file's folder is sys.path[0]; Lambda's bootstrap lives in /var/runtime.
+sys.path[0] = RUNTIME_DIR
+# The interpreter runs with -S (no build-machine site-packages); this plays its
+# own site-packages, where Lambda's Python 3.11+ runtimes keep the SDK.
+sys.path.append(SDK_DIR)
+
+opt_site = f"{{OPT}}/python/lib/python{{sys.version_info[0]}}.{{sys.version_info[1]}}/site-packages"
+opt_python = f"{{OPT}}/python"
+pythonpath_set = "PYTHONPATH" in os.environ
+if not pythonpath_set:
+    sys.path.insert(0, opt_python)
+    sys.path.insert(0, opt_site)
+sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+site.addsitedir(os.environ["LAMBDA_TASK_ROOT"])
+if not pythonpath_set:
+    site.addsitedir(opt_site)
+    site.addsitedir(opt_python)
+
 from awslambdaric.__main__ import main
 
 main([sys.argv[0], os.environ["_HANDLER"]])
@@ -345,7 +371,10 @@ class ExecutionEnvironment:
         self._ext_procs: dict[str, subprocess.Popen[bytes]] = {}
         self._readers: list[threading.Thread] = []
         self._frozen = False
-        self._home = Path(tempfile.mkdtemp(prefix=f"lg-home-{config.name}-"))
+        # Private to this environment: HOME (empty) and the bootstrap script.
+        self._dir = Path(tempfile.mkdtemp(prefix=f"lg-env-{config.name}-"))
+        self._home = self._dir / "home"
+        self._home.mkdir()
         self.log_stream = _log_stream_name(config.version)
         self.init_count = 0
         self._server = _Server(self)
@@ -574,7 +603,7 @@ class ExecutionEnvironment:
         self._server.server_close()
         for reader in self._readers:
             reader.join(timeout=2)
-        shutil.rmtree(self._home, ignore_errors=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> ExecutionEnvironment:
         return self
@@ -588,23 +617,15 @@ class ExecutionEnvironment:
         """The process environment Lambda would give this function."""
         cfg = self.config
         task_root = str(cfg.code_dir.resolve())
-        paths = [task_root]
-        if cfg.layer_dir is not None:
-            opt = cfg.layer_dir.resolve()
-            # Lambda's documented order: /opt/python/lib/pythonX.Y/site-packages, /opt/python.
-            paths += [
-                str(opt / "python" / "lib" / cfg.runtime / "site-packages"),
-                str(opt / "python"),
-            ]
-        paths.append(str(self.runtime_dir.resolve()))
+        # No PYTHONPATH: Lambda's Python runtimes leave it unset and build
+        # sys.path in bootstrap.py instead (see _BOOTSTRAP).
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "HOME": str(self._home),
-            "PYTHONPATH": os.pathsep.join(paths),
             "LAMBDA_TASK_ROOT": task_root,
-            "LAMBDA_RUNTIME_DIR": str(self.runtime_dir.resolve()),
+            "LAMBDA_RUNTIME_DIR": str(_client_dir(self.runtime_dir).resolve()),
             "_HANDLER": cfg.handler,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.runtime}",
             "AWS_LAMBDA_RUNTIME_API": self.api_address,
@@ -630,7 +651,15 @@ class ExecutionEnvironment:
 
     def command(self) -> list[str]:
         """The runtime command, wrapped by ``AWS_LAMBDA_EXEC_WRAPPER`` when set."""
-        bootstrap = self.runtime_dir / "bootstrap.py"
+        bootstrap = self._dir / "bootstrap.py"
+        opt = self.config.layer_dir.resolve() if self.config.layer_dir else self._dir / "opt"
+        bootstrap.write_text(
+            _BOOTSTRAP.format(
+                runtime_dir=str(_client_dir(self.runtime_dir).resolve()),
+                sdk_dir=str(_sdk_dir(self.runtime_dir).resolve()),
+                opt=str(opt),
+            )
+        )
         cmd = [self.python, "-S", str(bootstrap)]
         wrapper = self.config.environment.get("AWS_LAMBDA_EXEC_WRAPPER")
         if wrapper:
@@ -1156,20 +1185,32 @@ def unpack_layer(zip_path: Path, dest: Path) -> Path:
     return dest
 
 
-def make_runtime_dir(dest: Path, distributions: Iterable[str] = RUNTIME_DISTRIBUTIONS) -> Path:
-    """Build the directory that plays ``/var/runtime``: the runtime client, the AWS SDK, bootstrap.
+def make_runtime_dir(dest: Path) -> Path:
+    """Build the runtime's own files: ``dest/runtime`` plays ``/var/runtime`` (the runtime
+    interface client), ``dest/site-packages`` the interpreter's site-packages (the AWS SDK).
 
     Packages are symlinked from the current environment (they are the same
-    files Lambda ships, at the versions this project pins for its tests).
+    distributions Lambda ships, at the versions this project pins for its tests).
     """
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in distributions:
-        for entry in _top_level_entries(name):
-            link = dest / entry.name
-            if not link.exists() and not link.is_symlink():
-                link.symlink_to(entry)
-    (dest / "bootstrap.py").write_text(_BOOTSTRAP)
+    for folder, distributions in (
+        (_client_dir(dest), RUNTIME_CLIENT_DISTRIBUTIONS),
+        (_sdk_dir(dest), RUNTIME_SDK_DISTRIBUTIONS),
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in distributions:
+            for entry in _top_level_entries(name):
+                link = folder / entry.name
+                if not link.exists() and not link.is_symlink():
+                    link.symlink_to(entry)
     return dest
+
+
+def _client_dir(runtime_dir: Path) -> Path:
+    return runtime_dir / "runtime"
+
+
+def _sdk_dir(runtime_dir: Path) -> Path:
+    return runtime_dir / "site-packages"
 
 
 def build_task_root(source: Path, dest: Path, packages: Iterable[str] = ()) -> Path:
