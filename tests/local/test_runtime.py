@@ -567,3 +567,35 @@ def test_invokes_beyond_the_concurrency_limit_are_throttled(
             svc.invoke("echo", {})
         busy.join()
         assert svc.invoke("echo", {}).ok
+
+
+@pytest.mark.parametrize(
+    ("make", "status"), [(None, "exit status 127"), (0o644, "exit status 126")]
+)
+def test_a_missing_or_non_executable_wrapper_fails_init(
+    service: LocalLambda,
+    write_function: WriteFunction,
+    tmp_path: Path,
+    make: int | None,
+    status: str,
+) -> None:
+    """The runtime's bootstrap refuses a wrapper that is missing (127) or not executable (126)."""
+    opt = tmp_path / "opt"
+    opt.mkdir()
+    if make is not None:
+        (opt / "wrap").write_text('#!/bin/sh\nexec "$@"\n')
+        (opt / "wrap").chmod(make)
+    service.add(
+        _config(
+            write_function(app=ECHO),
+            layer_dir=opt,
+            environment={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrap"},
+        )
+    )
+    result = service.invoke("echo", {})
+    assert result.status == "init_error"
+    assert result.error is not None
+    assert result.error["errorType"] == "Runtime.ExitError"
+    assert status in result.error["errorMessage"]
+    logs = service.environment("echo").logs
+    assert any(line.endswith(("does not exist", "is not an executable")) for line in logs)

@@ -126,6 +126,25 @@ from awslambdaric.__main__ import main
 main([sys.argv[0], os.environ["_HANDLER"]])
 """
 
+# What /var/runtime/bootstrap (the runtime's entry point, a shell script) does:
+# run bootstrap.py, through $AWS_LAMBDA_EXEC_WRAPPER when it is set, refusing a
+# wrapper that does not exist (exit 127) or is not executable (exit 126).
+_LAUNCHER = """\
+if [ -z "$AWS_LAMBDA_EXEC_WRAPPER" ]; then
+  exec {python} -S {bootstrap}
+fi
+wrapper="$AWS_LAMBDA_EXEC_WRAPPER"
+if [ ! -f "$wrapper" ]; then
+  echo "$wrapper: does not exist"
+  exit 127
+fi
+if [ ! -x "$wrapper" ]; then
+  echo "$wrapper: is not an executable"
+  exit 126
+fi
+exec -- "$wrapper" {python} -S {bootstrap}
+"""
+
 # Lambda limits: 10 s for INIT on on-demand functions, 6 MB synchronous response.
 INIT_TIMEOUT_S = 10.0
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
@@ -647,6 +666,9 @@ class ExecutionEnvironment:
         # The function's own variables cannot override the reserved ones (Lambda rejects them).
         for key, value in cfg.environment.items():
             env.setdefault(key, value)
+        if env.get("AWS_LAMBDA_EXEC_WRAPPER"):
+            # /opt is a local directory here; point the variable into it.
+            env["AWS_LAMBDA_EXEC_WRAPPER"] = self._resolve_opt(env["AWS_LAMBDA_EXEC_WRAPPER"])
         return env
 
     def command(self) -> list[str]:
@@ -660,11 +682,9 @@ class ExecutionEnvironment:
                 opt=str(opt),
             )
         )
-        cmd = [self.python, "-S", str(bootstrap)]
-        wrapper = self.config.environment.get("AWS_LAMBDA_EXEC_WRAPPER")
-        if wrapper:
-            cmd = [self._resolve_opt(wrapper), *cmd]
-        return cmd
+        launcher = self._dir / "bootstrap"
+        launcher.write_text(_LAUNCHER.format(python=self.python, bootstrap=str(bootstrap)))
+        return ["/bin/bash", str(launcher)]
 
     def _resolve_opt(self, path: str) -> str:
         layer = self.config.layer_dir
