@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     say("")
     say(f"done in {elapsed:.0f} s; nothing left running. Outputs in {_short(out)}/:")
     say(
-        f"  lambdaguard.db   the collector's store   (lambdaguard store stats --store {stage.store_url})"
+        f"  lambdaguard.db   the collector's store   (lambdaguard store --store {stage.store_url} stats)"
     )
     say(
         "  functions.log    each function's stdout/stderr, with lambdaguard's JSON line per invocation"
