@@ -226,3 +226,20 @@ def test_lambdaguard_log_line_is_json_per_invocation(with_layer: Ran) -> None:
     for run in with_layer.runs:
         if run.result.ok:
             assert run.result.request_id in request_ids, run.function
+
+
+def test_api_requests_continue_their_xray_trace(with_layer: Ran) -> None:
+    """Each API Gateway request's X-Ray root (passed on by Lambda) is the trace lambdaguard reports."""
+    by_request: dict[str, str] = {}
+    for line in with_layer.stage.log_path.read_text().splitlines():
+        _, _, text = line.partition(": ")
+        if text.startswith('{"lambdaguard"'):
+            doc = json.loads(text)
+            by_request[doc["request_id"]] = doc["trace_id"]
+    checked = 0
+    for run in with_layer.runs:
+        if run.trigger.startswith("api") and run.result.ok:
+            root = run.event["headers"]["x-amzn-trace-id"].removeprefix("Root=1-")
+            assert by_request[run.result.request_id] == root.replace("-", "")
+            checked += 1
+    assert checked >= 8

@@ -20,6 +20,7 @@ lambdaguard recorded.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import sys
@@ -354,7 +355,15 @@ class Stage:
         """Invoke one function and keep the record."""
         if self.service is None:
             raise ConfigError("Stage.start() must run before invoking")
-        result = self.service.invoke(function, event)
+        trace_id = None
+        header = (
+            (event.get("headers") or {}).get("x-amzn-trace-id") if isinstance(event, dict) else None
+        )
+        if header:
+            # API Gateway with active tracing passes its trace on: Lambda's trace
+            # header for the invocation continues the request's X-Ray root.
+            trace_id = f"{header};Parent={secrets.token_hex(8)};Sampled=1"
+        result = self.service.invoke(function, event, trace_id=trace_id)
         return Invocation(function, trigger, event, result, note)
 
     def run_workload(
