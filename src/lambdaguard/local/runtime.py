@@ -2,16 +2,20 @@
 
 Functions run the way Lambda runs a zip function on a managed Python runtime:
 
-- a fresh process per execution environment, started with the runtime's own
-  command (AWS's runtime interface client, ``awslambdaric``, as in
-  ``/var/runtime``), wrapped by ``$AWS_LAMBDA_EXEC_WRAPPER`` when the function
-  sets it (Lambda runs ``<wrapper> <runtime command…>``);
+- a fresh process per execution environment, started the way the runtime's
+  ``/var/runtime/bootstrap`` does it: ``python bootstrap.py`` (which starts
+  AWS's runtime interface client, ``awslambdaric``), through
+  ``$AWS_LAMBDA_EXEC_WRAPPER`` when the function sets it (``<wrapper>
+  <runtime command…>``; a missing wrapper exits 127, a non-executable one 126);
 - the Lambda environment variables (``_HANDLER``, ``AWS_LAMBDA_RUNTIME_API``,
   ``LAMBDA_TASK_ROOT``, ``AWS_LAMBDA_FUNCTION_*``, credentials of the role …),
-  ``cwd`` = the task root, and nothing inherited from the calling process;
-- ``sys.path`` = task root, the layer's ``python/`` directories (the unpacked
-  layer plays ``/opt``), then the runtime directory (``awslambdaric`` and the
-  AWS SDK, as ``/var/runtime``). The interpreter runs with ``-S`` so no
+  ``cwd`` = the task root, no ``PYTHONPATH``, nothing inherited from the
+  calling process;
+- ``sys.path`` built as Lambda's ``bootstrap.py`` builds it: task root, then
+  (only when ``PYTHONPATH`` is unset) the layers' ``python/lib/pythonX.Y/site-packages``
+  and ``python/`` (the unpacked layers play ``/opt``), the runtime directory
+  (``awslambdaric``), the standard library, and the AWS SDK as the
+  interpreter's site-packages. The interpreter runs with ``-S`` so no
   site-packages of the build machine leak in;
 - INIT ends when the runtime and every registered extension have called
   ``next``; an invoke ends when the runtime has posted its response or error
@@ -27,8 +31,9 @@ Functions run the way Lambda runs a zip function on a managed Python runtime:
 - shutdown sends SIGTERM and SIGKILL after the budget.
 
 Public surface: :class:`FunctionConfig`, :class:`InvokeResult`,
-:class:`ExecutionEnvironment`, :class:`LocalLambda`, :func:`unpack_layer`,
-:func:`make_runtime_dir`, :func:`build_task_root`.
+:class:`ExecutionEnvironment`, :class:`LocalLambda` (scales out to several
+environments per function; :class:`TooManyRequests` past its limit),
+:func:`unpack_layer`, :func:`make_runtime_dir`, :func:`build_task_root`.
 """
 
 from __future__ import annotations
