@@ -5,9 +5,19 @@ Layout of every zip (Lambda unpacks a layer into ``/opt``)::
     lambdaguard-instrument          the exec wrapper (mode 755) -> /opt/lambdaguard-instrument
     python/lambdaguard/...          the agent (no collector, IAM, local or CLI code)
     python/<dependencies>           the agent's runtime dependencies, as wheels for the target
+                                    (none today: the agent is standard library only)
+    python/**/__pycache__/*.pyc     bytecode compiled by the target's own CPython version
 
 Lambda puts ``/opt/python`` on ``sys.path`` for every Python runtime, so the
 agent and its dependencies import without any further setup.
+
+``/opt`` is read-only on Lambda, so Python cannot cache bytecode there: a layer
+without ``.pyc`` files is compiled again on every cold start (billed INIT
+time). The build therefore compiles with the target runtime's interpreter
+(``python3.12`` for the python3.12 zips, found on ``PATH``) in
+``unchecked-hash`` mode, which needs no source timestamps and gives the same
+bytes on every build. Bytecode does not depend on the architecture. Where the
+target's interpreter is missing, the zip ships source only and the build says so.
 
 Dependencies are installed with ``pip install --platform … --python-version …
 --only-binary=:all:`` so the wheels match the *target* runtime (glibc of the
@@ -131,6 +141,10 @@ def _install_deps(target: Target, requirements: list[str], *, quiet: bool) -> Pa
         return dest
     if dest.exists():
         shutil.rmtree(dest)
+    if not requirements:
+        dest.mkdir(parents=True)
+        (dest / ".complete").write_text("\n")
+        return dest
     cmd = [
         sys.executable,
         "-m",
@@ -229,12 +243,65 @@ def shadowed(stage: Path) -> list[str]:
     return found
 
 
+def _interpreter(target: Target) -> str | None:
+    """A CPython of the target's version on this machine: PATH first, then pyenv's versions."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = [shutil.which(target.runtime)]
+    candidates += sorted(
+        str(p) for p in pyenv.glob(f"{target.python_version}.*/bin/{target.runtime}")
+    )
+    for candidate in filter(None, candidates):
+        # argv is a located interpreter and fixed flags; no shell is involved.
+        proc = subprocess.run(  # noqa: S603
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode == 0 and proc.stdout.strip() == target.python_version:
+            return candidate
+    return None
+
+
+def _compile(target: Target, stage: Path) -> str | None:
+    """Compile the staged python/ tree with the target's interpreter; return why not, or None."""
+    interpreter = _interpreter(target)
+    if interpreter is None:
+        return f"no CPython {target.python_version} on this machine"
+    proc = subprocess.run(  # noqa: S603
+        [
+            interpreter,
+            "-m",
+            "compileall",
+            "-q",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-d",
+            "/opt/python",  # the path tracebacks show, as on Lambda
+            str(stage / "python"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return f"compileall failed: {proc.stderr.strip() or proc.stdout.strip()}"
+    return None
+
+
 def build(
     target: Target, out_dir: Path = DEFAULT_OUT, *, wrapper: Path = WRAPPER, quiet: bool = True
 ) -> Path:
     """Build one layer zip and return its path."""
     deps = _install_deps(target, agent_requirements(), quiet=quiet)
     stage = _stage(target, deps, wrapper)
+    why_not = _compile(target, stage)
+    if why_not is not None:
+        print(
+            f"warning: {target.zip_name} ships source without bytecode ({why_not}); "
+            "/opt is read-only on Lambda, so each cold start compiles the agent",
+            file=sys.stderr,
+        )
     overlap = shadowed(stage)
     if overlap:
         print(

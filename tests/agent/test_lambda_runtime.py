@@ -251,7 +251,7 @@ def _wrapper_env(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
 
 
 def test_exec_wrapper_sets_handler_and_keeps_other_layers_paths(tmp_path: Path) -> None:
-    """The wrapper keeps the original handler, points _HANDLER at lambdaguard, appends its path once."""
+    """The wrapper keeps the original handler, points _HANDLER at lambdaguard, and touches PYTHONPATH only when set."""
     env = _wrapper_env({"_HANDLER": "app.handler", "PYTHONPATH": "/opt/other:/var/task"}, tmp_path)
     assert env["LAMBDAGUARD_HANDLER"] == "app.handler"
     assert env["_HANDLER"] == "lambdaguard.agent.handler.lambda_handler"
@@ -266,8 +266,10 @@ def test_exec_wrapper_sets_handler_and_keeps_other_layers_paths(tmp_path: Path) 
     )
     assert again["LAMBDAGUARD_HANDLER"] == "app.handler"
     assert again["PYTHONPATH"] == f"{tmp_path.resolve()}/opt/python:/a"
+    # Unset PYTHONPATH stays unset: Lambda's bootstrap then adds every layer's
+    # python/ and site-packages directories itself (setting it would hide them).
     empty = _wrapper_env({"_HANDLER": "m.f"}, tmp_path)
-    assert empty["PYTHONPATH"] == f"{empty['_opt']}/python"
+    assert "PYTHONPATH" not in empty
 
 
 def test_disabled_layer_is_a_pass_through(
