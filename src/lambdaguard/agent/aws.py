@@ -37,9 +37,8 @@ import sys
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from lambdaguard.agent import _guard, _imports, network, recorder
@@ -128,14 +127,14 @@ _EXCLUDED = frozenset(
 )
 _KEY_MEMBERS = frozenset({"Key", "Prefix", "StartAfter", "Delimiter"})
 _MAX_VALUE = 512
-_STATEMENT = re.compile(
+# Patterns are kept as strings and compiled by re's own cache on first use:
+# compiling at import would put them on every cold start's INIT path, and most
+# functions never run a PartiQL statement.
+_STATEMENT = (
     r"^\s*(?P<verb>[A-Za-z]+)\b.*?\b(?:FROM|INTO|UPDATE|EXISTS\s*\(\s*SELECT.*?FROM)\s+"
-    r"(?P<table>\"[^\"]+\"(?:\.\"[^\"]+\")?|[A-Za-z0-9_.\-]+)",
-    re.IGNORECASE | re.DOTALL,
+    r"(?P<table>\"[^\"]+\"(?:\.\"[^\"]+\")?|[A-Za-z0-9_.\-]+)"
 )
-_UPDATE = re.compile(
-    r"^\s*UPDATE\s+(?P<table>\"[^\"]+\"(?:\.\"[^\"]+\")?|[A-Za-z0-9_.\-]+)", re.IGNORECASE
-)
+_UPDATE = r"^\s*UPDATE\s+(?P<table>\"[^\"]+\"(?:\.\"[^\"]+\")?|[A-Za-z0-9_.\-]+)"
 
 
 def key_prefix(key: str, depth: int, full: bool) -> str:
@@ -148,7 +147,9 @@ def key_prefix(key: str, depth: int, full: bool) -> str:
 
 
 def _statement(statement: str) -> str:
-    match = _UPDATE.match(statement) or _STATEMENT.match(statement)
+    match = re.match(_UPDATE, statement, re.IGNORECASE) or re.match(
+        _STATEMENT, statement, re.IGNORECASE | re.DOTALL
+    )
     if match is None:
         verb = statement.strip().split(" ", 1)[0].upper()
         return verb if verb.isalpha() else ""
@@ -284,8 +285,7 @@ def _endpoint(url: str | None) -> tuple[str, str, int]:
     return f"{parts.scheme}://{netloc}", host, port
 
 
-@dataclass(slots=True)
-class _Pending:
+class _Pending(NamedTuple):
     rec: recorder.Recording
     service: str
     service_id: str

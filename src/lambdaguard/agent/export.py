@@ -17,10 +17,11 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lambdaguard import __version__, semconv
-from lambdaguard.agent import _otlp, recorder
+from lambdaguard.agent import recorder
 from lambdaguard.agent.config import (
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
     AWS_LAMBDA_FUNCTION_NAME,
@@ -30,6 +31,13 @@ from lambdaguard.agent.config import (
     Config,
 )
 from lambdaguard.agent.recorder import AwsCall, Record
+
+if TYPE_CHECKING:
+    from lambdaguard.agent import _otlp
+
+# The encoder (_otlp) is imported by the functions that build spans, which run
+# after the response; importing it at INIT would put its class creation on the
+# cold-start path for nothing.
 
 __all__ = ["Sender", "encode", "log_line", "resource_attributes", "spans_for"]
 
@@ -146,6 +154,8 @@ def fold(calls: Sequence[AwsCall], cap: int) -> list[AwsCall]:
 
 
 def _connection_events(record: Record) -> tuple[_otlp.Event, ...]:
+    from lambdaguard.agent import _otlp
+
     return tuple(
         _otlp.Event(
             semconv.CONNECTION_EVENT,
@@ -193,6 +203,8 @@ def _invocation_attributes(record: Record) -> list[_otlp.Attr]:
 
 def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
     """The spans of one record: the phase span, then one CLIENT span per (folded) AWS call."""
+    from lambdaguard.agent import _otlp
+
     trigger = record.trigger
     sampled = 1 if trigger.sampled else 0
     if record.phase == semconv.PHASE_INIT:
@@ -252,6 +264,8 @@ def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
 
 def encode(config: Config, records: Sequence[Record]) -> bytes:
     """One OTLP ``ExportTraceServiceRequest`` holding every given record."""
+    from lambdaguard.agent import _otlp
+
     # The invocation record knows the most (memory, version); the init record
     # only what INIT knew.
     described = next(

@@ -23,7 +23,7 @@ import http.client
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lambdaguard.agent import recorder
 
@@ -33,8 +33,7 @@ NAME = "lambdaguard"
 _BASE = "/2020-01-01/extension"
 
 
-@dataclass(frozen=True, slots=True)
-class InvokeEvent:
+class InvokeEvent(NamedTuple):
     """The part of an INVOKE event the agent uses."""
 
     request_id: str

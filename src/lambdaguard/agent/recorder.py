@@ -7,6 +7,10 @@ a worker thread (``upload_file``'s transfer threads, a user's pool) that makes
 a call while an invocation runs is attributed to that invocation. Appends are
 single ``list.append`` calls, atomic under the GIL, so no lock is taken on the
 hot path. :meth:`Recording.snapshot` freezes it into an :class:`Record`.
+
+The records are ``NamedTuple``s rather than frozen dataclasses: equally
+immutable and typed, but creating the classes costs ~0.1 ms each instead of
+~0.8 ms, and this module is on every cold start's INIT path.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lambdaguard import semconv
 
@@ -31,8 +35,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class AwsCall:
+class AwsCall(NamedTuple):
     """One AWS API call made through botocore (or one presigned URL generated)."""
 
     service: str
@@ -50,23 +53,22 @@ class AwsCall:
     version_id: str = ""
     retries: int = 0
     presign: bool = False
-    count: int = 1
+    # Shadows tuple.count on purpose: the wire contract calls it count.
+    count: int = 1  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
+class Connection(NamedTuple):
     """Outbound connections to one (host, port, tls), with how many opened and failed."""
 
     host: str
     port: int
     tls: bool
     aws: bool
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in AwsCall
     failures: int
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(NamedTuple):
     """A span context the invocation is linked to (an SQS/SNS message's producer)."""
 
     trace_id: bytes
@@ -74,8 +76,7 @@ class Link:
     sampled: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Trigger:
+class Trigger(NamedTuple):
     """What invoked the function: kind (one of ``semconv.TRIGGER_KINDS``) and source."""
 
     kind: str = "direct"
@@ -88,8 +89,7 @@ class Trigger:
     links: tuple[Link, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """What one phase (init, or one invocation) did; the exporter reads only this."""
 
     phase: str
@@ -104,7 +104,7 @@ class Record:
     version: str = ""
     cold_start: bool = False
     init_duration_ms: float = -1.0
-    trigger: Trigger = field(default_factory=Trigger)
+    trigger: Trigger = Trigger()
     outcome: str = semconv.OUTCOME_SUCCESS
     error_type: str = ""
     remaining_ms: int = -1

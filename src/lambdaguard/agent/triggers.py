@@ -22,10 +22,11 @@ from lambdaguard.agent.recorder import Link, Trigger
 
 __all__ = ["parse_traceparent", "parse_xray", "trigger_of"]
 
-_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_XRAY_ROOT = re.compile(r"Root=1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})")
-_XRAY_PARENT = re.compile(r"Parent=([0-9a-fA-F]{16})")
-_XRAY_SAMPLED = re.compile(r"Sampled=([01])")
+# Compiled by re's cache on first use, not at import (INIT path).
+_TRACEPARENT = r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})"
+_XRAY_ROOT = r"Root=1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})"
+_XRAY_PARENT = r"Parent=([0-9a-fA-F]{16})"
+_XRAY_SAMPLED = r"Sampled=([01])"
 _MAX_LINKS = 32
 
 _HTTP = {"api_gateway_rest", "api_gateway_http", "api_gateway_websocket", "alb", "function_url"}
@@ -45,7 +46,7 @@ def parse_traceparent(value: object) -> tuple[bytes, bytes, bool] | None:
     """(trace id, parent span id, sampled) from a W3C ``traceparent`` value, or None."""
     if not isinstance(value, str):
         return None
-    match = _TRACEPARENT.match(value.strip().lower())
+    match = re.match(_TRACEPARENT, value.strip().lower())
     if match is None or match.group(1) == "ff":
         return None
     trace_id, span_id = bytes.fromhex(match.group(2)), bytes.fromhex(match.group(3))
@@ -58,11 +59,11 @@ def parse_xray(value: object) -> tuple[bytes, bytes, bool] | None:
     """(trace id, parent span id, sampled) from an X-Ray trace header, or None."""
     if not isinstance(value, str):
         return None
-    root = _XRAY_ROOT.search(value)
-    parent = _XRAY_PARENT.search(value)
+    root = re.search(_XRAY_ROOT, value)
+    parent = re.search(_XRAY_PARENT, value)
     if root is None or parent is None:
         return None
-    sampled = _XRAY_SAMPLED.search(value)
+    sampled = re.search(_XRAY_SAMPLED, value)
     return (
         bytes.fromhex(root.group(1) + root.group(2)),
         bytes.fromhex(parent.group(1)),
