@@ -14,6 +14,7 @@ import pytest
 
 from lambdaguard.local.runtime import (
     FunctionConfig,
+    InvokeTimeline,
     LocalLambda,
     build_task_root,
     unpack_layer,
@@ -242,6 +243,8 @@ def loop():
         _, _, event = _call("GET", "/2020-01-01/extension/event/next", headers={"Lambda-Extension-Identifier": IDENT})
         event = json.loads(event)
         time.sleep(0.2)  # work after the response, e.g. an export
+        # perf_counter is CLOCK_MONOTONIC on Linux: comparable across processes.
+        event["back_ns"] = time.perf_counter_ns()
         with open(os.path.join(MARK, event["requestId"]), "w") as fh:
             fh.write(json.dumps(event))
 
@@ -599,3 +602,67 @@ def test_a_missing_or_non_executable_wrapper_fails_init(
     assert status in result.error["errorMessage"]
     logs = service.environment("echo").logs
     assert any(line.endswith(("does not exist", "is not an executable")) for line in logs)
+
+
+def test_timeline_orders_dispatch_response_and_the_extensions_return(
+    service: LocalLambda, write_function: WriteFunction, tmp_path: Path
+) -> None:
+    """An invoke's instants are dispatch < response <= idle, and idle waits for the extension's next."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    service.add(_config(write_function(app=EXTENSION), environment={"MARK_DIR": str(marks)}))
+    before = time.perf_counter_ns()
+    result = service.invoke("echo", {}, request_id="r-time")
+    assert result.ok, result.payload
+    t = result.timeline
+    assert before < t.dispatched_ns < t.responded_ns <= t.idle_ns < time.perf_counter_ns()
+    # The extension stamped its clock just before calling next: idle is not earlier.
+    assert t.idle_ns >= json.loads((marks / "r-time").read_text())["back_ns"]
+    init = service.environment("echo").last_init
+    assert init is not None
+    assert init.error is None
+    assert before < init.started_ns < init.ready_ns < t.dispatched_ns
+
+
+def test_initialize_runs_init_ahead_and_leaves_the_environment_frozen(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """initialize() starts and freezes the process; the following invoke is warm in that process."""
+    service.add(_config(write_function(app=ECHO)))
+    env = service.environment("echo")
+    init = env.initialize()
+    assert init.error is None
+    assert 0 < init.started_ns < init.ready_ns
+    assert env.pid is not None
+    assert _state(env.pid) == "T"
+    assert env.initialize() == init  # a live environment is left as it is
+    result = env.invoke({})
+    assert result.ok, result.payload
+    assert not result.cold_start
+    assert result.init_duration_ms is None
+    assert result.json()["pid"] == env.pid
+    assert env.init_count == 1
+    assert result.timeline.dispatched_ns > init.ready_ns
+
+
+def test_initialize_reports_a_failed_init_with_its_error(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """A handler module that fails to import gives an INIT timeline with the error and no process."""
+    service.add(_config(write_function(app="import no_such_module_anywhere\n")))
+    env = service.environment("echo")
+    init = env.initialize()
+    assert init.ready_ns == 0
+    assert init.error is not None
+    assert json.loads(init.error)["errorType"] == "Runtime.ImportModuleError"
+    assert env.pid is None
+
+
+def test_results_without_an_invoke_carry_an_empty_timeline(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """An invoke that never reached the runtime (INIT failed) has no instants, not made-up ones."""
+    service.add(_config(write_function(app="import no_such_module_anywhere\n")))
+    result = service.invoke("echo", {})
+    assert result.status == "init_error"
+    assert result.timeline == InvokeTimeline()

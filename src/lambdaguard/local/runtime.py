@@ -33,6 +33,7 @@ Functions run the way Lambda runs a zip function on a managed Python runtime:
 Public surface: :class:`FunctionConfig`, :class:`InvokeResult`,
 :class:`ExecutionEnvironment`, :class:`LocalLambda` (scales out to several
 environments per function; :class:`TooManyRequests` past its limit),
+:class:`InvokeTimeline` and :class:`InitTimeline` (exact instants, for benchmarks),
 :func:`unpack_layer`, :func:`make_runtime_dir`, :func:`build_task_root`.
 """
 
@@ -68,7 +69,9 @@ __all__ = [
     "Credentials",
     "ExecutionEnvironment",
     "FunctionConfig",
+    "InitTimeline",
     "InvokeResult",
+    "InvokeTimeline",
     "LocalLambda",
     "TooManyRequests",
     "build_task_root",
@@ -201,6 +204,35 @@ class FunctionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class InvokeTimeline:
+    """Exact instants of one invoke, as ``time.perf_counter_ns()`` of the calling process.
+
+    Stamped by the API server when the request arrives (not when the caller
+    wakes up), so differences are free of thread wake-up delays and of the
+    freeze that follows the invoke. 0 means it did not happen (timeout, crash).
+    """
+
+    dispatched_ns: int = 0  # the runtime's `next` was answered with the event
+    responded_ns: int = 0  # its POST .../response or .../error arrived
+    idle_ns: int = 0  # the runtime and every extension waited in `next` again
+
+
+@dataclass(frozen=True, slots=True)
+class InitTimeline:
+    """Exact instants of one INIT, as ``time.perf_counter_ns()`` of the calling process.
+
+    ``started_ns`` is taken just before the first process (an external
+    extension or the runtime) starts; ``ready_ns`` when the runtime and every
+    registered extension first waited in ``next`` (0 if INIT failed, and then
+    ``error`` is the error document).
+    """
+
+    started_ns: int
+    ready_ns: int
+    error: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class InvokeResult:
     """What a synchronous Invoke returns, plus what the platform measured.
 
@@ -219,6 +251,7 @@ class InvokeResult:
     duration_ms: float
     post_runtime_ms: float
     function_error: str | None = None
+    timeline: InvokeTimeline = field(default_factory=InvokeTimeline)
 
     @property
     def ok(self) -> bool:
@@ -247,6 +280,12 @@ class _Invocation:
     error: bytes | None = None
     error_type: str | None = None
     responded_at: float | None = None
+    dispatched_ns: int = 0
+    responded_ns: int = 0
+    idle_ns: int = 0
+
+    def timeline(self) -> InvokeTimeline:
+        return InvokeTimeline(self.dispatched_ns, self.responded_ns, self.idle_ns)
 
 
 @dataclass(slots=True)
@@ -274,6 +313,27 @@ class _Sandbox:
     extension_errors: list[tuple[str, str]] = field(default_factory=list)
     extension_init_error: str | None = None  # error type an extension reported during INIT
     closing: bool = False
+    init_ready_ns: int = 0  # perf_counter_ns when INIT's runtime and extensions first idled
+
+    def note_idle(self) -> None:
+        """Stamp the end of INIT or of the current invoke if everyone now waits in ``next``.
+
+        Called, with ``cond`` held, whenever the runtime or an extension starts
+        waiting in ``next``: that request is the end of the phase, so its
+        arrival is the exact instant (an extension with an event still queued
+        is not idle: it is about to take it).
+        """
+        if not self.runtime_waiting:
+            return
+        if not all(e.waiting and e.pending is None for e in self.extensions.values()):
+            return
+        now = time.perf_counter_ns()
+        inv = self.current
+        if inv is None:
+            if self.phase == "init" and not self.init_ready_ns:
+                self.init_ready_ns = now
+        elif inv.dispatched and not inv.idle_ns and (inv.response or inv.error) is not None:
+            inv.idle_ns = now
 
 
 class _Server(ThreadingHTTPServer):
@@ -401,6 +461,7 @@ class ExecutionEnvironment:
         self._home.mkdir()
         self.log_stream = _log_stream_name(config.version)
         self.init_count = 0
+        self._last_init: InitTimeline | None = None
         self._server = _Server(self)
         self._server_thread = threading.Thread(
             target=self._server.serve_forever,
@@ -434,6 +495,28 @@ class ExecutionEnvironment:
         """``(init|exit, error type)`` reported through ``/extension/{init,exit}/error``."""
         with self._state.cond:
             return tuple(self._state.extension_errors)
+
+    @property
+    def last_init(self) -> InitTimeline | None:
+        """The exact instants of this environment's latest INIT, or None before the first."""
+        return self._last_init
+
+    def initialize(self) -> InitTimeline:
+        """Run INIT now, before any invoke (as provisioned concurrency does), then freeze.
+
+        The next invoke is then warm (``cold_start`` False, no init duration).
+        An environment whose process is alive is left as it is. A failed INIT
+        kills the process, as it does on an invoke; its timeline carries the
+        error document.
+        """
+        if self.pid is None:
+            _, failure = self._init()
+            if failure is not None:
+                self._kill()
+            else:
+                self._freeze()
+        assert self._last_init is not None  # set by every _init
+        return self._last_init
 
     def invoke(
         self,
@@ -545,6 +628,7 @@ class ExecutionEnvironment:
                 self.config.timeout_s * 1000,
                 0.0,
                 "Unhandled",
+                inv.timeline(),
             )
         if outcome == "exited":
             code = self._proc.returncode if self._proc else None
@@ -565,6 +649,7 @@ class ExecutionEnvironment:
                 duration_ms,
                 0.0,
                 "Unhandled",
+                inv.timeline(),
             )
         self._freeze()
         if inv.error is not None:
@@ -579,9 +664,18 @@ class ExecutionEnvironment:
                 duration_ms,
                 post_ms,
                 "Unhandled",
+                inv.timeline(),
             )
         return InvokeResult(
-            request_id, "success", inv.response or b"", None, cold, init_ms, duration_ms, post_ms
+            request_id,
+            "success",
+            inv.response or b"",
+            None,
+            cold,
+            init_ms,
+            duration_ms,
+            post_ms,
+            timeline=inv.timeline(),
         )
 
     def shutdown(self) -> None:
@@ -709,14 +803,17 @@ class ExecutionEnvironment:
             st.init_error = None
             st.init_error_type = None
             st.extension_init_error = None
+            st.init_ready_ns = 0
             st.cond.notify_all()
         self.init_count += 1
         self._frozen = False
         started = time.monotonic()
         deadline = started + self.config.init_timeout_s
         env = self.environ()
+        started_ns = time.perf_counter_ns()
         ext_failure = self._start_external_extensions(env, deadline)
         if ext_failure is not None:
+            self._last_init = InitTimeline(started_ns, 0, ext_failure)
             return (time.monotonic() - started) * 1000, ext_failure
         self._proc = subprocess.Popen(  # noqa: S603 - argv built from the function's config
             self.command(),
@@ -771,6 +868,9 @@ class ExecutionEnvironment:
             # (awslambdaric calls sys.exit(1)), so its log lines are complete.
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=1.0)
+        with st.cond:
+            ready_ns = st.init_ready_ns if failure is None else 0
+        self._last_init = InitTimeline(started_ns, ready_ns, failure)
         return (time.monotonic() - started) * 1000, failure
 
     def external_extensions(self) -> list[Path]:
@@ -931,6 +1031,7 @@ class ExecutionEnvironment:
         with st.cond:
             gen = st.generation
             st.runtime_waiting = True
+            st.note_idle()
             st.cond.notify_all()
             while True:
                 if st.closing or st.generation != gen:
@@ -938,6 +1039,7 @@ class ExecutionEnvironment:
                 inv = st.current
                 if inv is not None and not inv.dispatched:
                     inv.dispatched = True
+                    inv.dispatched_ns = time.perf_counter_ns()
                     st.runtime_waiting = False
                     break
                 st.cond.wait(0.5)
@@ -970,6 +1072,7 @@ class ExecutionEnvironment:
                 )
                 inv.error_type = "Function.ResponseSizeTooLarge"
                 inv.responded_at = time.monotonic()
+                inv.responded_ns = time.perf_counter_ns()
                 st.cond.notify_all()
                 req._error(413, "RequestEntityTooLarge", "response too large")
                 return
@@ -979,6 +1082,7 @@ class ExecutionEnvironment:
                 inv.error = body
                 inv.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type")
             inv.responded_at = time.monotonic()
+            inv.responded_ns = time.perf_counter_ns()
             st.cond.notify_all()
         req._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
 
@@ -1050,6 +1154,7 @@ class ExecutionEnvironment:
                 return
             gen = st.generation
             ext.waiting = True
+            st.note_idle()
             st.cond.notify_all()
             while True:
                 if st.closing or st.generation != gen:
