@@ -1,17 +1,24 @@
-"""Fixtures for the agent: a loopback OTLP sink, moto in server mode, a Lambda context."""
+"""Fixtures for the agent: a loopback OTLP sink, moto in server mode, a Lambda context,
+loopback HTTP/HTTPS servers and a closed port for the network tests."""
 
 from __future__ import annotations
 
+import datetime
 import http.server
+import ipaddress
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lambdaguard.agent import _agent
+from lambdaguard import instrument, semconv
+from lambdaguard.agent import _agent, flush
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders"
 
@@ -166,3 +173,129 @@ def enable(monkeypatch: pytest.MonkeyPatch, sink: Sink) -> Callable[..., None]:
             monkeypatch.setenv(name, value)
 
     return _enable
+
+
+# -- loopback servers for the network tests -------------------------------------------
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+def _serve(server: http.server.HTTPServer) -> None:
+    server.daemon_threads = True  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def http_port() -> Iterator[int]:
+    """A plaintext HTTP server on 127.0.0.1."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    _serve(server)
+    yield server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A self-signed certificate for localhost and 127.0.0.1, made here with cryptography."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def https_port(cert: Path) -> Iterator[int]:
+    """An HTTPS server on 127.0.0.1 with the self-signed certificate."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert / "cert.pem", cert / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    _serve(server)
+    yield server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def hosts(sink: Sink) -> dict[tuple[str, int, bool], dict[str, Any]]:
+    """Connection events of the invocation span, keyed by (host, port, tls)."""
+    out = {}
+    for span in sink.spans():
+        if span.name != "orders":
+            continue
+        for event in span.events:
+            if event.name == semconv.CONNECTION_EVENT:
+                attrs = attributes(event.attributes)
+                key = (
+                    attrs[semconv.SERVER_ADDRESS],
+                    attrs[semconv.SERVER_PORT],
+                    attrs[semconv.NET_TLS],
+                )
+                out[key] = attrs
+    return out
+
+
+def run(handler: Callable[[Any, Any], Any]) -> Any:
+    """Invoke ``handler`` once through @instrument and wait for its export."""
+    result = instrument(handler)({}, Context())
+    assert flush(5000)
+    return result
+
+
+def localhost_v4_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The servers listen on 127.0.0.1 only: resolve "localhost" to IPv4 so no
+    # client first tries ::1 (that attempt would be recorded as a failure).
+    original = socket.getaddrinfo
+
+    def v4(host: Any, port: Any, family: int = 0, *args: Any, **kwargs: Any) -> Any:
+        if host == "localhost":
+            family = socket.AF_INET
+        return original(host, port, family, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", v4)

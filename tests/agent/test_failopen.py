@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import select
 import socket
 import threading
 import time
@@ -32,6 +33,14 @@ def make_handler(moto_endpoint: str, side_effects: list[str]) -> Callable[[Any, 
         url = sqs.create_queue(QueueName="failopen")["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody=str(event["n"]))
         with socket.socket() as s:
+            s.connect_ex(("127.0.0.1", 9))
+        with socket.socket() as s:  # non-blocking: settled by SO_ERROR
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", 9))
+            select.select([], [s], [], 1)
+            s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        with socket.socket() as s:  # non-blocking: closed while in progress
+            s.setblocking(False)
             s.connect_ex(("127.0.0.1", 9))
         if event.get("fail"):
             raise Boom(f"boom {event['n']}")
@@ -65,6 +74,9 @@ HOOKS: list[tuple[Any, str]] = [
     (network, "_resolved"),
     (network, "_failed"),
     (network, "_tls"),
+    (network, "_in_progress"),
+    (network, "_settled"),
+    (network, "_closing"),
     (triggers, "trigger_of"),
     (_agent.Agent, "start"),
     (_agent.Agent, "finish"),

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import http.server
-import ipaddress
 import socket
 import ssl
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,129 +15,7 @@ import pytest
 from lambdaguard import instrument, semconv
 from lambdaguard.agent import flush, network
 
-from .conftest import Context, Sink, attributes
-
-
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
-def _serve(server: http.server.HTTPServer) -> None:
-    server.daemon_threads = True  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-
-
-@pytest.fixture(scope="module")
-def http_port() -> Iterator[int]:
-    """A plaintext HTTP server on 127.0.0.1."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    _serve(server)
-    yield server.server_address[1]
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A self-signed certificate for localhost and 127.0.0.1, made here with cryptography."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return folder
-
-
-@pytest.fixture(scope="module")
-def https_port(cert: Path) -> Iterator[int]:
-    """An HTTPS server on 127.0.0.1 with the self-signed certificate."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert / "cert.pem", cert / "key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    _serve(server)
-    yield server.server_address[1]
-    server.shutdown()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def hosts(sink: Sink) -> dict[tuple[str, int, bool], dict[str, Any]]:
-    """Connection events of the invocation span, keyed by (host, port, tls)."""
-    out = {}
-    for span in sink.spans():
-        if span.name != "orders":
-            continue
-        for event in span.events:
-            if event.name == semconv.CONNECTION_EVENT:
-                attrs = attributes(event.attributes)
-                key = (
-                    attrs[semconv.SERVER_ADDRESS],
-                    attrs[semconv.SERVER_PORT],
-                    attrs[semconv.NET_TLS],
-                )
-                out[key] = attrs
-    return out
-
-
-def run(handler: Callable[[Any, Any], Any]) -> Any:
-    result = instrument(handler)({}, Context())
-    assert flush(5000)
-    return result
-
-
-def _localhost_v4_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The servers listen on 127.0.0.1 only: resolve "localhost" to IPv4 so no
-    # client first tries ::1 (that attempt would be recorded as a failure).
-    original = socket.getaddrinfo
-
-    def v4(host: Any, port: Any, family: int = 0, *args: Any, **kwargs: Any) -> Any:
-        if host == "localhost":
-            family = socket.AF_INET
-        return original(host, port, family, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", v4)
+from .conftest import Context, Sink, hosts, localhost_v4_only, run
 
 
 def test_http_clients_record_host_as_asked_port_and_tls(  # noqa: PLR0917 - fixtures
@@ -156,7 +31,7 @@ def test_http_clients_record_host_as_asked_port_and_tls(  # noqa: PLR0917 - fixt
     import requests
     import urllib3
 
-    _localhost_v4_only(monkeypatch)
+    localhost_v4_only(monkeypatch)
     enable()
     ca = str(cert / "cert.pem")
 
@@ -300,7 +175,7 @@ def test_asyncio_tls_connection_is_recorded(
     """asyncio (how aiohttp connects) resolves in a worker thread and wraps a BIO: host and TLS kept."""
     import asyncio
 
-    _localhost_v4_only(monkeypatch)
+    localhost_v4_only(monkeypatch)
     enable()
     context_ = ssl.create_default_context(cafile=str(cert / "cert.pem"))
 

@@ -11,9 +11,17 @@ connections to a host.
 
 The host name is the one given to ``getaddrinfo`` on the same thread just
 before the connect (what urllib3 and ``socket.create_connection`` do); failing
-that, the last name that resolved to the address anywhere (asyncio resolves in
-an executor thread); failing that, the address itself. A name that does not
-resolve is a failed connection to that name.
+that, the last name that resolved to that address and port anywhere (asyncio
+and aiohttp resolve in an executor thread, and aiohttp caches the answer),
+then to that address with no port; failing that, the address itself. A name
+that does not resolve is a failed connection to that name.
+
+Non-blocking connects (asyncio, aiohttp, any selector loop) end in one of
+three ways this module also watches: ``getsockopt(SOL_SOCKET, SO_ERROR)``
+(asyncio's completion check: non-zero is a failure), ``connect``/``connect_ex``
+again on the same socket (the same attempt, not a new one), or ``close``
+while still unconnected (a timeout or cancellation: a failure, decided by
+whether ``getpeername`` works).
 
 lambdaguard's own traffic (export, Extensions API) runs inside
 :class:`lambdaguard.agent.recorder.suppressed` and is never recorded.
@@ -41,10 +49,13 @@ _IN_PROGRESS = frozenset({0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREAD
 
 _aws_endpoints: set[tuple[str, int]] = set()
 _ignored: set[tuple[str, int]] = set()
-_names: dict[str, tuple[str, int]] = {}  # address -> (name asked, resolution sequence)
+# (address, port asked, 0 if none) -> (name asked, resolution sequence)
+_names: dict[tuple[str, int], tuple[str, int]] = {}
 _sequence = itertools.count()
 _local = threading.local()
 _open: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
+# Sockets whose non-blocking connect is still in progress, and its attempt.
+_pending: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
 
 
 def mark_aws(host: str, port: int) -> None:
@@ -73,25 +84,36 @@ def _resolved(host: Any, port: Any, result: Any) -> None:
     _local.last = (name, addresses, seq)
     if len(_names) >= _MAX_NAMES:
         _names.clear()
+    port_number = _port(port)
     for address in addresses:
-        _names[address] = (name, seq)
+        _names[(address, port_number)] = (name, seq)
+
+
+def _port(port: Any) -> int:
+    if isinstance(port, int):
+        return port
+    if isinstance(port, bytes):
+        port = port.decode("ascii", "replace")
+    return int(port) if isinstance(port, str) and port.isdigit() else 0
 
 
 def _resolve_failed(host: Any, port: Any) -> None:
     rec = recorder.current()
     if rec is None or not isinstance(host, str) or not isinstance(port, int | str):
         return
-    port_number = int(port) if str(port).isdigit() else 0
+    port_number = _port(port)
     if (host.lower(), port_number) in _ignored:
         return
     rec.open_connection(host, port_number, is_aws_host(host, port_number)).failed = True
 
 
-def _host_for(address: str) -> str:
+def _host_for(address: str, port: int) -> str:
     # The newest resolution of this address wins: this thread's own (urllib3,
     # create_connection), or another thread's (asyncio resolves in an executor).
+    # Another thread's counts only for the same port when one was given: a
+    # literal 127.0.0.1:8080 is not "localhost" because localhost:443 resolved.
     last = getattr(_local, "last", None)
-    anywhere = _names.get(address)
+    anywhere = _names.get((address, port)) or _names.get((address, 0))
     if last is not None and address in last[1] and (anywhere is None or last[2] >= anywhere[1]):
         return str(last[0])
     return anywhere[0] if anywhere is not None else address
@@ -105,8 +127,8 @@ def _connecting(sock: Any, address: Any) -> recorder.OpenConnection | None:
         return None
     if not isinstance(address, tuple) or len(address) < 2:
         return None
-    host = _host_for(str(address[0]))
     port = int(address[1])
+    host = _host_for(str(address[0]), port)
     if (host.lower(), port) in _ignored or (str(address[0]), port) in _ignored:
         return None
     conn = rec.open_connection(host, port, is_aws_host(host, port))
@@ -119,6 +141,28 @@ def _connecting(sock: Any, address: Any) -> recorder.OpenConnection | None:
 
 def _failed(conn: recorder.OpenConnection) -> None:
     conn.failed = True
+
+
+def _in_progress(sock: Any, conn: recorder.OpenConnection) -> None:
+    _pending[sock] = conn
+
+
+def _settled(sock: Any, error: int) -> None:
+    # getsockopt(SO_ERROR) on a socket whose connect was in progress.
+    conn = _pending.pop(sock, None)
+    if conn is not None and error:
+        conn.failed = True
+
+
+def _closing(sock: Any) -> None:
+    # Closed while its connect was in progress: connected only if it has a peer.
+    conn = _pending.pop(sock, None)
+    if conn is None:
+        return
+    try:
+        sock.getpeername()
+    except OSError:
+        conn.failed = True
 
 
 def _tls(sock: Any, server_hostname: Any) -> None:
@@ -149,6 +193,9 @@ def _patch_socket(module: ModuleType) -> None:
     original_getaddrinfo = module.getaddrinfo
     original_connect = module.socket.connect
     original_connect_ex = module.socket.connect_ex
+    original_getsockopt = module.socket.getsockopt
+    original_close = module.socket.close
+    sol_socket, so_error = module.SOL_SOCKET, module.SO_ERROR
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -161,35 +208,66 @@ def _patch_socket(module: ModuleType) -> None:
             _guard.safe("net.resolved", _resolved, host, port, result, default=None)
         return result
 
+    def attempt(sock: Any, address: Any) -> recorder.OpenConnection | None:
+        # A second connect on a socket whose connect is in progress continues
+        # that attempt (select-then-connect_ex); otherwise it is a new one.
+        if _pending:
+            again = _guard.safe("net.again", _pending.pop, sock, None, default=None)
+            if again is not None:
+                return again
+        return _guard.safe("net.connect", _connecting, sock, address, default=None)
+
     def connect(self: Any, address: Any) -> None:
-        conn = _guard.safe("net.connect", _connecting, self, address, default=None)
+        conn = attempt(self, address)
         if conn is None:
             return original_connect(self, address)  # type: ignore[no-any-return]
         try:
             original_connect(self, address)
         except (BlockingIOError, InterruptedError):
-            raise  # a non-blocking connect in progress is not a failure
-        except OSError:
-            _guard.safe("net.failed", _failed, conn, default=None)
+            # In progress, not failed (yet): settled by SO_ERROR, connect or close.
+            _guard.safe("net.pending", _in_progress, self, conn, default=None)
+            raise
+        except OSError as exc:
+            if exc.errno != errno.EISCONN:  # EISCONN: the earlier attempt succeeded
+                _guard.safe("net.failed", _failed, conn, default=None)
             raise
         return None
 
     def connect_ex(self: Any, address: Any) -> int:
-        conn = _guard.safe("net.connect", _connecting, self, address, default=None)
+        conn = attempt(self, address)
         result: int = original_connect_ex(self, address)
-        if conn is not None and result not in _IN_PROGRESS:
-            _guard.safe("net.failed", _failed, conn, default=None)
+        if conn is not None:
+            if result in _IN_PROGRESS and result not in (0, errno.EISCONN):
+                _guard.safe("net.pending", _in_progress, self, conn, default=None)
+            elif result not in _IN_PROGRESS:
+                _guard.safe("net.failed", _failed, conn, default=None)
         return result
+
+    def getsockopt(self: Any, level: int, option: int, *args: Any) -> Any:
+        result = original_getsockopt(self, level, option, *args)
+        if _pending and level == sol_socket and option == so_error and not args:
+            _guard.safe("net.settled", _settled, self, result, default=None)
+        return result
+
+    def close(self: Any) -> None:
+        if _pending:
+            _guard.safe("net.closing", _closing, self, default=None)
+        original_close(self)
 
     for wrapper, original in (
         (getaddrinfo, original_getaddrinfo),
         (connect, original_connect),
         (connect_ex, original_connect_ex),
+        (getsockopt, original_getsockopt),
+        (close, original_close),
     ):
         setattr(wrapper, _MARK, original)
     setattr(module, "getaddrinfo", getaddrinfo)  # noqa: B010 - mypy: ModuleType has no such attribute
     module.socket.connect = connect
     module.socket.connect_ex = connect_ex
+    # getsockopt is inherited from _socket.socket; uninstall removes this override.
+    module.socket.getsockopt = getsockopt
+    module.socket.close = close
 
 
 def _patch_ssl(module: ModuleType) -> None:
@@ -231,10 +309,13 @@ def uninstall() -> None:
         (socket, "getaddrinfo"),
         (socket.socket, "connect"),
         (socket.socket, "connect_ex"),
+        (socket.socket, "close"),
     ):
         original = getattr(getattr(owner, name), _MARK, None)
         if original is not None:
             setattr(owner, name, original)
+    if getattr(socket.socket.__dict__.get("getsockopt"), _MARK, None) is not None:
+        del socket.socket.getsockopt  # back to the inherited _socket.socket method
     ssl_module = sys.modules.get("ssl")
     if ssl_module is not None:
         for name in ("wrap_socket", "wrap_bio"):
@@ -243,3 +324,4 @@ def uninstall() -> None:
                 setattr(ssl_module.SSLContext, name, original)
     _names.clear()
     _open.clear()
+    _pending.clear()
