@@ -666,3 +666,15 @@ def test_results_without_an_invoke_carry_an_empty_timeline(
     result = service.invoke("echo", {})
     assert result.status == "init_error"
     assert result.timeline == InvokeTimeline()
+
+
+def test_an_invoke_without_extensions_ends_when_the_runtime_is_back_in_next(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """With no extension, the invoke still lasts until the runtime's next, so the freeze follows it."""
+    service.add(_config(write_function(app=ECHO)))
+    for _ in range(3):
+        result = service.invoke("echo", {})
+        assert result.ok, result.payload
+        t = result.timeline
+        assert 0 < t.dispatched_ns < t.responded_ns <= t.idle_ns

@@ -923,9 +923,14 @@ class ExecutionEnvironment:
         while True:
             runtime_done = inv.response is not None or inv.error is not None
             exts_done = all(e.waiting and e.pending is None for e in st.extensions.values())
-            if runtime_done and exts_done:
+            alive = self._proc is not None and self._proc.poll() is None
+            # The invoke ends when the runtime, too, is back in `next` (Runtime API:
+            # the runtime calls next after its response); freezing earlier would
+            # stop it between the two. One that exited after responding still
+            # responded: its death is the next invoke's cold start.
+            if runtime_done and exts_done and (st.runtime_waiting or not alive):
                 return "done"
-            if self._proc is None or self._proc.poll() is not None:
+            if not alive:
                 return "exited"
             if self._crashed_extension() is not None:
                 return "exited"
