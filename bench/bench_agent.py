@@ -1,16 +1,20 @@
 """Agent budgets, measured side by side with the OpenTelemetry Lambda instrumentation.
 
-Three variants of the same function (``bench/_function.py``: a module that
-imports boto3 and creates an S3 client at load) run through AWS's runtime
-client (``awslambdaric``) against a loopback Lambda Runtime + Extensions API
-(``bench/_runtime_api.py``), each exporting to its own loopback OTLP/HTTP sink:
+Variants of the same function (``bench/_function.py``: a module that imports
+boto3 and creates an S3 client at load) run in the project's local Lambda
+service, ``lambdaguard.local.runtime``: one execution environment per process,
+launched the way a managed Python runtime launches it (``bootstrap`` ->
+exec wrapper -> ``awslambdaric``), layers unpacked into an ``/opt`` stand-in,
+frozen (SIGSTOP) between invokes as Lambda freezes them. Each exports to its
+own loopback OTLP/HTTP sink (``bench/_otlp_sink.py``):
 
 - ``plain``: the function as is;
-- ``lambdaguard``: through the layer's path (the exec wrapper
-  ``layer/lambdaguard-instrument`` when it exists, else the environment it
-  sets: ``LAMBDAGUARD_HANDLER`` + ``_HANDLER=lambdaguard.agent.handler.lambda_handler``);
+- ``lambdaguard``: the layer as shipped (the host runtime's zip from ``make
+  layer``, its ``lambdaguard-instrument`` as ``AWS_LAMBDA_EXEC_WRAPPER``), else
+  the source tree laid out as a layer;
 - ``otel``: the peer, ``bench/_otel_peer.py`` (AwsLambdaInstrumentor +
-  BotocoreInstrumentor + TracerProvider + BatchSpanProcessor(OTLPSpanExporter/HTTP)).
+  BotocoreInstrumentor + TracerProvider + BatchSpanProcessor(OTLPSpanExporter/HTTP)),
+  its distributions in a layer's ``python/`` as the OTel Lambda layer ships them.
 
 It prints one table per budget of issue 2 (INIT overhead, warm response
 latency overhead, memory after the first export) with N, medians, p90 and
@@ -22,30 +26,53 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import importlib.metadata
 import importlib.util
 import json
 import os
 import platform
+import py_compile
+import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lambdaguard.local.runtime import (
+    RUNTIME_CLIENT_DISTRIBUTIONS,
+    RUNTIME_SDK_DISTRIBUTIONS,
+    Credentials,
+    ExecutionEnvironment,
+    FunctionConfig,
+    InvokeResult,
+    build_task_root,
+    make_runtime_dir,
+    unpack_layer,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from _runtime_api import FUNCTION_NAME, REGION, Invocation, OtlpSink, RuntimeApi  # noqa: E402
+from _otlp_sink import OtlpSink  # noqa: E402
 
+FUNCTION_NAME = "bench-fn"
+REGION = "us-east-1"
 WRAPPER = ROOT / "layer" / "lambdaguard-instrument"
 LAYER_DIR = ROOT / "dist" / "layer"
 FUNCTION_HANDLER = "_function.handler"
+FUNCTION_FILES = ("_function.py", "_otel_peer.py")  # the deployment package (task root)
+# What the peer's layer ships: these and everything they require.
+PEER_DISTRIBUTIONS = (
+    "opentelemetry-instrumentation-aws-lambda",
+    "opentelemetry-instrumentation-botocore",
+    "opentelemetry-sdk",
+    "opentelemetry-exporter-otlp-proto-http",
+)
 CALL_LEVELS = (0, 1, 10)
 
 # Budgets of issue 2.
@@ -56,85 +83,89 @@ WARM_PER_CALL_US = 50.0
 MEMORY_BUDGET_MB = 8.0
 
 
+class BenchError(RuntimeError):
+    """The function under test failed to start or to answer."""
+
+
 @dataclass(frozen=True, slots=True)
 class Variant:
     """One way of running the function."""
 
     name: str
-    env: dict[str, str]
-    argv_prefix: tuple[str, ...] = ()
+    handler: str = FUNCTION_HANDLER
+    env: dict[str, str] = field(default_factory=dict)  # the function's own variables
+    layer_dir: Path | None = None  # plays /opt
     unavailable: str = ""  # why it cannot run here; empty when it can
     how: str = ""
     cold_only: bool = False  # measured for INIT and memory only
     exports: bool = True  # sends telemetry (the plain function does not)
 
 
+# Lambda resolves AWS_LAMBDA_EXEC_WRAPPER=/opt/... inside the layer directory.
+_WRAPPED = {"AWS_LAMBDA_EXEC_WRAPPER": f"/opt/{WRAPPER.name}"}
+
+
 def _variants(*, source: bool = False) -> list[Variant]:
-    plain = Variant(
-        "plain", {"_HANDLER": FUNCTION_HANDLER}, how="the function as is", exports=False
-    )
+    plain = Variant("plain", how="the function as is", exports=False)
     extra: list[Variant] = []
     spec = importlib.util.find_spec("lambdaguard")
     package = Path(spec.origin).parent if spec and spec.origin else None
     if package is None or not (package / "agent" / "handler.py").exists():
-        lg = Variant("lambdaguard", {}, unavailable="lambdaguard.agent.handler not built yet")
+        lg = Variant("lambdaguard", unavailable="lambdaguard.agent.handler not built yet")
     else:
-        # The runs never write bytecode (see _lambda_env); cache the source
+        # The runs never write bytecode (see _function_env); cache the source
         # tree's up front so "source tree" means "with .pyc", even right after
         # an edit (compileall rewrites only stale files, atomically).
         compileall.compile_dir(str(package), quiet=1)
         zip_path, why_not = (None, "--source given") if source else _fresh_layer_zip(package)
-        if zip_path is not None and WRAPPER.exists():
+        has_wrapper = WRAPPER.exists() and os.access(WRAPPER, os.X_OK)
+        if zip_path is not None and has_wrapper:
             # Beside the shipped layer, the same agent with its .pyc cached: the
             # difference is what compiling the layer's modules costs each cold start.
             extra.append(
                 Variant(
                     "lambdaguard-src",
-                    {"_HANDLER": FUNCTION_HANDLER, "AWS_LAMBDA_EXEC_WRAPPER": str(WRAPPER)},
-                    argv_prefix=(str(WRAPPER),),
-                    how="source tree via layer/lambdaguard-instrument, .pyc cached (INIT and memory only)",
+                    env=_WRAPPED,
+                    layer_dir=_source_layer(package),
+                    how="source tree as a layer via layer/lambdaguard-instrument, .pyc cached (INIT and memory only)",
                     cold_only=True,
                 )
             )
         if zip_path is not None:
-            wrapper = _extract_layer(zip_path)
-            # The plain function with only the layer's python/ on the path (as
-            # Lambda puts /opt/python before the runtime's own packages): what the
-            # layer costs a function that never calls lambdaguard, e.g. when its
-            # urllib3 shadows the one botocore would have loaded, compiled.
+            opt = unpack_layer(zip_path, _work() / "opt-lambdaguard")
+            # The plain function with the layer attached and no wrapper: Lambda's
+            # bootstrap puts /opt/python before the runtime's own packages, so this
+            # is what the layer costs a function that never calls lambdaguard, e.g.
+            # when its urllib3 shadows the one botocore would have loaded, compiled.
             extra.append(
                 Variant(
                     "plain+layer-path",
-                    {
-                        "_HANDLER": FUNCTION_HANDLER,
-                        "PYTHONPATH": f"{BENCH_DIR}:{wrapper.parent / 'python'}",
-                    },
-                    how="the plain function with the unzipped layer's python/ on PYTHONPATH (INIT and memory only)",
+                    layer_dir=opt,
+                    how="the plain function with the unzipped layer attached (python/ on sys.path), no wrapper (INIT and memory only)",
                     cold_only=True,
                     exports=False,
                 )
             )
             lg = Variant(
                 "lambdaguard",
-                {"_HANDLER": FUNCTION_HANDLER, "AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)},
-                argv_prefix=(str(wrapper),),
+                env=_WRAPPED,
+                layer_dir=opt,
                 how=f"the built layer {zip_path.relative_to(ROOT)} (unzipped, no .pyc written)",
             )
-        elif WRAPPER.exists() and os.access(WRAPPER, os.X_OK):
+        elif has_wrapper:
             lg = Variant(
                 "lambdaguard",
-                {"_HANDLER": FUNCTION_HANDLER, "AWS_LAMBDA_EXEC_WRAPPER": str(WRAPPER)},
-                argv_prefix=(str(WRAPPER),),
-                how=f"source tree via layer/lambdaguard-instrument ({why_not})",
+                env=_WRAPPED,
+                layer_dir=_source_layer(package),
+                how=f"source tree as a layer via layer/lambdaguard-instrument ({why_not})",
             )
         else:
             lg = Variant(
                 "lambdaguard",
-                {
-                    "_HANDLER": "lambdaguard.agent.handler.lambda_handler",
-                    "LAMBDAGUARD_HANDLER": FUNCTION_HANDLER,
-                },
-                how=f"source tree, LAMBDAGUARD_HANDLER + lambdaguard.agent.handler ({why_not}; no exec wrapper)",
+                handler="lambdaguard.agent.handler.lambda_handler",
+                env={"LAMBDAGUARD_HANDLER": FUNCTION_HANDLER},
+                layer_dir=_source_layer(package),
+                how=f"source tree as a layer, LAMBDAGUARD_HANDLER + lambdaguard.agent.handler ({why_not}; no exec wrapper)",
             )
     if not (
         _has("opentelemetry.instrumentation.aws_lambda")
@@ -142,14 +173,15 @@ def _variants(*, source: bool = False) -> list[Variant]:
     ):
         otel = Variant(
             "otel",
-            {},
             unavailable="peer not installed (make bench installs the [bench] extra into build/bench-venv)",
         )
     else:
         otel = Variant(
             "otel",
-            {"_HANDLER": "_otel_peer.lambda_handler", "ORIG_HANDLER": FUNCTION_HANDLER},
-            how="OTel aws-lambda + botocore instrumentation, BatchSpanProcessor, OTLP/HTTP",
+            handler="_otel_peer.lambda_handler",
+            env={"ORIG_HANDLER": FUNCTION_HANDLER},
+            layer_dir=_peer_layer(),
+            how="OTel aws-lambda + botocore instrumentation, BatchSpanProcessor, OTLP/HTTP (its distributions as a layer)",
         )
     return [plain, lg, *extra, otel]
 
@@ -169,21 +201,89 @@ def _fresh_layer_zip(package: Path) -> tuple[Path | None, str]:
     return zip_path, ""
 
 
-_unzipped: list[tempfile.TemporaryDirectory[str]] = []
+_work_dirs: list[tempfile.TemporaryDirectory[str]] = []
 
 
-def _extract_layer(zip_path: Path) -> Path:
-    """Unzip the layer as Lambda does into /opt; returns its exec wrapper."""
-    tmp = tempfile.TemporaryDirectory(prefix="bench-opt-")
-    _unzipped.append(tmp)  # removed when the interpreter exits
-    opt = Path(tmp.name)
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            target = Path(zf.extract(info, opt))
-            mode = info.external_attr >> 16
-            if mode and not info.is_dir():
-                target.chmod(mode & 0o777)  # zipfile drops the mode; the wrapper needs +x
-    return opt / WRAPPER.name
+def _work() -> Path:
+    """This run's scratch directory (task root, runtime, layers), removed at exit."""
+    if not _work_dirs:
+        _work_dirs.append(tempfile.TemporaryDirectory(prefix="bench-agent-"))
+    return Path(_work_dirs[0].name)
+
+
+def _source_layer(package: Path) -> Path:
+    """The source tree laid out as the layer is: python/lambdaguard and the exec wrapper."""
+    opt = _work() / "opt-src"
+    if not opt.exists():
+        (opt / "python").mkdir(parents=True)
+        (opt / "python" / "lambdaguard").symlink_to(package)
+        if WRAPPER.exists():
+            shutil.copy2(WRAPPER, opt / WRAPPER.name)  # keeps the mode
+    return opt
+
+
+def _peer_layer() -> Path:
+    """The peer's layer: its distributions (not the runtime's own) linked into python/."""
+    opt = _work() / "opt-otel"
+    if not opt.exists():
+        empty = _work() / "empty"
+        empty.mkdir(exist_ok=True)
+        skip = {*RUNTIME_CLIENT_DISTRIBUTIONS, *RUNTIME_SDK_DISTRIBUTIONS}
+        build_task_root(empty, opt / "python", _requirement_closure(PEER_DISTRIBUTIONS, skip))
+        _cache_linked_modules(opt / "python")
+    return opt
+
+
+def _cache_linked_modules(folder: Path) -> None:
+    """Write .pyc beside single-file modules linked into ``folder``.
+
+    A linked package directory brings its own __pycache__, a linked module
+    file does not (its .pyc sits in the source's folder), so without this it
+    would be compiled at every cold start, which a pip-built layer or
+    runtime, shipped with its .pyc, is not.
+    """
+    for module in folder.glob("*.py"):
+        py_compile.compile(str(module), doraise=True)
+
+
+def _requirement_closure(roots: Iterable[str], skip: Iterable[str]) -> list[str]:
+    """Installed distributions ``roots`` need (extras off, markers evaluated here), minus ``skip``."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    skipped = {canonicalize_name(name) for name in skip}
+    found: dict[str, str] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        key = canonicalize_name(name)
+        if key in found or key in skipped:
+            continue
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # an optional requirement this machine does not have
+        found[key] = dist.metadata["Name"]
+        for spec in dist.requires or ():
+            req = Requirement(spec)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return sorted(found.values())
+
+
+def _lambda_files() -> tuple[Path, Path]:
+    """(task root, runtime directory), built once per run."""
+    task_root, runtime_dir = _work() / "task", _work() / "var-runtime"
+    if not task_root.exists():
+        task_root.mkdir()
+        for name in FUNCTION_FILES:
+            shutil.copy2(BENCH_DIR / name, task_root / name)
+        # The function's own .pyc, as a deployment package built with them has.
+        compileall.compile_dir(str(task_root), quiet=1)
+        make_runtime_dir(runtime_dir)
+        for folder in runtime_dir.iterdir():  # runtime/ and site-packages/
+            _cache_linked_modules(folder)
+    return task_root, runtime_dir
 
 
 def _has(module: str) -> bool:
@@ -194,27 +294,9 @@ def _has(module: str) -> bool:
         return False
 
 
-def _lambda_env(api: RuntimeApi, sink: OtlpSink, variant: Variant) -> dict[str, str]:
+def _function_env(sink: OtlpSink, variant: Variant) -> dict[str, str]:
+    """The function's configured variables (the runtime adds Lambda's reserved ones)."""
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "TZ": ":UTC",
-        # Lambda puts the task root on sys.path; the function lives in bench/.
-        "LAMBDA_TASK_ROOT": str(BENCH_DIR),
-        "PYTHONPATH": str(BENCH_DIR),
-        "AWS_LAMBDA_RUNTIME_API": api.address,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
-        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]00000000000000000000000000000000",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "bench-secret-not-real",
-        "AWS_SESSION_TOKEN": "bench-token-not-real",
         # Belt and braces: the function's calls are answered in-process, and
         # anything that escaped would hit a closed loopback port, never AWS.
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
@@ -230,46 +312,75 @@ def _lambda_env(api: RuntimeApi, sink: OtlpSink, variant: Variant) -> dict[str, 
 
 
 class FunctionProcess:
-    """One execution environment: a runtime process, its Runtime API and its OTLP sink."""
+    """One execution environment of ``lambdaguard.local.runtime``, initialised, with its OTLP sink.
+
+    INIT runs ahead (``initialize``), so its end can be measured before the
+    first invoke; the environment is frozen between invokes, as on Lambda.
+    """
 
     def __init__(
         self, variant: Variant, init_timeout: float = 60.0, extra_env: dict[str, str] | None = None
     ) -> None:
         self.variant = variant
-        handler = variant.env.get("_HANDLER", "")
-        self.api = RuntimeApi(handler)
         self.sink = OtlpSink()
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives until close()
-        argv = [*variant.argv_prefix, sys.executable, str(BENCH_DIR / "_bootstrap.py")]
-        env = _lambda_env(self.api, self.sink, variant) | (extra_env or {})
+        task_root, runtime_dir = _lambda_files()
+        config = FunctionConfig(
+            name=FUNCTION_NAME,
+            handler=variant.handler,
+            code_dir=task_root,
+            memory_mb=1024,
+            timeout_s=30.0,
+            init_timeout_s=init_timeout,
+            environment=_function_env(self.sink, variant) | (extra_env or {}),
+            layer_dir=variant.layer_dir,
+            region=REGION,
+            credentials=Credentials(
+                "AKIAIOSFODNN7EXAMPLE", "bench-secret-not-real", "bench-token-not-real"
+            ),
+        )
+        self.env = ExecutionEnvironment(config, runtime_dir=runtime_dir)
         try:
-            self.spawned_ns = time.perf_counter_ns()
-            self.proc = subprocess.Popen(
-                argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=BENCH_DIR
-            )
-            self.api.alive = lambda: self.proc.poll() is None
-            self.init_done_ns = self.api.wait_init(init_timeout)
-            # Read while the process is idle in `next`, before any invocation.
-            self.init_cpu_ms = self.cpu_ms()
+            init = self.env.initialize()
+            # Read while the process is frozen idle in `next`, before any invocation.
+            self.init_cpu_ms = self.cpu_ms() if init.error is None else 0.0
         except BaseException:
             self.close(show_log=True)
             raise
+        if init.error is not None:
+            self.close(show_log=True)
+            raise BenchError(f"init error: {init.error[:500]!r}")
+        self.spawned_ns, self.init_done_ns = init.started_ns, init.ready_ns
 
     @property
     def init_ms(self) -> float:
         """Spawn to INIT complete, in ms."""
         return (self.init_done_ns - self.spawned_ns) / 1e6
 
+    def invoke(self, event: dict[str, Any]) -> InvokeResult:
+        """One invocation to its end; raises when it never reached a result (timeout, crash)."""
+        result = self.env.invoke(event)
+        if result.status not in ("success", "error") or result.timeline.idle_ns == 0:
+            raise BenchError(f"invocation {result.status}: {result.payload[:300]!r}")
+        return result
+
+    @property
+    def _pid(self) -> int:
+        pid = self.env.pid
+        if pid is None:
+            raise BenchError("the function process is gone")
+        return pid
+
     def cpu_ms(self) -> float:
         """CPU time the process's live threads have run, in ms.
 
         The first field of /proc/<pid>/task/<tid>/schedstat is the thread's time
         on a CPU in ns (exact, unlike the tick-rounded utime/stime), and it
-        survives exec, so the exec wrapper's shell is counted too. Unlike wall
-        time it does not grow when other work competes for the two cores.
+        survives exec, so the launcher's and the exec wrapper's shells are
+        counted too. Unlike wall time it does not grow when other work competes
+        for the cores.
         """
         total = 0
-        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+        for task in Path(f"/proc/{self._pid}/task").iterdir():
             try:
                 total += int((task / "schedstat").read_text().split()[0])
             except (OSError, ValueError, IndexError):
@@ -278,28 +389,22 @@ class FunctionProcess:
 
     def rss_kb(self) -> int:
         """Resident set size of the runtime process (kB, /proc VmRSS)."""
-        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as fh:
+        with open(f"/proc/{self._pid}/status", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
+        raise BenchError("no VmRSS")
 
-    def log_tail(self, limit: int = 2000) -> str:
-        """The end of what the process printed."""
-        self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")[-limit:]
+    def output(self) -> str:
+        """Everything the process printed so far (and the platform's START/END/REPORT lines)."""
+        return "\n".join(self.env.logs)
 
     def close(self, *, show_log: bool = False) -> None:
-        """Stop the process (it is ours: killed by its pid) and the servers."""
-        proc = getattr(self, "proc", None)
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        if show_log and proc is not None:
-            print(f"--- {self.variant.name} output ---\n{self.log_tail()}", file=sys.stderr)
-        self.api.close()
+        """Shut the environment down (SIGTERM, then SIGKILL) and stop the sink."""
+        self.env.close()
+        if show_log:
+            print(f"--- {self.variant.name} output ---\n{self.output()[-2000:]}", file=sys.stderr)
         self.sink.close()
-        self._log.close()
 
 
 # -- statistics ----------------------------------------------------------------
@@ -376,16 +481,17 @@ def _cold_once(v: Variant, out: ColdResult, export_wait: float) -> None:
         out.init_ms.append(fp.init_ms)
         out.init_cpu_ms.append(fp.init_cpu_ms)
         out.rss_init_kb.append(fp.rss_kb())
-        inv = fp.api.invoke({"calls": 1})
-        if inv.error:
-            out.errors.append(f"invocation failed: {inv.response[:300]!r}")
+        inv = fp.invoke({"calls": 1})
+        if not inv.ok:
+            out.errors.append(f"invocation failed: {inv.payload[:300]!r}")
+        # The environment is frozen now, as on Lambda: an export still pending
+        # after the runtime and extensions called `next` cannot arrive.
         exported = v.exports and fp.sink.wait_requests(1, export_wait)
         out.exported.append(exported)
-        time.sleep(0.02)  # let the exporter's response handling settle
         out.rss_export_kb.append(fp.rss_kb())
     except Exception as exc:
         out.errors.append(f"{type(exc).__name__}: {exc}")
-        print(f"--- {v.name} output ---\n{fp.log_tail()}", file=sys.stderr)
+        print(f"--- {v.name} output ---\n{fp.output()[-2000:]}", file=sys.stderr)
     finally:
         fp.close()
 
@@ -402,11 +508,8 @@ def measure_imports(variants: list[Variant]) -> dict[str, dict[str, int]]:
             fp = FunctionProcess(v, extra_env={"PYTHONPROFILEIMPORTTIME": "1"})
         except Exception:
             continue
-        try:
-            fp._log.seek(0)
-            text = fp._log.read().decode("utf-8", "replace")
-        finally:
-            fp.close()
+        fp.close()  # after the output readers have drained
+        text = fp.output()
         modules: dict[str, int] = {}
         for line in text.splitlines():
             # "import time:       123 |        456 |     package.module"
@@ -456,17 +559,17 @@ def measure_warm(variants: list[Variant], rounds: int, warmup: int) -> dict[str,
                 results[v.name].errors.append(f"{type(exc).__name__}: {exc}")
         live = [v for v in variants if v.name in procs]
 
-        def invoke(v: Variant, calls: int) -> Invocation | None:
+        def invoke(v: Variant, calls: int) -> InvokeResult | None:
             # A variant that fails once is dropped from the rest of the run (and
             # its overhead left unpaired) rather than stopping the benchmark.
             try:
-                inv = procs[v.name].api.invoke({"calls": calls})
+                inv = procs[v.name].invoke({"calls": calls})
             except Exception as exc:
                 results[v.name].errors.append(f"{type(exc).__name__}: {exc}")
                 live.remove(v)
                 return None
-            if inv.error:
-                results[v.name].errors.append(f"invocation failed: {inv.response[:300]!r}")
+            if not inv.ok:
+                results[v.name].errors.append(f"invocation failed: {inv.payload[:300]!r}")
                 live.remove(v)
                 return None
             return inv
@@ -487,17 +590,18 @@ def measure_warm(variants: list[Variant], rounds: int, warmup: int) -> dict[str,
                         continue
                     fp, res = procs[v.name], results[v.name]
                     res.invocations += 1
+                    t = inv.timeline  # stamped where the Runtime/Extensions API sees it
                     res.latency_us.setdefault(calls, []).append(
-                        (inv.response_ns - inv.delivered_ns) / 1e3
+                        (t.responded_ns - t.dispatched_ns) / 1e3
                     )
-                    res.after_us.setdefault(calls, []).append((inv.done_ns - inv.response_ns) / 1e3)
-                    reqs, conns = fp.sink.count_between(inv.delivered_ns, inv.response_ns)
+                    res.after_us.setdefault(calls, []).append((t.idle_ns - t.responded_ns) / 1e3)
+                    reqs, conns = fp.sink.count_between(t.dispatched_ns, t.responded_ns)
                     res.requests_before_response += reqs
                     res.connections_before_response += conns
                     if r == rounds - 1:
                         # The invocation's export arrived by its end (before the
                         # response for the peer, after it for lambdaguard).
-                        bodies = fp.sink.bodies_between(inv.delivered_ns, inv.done_ns)
+                        bodies = fp.sink.bodies_between(t.dispatched_ns, t.idle_ns)
                         res.exported_spans[calls] = _count_spans(bodies)
         for name, fp in procs.items():
             results[name].requests_total = len(fp.sink.requests) - starts[name]

@@ -12,21 +12,13 @@ BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from _runtime_api import OtlpSink, RuntimeApi  # noqa: E402
+from _otlp_sink import OtlpSink  # noqa: E402
 
 
 @pytest.fixture
 def bench_dir() -> Path:
     """The bench/ folder."""
     return BENCH_DIR
-
-
-@pytest.fixture
-def runtime_api() -> Iterator[RuntimeApi]:
-    """A loopback Runtime + Extensions API, closed afterwards."""
-    api = RuntimeApi("fn.handler")
-    yield api
-    api.close()
 
 
 @pytest.fixture
