@@ -101,3 +101,14 @@ def test_unknown_overrides_warn() -> None:
     cfg = config.load({}, nonsense=1, key_prefix_depth="2")
     assert cfg.key_prefix_depth == 1
     assert len(cfg.warnings) == 2
+
+
+def test_carry_bounds_from_the_environment() -> None:
+    """LAMBDAGUARD_CARRY_RECORDS/BYTES set the carry-over bounds; 0 is allowed, negatives fall back."""
+    assert (config.load({}).carry_records, config.load({}).carry_bytes) == (100, 1024 * 1024)
+    cfg = config.load({"LAMBDAGUARD_CARRY_RECORDS": "0", "LAMBDAGUARD_CARRY_BYTES": "4096"})
+    assert (cfg.carry_records, cfg.carry_bytes) == (0, 4096)
+    bad = config.load({"LAMBDAGUARD_CARRY_RECORDS": "-1"})
+    assert bad.carry_records == 100
+    assert any("LAMBDAGUARD_CARRY_RECORDS" in line for line in bad.warnings)
+    assert config.load({}, carry_records=5).carry_records == 5

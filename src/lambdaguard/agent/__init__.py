@@ -42,6 +42,13 @@ How it is built, and why:
   with the next invocation (a used permission must never be dropped).
 - **Export after the response**: an internal extension thread
   (:mod:`~lambdaguard.agent.extension`, :mod:`~lambdaguard.agent._agent`).
+- **A failed export is carried over**: on no response, 408, 429 or 5xx the
+  request's bytes are kept (at most ``LAMBDAGUARD_CARRY_RECORDS`` records and
+  ``LAMBDAGUARD_CARRY_BYTES`` bytes, oldest dropped first and counted, one
+  stderr line per power of ten) and sent ahead of the next export in the same
+  request: one send, one timeout, no retry loop. Other 4xx are dropped.
+  What is still kept when the environment shuts down is lost (an internal
+  extension gets no SHUTDOWN event).
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ When export happens:
   with the environment and finish on the next thaw; :func:`flush` drains it
   (tests, SIGTERM).
 
+A send that fails with no response, 408, 429 or 5xx keeps its bytes in a
+bounded :class:`~lambdaguard.agent.export.Backlog`; the next export sends them
+first in the same request (see :meth:`Agent.export_now`).
+
 Shutdown: with the extension, every record is exported before the
 extension's next ``event/next``, so nothing is pending when Lambda sends
 SIGTERM, and no SIGTERM handler is installed. That is deliberate: between
@@ -31,6 +35,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -115,6 +120,7 @@ class Agent:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.sender = export.Sender(config)
+        self.backlog = export.Backlog(config.carry_records, config.carry_bytes)
         self.init_recording: Recording | None = Recording(semconv.PHASE_INIT)
         self.init_end_ns = 0
         self.pending_init: Record | None = None
@@ -302,16 +308,48 @@ class Agent:
 
     # -- export ----------------------------------------------------------------------
     def export_now(self, records: list[Record], timeout_ms: int | None = None) -> None:
-        """Encode, send and log ``records`` on this thread (after the response only)."""
+        """Encode, send and log ``records`` on this thread (after the response only).
+
+        Bodies of earlier failed exports go first in the same request (one
+        send, the same timeout: no retry loop, no sleep); if this send fails
+        too, they and this body are kept for the next export, within bounds.
+        """
         if not records:
             return
         body = export.encode(self.config, records)
-        self.sender.send(body, timeout_ms)
+        carried = self.backlog.take()
+        payload = b"".join(kept for kept, _ in carried) + body if carried else body
+        status = self.sender.send(payload, timeout_ms)
         self.exports += 1
+        if not 200 <= status < 300:
+            entries = [*carried, (body, len(records))]
+            if export.retryable(status):
+                dropped = self.backlog.keep(entries)
+            else:
+                dropped = self.backlog.discard(entries)
+            if dropped:
+                self._warn_dropped(dropped, status)
         if self.config.log:
             for record in records:
                 if record.phase == semconv.PHASE_INVOKE:
                     export.write_log(record)
+
+    def _warn_dropped(self, dropped: int, status: int) -> None:
+        # One stderr line when the total first reaches each power of ten, so a
+        # long outage does not write a line per invocation.
+        total = self.backlog.dropped
+        before = total - dropped
+        step = 1
+        while step <= total:
+            if before < step:
+                print(
+                    f"lambdaguard: {total} records could not be exported and were dropped "
+                    f"(last status {status or 'no response'}; "
+                    f"{self.backlog.kept_records} kept for the next export)",
+                    file=sys.stderr,
+                )
+                return
+            step *= 10
 
     def _enqueue(self, records: list[Record]) -> None:
         with self._lock:
@@ -421,6 +459,10 @@ def get(config: Config) -> Agent:
         elif config != _agent.config:
             _agent.config = config
             _agent.sender = export.Sender(config)
+            previous = _agent.backlog
+            _agent.backlog = export.Backlog(config.carry_records, config.carry_bytes)
+            _agent.backlog.dropped = previous.dropped
+            _agent.backlog.keep(previous.take())
             aws.install(config.key_prefix_depth, config.record_full_keys)
         return _agent
 

@@ -26,6 +26,9 @@ LAMBDAGUARD_LOG = "LAMBDAGUARD_LOG"
 LAMBDAGUARD_EXPORT_TIMEOUT_MS = "LAMBDAGUARD_EXPORT_TIMEOUT_MS"
 LAMBDAGUARD_MAX_AWS_SPANS = "LAMBDAGUARD_MAX_AWS_SPANS"
 LAMBDAGUARD_EXTENSION = "LAMBDAGUARD_EXTENSION"
+# Bounds on records whose export failed, kept to go out with the next export.
+LAMBDAGUARD_CARRY_RECORDS = "LAMBDAGUARD_CARRY_RECORDS"
+LAMBDAGUARD_CARRY_BYTES = "LAMBDAGUARD_CARRY_BYTES"
 # Set by the exec wrapper: the function's own handler, as `_HANDLER` had it.
 LAMBDAGUARD_HANDLER = "LAMBDAGUARD_HANDLER"
 
@@ -59,6 +62,8 @@ ENV = (
     LAMBDAGUARD_EXPORT_TIMEOUT_MS,
     LAMBDAGUARD_MAX_AWS_SPANS,
     LAMBDAGUARD_EXTENSION,
+    LAMBDAGUARD_CARRY_RECORDS,
+    LAMBDAGUARD_CARRY_BYTES,
     LAMBDAGUARD_HANDLER,
 )
 """Every ``LAMBDAGUARD_*`` variable the agent reads."""
@@ -82,6 +87,8 @@ class Config:
     export_timeout_ms: int = 1000
     max_aws_spans: int = 200
     extension: bool = True
+    carry_records: int = 100
+    carry_bytes: int = 1024 * 1024
     service_name: str = ""
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -201,6 +208,9 @@ def load(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
         ),
         "max_aws_spans": _int(env, (LAMBDAGUARD_MAX_AWS_SPANS,), 200, 1, warnings),
         "extension": bool(_bool(env, LAMBDAGUARD_EXTENSION, True, warnings)),
+        # 0 turns the carry-over off (a failed export's records are dropped).
+        "carry_records": _int(env, (LAMBDAGUARD_CARRY_RECORDS,), 100, 0, warnings),
+        "carry_bytes": _int(env, (LAMBDAGUARD_CARRY_BYTES,), 1024 * 1024, 0, warnings),
         "service_name": env.get(OTEL_SERVICE_NAME, "") or env.get(AWS_LAMBDA_FUNCTION_NAME, ""),
     }
     for name, value in overrides.items():

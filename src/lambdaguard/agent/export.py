@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -39,7 +40,15 @@ if TYPE_CHECKING:
 # after the response; importing it at INIT would put its class creation on the
 # cold-start path for nothing.
 
-__all__ = ["Sender", "encode", "log_line", "resource_attributes", "spans_for"]
+__all__ = [
+    "Backlog",
+    "Sender",
+    "encode",
+    "log_line",
+    "resource_attributes",
+    "retryable",
+    "spans_for",
+]
 
 SCOPE_NAME = "lambdaguard.agent"
 CONTENT_TYPE = "application/x-protobuf"
@@ -316,6 +325,80 @@ def write_log(record: Record) -> None:
     """Write the record's log line on stdout as one write (one CloudWatch event)."""
     sys.stdout.write(log_line(record) + "\n")
     sys.stdout.flush()
+
+
+def retryable(status: int) -> bool:
+    """Whether a send that ended with ``status`` (0: no response) may succeed if sent again.
+
+    No response (endpoint down, refused, timed out, DNS), 408, 429 and 5xx are
+    passing trouble; any other 4xx says the request itself is refused (bad
+    body, bad token, too large), and sending it again would only fail again.
+    """
+    return status in (0, 408, 429) or 500 <= status < 600
+
+
+class Backlog:
+    """Export bodies whose send failed, kept (bounded) to go out with the next export.
+
+    Kept as the encoded bytes of each failed ``ExportTraceServiceRequest``: a
+    resend then carries exactly the same trace and span ids (the collector
+    deduplicates on them, so a body that did arrive despite a timeout is
+    harmless), and the byte bound is exact. Protobuf concatenation merges
+    repeated fields, so the kept bodies followed by the new one are one valid
+    request with one ``ResourceSpans`` per original body. When a bound is
+    exceeded the oldest bodies go first; their records are counted in
+    :attr:`dropped`.
+    """
+
+    __slots__ = (
+        "_entries",
+        "_lock",
+        "dropped",
+        "kept_bytes",
+        "kept_records",
+        "max_bytes",
+        "max_records",
+    )
+
+    def __init__(self, max_records: int, max_bytes: int) -> None:
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self._entries: list[tuple[bytes, int]] = []  # (body, records in it), oldest first
+        self._lock = threading.Lock()
+        self.kept_records = 0
+        self.kept_bytes = 0
+        self.dropped = 0
+
+    def take(self) -> list[tuple[bytes, int]]:
+        """Remove and return every kept (body, records), oldest first."""
+        with self._lock:
+            entries, self._entries = self._entries, []
+            self.kept_records = self.kept_bytes = 0
+        return entries
+
+    def keep(self, entries: Sequence[tuple[bytes, int]]) -> int:
+        """Keep ``entries`` (oldest first) after those already kept; the records dropped now."""
+        with self._lock:
+            self._entries.extend(entries)
+            self.kept_records += sum(n for _, n in entries)
+            self.kept_bytes += sum(len(body) for body, _ in entries)
+            dropped = 0
+            while self._entries and (
+                self.kept_records > self.max_records or self.kept_bytes > self.max_bytes
+            ):
+                body, n = self._entries.pop(0)
+                self.kept_records -= n
+                self.kept_bytes -= len(body)
+                dropped += n
+            self.dropped += dropped
+        return dropped
+
+    def discard(self, entries: Sequence[tuple[bytes, int]]) -> int:
+        """Count ``entries`` as dropped without keeping them; the records dropped."""
+        n = sum(count for _, count in entries)
+        with self._lock:
+            self.dropped += n
+        return n
 
 
 class Sender:
