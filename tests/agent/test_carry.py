@@ -165,3 +165,46 @@ def test_retryable_statuses() -> None:
     """No response, 408, 429 and 5xx are worth sending again; other 4xx are not."""
     assert [export.retryable(s) for s in (0, 408, 429, 500, 503, 504)] == [True] * 6
     assert [export.retryable(s) for s in (200, 400, 401, 403, 413)] == [False] * 5
+
+
+def test_a_resend_that_had_arrived_is_counted_once_by_the_collector(
+    enable: Callable[..., None], sink: Sink, moto_endpoint: str, tmp_path: Any
+) -> None:
+    """If the failed export did arrive (503 after receipt), the collector still counts every call and invocation once."""
+    import boto3
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from lambdaguard.collector.spans import extract
+    from lambdaguard.collector.store import open_store
+
+    from .conftest import FUNCTION_ARN
+
+    enable()
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+
+    def handler(event: Any, context: Any) -> str:
+        sqs.list_queues()
+        return "ok"
+
+    wrapped = instrument(handler)
+    sink.status = 503  # the sink keeps the body, then answers 503: arrived, reported failed
+    invoke(wrapped, "req-1")
+    sink.status = 200
+    invoke(wrapped, "req-2")
+    assert len(sink.bodies) == 2
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        duplicates = []
+        for body in sink.bodies:
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            duplicates.append(store.ingest(extract(request, now_ns=0).spans).duplicate_spans)
+        assert duplicates[0] == 0
+        assert duplicates[1] > 0  # invocation 1's spans, seen again
+        assert sum(day.count for day in store.invocations(FUNCTION_ARN)) == 2
+        calls = [c for c in store.calls(FUNCTION_ARN) if c.operation == "ListQueues"]
+        assert sum(c.count for c in calls) == 2
+    finally:
+        store.close()
