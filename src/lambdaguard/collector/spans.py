@@ -15,6 +15,7 @@ a span contributes nothing, and missing attributes take neutral defaults.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -142,18 +143,26 @@ def call_key(call: CallFact) -> bytes:
     return hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
+_SCALARS: Final = frozenset(("string_value", "bool_value", "int_value", "double_value"))
+
+
 def _attrs(kvs: Iterable[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in kvs:
         value = kv.value
         which = value.WhichOneof("value")
-        if which is not None and which not in ("array_value", "kvlist_value", "bytes_value"):
+        # Strings are nearly every attribute lambdaguard reads: test that first.
+        if which == "string_value":
+            out[kv.key] = value.string_value
+        elif which in _SCALARS:
             out[kv.key] = getattr(value, which)
     return out
 
 
 def _text(attrs: dict[str, Any], key: str, limit: int = MAX_TEXT) -> str:
     value = attrs.get(key)
+    if value.__class__ is str:
+        return value[:limit]
     if value is None or isinstance(value, bool):
         return "" if value is None else str(value).lower()
     return str(value)[:limit]
@@ -181,8 +190,15 @@ def _bool(attrs: dict[str, Any], key: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=64)
+def _day_of(day_number: int) -> str:
+    return datetime.fromtimestamp(day_number * 86_400, UTC).strftime("%Y-%m-%d")
+
+
 def _day(time_ns: int) -> str:
-    return datetime.fromtimestamp(time_ns / 1e9, UTC).strftime("%Y-%m-%d")
+    # Unix time has exactly 86,400 s per UTC day (leap seconds are not
+    # counted), so the day number is a plain division and the string is cached.
+    return _day_of(time_ns // 86_400_000_000_000)
 
 
 def _function_from(raw: str, resource: dict[str, Any]) -> FunctionFact | None:
@@ -224,6 +240,10 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
     found: dict[bytes, SpanFacts] = {}
     pending_phase: dict[bytes, bytes] = {}  # call span key -> parent span id
     init_span_ids: set[bytes] = set()
+    # A request repeats the same few calls and outcomes many times: equal facts
+    # are built once per request and shared (they are immutable).
+    calls: dict[tuple[Any, ...], CallFact] = {}
+    invocations: dict[tuple[str, bool, str], InvocationFact] = {}
     total = rejected = 0
     for rs in request.resource_spans:
         resource = _attrs(rs.resource.attributes)
@@ -233,7 +253,9 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
         for ss in rs.scope_spans:
             for span in ss.spans:
                 total += 1
-                if len(span.trace_id) != 16 or len(span.span_id) != 8:
+                trace_id = span.trace_id
+                span_id = span.span_id
+                if len(trace_id) != 16 or len(span_id) != 8:
                     rejected += 1
                     continue
                 attrs = _attrs(span.attributes)
@@ -248,36 +270,38 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
                 time_ns = span.start_time_unix_nano or now_ns
                 phase = _text(attrs, semconv.PHASE)
                 is_init = span.name == semconv.INIT_SPAN_NAME or phase == semconv.PHASE_INIT
-                key = bytes(span.trace_id) + bytes(span.span_id)
+                key = trace_id + span_id
                 if is_init:
-                    init_span_ids.add(bytes(span.span_id))
+                    init_span_ids.add(span_id)
                 call = invocation = None
                 service = _text(attrs, semconv.AWS_SERVICE)
                 operation = _text(attrs, semconv.AWS_OPERATION)
                 if service and operation:
                     if not phase:
-                        pending_phase[key] = bytes(span.parent_span_id)
-                    call = CallFact(
-                        service=service,
-                        operation=operation,
-                        region=_text(attrs, semconv.AWS_REGION) or function.region,
-                        params=_text(attrs, semconv.AWS_PARAMS, MAX_PARAMS),
-                        phase=phase or semconv.PHASE_INVOKE,
-                        error_code=_text(attrs, semconv.AWS_ERROR_CODE),
-                        kms_key_id=_text(attrs, semconv.AWS_KMS_KEY_ID),
-                        presign=_bool(attrs, semconv.AWS_PRESIGN),
-                        count=max(1, _int(attrs, semconv.AWS_COUNT, 1)),
+                        pending_phase[key] = span.parent_span_id
+                    fields = (
+                        service,
+                        operation,
+                        _text(attrs, semconv.AWS_REGION) or function.region,
+                        _text(attrs, semconv.AWS_PARAMS, MAX_PARAMS),
+                        phase or semconv.PHASE_INVOKE,
+                        _text(attrs, semconv.AWS_ERROR_CODE),
+                        _text(attrs, semconv.AWS_KMS_KEY_ID),
+                        _bool(attrs, semconv.AWS_PRESIGN),
+                        max(1, _int(attrs, semconv.AWS_COUNT, 1)),
                     )
+                    call = calls.get(fields)
+                    if call is None:
+                        call = calls[fields] = CallFact(*fields)
                 elif not is_init and (
                     semconv.FAAS_INVOCATION_ID in attrs or semconv.INVOCATION_OUTCOME in attrs
                 ):
                     outcome = _text(attrs, semconv.INVOCATION_OUTCOME) or semconv.OUTCOME_SUCCESS
-                    invocation = InvocationFact(
-                        day=_day(time_ns),
-                        cold_start=_bool(attrs, semconv.FAAS_COLDSTART),
-                        outcome=outcome,
-                    )
-                hosts = tuple(_hosts(span, time_ns)) if span.events else ()
+                    inv_fields = (_day(time_ns), _bool(attrs, semconv.FAAS_COLDSTART), outcome)
+                    invocation = invocations.get(inv_fields)
+                    if invocation is None:
+                        invocation = invocations[inv_fields] = InvocationFact(*inv_fields)
+                hosts = tuple(_hosts(span, time_ns)) if len(span.events) else ()
                 if call is None and invocation is None and not hosts and not is_init:
                     continue
                 if key not in found:
