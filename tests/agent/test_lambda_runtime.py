@@ -133,6 +133,35 @@ def test_wrapped_function_exports_after_each_response(
     assert [line[semconv.LOG_REQUEST_ID] for line in logs] == [first.request_id, second.request_id]
 
 
+def test_failed_export_is_carried_across_a_freeze(
+    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink, moto_endpoint: str
+) -> None:
+    """In the real runtime: invocation 1's export gets 503; after the freeze, invocation 2's export carries it."""
+    code = function(tmp_path, "fn", APP)
+    add(
+        service,
+        code,
+        layer=layer_dir,
+        env={"MOTO": moto_endpoint, "LAMBDAGUARD_ENDPOINT": sink.url},
+    )
+    sink.status = 503
+    first = service.invoke("orders", {"n": 1})
+    assert first.ok, (first, service.environment("orders").logs)
+    assert len(sink.bodies) == 1  # sent after the response, answered 503
+    sink.status = 200
+    second = service.invoke("orders", {"n": 2})
+    assert second.ok, (second, service.environment("orders").logs)
+    assert len(sink.bodies) == 2
+    assert sink.bodies[1].startswith(sink.bodies[0])  # the very bytes, so ids are unchanged
+    sink.bodies = sink.bodies[1:]
+    ids = [
+        attributes(s.attributes).get(semconv.FAAS_INVOCATION_ID)
+        for s in sink.spans()
+        if s.name == "orders"
+    ]
+    assert ids == [first.request_id, second.request_id]
+
+
 def _same_failure(with_layer: InvokeResult, without: InvokeResult) -> None:
     assert with_layer.status == without.status
     assert with_layer.error is not None
