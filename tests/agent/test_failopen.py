@@ -77,6 +77,8 @@ HOOKS: list[tuple[Any, str]] = [
     (network, "_in_progress"),
     (network, "_settled"),
     (network, "_closing"),
+    (network, "_patch_asyncio"),
+    (network, "_forget_asked"),
     (triggers, "trigger_of"),
     (_agent.Agent, "start"),
     (_agent.Agent, "finish"),

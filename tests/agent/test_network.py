@@ -153,16 +153,22 @@ def test_the_exporters_own_connection_is_not_recorded(
 
 def test_install_is_idempotent_and_uninstall_restores_socket() -> None:
     """Installing twice wraps once; uninstalling puts socket and ssl back."""
+    import asyncio
+
     original_connect = socket.socket.connect
     original_wrap = ssl.SSLContext.wrap_socket
+    original_create = asyncio.BaseEventLoop.create_connection
     network.install()
     wrapped = socket.socket.connect
     network.install()
     assert socket.socket.connect is wrapped
     assert ssl.SSLContext.wrap_socket is not original_wrap
+    assert asyncio.BaseEventLoop.create_connection is not original_create
     network.uninstall()
     assert socket.socket.connect is original_connect
     assert ssl.SSLContext.wrap_socket is original_wrap
+    assert asyncio.BaseEventLoop.create_connection is original_create
+    assert "getsockopt" not in socket.socket.__dict__
 
 
 def test_asyncio_tls_connection_is_recorded(

@@ -9,8 +9,11 @@ connection is TLS; ``wrap_bio`` is how asyncio does TLS). Only stream sockets
 to IPv4/IPv6 addresses are counted; UDP (DNS) and Unix sockets are not
 connections to a host.
 
-The host name is the one given to ``getaddrinfo`` on the same thread just
-before the connect (what urllib3 and ``socket.create_connection`` do); failing
+The host name is the one given to asyncio's ``loop.create_connection`` when
+the connect happens inside it (``asyncio.open_connection``, redis.asyncio:
+asyncio skips ``getaddrinfo`` for a literal address, so only this call knows
+it was asked for one); else the one given to ``getaddrinfo`` on the same
+thread just before the connect (what urllib3 and ``socket.create_connection`` do); failing
 that, the last name that resolved to that address and port anywhere (asyncio
 and aiohttp resolve in an executor thread, and aiohttp caches the answer),
 then to that address with no port; failing that, the address itself. A name
@@ -56,6 +59,9 @@ _local = threading.local()
 _open: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
 # Sockets whose non-blocking connect is still in progress, and its attempt.
 _pending: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
+# The host the running asyncio create_connection was asked for (a ContextVar,
+# made when asyncio is first imported: each task sees its own).
+_asked: Any = None
 
 
 def mark_aws(host: str, port: int) -> None:
@@ -112,6 +118,10 @@ def _host_for(address: str, port: int) -> str:
     # create_connection), or another thread's (asyncio resolves in an executor).
     # Another thread's counts only for the same port when one was given: a
     # literal 127.0.0.1:8080 is not "localhost" because localhost:443 resolved.
+    if _asked is not None:
+        asked = _asked.get()
+        if asked:
+            return str(asked)
     last = getattr(_local, "last", None)
     anywhere = _names.get((address, port)) or _names.get((address, 0))
     if last is not None and address in last[1] and (anywhere is None or last[2] >= anywhere[1]):
@@ -297,10 +307,56 @@ def _patch_ssl(module: ModuleType) -> None:
     context.wrap_bio = wrap_bio
 
 
+def _forget_asked(token: Any) -> None:
+    try:
+        _asked.reset(token)
+    except ValueError:  # set in another context (a coroutine moved between tasks)
+        _asked.set(None)
+
+
+def _patch_asyncio(module: ModuleType) -> None:
+    global _asked  # noqa: PLW0603 - made once, when asyncio is first imported
+    loop_class = module.BaseEventLoop
+    if getattr(loop_class.create_connection, _MARK, None) is not None:
+        return
+    import contextvars  # already imported by asyncio itself
+
+    if _asked is None:
+        _asked = contextvars.ContextVar("lambdaguard_asked_host", default=None)
+    asked = _asked
+    original = loop_class.create_connection
+
+    async def create_connection(
+        self: Any,
+        protocol_factory: Any,
+        host: Any = None,
+        port: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        token = (
+            _guard.safe("net.asked", asked.set, host, default=None)
+            if isinstance(host, str)
+            else None
+        )
+        try:
+            return await original(self, protocol_factory, host, port, *args, **kwargs)
+        finally:
+            if token is not None:
+                _guard.safe("net.asked_reset", _forget_asked, token, default=None)
+
+    setattr(create_connection, _MARK, original)
+    loop_class.create_connection = create_connection
+
+
 def install() -> None:
     """Record outbound connections from now on (idempotent)."""
     _patch_socket(socket)
     _imports.when_imported("ssl", _patch_ssl)
+    _imports.when_imported(
+        "asyncio.base_events",
+        lambda module: _guard.safe("net.asyncio", _patch_asyncio, module, default=None),
+    )
 
 
 def uninstall() -> None:
@@ -316,6 +372,11 @@ def uninstall() -> None:
             setattr(owner, name, original)
     if getattr(socket.socket.__dict__.get("getsockopt"), _MARK, None) is not None:
         del socket.socket.getsockopt  # back to the inherited _socket.socket method
+    base_events = sys.modules.get("asyncio.base_events")
+    if base_events is not None:
+        original = getattr(base_events.BaseEventLoop.create_connection, _MARK, None)
+        if original is not None:
+            base_events.BaseEventLoop.create_connection = original
     ssl_module = sys.modules.get("ssl")
     if ssl_module is not None:
         for name in ("wrap_socket", "wrap_bio"):
