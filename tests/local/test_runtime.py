@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lambdaguard.local.runtime import (
+    ExecutionEnvironment,
     FunctionConfig,
     InvokeTimeline,
     LocalLambda,
@@ -678,3 +679,19 @@ def test_an_invoke_without_extensions_ends_when_the_runtime_is_back_in_next(
         assert result.ok, result.payload
         t = result.timeline
         assert 0 < t.dispatched_ns < t.responded_ns <= t.idle_ns
+
+
+def test_an_environment_asked_not_to_freeze_keeps_running_between_invokes(
+    service: LocalLambda, write_function: WriteFunction
+) -> None:
+    """With freeze=False the process is idle (sleeping in next), not stopped, after INIT and invokes."""
+    env = ExecutionEnvironment(
+        _config(write_function(app=ECHO)), runtime_dir=service.runtime_dir, freeze=False
+    )
+    with env:
+        assert env.initialize().error is None
+        assert env.pid is not None
+        assert _state(env.pid) != "T"
+        assert env.invoke({}).ok
+        assert _state(env.pid) != "T"
+        assert not env.invoke({}).cold_start

@@ -430,7 +430,9 @@ class ExecutionEnvironment:
     """One Lambda execution environment: a Runtime/Extensions API server and its process.
 
     Not thread-safe for concurrent ``invoke`` calls: like Lambda, one
-    environment serves one invocation at a time.
+    environment serves one invocation at a time. ``freeze=False`` leaves the
+    processes running between invokes (Lambda freezes them; a benchmark may
+    want to know what the freeze itself costs).
     """
 
     def __init__(
@@ -441,8 +443,10 @@ class ExecutionEnvironment:
         python: str | None = None,
         log_path: Path | None = None,
         echo: bool = False,
+        freeze: bool = True,
     ) -> None:
         self.config = config
+        self.freeze = freeze
         self.runtime_dir = runtime_dir
         self.python = python or _base_python()
         self.log_path = log_path
@@ -950,7 +954,7 @@ class ExecutionEnvironment:
         return None
 
     def _freeze(self) -> None:
-        if self._frozen:
+        if self._frozen or not self.freeze:
             return
         alive = [p for p in self._processes() if p.poll() is None]
         for process in alive:
