@@ -79,6 +79,8 @@ HOOKS: list[tuple[Any, str]] = [
     (network, "_closing"),
     (network, "_patch_asyncio"),
     (network, "_forget_asked"),
+    (network, "_asked_host"),
+    (network, "_loop_resolved"),
     (triggers, "trigger_of"),
     (_agent.Agent, "start"),
     (_agent.Agent, "finish"),

@@ -85,6 +85,40 @@ def test_aiohttp_http_https_and_refused(  # noqa: PLR0917 - fixtures
     assert all(b"query-canary" not in body for body in sink.bodies)
 
 
+def test_httpx_async_and_asyncio_streams_keep_the_name_asked(  # noqa: PLR0917 - fixtures
+    enable: Callable[..., None],
+    sink: Sink,
+    http_port: int,
+    https_port: int,
+    cert: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx's async client (anyio resolves, then connects to the address) and asyncio streams: names as asked."""
+    import httpx
+
+    localhost_v4_only(monkeypatch)
+    enable()
+    tls = ssl.create_default_context(cafile=str(cert / "cert.pem"))
+
+    async def calls() -> list[int]:
+        async with httpx.AsyncClient(verify=tls) as client:
+            statuses = [(await client.get(f"https://localhost:{https_port}/")).status_code]
+        # One task: a name, then a literal address for the same server and port.
+        for host in ("localhost", "127.0.0.1"):
+            reader, writer = await asyncio.open_connection(host, http_port)
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")
+            statuses.append(int((await reader.read()).split()[1]))
+            writer.close()
+        return statuses
+
+    assert run(lambda event, context: asyncio.run(calls())) == [200, 200, 200]
+    found = hosts(sink)
+    assert connection(found, ("localhost", https_port, True)) == (1, 0)
+    assert ("127.0.0.1", https_port, True) not in found
+    assert connection(found, ("localhost", http_port, False)) == (1, 0)
+    assert connection(found, ("127.0.0.1", http_port, False)) == (1, 0)
+
+
 def test_asyncio_connect_timeout_is_a_failure(enable: Callable[..., None], sink: Sink) -> None:
     """A non-blocking connect abandoned by its timeout (socket closed unconnected) counts as failed."""
     import aiohttp

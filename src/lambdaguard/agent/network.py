@@ -62,6 +62,8 @@ _pending: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.Weak
 # The host the running asyncio create_connection was asked for (a ContextVar,
 # made when asyncio is first imported: each task sees its own).
 _asked: Any = None
+# (name, port, addresses) of the last loop.getaddrinfo awaited in this task.
+_task_resolved: Any = None
 
 
 def mark_aws(host: str, port: int) -> None:
@@ -118,10 +120,9 @@ def _host_for(address: str, port: int) -> str:
     # create_connection), or another thread's (asyncio resolves in an executor).
     # Another thread's counts only for the same port when one was given: a
     # literal 127.0.0.1:8080 is not "localhost" because localhost:443 resolved.
-    if _asked is not None:
-        asked = _asked.get()
-        if asked:
-            return str(asked)
+    asked = _asked_host(address, port)
+    if asked:
+        return asked
     last = getattr(_local, "last", None)
     anywhere = _names.get((address, port)) or _names.get((address, 0))
     if last is not None and address in last[1] and (anywhere is None or last[2] >= anywhere[1]):
@@ -175,10 +176,18 @@ def _closing(sock: Any) -> None:
         conn.failed = True
 
 
+def _hostname(server_hostname: Any) -> Any:
+    # anyio (httpx's async client) passes the IDNA-encoded name as bytes.
+    if isinstance(server_hostname, bytes):
+        return server_hostname.decode("idna")
+    return server_hostname
+
+
 def _tls(sock: Any, server_hostname: Any) -> None:
     conn = _open.get(sock)
     if conn is None:
         return
+    server_hostname = _hostname(server_hostname)
     conn.tls = True
     if isinstance(server_hostname, str) and server_hostname and conn.host != server_hostname:
         conn.host = server_hostname
@@ -189,6 +198,7 @@ def _tls_bio(server_hostname: Any) -> None:
     # asyncio wraps a memory BIO, not the socket: mark the newest plaintext
     # attempt to that host as TLS.
     rec = recorder.current()
+    server_hostname = _hostname(server_hostname)
     if rec is None or not isinstance(server_hostname, str):
         return
     for conn in reversed(rec.conns):
@@ -307,15 +317,50 @@ def _patch_ssl(module: ModuleType) -> None:
     context.wrap_bio = wrap_bio
 
 
+def _is_literal(host: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host.strip("[]"))
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
+def _asked_host(address: str, port: int) -> str:
+    # Inside asyncio's create_connection(host=...): that host, unless it is a
+    # literal address the same task has just resolved from a name (anyio, so
+    # httpx's async client, resolves first and then connects to each address).
+    asked = _asked.get() if _asked is not None else None
+    if not asked:
+        return ""
+    host = str(asked)
+    if _is_literal(host) and _task_resolved is not None:
+        resolved = _task_resolved.get()
+        if resolved is not None and address in resolved[2] and resolved[1] in (0, port):
+            return str(resolved[0])
+    return host
+
+
+def _loop_resolved(host: Any, port: Any, result: Any) -> None:
+    if isinstance(host, bytes):  # anyio passes IDNA-encoded names
+        host = host.decode("idna")
+    if isinstance(host, str) and _task_resolved is not None:
+        addresses = frozenset(str(item[4][0]) for item in result if len(item) > 4 and item[4])
+        _task_resolved.set((host, _port(port), addresses))
+
+
 def _forget_asked(token: Any) -> None:
     try:
         _asked.reset(token)
     except ValueError:  # set in another context (a coroutine moved between tasks)
         _asked.set(None)
+    # A resolution is used by the connection that follows it, not by a later one.
+    _task_resolved.set(None)
 
 
 def _patch_asyncio(module: ModuleType) -> None:
-    global _asked  # noqa: PLW0603 - made once, when asyncio is first imported
+    global _asked, _task_resolved  # noqa: PLW0603 - made once, when asyncio is first imported
     loop_class = module.BaseEventLoop
     if getattr(loop_class.create_connection, _MARK, None) is not None:
         return
@@ -323,8 +368,10 @@ def _patch_asyncio(module: ModuleType) -> None:
 
     if _asked is None:
         _asked = contextvars.ContextVar("lambdaguard_asked_host", default=None)
+        _task_resolved = contextvars.ContextVar("lambdaguard_task_resolved", default=None)
     asked = _asked
-    original = loop_class.create_connection
+    original_create = loop_class.create_connection
+    original_getaddrinfo = loop_class.getaddrinfo
 
     async def create_connection(
         self: Any,
@@ -340,13 +387,23 @@ def _patch_asyncio(module: ModuleType) -> None:
             else None
         )
         try:
-            return await original(self, protocol_factory, host, port, *args, **kwargs)
+            return await original_create(self, protocol_factory, host, port, *args, **kwargs)
         finally:
             if token is not None:
                 _guard.safe("net.asked_reset", _forget_asked, token, default=None)
 
-    setattr(create_connection, _MARK, original)
+    async def getaddrinfo(self: Any, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        # Awaited in the caller's task, so a ContextVar set here is seen by
+        # the create_connection that task makes next.
+        result = await original_getaddrinfo(self, host, port, *args, **kwargs)
+        if not recorder.is_suppressed():
+            _guard.safe("net.loop_resolved", _loop_resolved, host, port, result, default=None)
+        return result
+
+    setattr(create_connection, _MARK, original_create)
+    setattr(getaddrinfo, _MARK, original_getaddrinfo)
     loop_class.create_connection = create_connection
+    loop_class.getaddrinfo = getaddrinfo
 
 
 def install() -> None:
@@ -374,9 +431,10 @@ def uninstall() -> None:
         del socket.socket.getsockopt  # back to the inherited _socket.socket method
     base_events = sys.modules.get("asyncio.base_events")
     if base_events is not None:
-        original = getattr(base_events.BaseEventLoop.create_connection, _MARK, None)
-        if original is not None:
-            base_events.BaseEventLoop.create_connection = original
+        for name in ("create_connection", "getaddrinfo"):
+            original = getattr(getattr(base_events.BaseEventLoop, name), _MARK, None)
+            if original is not None:
+                setattr(base_events.BaseEventLoop, name, original)
     ssl_module = sys.modules.get("ssl")
     if ssl_module is not None:
         for name in ("wrap_socket", "wrap_bio"):
