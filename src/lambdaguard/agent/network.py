@@ -9,15 +9,22 @@ connection is TLS; ``wrap_bio`` is how asyncio does TLS). Only stream sockets
 to IPv4/IPv6 addresses are counted; UDP (DNS) and Unix sockets are not
 connections to a host.
 
-The host name is the one given to asyncio's ``loop.create_connection`` when
-the connect happens inside it (``asyncio.open_connection``, redis.asyncio:
-asyncio skips ``getaddrinfo`` for a literal address, so only this call knows
-it was asked for one); else the one given to ``getaddrinfo`` on the same
-thread just before the connect (what urllib3 and ``socket.create_connection`` do); failing
-that, the last name that resolved to that address and port anywhere (asyncio
-and aiohttp resolve in an executor thread, and aiohttp caches the answer),
-then to that address with no port; failing that, the address itself. A name
-that does not resolve is a failed connection to that name.
+The host name, in order of trust:
+
+1. inside asyncio's ``loop.create_connection(host, ...)`` (``asyncio.open_connection``,
+   redis.asyncio, anyio so httpx's async client): that host; but if it is a
+   literal address that the same task just resolved from a name with
+   ``loop.getaddrinfo`` (anyio resolves first, then connects to each
+   address), that name. asyncio never calls ``getaddrinfo`` for a literal
+   address, so only this call knows the code asked for one;
+2. the name given to ``getaddrinfo`` on the same thread just before the
+   connect (urllib3, ``socket.create_connection``, DB drivers);
+3. the last name that resolved to that address and port on any thread
+   (aiohttp resolves in an executor thread and caches the answer), then to
+   that address with no port;
+4. the address itself.
+
+A name that does not resolve is a failed connection to that name.
 
 Non-blocking connects (asyncio, aiohttp, any selector loop) end in one of
 three ways this module also watches: ``getsockopt(SOL_SOCKET, SO_ERROR)``
