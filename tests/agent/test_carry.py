@@ -208,3 +208,27 @@ def test_a_resend_that_had_arrived_is_counted_once_by_the_collector(
         assert sum(c.count for c in calls) == 2
     finally:
         store.close()
+
+
+def test_a_new_configuration_keeps_what_was_carried(
+    enable: Callable[..., None], sink: Sink
+) -> None:
+    """A later @instrument with other settings keeps the carried records, within the new bounds."""
+    enable()
+    first = instrument(lambda event, context: "ok")
+    sink.status = 503
+    invoke(first, "req-1")
+    assert agent().backlog.kept_records == 2
+    second = instrument(carry_records=1)(lambda event, context: "ok")
+    backlog = agent().backlog
+    assert backlog.max_records == 1
+    assert (backlog.kept_records, backlog.dropped) == (
+        0,
+        2,
+    )  # one body of two records: over the bound
+    third = instrument(carry_records=5)(lambda event, context: "ok")
+    invoke(third, "req-2")
+    assert (agent().backlog.kept_records, agent().backlog.dropped) == (1, 2)
+    sink.status = 200
+    invoke(second, "req-3")
+    assert [name for name, _, _ in decode(sink.bodies[-1])] == ["req-2", "req-3"]
