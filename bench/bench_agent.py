@@ -319,7 +319,12 @@ class FunctionProcess:
     """
 
     def __init__(
-        self, variant: Variant, init_timeout: float = 60.0, extra_env: dict[str, str] | None = None
+        self,
+        variant: Variant,
+        init_timeout: float = 60.0,
+        extra_env: dict[str, str] | None = None,
+        *,
+        freeze: bool = True,
     ) -> None:
         self.variant = variant
         self.sink = OtlpSink()
@@ -338,7 +343,7 @@ class FunctionProcess:
                 "AKIAIOSFODNN7EXAMPLE", "bench-secret-not-real", "bench-token-not-real"
             ),
         )
-        self.env = ExecutionEnvironment(config, runtime_dir=runtime_dir)
+        self.env = ExecutionEnvironment(config, runtime_dir=runtime_dir, freeze=freeze)
         try:
             init = self.env.initialize()
             # Read while the process is frozen idle in `next`, before any invocation.
@@ -543,18 +548,22 @@ class WarmResult:
     errors: list[str] = field(default_factory=list)
 
 
-def measure_warm(variants: list[Variant], rounds: int, warmup: int) -> dict[str, WarmResult]:
+def measure_warm(
+    variants: list[Variant], rounds: int, warmup: int, *, freeze: bool = True
+) -> dict[str, WarmResult]:
     """One warm environment per variant; invocations interleaved across variants.
 
     Each round runs, for every call level, one invocation on every variant
-    (variant order rotated round by round) so drift hits all alike.
+    (variant order rotated round by round) so drift hits all alike. The
+    environments are frozen between invokes as on Lambda unless ``freeze`` is
+    False.
     """
     results = {v.name: WarmResult() for v in variants}
     procs: dict[str, FunctionProcess] = {}
     try:
         for v in variants:
             try:
-                procs[v.name] = FunctionProcess(v)
+                procs[v.name] = FunctionProcess(v, freeze=freeze)
             except Exception as exc:
                 results[v.name].errors.append(f"{type(exc).__name__}: {exc}")
         live = [v for v in variants if v.name in procs]
@@ -943,6 +952,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", help="variants to run besides plain (lambdaguard, otel)")
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
     p.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="keep warm environments running between invokes (Lambda freezes them)",
+    )
+    p.add_argument(
         "--source",
         action="store_true",
         help="run lambdaguard from the source tree even when a fresh layer zip exists",
@@ -961,13 +975,16 @@ def main(argv: list[str] | None = None) -> int:
     runnable = [v for v in variants if not v.unavailable]
     print(
         f"agent budgets, {'quick' if args.quick else 'full'} run: {runs} fresh processes per variant, "
-        f"{rounds} warm rounds x {len(CALL_LEVELS)} call levels, {os.cpu_count()} CPUs, "
+        f"{rounds} warm rounds x {len(CALL_LEVELS)} call levels"
+        f"{' (not frozen between invokes)' if args.no_freeze else ''}, {os.cpu_count()} CPUs, "
         f"Python {sys.version.split()[0]}, {_versions()}"
     )
     t0 = time.monotonic()
     load_before = os.getloadavg()[0]
     cold = measure_cold(runnable, runs, export_wait=5.0)
-    warm = measure_warm([v for v in runnable if not v.cold_only], rounds, warmup)
+    warm = measure_warm(
+        [v for v in runnable if not v.cold_only], rounds, warmup, freeze=not args.no_freeze
+    )
     imports = measure_imports(runnable)
     numbers = report(variants, cold, warm, imports)
     load_after = os.getloadavg()[0]
@@ -981,7 +998,13 @@ def main(argv: list[str] | None = None) -> int:
             "   the machine was busy before the run: wall-clock INIT and latency figures include"
             " waiting for a CPU; the INIT CPU columns and the memory table are unaffected"
         )
-    numbers["settings"] = {"runs": runs, "rounds": rounds, "warmup": warmup, "quick": args.quick}
+    numbers["settings"] = {
+        "runs": runs,
+        "rounds": rounds,
+        "warmup": warmup,
+        "quick": args.quick,
+        "frozen_between_invokes": not args.no_freeze,
+    }
     print(f"\n(took {time.monotonic() - t0:.0f} s; budgets are printed, never asserted)")
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=2, sort_keys=True))
