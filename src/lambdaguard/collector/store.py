@@ -431,6 +431,9 @@ class Store:
         calls: dict[tuple[str, bytes], dict[str, Any]] = {}
         hosts: dict[tuple[str, str, int, bool], dict[str, Any]] = {}
         days: dict[tuple[str, str], dict[str, Any]] = {}
+        # extract() shares one CallFact among equal calls of a request: hash
+        # each distinct object once (ids are stable while `facts` holds them).
+        call_keys: dict[int, bytes] = {}
         for f in facts:
             fn = f.function
             t = f.time_ns
@@ -452,7 +455,10 @@ class Store:
                     row["layer_version"] = fn.layer_version or row["layer_version"]
             if f.call is not None:
                 c = f.call
-                ck = (fn.arn, call_key(c))
+                digest = call_keys.get(id(c))
+                if digest is None:
+                    digest = call_keys[id(c)] = call_key(c)
+                ck = (fn.arn, digest)
                 crow = calls.get(ck)
                 if crow is None:
                     calls[ck] = {
