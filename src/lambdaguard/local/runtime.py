@@ -158,6 +158,9 @@ INIT_TIMEOUT_S = 10.0
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 # Shutdown budget: 2,000 ms when extensions are registered (AWS docs, Extensions API).
 SHUTDOWN_BUDGET_S = 2.0
+# Without extensions Lambda allows 500 ms at most (0 ms with none at all); kept
+# at 500 ms here so a runtime's own SIGTERM handler can be exercised.
+SHUTDOWN_BUDGET_NO_EXTENSIONS_S = 0.5
 
 _RUNTIME_PREFIX = "/2018-06-01/runtime"
 _EXTENSION_PREFIX = "/2020-01-01/extension"
@@ -693,7 +696,7 @@ class ExecutionEnvironment:
         if proc is None or proc.poll() is not None:
             self._kill()
             return
-        budget = SHUTDOWN_BUDGET_S if self.extension_names else 0.5
+        budget = SHUTDOWN_BUDGET_S if self.extension_names else SHUTDOWN_BUDGET_NO_EXTENSIONS_S
         deadline = time.monotonic() + budget
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
