@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BATCH = 512  # the BatchSpanProcessor's default max_export_batch_size
@@ -113,29 +114,34 @@ def _sender(spec: dict[str, object], batches: int, seed: int) -> None:
     # the collector's address, sent to every sender at once. The exporter
     # modules are imported and the encoder run once before that, as in a
     # process that has been exporting for a while; connecting is timed.
-    import grpc
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as G
-    from opentelemetry.exporter.otlp.proto.http import Compression
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    make: Callable[[str], SpanExporter]
+    if protocol == "http":
+        from opentelemetry.exporter.otlp.proto.http import Compression
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        def make(target: str) -> SpanExporter:
+            return OTLPSpanExporter(
+                endpoint=f"{target}/v1/traces",
+                compression=Compression.Gzip if gzip else Compression.NoCompression,
+            )
+    else:
+        import grpc
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as G
+
+        def make(target: str) -> SpanExporter:
+            return G(
+                endpoint=target,
+                insecure=True,
+                compression=grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression,
+            )
 
     data = _build_batches(batches, seed, size)
     encode_spans(data[0]).SerializeToString()  # type: ignore[arg-type]
     print("ready", flush=True)
-    target = sys.stdin.readline().strip()
-    exporter: SpanExporter
-    if protocol == "http":
-        exporter = OTLPSpanExporter(
-            endpoint=f"{target}/v1/traces",
-            compression=Compression.Gzip if gzip else Compression.NoCompression,
-        )
-    else:
-        exporter = G(
-            endpoint=target,
-            insecure=True,
-            compression=grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression,
-        )
+    exporter = make(sys.stdin.readline().strip())
     ok = spans = 0
     c0 = time.process_time()
     t0 = time.perf_counter()
