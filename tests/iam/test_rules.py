@@ -716,6 +716,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, list[tuple[st
         ],
     ),
     (
+        "bedrock-runtime",
+        "InvokeModelWithBidirectionalStream",
+        {"modelId": "amazon.nova-sonic-v1:0"},
+        None,
+        [("bedrock:InvokeModel", f"arn:aws:bedrock:{R}::foundation-model/amazon.nova-sonic-v1:0")],
+    ),
+    (
         "budgets",
         "CreateNotification",
         {"AccountId": A, "BudgetName": "monthly"},

@@ -790,9 +790,12 @@ def _ddb_statements(call: Call) -> list[Authorization]:
 
 # Bedrock runtime documentation: InvokeModel and Converse are authorized by
 # bedrock:InvokeModel, the streaming forms by InvokeModelWithResponseStream,
-# StartAsyncInvoke by InvokeModel.
+# StartAsyncInvoke by InvokeModel. InvokeModelWithBidirectionalStream (Nova
+# Sonic) "requires permission for the bedrock:InvokeModel action" (Bedrock API
+# reference); it has no action of its own in the Service Authorization Reference.
 _BEDROCK = {
     "InvokeModel": "bedrock:InvokeModel",
+    "InvokeModelWithBidirectionalStream": "bedrock:InvokeModel",
     "Converse": "bedrock:InvokeModel",
     "StartAsyncInvoke": "bedrock:InvokeModel",
     "InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
