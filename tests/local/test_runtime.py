@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import sys
 import time
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from lambdaguard.local import runtime
 from lambdaguard.local.runtime import (
     ExecutionEnvironment,
     FunctionConfig,
@@ -320,35 +320,22 @@ def test_exec_wrapper_runs_around_the_runtime_command(
 
 
 def test_shutdown_sends_sigterm_then_the_process_is_gone(
-    service: LocalLambda,
-    write_function: WriteFunction,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    service: LocalLambda, write_function: WriteFunction
 ) -> None:
-    """Closing the service delivers SIGTERM to a frozen function and leaves no process."""
-    # What is tested is the order (SIGTERM, handler runs, process gone), not
-    # Lambda's 500 ms: a loaded CI machine may need longer to wake the process.
-    monkeypatch.setattr(runtime, "SHUTDOWN_BUDGET_NO_EXTENSIONS_S", 10.0)
-    flag = tmp_path / "terminated"
-    root = write_function(
-        app=f"""
-        import os, signal, sys
-        def on_term(signum, frame):
-            with open({str(flag)!r}, "w") as fh:
-                fh.write("bye")
-            sys.exit(0)
-        signal.signal(signal.SIGTERM, on_term)
-        def handler(event, context):
-            return os.getpid()
-        """
-    )
-    # awslambdaric polls `next` from a worker thread on the python3.12+ runtimes
-    # (AWS_EXECUTION_ENV), which leaves the main thread free to run a Python
-    # SIGTERM handler; on python3.11 the main thread sits in the native call.
-    service.add(_config(root, runtime="python3.12"))
-    pid = service.invoke("echo", {}).json()
+    """Closing the service ends a frozen function with SIGTERM (not SIGKILL) and leaves no process."""
+    # The function keeps SIGTERM's default action, so the kernel ends it the
+    # moment the signal is delivered. A Python-level handler would only run if
+    # the main thread got to a bytecode boundary, which depends on which thread
+    # the kernel picks (awslambdaric's poller may be blocked in C): a race on
+    # Lambda too, so it is no test of what this service sends.
+    root = write_function(app=ECHO)
+    service.add(_config(root))
+    environment = service.environment("echo")
+    service.invoke("echo", {"n": 1})
+    pid = environment.pid
+    assert pid is not None
     service.close()
-    assert flag.read_text() == "bye"
+    assert environment.exit_code == -signal.SIGTERM
     assert not Path(f"/proc/{pid}").exists()
 
 

@@ -492,6 +492,12 @@ class ExecutionEnvironment:
         return self._proc.pid if self._proc and self._proc.poll() is None else None
 
     @property
+    def exit_code(self) -> int | None:
+        """The last runtime process's exit code once it ended (negative: the signal that
+        ended it, as ``subprocess`` reports it); None while it runs or before it started."""
+        return self._proc.poll() if self._proc is not None else None
+
+    @property
     def extension_names(self) -> tuple[str, ...]:
         """Names of the extensions registered in the current environment."""
         with self._state.cond:
