@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -206,6 +207,16 @@ def test_trigger_kind_and_source(kind: str, monkeypatch: pytest.MonkeyPatch) -> 
     assert trigger.source == source
     assert trigger.kind in semconv.TRIGGER_KINDS
     assert trigger.faas_trigger in semconv.FAAS_TRIGGER_VALUES
+
+
+@pytest.mark.parametrize("kind", sorted(EVENTS))
+def test_dict_fast_path_agrees_with_the_full_checks(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dict event (shape-key fast path) and the same event as a non-dict Mapping get one trigger."""
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    event, _ = EVENTS[kind]
+    assert triggers.trigger_of(event, XRAY) == triggers.trigger_of(MappingProxyType(event), XRAY)
 
 
 def test_every_trigger_kind_has_a_sample() -> None:

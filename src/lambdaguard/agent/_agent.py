@@ -58,6 +58,13 @@ from lambdaguard.agent.recorder import Record, Recording
 
 __all__ = ["Agent", "Invocation", "get", "reset"]
 
+# What finish() captured on the main thread: (invocation, outcome, error type,
+# end time, remaining ms). The Record is built from it by the thread that
+# exports, after the response (building it on the response path cost ~30 µs).
+_Done = tuple["Invocation", str, str, int, int]
+# Records ready to export, and the invocation still to turn into one.
+_Finished = tuple[list[Record], "_Done | None"]
+
 _SHUTDOWN_BUDGET_MS = 300
 _TIMEOUT_SEND_MS = 300  # the longest the pre-deadline export may take
 
@@ -127,10 +134,10 @@ class Agent:
         self.invocations = 0
         self.extension: Extension | None = None
         self._lock = threading.Condition()
-        self._finished: dict[str, list[Record]] = {}
+        self._finished: dict[str, _Finished] = {}
         self._running: Invocation | None = None
         self._between: Recording | None = None
-        self._queue: queue.SimpleQueue[list[Record] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Finished | None] = queue.SimpleQueue()
         self._queued = 0
         self._worker: threading.Thread | None = None
         self._previous_sigterm: Any = None
@@ -228,24 +235,34 @@ class Agent:
         recorder.set_current(recording)
         return invocation
 
-    def _record(self, inv: Invocation, outcome: str, error_type: str) -> Record:
+    @staticmethod
+    def _remaining(context: Any) -> int:
+        getter: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)
+        if getter is None:
+            return -1
+        try:
+            return int(getter())
+        except Exception:  # noqa: BLE001 - a test double without a deadline
+            return -1
+
+    def _record(
+        self,
+        inv: Invocation,
+        outcome: str,
+        error_type: str,
+        end_ns: int | None = None,
+        remaining: int | None = None,
+    ) -> Record:
         rec = inv.recording
-        remaining = -1
-        getter: Callable[[], int] | None = getattr(
-            inv.context, "get_remaining_time_in_millis", None
-        )
-        if getter is not None:
-            try:
-                remaining = int(getter())
-            except Exception:  # noqa: BLE001 - a test double without a deadline
-                remaining = -1
+        if remaining is None:
+            remaining = self._remaining(inv.context)
         context = inv.context
         return Record(
             phase=semconv.PHASE_INVOKE,
             trace_id=rec.trace_id,
             span_id=rec.span_id,
             start_ns=rec.start_ns,
-            end_ns=time.time_ns(),
+            end_ns=time.time_ns() if end_ns is None else end_ns,
             request_id=inv.request_id,
             function_name=str(
                 getattr(context, "function_name", "")
@@ -270,12 +287,25 @@ class Agent:
         )
 
     def finish(self, inv: Invocation, error: BaseException | None) -> None:
-        """Freeze the invocation's record and hand it to the exporter (never waits on I/O)."""
-        self._between = Recording(semconv.PHASE_INVOKE)
+        """Close the invocation's recording and hand it to the exporter (never waits on I/O).
+
+        This runs between the handler's return and the response, so it only
+        captures what cannot wait (end time, remaining time, outcome); the
+        exporting thread builds the Record after the response.
+        """
+        end_ns = time.time_ns()
+        remaining = self._remaining(inv.context)
+        self._between = Recording(semconv.PHASE_INVOKE, ids=False)
         recorder.set_current(self._between)
-        outcome = semconv.OUTCOME_ERROR if error is not None else semconv.OUTCOME_SUCCESS
-        record = self._record(inv, outcome, type(error).__name__ if error is not None else "")
         inv.recording.closed = True
+        outcome = semconv.OUTCOME_ERROR if error is not None else semconv.OUTCOME_SUCCESS
+        done: _Done = (
+            inv,
+            outcome,
+            type(error).__name__ if error is not None else "",
+            end_ns,
+            remaining,
+        )
         with self._lock:
             if self._running is inv:
                 self._running = None
@@ -284,20 +314,20 @@ class Agent:
         if already:
             self.release(inv.request_id)
             return
-        records = [*self._take_init(), record]
+        finished: _Finished = (self._take_init(), done)
         if self.extension is not None:
             with self._lock:
-                self._finished[inv.request_id] = records
+                self._finished[inv.request_id] = finished
                 self._lock.notify_all()
         else:
-            self._enqueue(records)
+            self._enqueue(finished)
 
     def release(self, request_id: str) -> None:
         """The handler for ``request_id`` has returned (even if recording failed)."""
         if self.extension is None:
             return  # only the extension thread waits for this
         with self._lock:
-            self._finished.setdefault(request_id, [])
+            self._finished.setdefault(request_id, ([], None))
             self._lock.notify_all()
 
     def _take_init(self) -> list[Record]:
@@ -307,6 +337,13 @@ class Agent:
         return [init] if init is not None else []
 
     # -- export ----------------------------------------------------------------------
+    def _export_finished(self, finished: _Finished, timeout_ms: int | None = None) -> None:
+        """Build the finished invocation's Record, then export (exporting thread only)."""
+        records, done = finished
+        if done is not None:
+            records = [*records, self._record(*done)]
+        self.export_now(records, timeout_ms)
+
     def export_now(self, records: list[Record], timeout_ms: int | None = None) -> None:
         """Encode, send and log ``records`` on this thread (after the response only).
 
@@ -351,7 +388,7 @@ class Agent:
                 return
             step *= 10
 
-    def _enqueue(self, records: list[Record]) -> None:
+    def _enqueue(self, finished: _Finished) -> None:
         with self._lock:
             self._queued += 1
         if self._worker is None or not self._worker.is_alive():
@@ -359,15 +396,15 @@ class Agent:
                 target=self._work, name="lambdaguard-export", daemon=True
             )
             self._worker.start()
-        self._queue.put(records)
+        self._queue.put(finished)
 
     def _work(self) -> None:
         with recorder.suppressed():
             while True:
-                records = self._queue.get()
-                if records is None:
+                finished = self._queue.get()
+                if finished is None:
                     return
-                _guard.safe("export", self.export_now, records, default=None)
+                _guard.safe("export", self._export_finished, finished, default=None)
                 with self._lock:
                     self._queued -= 1
                     self._lock.notify_all()
@@ -424,8 +461,8 @@ class Agent:
                     self._finished.pop(event.request_id, None)
                 return
             with self._lock:
-                records = self._finished.pop(event.request_id, [])
-            _guard.safe("export", self.export_now, records, default=None)
+                finished = self._finished.pop(event.request_id, ([], None))
+            _guard.safe("export", self._export_finished, finished, default=None)
 
     # -- shutdown --------------------------------------------------------------------
     def _install_sigterm(self) -> None:

@@ -136,10 +136,12 @@ class Recording:
 
     __slots__ = ("calls", "closed", "conns", "dropped", "phase", "span_id", "start_ns", "trace_id")
 
-    def __init__(self, phase: str, trace_id: bytes | None = None) -> None:
+    def __init__(self, phase: str, trace_id: bytes | None = None, *, ids: bool = True) -> None:
+        # ids=False: a recording that is never exported as a span of its own
+        # (calls made between invocations, merged into the next one).
         self.phase = phase
-        self.trace_id = trace_id or os.urandom(16)
-        self.span_id = os.urandom(8)
+        self.trace_id = (trace_id or os.urandom(16)) if ids else b""
+        self.span_id = os.urandom(8) if ids else b""
         self.start_ns = time.time_ns()
         self.calls: list[AwsCall] = []
         self.conns: list[OpenConnection] = []

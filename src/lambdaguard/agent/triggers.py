@@ -40,6 +40,24 @@ _FAAS_TRIGGER = {
     "schedule": "timer",
 }
 _CONSUMER = {"sqs", "sns", "s3", "eventbridge", "dynamodb_stream", "kinesis", "cloudwatch_logs"}
+# Every shape _kind_and_source recognises has one of these top-level keys; a
+# plain dict with none of them is a direct invoke, decided without the chain
+# of checks (this runs before the handler, on the response path).
+_SHAPE_KEYS = frozenset(
+    {
+        "Records",
+        "requestContext",
+        "detail-type",
+        "awslogs",
+        "triggerSource",
+        "StateMachine",
+        "stateMachine",
+        "Execution",
+        "execution",
+        "executionArn",
+        "ExecutionArn",
+    }
+)
 
 
 def parse_traceparent(value: object) -> tuple[bytes, bytes, bool] | None:
@@ -164,6 +182,8 @@ def _step_functions(event: Mapping[str, Any]) -> str | None:
 
 
 def _kind_and_source(event: Any) -> tuple[str, str]:
+    if type(event) is dict and _SHAPE_KEYS.isdisjoint(event):
+        return "direct", ""
     if not isinstance(event, Mapping):
         return "direct", ""
     records = event.get("Records")
