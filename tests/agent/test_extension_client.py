@@ -220,3 +220,32 @@ def test_registration_refused_or_garbled_reports_failure(
     extension = Extension(f"127.0.0.1:{server.port}", lambda _event: None)
     assert extension.start(wait_s=5) is False
     assert extension.failed.is_set()
+
+
+def test_on_wake_runs_before_each_event_and_its_failure_is_ignored(
+    serve: Callable[..., ScriptedServer],
+) -> None:
+    """on_wake runs once per answered event/next before on_invoke; if it raises, the event still arrives."""
+    events = [{"eventType": "INVOKE", "requestId": f"r-{i}", "deadlineMs": i} for i in (1, 2)]
+    server = serve(
+        answer(
+            _ok(b"{}", "Lambda-Extension-Identifier: ext-7"),
+            *(_ok(json.dumps(e).encode()) for e in events),
+        )
+    )
+    calls: list[str] = []
+    done = threading.Event()
+
+    def on_wake() -> None:
+        calls.append("wake")
+        raise RuntimeError("boom")
+
+    def on_invoke(event: InvokeEvent) -> None:
+        calls.append(event.request_id)
+        if event.request_id == "r-2":
+            done.set()
+
+    extension = Extension(f"127.0.0.1:{server.port}", on_invoke, on_wake)
+    assert extension.start(wait_s=5)
+    assert done.wait(5)
+    assert calls == ["wake", "r-1", "wake", "r-2"]

@@ -67,6 +67,10 @@ _Finished = tuple[list[Record], "_Done | None"]
 
 _SHUTDOWN_BUDGET_MS = 300
 _TIMEOUT_SEND_MS = 300  # the longest the pre-deadline export may take
+# How long the extension thread first waits for a handler to finish before it
+# decodes its event (Lambda's shortest timeout is 1 s, far beyond this plus
+# the pre-deadline margin).
+_WAKE_WAIT_S = 0.02
 
 
 class Invocation:
@@ -156,7 +160,7 @@ class Agent:
             if port.isdigit():
                 network.ignore(host, int(port))
         if runtime_api and self.config.extension and os.environ.get(AWS_LAMBDA_FUNCTION_NAME):
-            extension = Extension(runtime_api, self._on_invoke_event)
+            extension = Extension(runtime_api, self._on_invoke_event, self._on_wake)
             if extension.start():
                 self.extension = extension
             else:
@@ -419,6 +423,17 @@ class Agent:
                     return False
                 self._lock.wait(left)
         return True
+
+    def _on_wake(self) -> None:
+        # Runs on the extension thread the moment an event arrives, which is
+        # the moment the runtime's main thread gets the same invocation:
+        # anything this thread does now holds the GIL while the handler is
+        # about to start. So it first waits, without decoding the event, for
+        # a handler to finish (finish() notifies), at most _WAKE_WAIT_S; the
+        # deadline logic in _on_invoke_event then runs as before. A stale
+        # entry in _finished only makes this wait return at once.
+        with self._lock:
+            self._lock.wait_for(lambda: bool(self._finished), _WAKE_WAIT_S)
 
     def _on_invoke_event(self, event: InvokeEvent) -> None:
         # Runs on the extension thread, once per invocation, before event/next.

@@ -28,6 +28,7 @@ the handler's start in more than half of the invocations.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -179,13 +180,23 @@ class _Client:
 
 
 class Extension:
-    """Registers with the Extensions API and calls ``on_invoke`` once per INVOKE event."""
+    """Registers with the Extensions API and calls ``on_invoke`` once per INVOKE event.
 
-    def __init__(self, runtime_api: str, on_invoke: Callable[[InvokeEvent], None]) -> None:
+    ``on_wake``, if given, runs as soon as ``event/next`` answered, before the
+    event is decoded: the agent uses it to step aside while the handler runs.
+    """
+
+    def __init__(
+        self,
+        runtime_api: str,
+        on_invoke: Callable[[InvokeEvent], None],
+        on_wake: Callable[[], None] | None = None,
+    ) -> None:
         host, _, port = runtime_api.rpartition(":")
         self._host = host or runtime_api
         self._port = int(port) if port.isdigit() else 80
         self._on_invoke = on_invoke
+        self._on_wake = on_wake
         self.registered = threading.Event()
         self.failed = threading.Event()
         self.identifier = ""
@@ -235,6 +246,10 @@ class Extension:
                 if status != 200:
                     client.close()
                     return
+                if self._on_wake is not None:
+                    # Only a wait: whatever it raises, the event still goes on.
+                    with contextlib.suppress(Exception):
+                        self._on_wake()
                 try:
                     event = json.loads(payload)
                 except ValueError:
