@@ -297,6 +297,9 @@ class _Pending(NamedTuple):
 
 
 _settings = {"depth": 1, "full": False}
+# Compact sorted JSON, as json.dumps(sort_keys=True, separators=(",", ":"))
+# gives, without building an encoder on every call (this runs in the call).
+_PARAMS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 # A client's service, region and endpoint never change after it is created:
@@ -337,7 +340,7 @@ def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording)
         operation=operation,
         region=region,
         endpoint=endpoint,
-        params=json.dumps(reduced, sort_keys=True, separators=(",", ":")) if reduced else "{}",
+        params=_PARAMS_JSON.encode(reduced) if reduced else "{}",
         t0=time.time_ns(),
     )
 
