@@ -42,6 +42,16 @@ How it is built, and why:
   with the next invocation (a used permission must never be dropped).
 - **Export after the response**: an internal extension thread
   (:mod:`~lambdaguard.agent.extension`, :mod:`~lambdaguard.agent._agent`).
+- **Little on the response path**: between the event reaching the runtime
+  and the response, the main thread only opens the recording (trigger, trace
+  context) and, when the handler returns, captures end time, remaining time
+  and outcome; the Record is built, encoded and sent by the extension thread
+  after the response. That thread receives each INVOKE at the same moment as
+  the runtime, so it reads the Extensions API with a minimal HTTP/1.1 reader
+  (not ``http.client``) and then waits for the handler to finish before it
+  decodes the event: work it did on waking held the GIL as the handler was
+  about to start (measured: ~+260 µs warm overhead before, ~+130 µs after,
+  0 AWS calls, in ``make bench``'s local runtime).
 - **A failed export is carried over**: on no response, 408, 429 or 5xx the
   request's bytes are kept (at most ``LAMBDAGUARD_CARRY_RECORDS`` records and
   ``LAMBDAGUARD_CARRY_BYTES`` bytes, oldest dropped first and counted, one
