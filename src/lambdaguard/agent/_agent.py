@@ -290,8 +290,10 @@ class Agent:
             dropped_calls=rec.dropped,
         )
 
-    def finish(self, inv: Invocation, error: BaseException | None) -> None:
+    def finish(self, inv: Invocation, error: BaseException | None) -> bool:
         """Close the invocation's recording and hand it to the exporter (never waits on I/O).
+
+        True once the exporter has what it waits for (no ``release`` needed).
 
         This runs between the handler's return and the response, so it only
         captures what cannot wait (end time, remaining time, outcome); the
@@ -310,21 +312,22 @@ class Agent:
             end_ns,
             remaining,
         )
-        with self._lock:
+        finished: _Finished | None = None
+        with self._lock:  # one acquisition: this is on the response path
             if self._running is inv:
                 self._running = None
             already = inv.exported
             inv.exported = True
+            if not already:
+                finished = (self._take_init(), done)
+                if self.extension is not None:
+                    self._finished[inv.request_id] = finished
+                    self._lock.notify_all()
         if already:
             self.release(inv.request_id)
-            return
-        finished: _Finished = (self._take_init(), done)
-        if self.extension is not None:
-            with self._lock:
-                self._finished[inv.request_id] = finished
-                self._lock.notify_all()
-        else:
+        elif self.extension is None and finished is not None:
             self._enqueue(finished)
+        return True
 
     def release(self, request_id: str) -> None:
         """The handler for ``request_id`` has returned (even if recording failed)."""

@@ -55,11 +55,13 @@ def wrap(handler: Handler, config: Config) -> Handler:
         try:
             result = handler(event, context)
         except BaseException as exc:
-            _guard.safe("invoke.finish", agent.finish, invocation, exc, default=None)
-            _guard.safe("invoke.release", agent.release, invocation.request_id, default=None)
+            if not _guard.safe("invoke.finish", agent.finish, invocation, exc, default=False):
+                _guard.safe("invoke.release", agent.release, invocation.request_id, default=None)
             raise
-        _guard.safe("invoke.finish", agent.finish, invocation, None, default=None)
-        _guard.safe("invoke.release", agent.release, invocation.request_id, default=None)
+        # finish() hands the record over and wakes the exporter itself; release
+        # is only needed when it failed (the exporter must not wait for a record).
+        if not _guard.safe("invoke.finish", agent.finish, invocation, None, default=False):
+            _guard.safe("invoke.release", agent.release, invocation.request_id, default=None)
         return result
 
     setattr(lambdaguard_handler, _WRAPPED, True)
