@@ -137,25 +137,17 @@ def fold(calls: Sequence[AwsCall], cap: int) -> list[AwsCall]:
     kept = list(calls[: max(cap - 1, 0)])
     groups: dict[tuple[object, ...], list[AwsCall]] = {}
     for call in calls[len(kept) :]:
+        # Everything the collector judges by stays in the key: the SSE-KMS key
+        # id decides a kms: permission, so calls differing in it never merge.
         key: tuple[object, ...] = (call.service, call.operation, call.region, call.endpoint)
-        key = (*key, call.params, call.error_code, call.presign)
+        key = (*key, call.params, call.error_code, call.presign, call.kms_key_id)
         groups.setdefault(key, []).append(call)
     for group in groups.values():
         first = group[0]
         kept.append(
-            AwsCall(
-                service=first.service,
-                service_id=first.service_id,
-                operation=first.operation,
-                region=first.region,
-                endpoint=first.endpoint,
-                params=first.params,
-                start_ns=first.start_ns,
+            first._replace(
                 end_ns=first.start_ns + sum(c.end_ns - c.start_ns for c in group),
-                status=first.status,
-                error_code=first.error_code,
                 retries=sum(c.retries for c in group),
-                presign=first.presign,
                 count=sum(c.count for c in group),
             )
         )
