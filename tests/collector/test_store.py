@@ -120,7 +120,8 @@ def test_a_newer_schema_is_refused(store_url: str) -> None:
 def test_prune_deletes_only_old_data(store_url: str) -> None:
     """prune removes rows last seen before the cut-off and keeps newer ones."""
     store = open_store(store_url)
-    store.ingest(_facts(b"\x06" * 16, invocations=1))
+    # Every write names its own clock: the test must hold whatever today's date is.
+    store.ingest(_facts(b"\x06" * 16, invocations=1), now_ns=START_NS)
     old = extract(
         trace_request(
             trace_id=b"\x07" * 16,

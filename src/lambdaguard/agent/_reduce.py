@@ -1,0 +1,251 @@
+"""What the agent keeps of an AWS request: only the members that name resources.
+
+What is kept of a request (:func:`identifying_params`): only members that
+name a resource, in botocore's request shape, as compact sorted JSON.
+Object keys (S3 ``Key``, ``Prefix``, ``CopySource``) are cut to their first
+``depth`` directory segments, as a prefix ending in ``/`` (``"photos/2024/a.jpg"``
+at depth 1 is ``"photos/"``; a key with no directory is ``""``); the last
+segment, the object's own name, is never kept unless full keys are configured.
+PartiQL statements become ``"VERB table"``; DynamoDB ``RequestItems`` become
+``{"table": {}}``; ``TransactItems`` keep each item's kind and table name;
+EventBridge ``Entries`` keep only ``EventBusName`` (``{}`` for the default bus).
+S3 ``Delete`` keeps one ``{"Key": prefix}`` per distinct prefix. Members whose
+mere presence changes the IAM actions (``Tagging``, ``ACL``, ``Grant*``,
+``Tags``, ``SourceIdentity``, ``PhoneNumber`` …) are kept as ``"*"``. Maps (DynamoDB keys and
+items), bodies, attributes and every other member are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["identifying_params", "key_prefix"]
+
+# Top-level member names that identify a resource, beyond the suffix rules below.
+_NAMES = frozenset(
+    {
+        "Bucket",
+        "SecretId",
+        "KeyId",
+        "Qualifier",
+        "QueueUrl",
+        "Name",
+        "Names",
+        "Path",
+        "GroupName",
+        "Resource",
+        "Id",
+        "DestinationKeyId",
+        "SourceKeyId",
+        "Destination",
+        "RegistryId",
+        "repositoryName",
+        "registryId",
+        "clusterArn",
+        "cluster",
+        "AccessPointArn",
+        "ConsumerARN",
+        "Rule",
+        "Identity",
+        "EmailIdentity",
+        "WorkGroup",
+        "SecretIdList",
+    }
+)
+# SES authorizes sending on the sender's identity (an address or its domain).
+_SES_SENDER = frozenset({"Source", "FromEmailAddress"})
+# Members whose presence (not value) changes what IAM authorizes: tagging,
+# ACLs, session tags, source identity, SMS to a phone number. Kept as "*".
+_PRESENCE = frozenset(
+    {"Tagging", "ACL", "Tags", "TransitiveTagKeys", "SourceIdentity", "PhoneNumber"}
+)
+# Suffixes (compared case-insensitively) of member names that identify a
+# resource: AWS APIs name resources *Arn, *Name, *Url, *Id(s), *Identifier.
+_SUFFIXES = ("arn", "arns", "name", "names", "url", "id", "ids", "identifier")
+# Members that look like identifiers by suffix but carry user data (people's
+# names, file names) or options; none names a resource IAM authorizes on.
+_EXCLUDED = frozenset(
+    {
+        "ContentDisposition",
+        "SSECustomerKey",
+        "PartitionKey",
+        "ExplicitHashKey",
+        "FileName",
+        "Filename",
+        "Username",
+        "PreferredUsername",
+        "FirstName",
+        "LastName",
+        "GivenName",
+        "FamilyName",
+        "FullName",
+        "DisplayName",
+        "Nickname",
+        "HostName",
+        # ids that name a message, a request or a person, not a resource
+        "MessageGroupId",
+        "MessageDeduplicationId",
+        "ClientRequestId",
+        "RequestId",
+        "TraceId",
+        "SessionId",
+        "UserId",
+        "CustomerId",
+        "ContactId",
+        "IdentityId",
+        "DeviceId",
+        "MessageId",
+        "ReceiptHandle",
+        "UploadId",
+    }
+)
+_KEY_MEMBERS = frozenset({"Key", "Prefix", "StartAfter", "Delimiter"})
+_MAX_VALUE = 512
+# Patterns are kept as strings and compiled by re's own cache on first use:
+# compiling at import would put them on every cold start's INIT path, and most
+# functions never run a PartiQL statement.
+_STATEMENT = (
+    r"^\s*(?P<verb>[A-Za-z]+)\b.*?\b(?:FROM|INTO|UPDATE|EXISTS\s*\(\s*SELECT.*?FROM)\s+"
+    r"(?P<table>\"[^\"]+\"(?:\.\"[^\"]+\")?|[A-Za-z0-9_.\-]+)"
+)
+_UPDATE = r"^\s*UPDATE\s+(?P<table>\"[^\"]+\"(?:\.\"[^\"]+\")?|[A-Za-z0-9_.\-]+)"
+
+
+def key_prefix(key: str, depth: int, full: bool) -> str:
+    """An object key cut to its first ``depth`` directory segments, each ending in ``/``."""
+    if full:
+        return key
+    parts = key.split("/")
+    kept = parts[: min(depth, len(parts) - 1)]
+    return "".join(part + "/" for part in kept)
+
+
+def _statement(statement: str) -> str:
+    match = re.match(_UPDATE, statement, re.IGNORECASE) or re.match(
+        _STATEMENT, statement, re.IGNORECASE | re.DOTALL
+    )
+    if match is None:
+        verb = statement.strip().split(" ", 1)[0].upper()
+        return verb if verb.isalpha() else ""
+    verb = match.groupdict().get("verb") or "UPDATE"
+    return f"{verb.upper()} {match.group('table')}"
+
+
+def _string(value: object) -> str | None:
+    if isinstance(value, str):
+        return value[:_MAX_VALUE]
+    return None
+
+
+def _copy_source(value: object, depth: int, full: bool) -> object:
+    if isinstance(value, str):
+        bucket, _, rest = value.lstrip("/").partition("/")
+        key, _, query = rest.partition("?")
+        # "?versionId=" makes the read s3:GetObjectVersion: keep the marker.
+        version = "?versionId=*" if query.startswith("versionId=") else ""
+        return f"{bucket}/{key_prefix(key, depth, full)}{version}"
+    if isinstance(value, Mapping):
+        out: dict[str, str] = {}
+        if isinstance(value.get("Bucket"), str):
+            out["Bucket"] = value["Bucket"]
+        if isinstance(value.get("Key"), str):
+            out["Key"] = key_prefix(value["Key"], depth, full)
+        if isinstance(value.get("VersionId"), str):
+            out["VersionId"] = value["VersionId"][:_MAX_VALUE]
+        return out
+    return None
+
+
+def _delete_objects(value: object, depth: int, full: bool) -> dict[str, list[dict[str, str]]]:
+    # S3 DeleteObjects: one entry per distinct key prefix (and version marker).
+    objects = value.get("Objects") if isinstance(value, Mapping) else None
+    seen: dict[tuple[str, bool], dict[str, str]] = {}
+    for entry in objects[:1000] if isinstance(objects, list) else ():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("Key"), str):
+            continue
+        prefix = key_prefix(entry["Key"], depth, full)
+        versioned = isinstance(entry.get("VersionId"), str)
+        item = {"Key": prefix, **({"VersionId": "*"} if versioned else {})}
+        seen.setdefault((prefix, versioned), item)
+    return {"Objects": list(seen.values())}
+
+
+def _transact(items: object) -> list[dict[str, dict[str, str]]]:
+    out: list[dict[str, dict[str, str]]] = []
+    if not isinstance(items, list):
+        return out
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        for kind, body in item.items():
+            if isinstance(body, Mapping) and isinstance(body.get("TableName"), str):
+                out.append({str(kind): {"TableName": body["TableName"]}})
+    return out
+
+
+def identifying_params(
+    service: str, params: Mapping[str, Any], depth: int = 1, full_keys: bool = False
+) -> dict[str, Any]:
+    """The members of a request that name resources, reduced as the module docstring says."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in _EXCLUDED:
+            continue
+        if name in _KEY_MEMBERS:
+            if service == "s3" and isinstance(value, str) and name != "Delimiter":
+                out[name] = key_prefix(value, depth, full_keys)
+            continue
+        if name in _PRESENCE or name.startswith("Grant"):
+            if value:
+                out[name] = "*"
+            continue
+        if name == "Delete" and service == "s3":
+            out[name] = _delete_objects(value, depth, full_keys)
+            continue
+        if name in _SES_SENDER and service in ("ses", "sesv2"):
+            text = _string(value)
+            if text is not None:
+                out[name] = text
+            continue
+        if name == "CopySource":
+            reduced = _copy_source(value, depth, full_keys)
+            if reduced:
+                out[name] = reduced
+            continue
+        if name == "RequestItems" and isinstance(value, Mapping):
+            out[name] = {str(table): {} for table in value}
+            continue
+        if name == "TransactItems":
+            out[name] = _transact(value)
+            continue
+        if name == "Statement" and isinstance(value, str):
+            out[name] = _statement(value)
+            continue
+        if name in ("Statements", "TransactStatements") and isinstance(value, list):
+            out[name] = [
+                {"Statement": _statement(s["Statement"])}
+                for s in value
+                if isinstance(s, Mapping) and isinstance(s.get("Statement"), str)
+            ]
+            continue
+        if name == "Entries" and isinstance(value, list):
+            out[name] = [
+                {"EventBusName": e["EventBusName"]}
+                if isinstance(e, Mapping) and isinstance(e.get("EventBusName"), str)
+                else {}
+                for e in value[:10]
+            ]
+            continue
+        low = name.lower()
+        if name in _NAMES or low.endswith(_SUFFIXES):
+            text = _string(value)
+            if text is not None and low.endswith("url"):
+                # A URL's query or fragment may carry tokens; the resource is in the path.
+                text = text.split("?", 1)[0].split("#", 1)[0]
+            if text is not None:
+                out[name] = text
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                out[name] = [v[:_MAX_VALUE] for v in value[:100]]
+    return out
