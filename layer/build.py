@@ -70,7 +70,7 @@ _MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
 _OLDEST_MINOR = {"x86_64": 5, "arm64": 17}
 
 # What the agent needs of the package: nothing from iam/, collector/, local/ or cli.
-AGENT_FILES = ("__init__.py", "semconv.py", "errors.py", "py.typed")
+AGENT_FILES = ("__init__.py", "semconv.py", "recorded.py", "errors.py", "py.typed")
 AGENT_DIRS = ("agent",)
 
 SIZE_TARGET = 10 * 1024 * 1024

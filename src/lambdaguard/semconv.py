@@ -122,6 +122,29 @@ AWS_RETRIES: Final = "lambdaguard.aws.retries"
 AWS_LATENCY_MS: Final = "lambdaguard.aws.latency_ms"
 AWS_PRESIGN: Final = "lambdaguard.aws.presign"  # True: a presigned URL was generated, not sent
 AWS_COUNT: Final = "lambdaguard.aws.count"  # > 1 only on folded overflow spans
+# Compact sorted JSON object of the response facts in lambdaguard.recorded.RESPONSE_FACTS
+# ({"KeyId": "...", "SSEKMSKeyId": "..."}); supersedes AWS_KMS_KEY_ID / AWS_VERSION_ID,
+# which the collector still reads from older agents.
+AWS_RESPONSE: Final = "lambdaguard.aws.response"
+# True when the agent could not keep the identifying params whole (a list was cut):
+# the mapping then widens the resource and says so; the call is never dropped.
+AWS_PARAMS_TRUNCATED: Final = "lambdaguard.aws.params_truncated"
+# Whose credentials signed the call (never the credentials themselves):
+AWS_CREDENTIALS: Final = "lambdaguard.aws.credentials"
+CREDENTIALS_EXECUTION_ROLE: Final = "execution-role"  # the function's own, as Lambda set them
+CREDENTIALS_ASSUMED_ROLE: Final = "assumed-role"  # returned by an sts:AssumeRole* call it made
+CREDENTIALS_STATIC: Final = "static"  # any other credentials (keys in code or config)
+CREDENTIALS_UNKNOWN: Final = "unknown"
+# The role ARN (arn:aws:iam::ACCOUNT:role/NAME) of assumed-role credentials.
+AWS_CREDENTIALS_ROLE: Final = "lambdaguard.aws.credentials.role_arn"
+# How the call was seen: absent or "sdk" = a botocore-based client's operation;
+# "sigv4" = a SigV4-signed HTTP request made without an SDK operation (opensearch-py,
+# requests-aws4auth, execute-api ...); "extension" = made for the function by an AWS
+# Lambda extension on localhost (Parameters and Secrets, AppConfig), counts are lower bounds.
+AWS_VIA: Final = "lambdaguard.aws.via"
+VIA_SDK: Final = "sdk"
+VIA_SIGV4: Final = "sigv4"
+VIA_EXTENSION: Final = "extension"
 
 # -- outbound connections ------------------------------------------------------
 CONNECTION_EVENT: Final = "lambdaguard.connection"

@@ -21,87 +21,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from lambdaguard import recorded
+
 __all__ = ["identifying_params", "key_prefix"]
 
-# Top-level member names that identify a resource, beyond the suffix rules below.
-_NAMES = frozenset(
-    {
-        "Bucket",
-        "SecretId",
-        "KeyId",
-        "Qualifier",
-        "QueueUrl",
-        "Name",
-        "Names",
-        "Path",
-        "GroupName",
-        "Resource",
-        "Id",
-        "DestinationKeyId",
-        "SourceKeyId",
-        "Destination",
-        "RegistryId",
-        "repositoryName",
-        "registryId",
-        "clusterArn",
-        "cluster",
-        "AccessPointArn",
-        "ConsumerARN",
-        "Rule",
-        "Identity",
-        "EmailIdentity",
-        "WorkGroup",
-        "SecretIdList",
-    }
-)
-# SES authorizes sending on the sender's identity (an address or its domain).
-_SES_SENDER = frozenset({"Source", "FromEmailAddress"})
-# Members whose presence (not value) changes what IAM authorizes: tagging,
-# ACLs, session tags, source identity, SMS to a phone number. Kept as "*".
-_PRESENCE = frozenset(
-    {"Tagging", "ACL", "Tags", "TransitiveTagKeys", "SourceIdentity", "PhoneNumber"}
-)
-# Suffixes (compared case-insensitively) of member names that identify a
-# resource: AWS APIs name resources *Arn, *Name, *Url, *Id(s), *Identifier.
-_SUFFIXES = ("arn", "arns", "name", "names", "url", "id", "ids", "identifier")
-# Members that look like identifiers by suffix but carry user data (people's
-# names, file names) or options; none names a resource IAM authorizes on.
-_EXCLUDED = frozenset(
-    {
-        "ContentDisposition",
-        "SSECustomerKey",
-        "PartitionKey",
-        "ExplicitHashKey",
-        "FileName",
-        "Filename",
-        "Username",
-        "PreferredUsername",
-        "FirstName",
-        "LastName",
-        "GivenName",
-        "FamilyName",
-        "FullName",
-        "DisplayName",
-        "Nickname",
-        "HostName",
-        # ids that name a message, a request or a person, not a resource
-        "MessageGroupId",
-        "MessageDeduplicationId",
-        "ClientRequestId",
-        "RequestId",
-        "TraceId",
-        "SessionId",
-        "UserId",
-        "CustomerId",
-        "ContactId",
-        "IdentityId",
-        "DeviceId",
-        "MessageId",
-        "ReceiptHandle",
-        "UploadId",
-    }
-)
-_KEY_MEMBERS = frozenset({"Key", "Prefix", "StartAfter", "Delimiter"})
+_NAMES = recorded.NAMES
+_SES_SENDER = recorded.SES_SENDER
+_PRESENCE = recorded.PRESENCE
+_SUFFIXES = recorded.SUFFIXES
+_EXCLUDED = recorded.EXCLUDED
+_KEY_MEMBERS = recorded.KEY_MEMBERS
 _MAX_VALUE = 512
 # Patterns are kept as strings and compiled by re's own cache on first use:
 # compiling at import would put them on every cold start's INIT path, and most

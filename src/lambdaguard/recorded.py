@@ -1,0 +1,122 @@
+"""What the agent records of an AWS call: the one list, shared by agent, store and IAM mapping.
+
+The agent (:mod:`lambdaguard.agent._reduce`) keeps only the request members
+that name a resource or change what IAM authorizes, and a few facts of the
+response that change the permissions a call needs. Those lists live here, once:
+the agent reads them to decide what to keep, the collector to know what it
+stores, and the contract tests (``tests/contract``) prove that every member and
+response fact the IAM mapping reads is recorded by the agent and kept by the
+store. Standard library only: the agent imports this module at INIT.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "EXCLUDED",
+    "KEY_MEMBERS",
+    "NAMES",
+    "PRESENCE",
+    "RESPONSE_FACTS",
+    "SES_SENDER",
+    "SUFFIXES",
+]
+
+# -- request members -----------------------------------------------------------
+# Top-level member names that identify a resource, beyond the suffix rules below.
+NAMES: Final = frozenset(
+    {
+        "Bucket",
+        "SecretId",
+        "KeyId",
+        "Qualifier",
+        "QueueUrl",
+        "Name",
+        "Names",
+        "Path",
+        "GroupName",
+        "Resource",
+        "Id",
+        "DestinationKeyId",
+        "SourceKeyId",
+        "Destination",
+        "RegistryId",
+        "repositoryName",
+        "registryId",
+        "clusterArn",
+        "cluster",
+        "AccessPointArn",
+        "ConsumerARN",
+        "Rule",
+        "Identity",
+        "EmailIdentity",
+        "WorkGroup",
+        "SecretIdList",
+    }
+)
+# SES authorizes sending on the sender's identity (an address or its domain).
+SES_SENDER: Final = frozenset({"Source", "FromEmailAddress"})
+# Members whose presence (not value) changes what IAM authorizes: tagging,
+# ACLs, session tags, source identity, SMS to a phone number. Kept as "*".
+PRESENCE: Final = frozenset(
+    {"Tagging", "ACL", "Tags", "TransitiveTagKeys", "SourceIdentity", "PhoneNumber"}
+)
+# Suffixes (compared case-insensitively) of member names that identify a
+# resource: AWS APIs name resources *Arn, *Name, *Url, *Id(s), *Identifier.
+SUFFIXES: Final = ("arn", "arns", "name", "names", "url", "id", "ids", "identifier")
+# Members that look like identifiers by suffix but carry user data (people's
+# names, file names) or options; none names a resource IAM authorizes on.
+EXCLUDED: Final = frozenset(
+    {
+        "ContentDisposition",
+        "SSECustomerKey",
+        "PartitionKey",
+        "ExplicitHashKey",
+        "FileName",
+        "Filename",
+        "Username",
+        "PreferredUsername",
+        "FirstName",
+        "LastName",
+        "GivenName",
+        "FamilyName",
+        "FullName",
+        "DisplayName",
+        "Nickname",
+        "HostName",
+        # ids that name a message, a request or a person, not a resource
+        "MessageGroupId",
+        "MessageDeduplicationId",
+        "ClientRequestId",
+        "RequestId",
+        "TraceId",
+        "SessionId",
+        "UserId",
+        "CustomerId",
+        "ContactId",
+        "IdentityId",
+        "DeviceId",
+        "MessageId",
+        "ReceiptHandle",
+        "UploadId",
+    }
+)
+KEY_MEMBERS: Final = frozenset({"Key", "Prefix", "StartAfter", "Delimiter"})
+
+# -- response facts --------------------------------------------------------------
+# Facts of a call's (successful) response that change the permissions the call
+# needed, by the name they are stored under -> the paths in botocore's parsed
+# response to read them from, tried in order. A path is member names joined by
+# "."; a "[]" segment means every item of a list, whose distinct values are
+# joined by ",". Values are strings, each cut to 512 characters.
+RESPONSE_FACTS: Final[dict[str, tuple[str, ...]]] = {
+    # S3 wrote or read the object with SSE-KMS under this key, using the
+    # caller's KMS permissions (kms:GenerateDataKey / kms:Decrypt).
+    "SSEKMSKeyId": ("SSEKMSKeyId",),
+    # The object version read or written: s3:GetObjectVersion and friends.
+    "VersionId": ("VersionId",),
+    # The KMS key a Decrypt (ciphertext names no key in the request) or a
+    # data-key call used: the resource of kms:Decrypt.
+    "KeyId": ("KeyId",),
+}
