@@ -11,6 +11,7 @@ from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
 from lambdaguard.collector.otlp import (
     decode_body,
@@ -90,24 +91,40 @@ def test_truncated_protobuf_is_a_400() -> None:
     assert exc.value.status == 400
 
 
-def test_invalid_utf8_in_protobuf_string_is_a_400() -> None:
-    """A proto3 string field holding invalid UTF-8 is rejected (400)."""
-    request = trace_request(trace_id=TRACE_ID)
-    request.resource_spans[0].scope_spans[0].spans[0].name = "MARKER"
+def test_invalid_utf8_in_one_span_rejects_that_span_only() -> None:
+    """A span whose string holds invalid UTF-8 is rejected alone; the other spans decode."""
+    request = trace_request(trace_id=TRACE_ID, invocations=3)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    total = len(spans)
+    spans[1].name = "MARKER"
+    body = request.SerializeToString().replace(b"MARKER", b"\xff\xfe\xfd\xfc\xfb\xfa")
+    decoded = decode_body("traces", body, "protobuf", max_attributes=128)
+    assert decoded.rejected == 1
+    assert "UTF-8" in decoded.reason
+    kept = decoded.message.resource_spans[0].scope_spans[0].spans
+    assert len(kept) == total - 1
+    assert spans[1].span_id not in {s.span_id for s in kept}
+    assert ExportTraceServiceRequest.FromString(decoded.payload) == decoded.message
+
+
+def test_invalid_utf8_in_the_resource_is_a_400() -> None:
+    """Invalid UTF-8 outside any span (here in the resource) still rejects the body (400)."""
+    request = trace_request(trace_id=TRACE_ID, layer_version="MARKER")
     body = request.SerializeToString().replace(b"MARKER", b"\xff\xfe\xfd\xfc\xfb\xfa")
     with pytest.raises(IngestError) as exc:
         decode_body("traces", body, "protobuf", max_attributes=128)
     assert exc.value.status == 400
+    assert "resource" in str(exc.value)
 
 
-def test_enormous_attribute_counts_are_a_400() -> None:
+def test_enormous_attribute_counts_are_a_413() -> None:
     """A span with more attributes than the limit is refused with a message naming the limit."""
     request = trace_request(trace_id=TRACE_ID)
     span = request.resource_spans[0].scope_spans[0].spans[0]
     span.attributes.extend(kv(f"k{i}", i) for i in range(5000))
     with pytest.raises(IngestError, match="limit is 1024") as exc:
         decode_body("traces", request.SerializeToString(), "protobuf", max_attributes=1024)
-    assert exc.value.status == 400
+    assert exc.value.status == 413
 
 
 def test_gzip_bomb_stops_at_the_limit() -> None:
@@ -267,3 +284,86 @@ def test_fuzz_json_decoder_only_raises_ingest_errors(doc: dict[str, object]) -> 
     except IngestError as exc:
         status = exc.status
     assert status in (None, 400)
+
+
+def _ld(field: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field."""
+    from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
+
+    return bytes([field << 3 | 2]) + _VarintBytes(len(payload)) + payload
+
+
+@pytest.mark.parametrize(
+    ("body", "limit"),
+    [
+        (b"\x0a\x00" * 3_000_000, "max_resources"),  # 6 MB of empty resource spans
+        (_ld(1, _ld(2, b"\x12\x00" * 3_000_000)), "max_items"),  # empty spans
+        (_ld(1, _ld(2, _ld(2, b"\x5a\x00" * 3_000_000))), "max_events"),  # empty span events
+        (_ld(1, _ld(2, _ld(2, b"\x4a\x00" * 3_000_000))), "max_attributes"),  # empty attributes
+        (
+            _ld(1, _ld(2, _ld(2, _ld(9, _ld(2, _ld(5, b"\x0a\x00" * 3_000_000)))))),
+            "max_attributes_total",
+        ),  # one attribute whose array value holds millions of empty values
+    ],
+)
+def test_amplified_bodies_are_413_naming_the_limit(body: bytes, limit: str) -> None:
+    """Bodies of millions of empty messages are refused (413, naming the limit) before parsing."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(IngestError) as exc:
+        decode_body("traces", body, "protobuf")
+    assert exc.value.status == 413
+    assert limit in str(exc.value)
+    # Parsing any of these would take hundreds of MB; the scan takes nothing.
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 64 * 1024
+
+
+def test_small_and_large_bodies_obey_the_same_limits() -> None:
+    """A body under the scan threshold is held to the same counts after parsing."""
+    from lambdaguard.collector.otlp import SCAN_THRESHOLD, DecodeLimits
+
+    small = b"\x0a\x00" * 20
+    assert len(small) < SCAN_THRESHOLD
+    with pytest.raises(IngestError, match="max_resources") as exc:
+        decode_body("traces", small, "protobuf", limits=DecodeLimits(max_resources=10))
+    assert exc.value.status == 413
+    assert decode_body("traces", small, "protobuf", limits=DecodeLimits(max_resources=20))
+
+
+def test_agent_requests_pass_the_scanner_unchanged() -> None:
+    """A large agent-shaped body passes the pre-scan and decodes to the same message."""
+    from lambdaguard.collector.otlp import SCAN_THRESHOLD
+
+    request = trace_request(trace_id=TRACE_ID, invocations=300, hosts=[("a.example", 443, True)])
+    request.resource_spans[0].scope_spans[0].spans[0].attributes.append(
+        KeyValue(
+            key="list",
+            value=AnyValue(
+                array_value=ArrayValue(values=[AnyValue(string_value="x") for _ in range(5)])
+            ),
+        )
+    )
+    body = request.SerializeToString()
+    assert len(body) > SCAN_THRESHOLD
+    assert decode_body("traces", body, "protobuf").message == request
+
+
+def test_json_container_flood_is_413() -> None:
+    """A JSON body of hundreds of thousands of empty objects is refused before json.loads."""
+    body = b'{"resourceSpans": [' + b",".join([b"{}"] * 300_000) + b"]}"
+    with pytest.raises(IngestError, match="max_json_containers") as exc:
+        decode_body("traces", body, "json")
+    assert exc.value.status == 413
+
+
+def test_decompressed_size_limit_is_named() -> None:
+    """A decompressed body over max_decompressed_bytes is a 413 naming that limit."""
+    from lambdaguard.collector.otlp import DecodeLimits
+
+    with pytest.raises(IngestError, match="max_decompressed_bytes") as exc:
+        decode_body(
+            "traces", b"\x00" * 2000, "protobuf", limits=DecodeLimits(max_decompressed_bytes=1000)
+        )
+    assert exc.value.status == 413
