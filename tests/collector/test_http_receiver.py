@@ -181,7 +181,7 @@ def test_invalid_json_gets_a_json_status(collector: CollectorHandle) -> None:
 def test_unknown_path_and_method(collector: CollectorHandle) -> None:
     """Unknown paths are 404 and methods other than POST 405."""
     assert (
-        httpx.post(f"{collector.http_url}/v1/metrics", content=b"", headers=PROTOBUF).status_code
+        httpx.post(f"{collector.http_url}/v1/profiles", content=b"", headers=PROTOBUF).status_code
         == 404
     )
     assert httpx.put(f"{collector.http_url}/v1/traces", content=b"").status_code == 405
@@ -189,8 +189,8 @@ def test_unknown_path_and_method(collector: CollectorHandle) -> None:
 
 
 def test_bodies_over_the_limit_are_413(collector_factory: Any) -> None:
-    """A body larger than max_body_bytes, or inflating past it, is a 413."""
-    handle = collector_factory(max_body_bytes=20_000)
+    """A body larger than max_body_bytes, or inflating past max_decompressed_bytes, is a 413."""
+    handle = collector_factory(max_body_bytes=20_000, max_decompressed_bytes=1_000_000)
     big = trace_request(trace_id=TRACE_ID, invocations=200).SerializeToString()
     assert len(big) > 20_000
     response = httpx.post(f"{handle.http_url}/v1/traces", content=big, headers=PROTOBUF)
@@ -204,6 +204,7 @@ def test_bodies_over_the_limit_are_413(collector_factory: Any) -> None:
     )
     assert response.status_code == 413
     assert "decompressed" in _status(response).message
+    assert "max_decompressed_bytes" in _status(response).message
 
 
 def test_token_required_and_checked(collector_factory: Any) -> None:

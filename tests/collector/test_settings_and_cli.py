@@ -116,7 +116,7 @@ def test_store_commands(sqlite_url: str) -> None:
 
     migrate = _store_cli("--store", sqlite_url, "migrate")
     assert migrate.returncode == 0
-    assert "-> 1" in migrate.stdout
+    assert "-> 2" in migrate.stdout
     store = open_store(sqlite_url)
     store.ingest(
         extract(trace_request(trace_id=b"\x52" * 16, start_ns=10**18), now_ns=10**18).spans,

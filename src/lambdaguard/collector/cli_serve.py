@@ -17,6 +17,30 @@ from typing import Any
 
 __all__ = ["configure", "run"]
 
+# (flag, type, metavar, help) for the numeric settings; the field is the flag's name.
+_TUNING: tuple[tuple[str, type, str, str], ...] = (
+    ("--forward-timeout-s", float, "S", "one upstream send's timeout (10)"),
+    ("--forward-queue-bytes", int, "N", "bytes waiting in memory to be forwarded (64 MiB)"),
+    ("--forward-backlog-bytes", int, "N", "bytes kept in the store's forward backlog (512 MiB)"),
+    ("--forward-workers", int, "N", "concurrent upstream sends (2)"),
+    ("--forward-retry-max-s", float, "S", "longest pause between retries (30)"),
+    ("--forward-drain-s", float, "S", "on SIGTERM, how long to keep forwarding (10)"),
+    ("--max-body-bytes", int, "N", "largest request body on the wire (8 MiB)"),
+    ("--max-decompressed-bytes", int, "N", "largest body after decompression (16 MiB)"),
+    ("--max-inflight", int, "N", "requests decoded at once (4)"),
+    ("--max-connections", int, "N", "open HTTP connections (1024)"),
+    ("--max-connections-per-client", int, "N", "open HTTP connections per client address (512)"),
+    ("--max-buffered-bytes", int, "N", "body bytes being received, all connections (128 MiB)"),
+    ("--max-header-bytes", int, "N", "request line and headers (64 KiB)"),
+    ("--request-timeout-s", float, "S", "whole-request deadline, headers and body (10)"),
+    ("--idle-timeout-s", float, "S", "idle keep-alive connections are closed after (30)"),
+    ("--max-attributes", int, "N", "attributes per resource/scope/span/event/link (1024)"),
+    ("--max-attributes-total", int, "N", "attributes and values per request (500000)"),
+    ("--max-resources", int, "N", "resources per request (1000)"),
+    ("--max-items", int, "N", "spans, log records or data points per request (50000)"),
+    ("--max-events", int, "N", "span events, links and exemplars per request (100000)"),
+)
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Declare the flags of `lambdaguard serve`."""
@@ -48,9 +72,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="header sent upstream (repeatable)",
     )
-    parser.add_argument("--max-body-bytes", type=int, metavar="N", help="largest request body")
-    parser.add_argument("--max-inflight", type=int, metavar="N", help="requests processed at once")
-    parser.add_argument("--max-connections", type=int, metavar="N", help="open HTTP connections")
+    for flag, kind, meta, text in _TUNING:
+        parser.add_argument(flag, type=kind, metavar=meta, help=text)
     parser.add_argument(
         "--span-window",
         metavar="DURATION",
@@ -91,9 +114,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "tls_key": args.tls_key,
         "forward_url": args.forward,
         "forward_headers": headers,
-        "max_body_bytes": args.max_body_bytes,
-        "max_inflight": args.max_inflight,
-        "max_connections": args.max_connections,
+        **{
+            flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
+            for flag, *_ in _TUNING
+        },
         "span_window_s": (
             parse_duration(args.span_window, name="--span-window") if args.span_window else None
         ),
@@ -106,16 +130,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the collector and serve until interrupted."""
+    """Start the collector and serve until SIGTERM/SIGINT; 3 when it cannot start."""
     import logging
 
-    from lambdaguard.collector.server import start_collector
+    from lambdaguard.collector.server import ListenError, start_collector
     from lambdaguard.collector.settings import load_config
+    from lambdaguard.collector.telemetry import configure_logging, get_logger
     from lambdaguard.errors import StoreError
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.INFO)
+    log = get_logger("lambdaguard.collector")
     overrides = _overrides(args)
     grpc_off = overrides.pop("grpc_port_off", False)
     config = load_config(overrides, config_file=args.config)
@@ -125,15 +149,15 @@ def run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, grpc_port=None)
     try:
         handle = start_collector(config)
-    except StoreError as exc:
+    except (StoreError, ListenError) as exc:
         print(f"lambdaguard serve: {exc}", file=sys.stderr)
         return 3
     except OSError as exc:
-        print(f"lambdaguard serve: cannot listen: {exc}", file=sys.stderr)
+        print(f"lambdaguard serve: cannot start: {exc}", file=sys.stderr)
         return 3
 
     def _stop(signum: int, _frame: Any) -> None:
-        threading.Thread(target=handle.stop, name="lambdaguard-stop", daemon=True).start()
+        threading.Thread(target=handle.stop, name="lambdaguard-stop", daemon=False).start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -152,6 +176,13 @@ def run(args: argparse.Namespace) -> int:
         f"grpc={handle.grpc_target or 'off'} store={shown}",
         flush=True,
     )
+    log.info(
+        "listening",
+        http=handle.http_url,
+        grpc=handle.grpc_target or "off",
+        store=shown,
+        forward=config.forward_url or "off",
+    )
     threading.Thread(target=_report, args=(handle,), name="lambdaguard-stats", daemon=True).start()
     handle.wait()
     return 0
@@ -159,14 +190,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _report(handle: Any, every_s: float = 60.0) -> None:
     """Log the counters once a minute when they changed (drops and throttling show up here)."""
-    import logging
     import time
 
-    log = logging.getLogger("lambdaguard.collector")
+    from lambdaguard.collector.telemetry import get_logger
+
+    log = get_logger("lambdaguard.collector")
     last: dict[str, int] = {}
     while True:
         time.sleep(every_s)
         stats = handle.stats()
         if stats != last:
-            log.info("stats %s", " ".join(f"{k}={v}" for k, v in sorted(stats.items())))
+            log.info("stats", **stats)
             last = stats

@@ -182,7 +182,10 @@ def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
     except zlib.error as exc:
         raise IngestError(f"body is not valid {enc} data: {exc}") from exc
     if len(out) > limit:
-        raise IngestError(f"decompressed body exceeds the limit of {limit} bytes", status=413)
+        raise IngestError(
+            f"decompressed body exceeds the limit of {limit} bytes (max_decompressed_bytes)",
+            status=413,
+        )
     if not inflater.eof:
         raise IngestError(f"truncated {enc} body")
     return out

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from lambdaguard.collector.otlp import DecodeLimits
 from lambdaguard.errors import ConfigError
 
 __all__ = [
@@ -46,11 +47,26 @@ ENV: Final[Mapping[str, str]] = {
     "forward_url": "LAMBDAGUARD_FORWARD_URL",
     # "name=value" pairs, comma-separated, as OTEL_EXPORTER_OTLP_HEADERS spells them.
     "forward_headers": "LAMBDAGUARD_FORWARD_HEADERS",
-    "forward_queue": "LAMBDAGUARD_FORWARD_QUEUE",
+    "forward_timeout_s": "LAMBDAGUARD_FORWARD_TIMEOUT",
+    "forward_queue_bytes": "LAMBDAGUARD_FORWARD_QUEUE_BYTES",
+    "forward_backlog_bytes": "LAMBDAGUARD_FORWARD_BACKLOG_BYTES",
+    "forward_workers": "LAMBDAGUARD_FORWARD_WORKERS",
+    "forward_retry_max_s": "LAMBDAGUARD_FORWARD_RETRY_MAX",
+    "forward_drain_s": "LAMBDAGUARD_FORWARD_DRAIN",
     "max_body_bytes": "LAMBDAGUARD_MAX_BODY_BYTES",
+    "max_decompressed_bytes": "LAMBDAGUARD_MAX_DECOMPRESSED_BYTES",
     "max_inflight": "LAMBDAGUARD_MAX_INFLIGHT",
     "max_connections": "LAMBDAGUARD_MAX_CONNECTIONS",
+    "max_connections_per_client": "LAMBDAGUARD_MAX_CONNECTIONS_PER_CLIENT",
+    "max_buffered_bytes": "LAMBDAGUARD_MAX_BUFFERED_BYTES",
+    "max_header_bytes": "LAMBDAGUARD_MAX_HEADER_BYTES",
+    "request_timeout_s": "LAMBDAGUARD_REQUEST_TIMEOUT",
+    "idle_timeout_s": "LAMBDAGUARD_IDLE_TIMEOUT",
     "max_attributes": "LAMBDAGUARD_MAX_ATTRIBUTES",
+    "max_attributes_total": "LAMBDAGUARD_MAX_ATTRIBUTES_TOTAL",
+    "max_resources": "LAMBDAGUARD_MAX_RESOURCES",
+    "max_items": "LAMBDAGUARD_MAX_ITEMS",
+    "max_events": "LAMBDAGUARD_MAX_EVENTS",
     "span_window": "LAMBDAGUARD_SPAN_WINDOW",
     "sqlite_synchronous": "LAMBDAGUARD_SQLITE_SYNCHRONOUS",
 }
@@ -71,17 +87,43 @@ class CollectorConfig:
     tls_key: str | None = None
     forward_url: str | None = None
     forward_headers: tuple[tuple[str, str], ...] = ()
-    forward_queue: int = 1000
-    forward_timeout_s: float = 5.0
-    # Largest body accepted, on the wire and after decompression (413 beyond).
+    # One upstream send may take this long before it counts as failed (and is retried).
+    forward_timeout_s: float = 10.0
+    # Bytes of accepted payloads waiting in memory to be forwarded; beyond it
+    # they go to the durable backlog in the store.
+    forward_queue_bytes: int = 64 * 1024 * 1024
+    # Bytes kept in the store's forward backlog (an upstream outage, a stop);
+    # beyond it the oldest payloads are dropped and counted (spans and bytes).
+    # 512 MiB holds about 10 minutes at 20,000 spans/s of agent traffic.
+    forward_backlog_bytes: int = 512 * 1024 * 1024
+    forward_workers: int = 2  # concurrent upstream sends (each a keep-alive connection)
+    forward_retry_max_s: float = 30.0  # backoff ceiling between retries of one payload
+    forward_drain_s: float = 10.0  # on SIGTERM, how long to keep sending before saving the rest
+    # Largest body accepted on the wire (413 beyond).
     max_body_bytes: int = 8 * 1024 * 1024
-    # Requests decoded/stored at once; more get 429 + Retry-After. With
-    # max_body_bytes this bounds the memory ingestion can take.
+    # Largest body after decompression (413 beyond).
+    max_decompressed_bytes: int = 16 * 1024 * 1024
+    # Requests decoded at once; more get 429 + Retry-After. Taken only once the
+    # whole body has arrived. With the decode limits this bounds memory.
     max_inflight: int = 4
-    # Open HTTP connections; more get an immediate 503 + Retry-After.
-    max_connections: int = 64
-    # Attributes allowed on one resource, scope, span, event or link (400 beyond).
-    max_attributes: int = 1024
+    # Open HTTP connections, in all and from one client address; more get 503.
+    max_connections: int = 1024
+    max_connections_per_client: int = 512
+    # Bytes of request bodies being received across all connections (before
+    # any slot is taken); a connection that would pass it gets 503.
+    max_buffered_bytes: int = 128 * 1024 * 1024
+    max_header_bytes: int = 64 * 1024  # request line + headers (431 beyond)
+    # Whole-request deadline: headers and body must arrive within it from the
+    # request's first byte (or the connection's opening), whatever is sent.
+    request_timeout_s: float = 10.0
+    # A keep-alive connection with no request in flight is closed after this.
+    idle_timeout_s: float = 30.0
+    # What a decoded request may expand into (413 beyond; see collector.otlp).
+    max_attributes: int = 1024  # per resource, scope, span, event, link, record or point
+    max_attributes_total: int = 500_000
+    max_resources: int = 1_000
+    max_items: int = 50_000  # spans, log records or data points per request
+    max_events: int = 100_000  # span events, links and exemplars per request
     retry_after_s: int = 1
     # How long span ids are kept for de-duplicating redelivered batches
     # (seconds). Exporter retries end within minutes (the OTel Collector's
@@ -96,16 +138,14 @@ class CollectorConfig:
             port = getattr(self, name)
             if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{name} must be 0..65535, got {port}")
-        for name in (
-            "forward_queue",
-            "max_body_bytes",
-            "max_inflight",
-            "max_connections",
-            "max_attributes",
-            "span_window_s",
-        ):
+        for name in _POSITIVE_INTS:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in _POSITIVE_FLOATS:
+            if not getattr(self, name) > 0:
+                raise ConfigError(
+                    f"{name} must be a positive number of seconds, got {getattr(self, name)}"
+                )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls_cert and tls_key must be given together")
         if self.sqlite_synchronous.upper() not in _SYNC_MODES:
@@ -125,6 +165,45 @@ class CollectorConfig:
     def auth_required(self) -> bool:
         """True when requests must carry one of the bearer tokens."""
         return bool(self.tokens)
+
+    @property
+    def decode_limits(self) -> DecodeLimits:
+        """The limits on what one request may expand into."""
+        return DecodeLimits(
+            max_decompressed_bytes=self.max_decompressed_bytes,
+            max_resources=self.max_resources,
+            max_items=self.max_items,
+            max_events=self.max_events,
+            max_attributes=self.max_attributes,
+            max_attributes_total=self.max_attributes_total,
+        )
+
+
+_POSITIVE_INTS: Final = (
+    "forward_queue_bytes",
+    "forward_backlog_bytes",
+    "forward_workers",
+    "max_body_bytes",
+    "max_decompressed_bytes",
+    "max_inflight",
+    "max_connections",
+    "max_connections_per_client",
+    "max_buffered_bytes",
+    "max_header_bytes",
+    "max_attributes",
+    "max_attributes_total",
+    "max_resources",
+    "max_items",
+    "max_events",
+    "span_window_s",
+)
+_POSITIVE_FLOATS: Final = (
+    "forward_timeout_s",
+    "forward_retry_max_s",
+    "forward_drain_s",
+    "request_timeout_s",
+    "idle_timeout_s",
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -187,17 +266,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return _to_int(value, name=label)
     if name == "span_window":
         return parse_duration(str(value), name=label)
-    if name in {
-        "http_port",
-        "forward_queue",
-        "max_body_bytes",
-        "max_inflight",
-        "max_connections",
-        "max_attributes",
-        "retry_after_s",
-    }:
+    if name in _POSITIVE_INTS or name in {"http_port", "retry_after_s"}:
         return _to_int(value, name=label)
-    if name == "forward_timeout_s":
+    if name in _POSITIVE_FLOATS:
         try:
             return float(value)
         except (TypeError, ValueError):

@@ -53,7 +53,7 @@ __all__ = [
     "open_store",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 # Arbitrary constant naming lambdaguard's migration lock in PostgreSQL.
 _PG_MIGRATION_LOCK: Final = 0x6C67_7561_7264
 _RETRIES: Final = 6
@@ -139,6 +139,24 @@ span_keys_t = sa.Table(
     sa.Column("seen_at", sa.BigInteger, nullable=False, index=True),  # unix s
 )
 
+# Payloads accepted but not yet forwarded upstream (an outage, a stop): sent,
+# oldest first, when the upstream answers again, also after a restart.
+forward_backlog_t = sa.Table(
+    "lg_forward_backlog",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("signal", sa.String(16), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),  # OTLP protobuf, uncompressed
+    sa.Column("spans", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),  # unix s
+)
+
 _V1_TABLES: Final = (functions_t, calls_t, hosts_t, invocations_t, span_keys_t)
 
 
@@ -146,8 +164,15 @@ def _migrate_v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(_V1_TABLES), checkfirst=True)
 
 
+def _migrate_forward_backlog(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[forward_backlog_t], checkfirst=True)
+
+
 # version -> step. A new schema version appends a step; steps never change.
-MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _migrate_v1}
+MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
+    1: _migrate_v1,
+    2: _migrate_forward_backlog,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +232,11 @@ class InvocationDay:
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
-    """What one ingest did: spans counted now and spans already seen."""
+    """What one ingest did: spans counted now and spans already seen (and their keys)."""
 
     new_spans: int
     duplicate_spans: int
+    duplicate_keys: frozenset[bytes] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,22 +435,116 @@ class Store:
     # -- writing ---------------------------------------------------------------
     def ingest(self, facts: Sequence[SpanFacts], *, now_ns: int | None = None) -> IngestResult:
         """Store a request's facts in one transaction; spans seen before count nothing."""
-        if not facts:
-            return IngestResult(0, 0)
+        return self.ingest_many([facts], now_ns=now_ns)[0]
+
+    def ingest_many(
+        self, requests: Sequence[Sequence[SpanFacts]], *, now_ns: int | None = None
+    ) -> list[IngestResult]:
+        """Store several requests' facts in ONE transaction (group commit); a result per request.
+
+        The span keys of all requests go in one bulk insert; a key repeated
+        across requests counts for the first that holds it. Aggregates are
+        summed across requests before the upserts, so a group costs one
+        statement per table, whatever its size.
+        """
         now_s = (now_ns or time.time_ns()) // 1_000_000_000
-        by_key = {f.key: f for f in facts}
+        by_key: dict[bytes, SpanFacts] = {}
+        owner: dict[bytes, int] = {}
+        keys_of: list[set[bytes]] = []
+        for index, facts in enumerate(requests):
+            mine = set()
+            for f in facts:
+                mine.add(f.key)
+                if f.key not in by_key:
+                    by_key[f.key] = f
+                    owner[f.key] = index
+            keys_of.append(mine)
+        if not by_key:
+            return [IngestResult(0, 0) for _ in requests]
         key_rows = [{"key": k, "seen_at": now_s} for k in sorted(by_key)]
 
-        def work(conn: Connection) -> IngestResult:
-            fresh = [row[0] for row in conn.execute(self._keys_stmt, key_rows)]
-            if not fresh:
-                return IngestResult(0, len(by_key))
-            chosen = [by_key[bytes(k)] for k in fresh]
-            self._upsert(conn, chosen)
-            return IngestResult(len(fresh), len(by_key) - len(fresh))
+        def work(conn: Connection) -> set[bytes]:
+            fresh = {bytes(row[0]) for row in conn.execute(self._keys_stmt, key_rows)}
+            if fresh:
+                self._upsert(conn, [by_key[k] for k in sorted(fresh)])
+            return fresh
 
-        result: IngestResult = self._retrying(work)
+        fresh: set[bytes] = self._retrying(work)
+        results = []
+        for index, mine in enumerate(keys_of):
+            new = {k for k in mine if k in fresh and owner[k] == index}
+            duplicates = frozenset(mine - new)
+            results.append(IngestResult(len(new), len(duplicates), duplicates))
+        return results
+
+    # -- forward backlog -----------------------------------------------------------
+    def backlog_put(self, rows: Sequence[tuple[str, bytes, int]]) -> None:
+        """Append (signal, payload, spans) rows to the forward backlog."""
+        now_s = int(time.time())
+        values = [
+            {
+                "signal": sig,
+                "payload": payload,
+                "spans": spans,
+                "bytes": len(payload),
+                "created_at": now_s,
+            }
+            for sig, payload, spans in rows
+        ]
+        if values:
+            self._retrying(lambda conn: conn.execute(sa.insert(forward_backlog_t), values))
+
+    def backlog_take(self, limit: int, *, after_id: int = 0) -> list[tuple[int, str, bytes, int]]:
+        """The oldest backlog rows after ``after_id``: (id, signal, payload, spans)."""
+        t = forward_backlog_t.c
+        stmt = (
+            sa.select(t.id, t.signal, t.payload, t.spans)
+            .where(t.id > after_id)
+            .order_by(t.id)
+            .limit(limit)
+        )
+        return [(int(r[0]), str(r[1]), bytes(r[2]), int(r[3])) for r in self._rows(stmt)]
+
+    def backlog_delete(self, ids: Sequence[int]) -> None:
+        """Forget backlog rows (sent, or given up)."""
+        stmt = sa.delete(forward_backlog_t).where(forward_backlog_t.c.id.in_(list(ids)))
+        self._retrying(lambda conn: conn.execute(stmt))
+
+    def backlog_bytes(self) -> int:
+        """Payload bytes held in the forward backlog."""
+        stmt = sa.select(sa.func.coalesce(sa.func.sum(forward_backlog_t.c.bytes), 0))
+        return int(self._rows(stmt)[0][0])
+
+    def backlog_trim(self, max_bytes: int) -> tuple[int, int, int]:
+        """Drop the oldest rows until at most ``max_bytes`` remain: (spans, bytes, rows) dropped."""
+        t = forward_backlog_t.c
+
+        def work(conn: Connection) -> tuple[int, int, int]:
+            rows = list(conn.execute(sa.select(t.id, t.bytes, t.spans).order_by(t.id.desc())))
+            total = 0
+            drop: list[int] = []
+            spans = size = 0
+            for row_id, nbytes, nspans in rows:
+                total += int(nbytes)
+                if total > max_bytes:
+                    drop.append(int(row_id))
+                    spans += int(nspans)
+                    size += int(nbytes)
+            if drop:
+                conn.execute(sa.delete(forward_backlog_t).where(t.id.in_(drop)))
+            return spans, size, len(drop)
+
+        result: tuple[int, int, int] = self._retrying(work)
         return result
+
+    def ping(self) -> bool:
+        """True when the store answers a trivial query."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
 
     def _upsert(self, conn: Connection, facts: Sequence[SpanFacts]) -> None:
         functions: dict[str, dict[str, Any]] = {}
