@@ -242,3 +242,55 @@ def serve() -> Iterator[Any]:
     yield make
     for p in procs:
         p.stop()
+
+
+# -- Node.js and its official OpenTelemetry exporters -----------------------------
+
+_JS_PACKAGES = (
+    "@opentelemetry/api",
+    "@opentelemetry/sdk-trace-base",
+    "@opentelemetry/resources",
+    "@opentelemetry/exporter-trace-otlp-http",
+    "@opentelemetry/exporter-trace-otlp-proto",
+    "@opentelemetry/exporter-trace-otlp-grpc",
+)
+
+
+@pytest.fixture(scope="session")
+def js_exporters() -> Path:
+    """A folder (build/js-otel) holding the official OpenTelemetry JS exporters, installed once
+    from the npm registry; skipped with the reason only where node/npm are missing."""
+    import shutil
+
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("node and npm are needed to run the official JavaScript OTLP exporters")
+    folder = Path(__file__).resolve().parents[2] / "build" / "js-otel"
+    stamp = folder / ".installed"
+    if not stamp.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "package.json").write_text('{"name": "lg-js-otel", "private": true}\n')
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--silent", *_JS_PACKAGES],
+            cwd=folder,
+            check=True,
+            timeout=600,
+        )
+        stamp.touch()
+    return folder
+
+
+def run_js_exporter(folder: Path, kind: str, url: str, compression: str) -> str:
+    """Run tests/collector/js/send_spans.js with one official JS exporter; its last output line."""
+    script = Path(__file__).resolve().parent / "js" / "send_spans.js"
+    result = subprocess.run(
+        ["node", str(script), kind, url, compression],
+        cwd=folder,
+        env={**os.environ, "NODE_PATH": str(folder / "node_modules")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    return lines[-1] if lines else f"no output (exit {result.returncode})"
