@@ -112,8 +112,12 @@ def _export(ingestor: Any, signal: Signal) -> Any:
 
 def start_grpc(config: CollectorConfig, ingestor: Any) -> tuple[grpc.Server, int]:
     """Start the gRPC server; a busy port or bad address is a ListenError naming it."""
-    from lambdaguard.collector.server import ListenError, _bracket
+    from lambdaguard.collector.server import ListenError, _bracket, bind_socket
 
+    if config.grpc_port:
+        # Probe first: grpc-core reports a busy port as a multi-line C log on
+        # stderr; this gives the one clear line instead.
+        bind_socket(config.bind, config.grpc_port, "OTLP/gRPC").close()
     workers = config.max_inflight + 8
     idle_ms = int(config.idle_timeout_s * 1000)
     grace_ms = int(config.request_timeout_s * 1000)
