@@ -188,6 +188,136 @@ def _preencoded_sender(batches: int, seed: int, size: int, gzip: bool) -> None:
     print(json.dumps({"ok": ok, "spans": spans, "seconds": elapsed, "cpu": cpu}), flush=True)
 
 
+def _agent_body(seed: int, n: int, batch: int) -> bytes:
+    """One request as the layer (or a gateway batching ``batch`` of them) sends it: per
+    invocation one invocation span with a connection event and 20 AWS call spans."""
+    sys.path.insert(0, str(HERE.parent.parent / "tests" / "collector"))
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from lambdaguard import semconv as s
+
+    def kv(key: str, value: object) -> object:
+        from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+        if isinstance(value, bool):
+            return KeyValue(key=key, value=AnyValue(bool_value=value))
+        if isinstance(value, int):
+            return KeyValue(key=key, value=AnyValue(int_value=value))
+        return KeyValue(key=key, value=AnyValue(string_value=str(value)))
+
+    calls = (
+        ("s3", "GetObject", '{"Bucket":"orders","Key":"in/"}'),
+        ("dynamodb", "PutItem", '{"TableName":"orders"}'),
+        ("dynamodb", "GetItem", '{"TableName":"customers"}'),
+        ("sqs", "SendMessage", '{"QueueUrl":"https://sqs.eu-west-1.amazonaws.com/1/q"}'),
+        ("secretsmanager", "GetSecretValue", '{"SecretId":"db"}'),
+    )
+    request = ExportTraceServiceRequest()
+    fn = f"fn-{seed % 20}"
+    arn = f"arn:aws:lambda:eu-west-1:123456789012:function:{fn}"
+    for b in range(batch):
+        rs = request.resource_spans.add()
+        rs.resource.attributes.extend(
+            [
+                kv(s.CLOUD_RESOURCE_ID, arn),
+                kv(s.CLOUD_ACCOUNT_ID, "123456789012"),
+                kv(s.CLOUD_REGION, "eu-west-1"),
+                kv(s.FAAS_NAME, fn),
+                kv(s.LAYER_VERSION, "0.1.0"),
+            ]
+        )
+        ss = rs.scope_spans.add()
+        trace = (seed << 40 | n << 8 | b).to_bytes(16, "big")
+        start = 1_764_000_000_000_000_000 + n
+        inv = ss.spans.add(trace_id=trace, span_id=(1).to_bytes(8, "big"), name=fn, kind=2)
+        inv.start_time_unix_nano = start
+        inv.end_time_unix_nano = start + 5_000_000
+        inv.attributes.extend(
+            [
+                kv(s.FAAS_INVOCATION_ID, f"{seed}-{n}-{b}"),
+                kv(s.FAAS_COLDSTART, False),
+                kv(s.INVOCATION_OUTCOME, s.OUTCOME_SUCCESS),
+                kv(s.TRIGGER_KIND, "sqs"),
+            ]
+        )
+        ev = inv.events.add(name=s.CONNECTION_EVENT, time_unix_nano=start)
+        ev.attributes.extend(
+            [kv(s.SERVER_ADDRESS, "api.example.com"), kv(s.SERVER_PORT, 443), kv(s.NET_TLS, True)]
+        )
+        for i in range(20):
+            svc, op, params = calls[i % len(calls)]
+            span = ss.spans.add(
+                trace_id=trace,
+                span_id=(i + 2).to_bytes(8, "big"),
+                parent_span_id=inv.span_id,
+                kind=3,
+            )
+            span.name = f"{svc}.{op}"
+            span.start_time_unix_nano = start + i
+            span.end_time_unix_nano = start + i + 1000
+            span.attributes.extend(
+                [
+                    kv(s.RPC_SYSTEM, s.RPC_SYSTEM_AWS),
+                    kv(s.AWS_SERVICE, svc),
+                    kv(s.AWS_OPERATION, op),
+                    kv(s.AWS_REGION, "eu-west-1"),
+                    kv(s.AWS_PARAMS, params),
+                ]
+            )
+    return request.SerializeToString()
+
+
+def _agent_sender(batch: int, requests: int, seed: int, connections: int = 4) -> None:
+    """Pre-encoded agent-shaped requests posted over ``connections`` keep-alive connections
+    (http.client, one thread each): many execution environments exporting at once."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    bodies = [_agent_body(seed, n, batch) for n in range(requests)]
+    print("ready", flush=True)
+    target = urlsplit(sys.stdin.readline().strip())
+    headers = {"Content-Type": "application/x-protobuf"}
+    ok = [0] * connections
+
+    def post(index: int) -> None:
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        for body in bodies[index::connections]:
+            conn.request("POST", "/v1/traces", body, headers)
+            r = conn.getresponse()
+            r.read()
+            ok[index] += r.status == 200
+        conn.close()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(connections)]
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    done = sum(ok)
+    print(
+        json.dumps({"ok": done, "spans": done * batch * 21, "seconds": elapsed, "cpu": cpu}),
+        flush=True,
+    )
+
+
+def _slow_connections(target: str, count: int) -> list[object]:
+    """``count`` connections that sent half a request line and wait (held by the caller)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(target)
+    held = []
+    for i in range(count):
+        s = socket.create_connection((url.hostname, url.port))
+        s.sendall(b"POST /v1/traces HTTP/1.1\r\n" if i % 2 else b"P")
+        held.append(s)
+    return held
+
+
 def _flood(target: str, seconds: float, threads: int, body_mb: float) -> None:
     """Overload: many threads posting large valid bodies as fast as they can."""
     import httpx
@@ -315,7 +445,9 @@ def _pin_others(pid: int) -> None:
         os.sched_setaffinity(pid, set(cpus[1:]))
 
 
-def _rate(spec: dict[str, object], spans_total: int, senders: int, place: str) -> dict[str, float]:
+def _rate(
+    spec: dict[str, object], spans_total: int, senders: int, place: str, slow: int = 0
+) -> dict[str, float]:
     """One table row: ``senders`` processes export ``spans_total`` spans between them.
 
     ``place`` is where the senders run: "other" = the CPUs the collector is
@@ -323,11 +455,15 @@ def _rate(spec: dict[str, object], spans_total: int, senders: int, place: str) -
     collector itself stays on one core either way).
     """
     size = int(spec["batch"])  # type: ignore[call-overload]
+    if spec["protocol"] == "agent":
+        size *= 21  # spans per request
     batches = max(1, spans_total // size // senders)
     with tempfile.TemporaryDirectory() as tmp:
+        mode = "--agent-sender" if spec["protocol"] == "agent" else "--sender"
+        arg = str(spec["batch"]) if spec["protocol"] == "agent" else json.dumps(spec)
         kids = [
             subprocess.Popen(
-                [sys.executable, str(HERE), "--sender", json.dumps(spec), str(batches), str(seed)],
+                [sys.executable, str(HERE), mode, arg, str(batches), str(seed)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -340,6 +476,7 @@ def _rate(spec: dict[str, object], spans_total: int, senders: int, place: str) -
                 _pin_others(kid.pid)
         proc, http_url, grpc_target = _serve(f"sqlite:///{tmp}/bench.db", "--max-inflight", "8")
         target = grpc_target if spec["protocol"] == "grpc" else http_url
+        held = _slow_connections(http_url, slow)
         for kid in kids:
             assert kid.stdout is not None
             kid.stdout.readline()  # ready
@@ -356,6 +493,8 @@ def _rate(spec: dict[str, object], spans_total: int, senders: int, place: str) -
             kid.wait()
         wall = time.perf_counter() - t0
         cpu = _cpu_s(proc.pid) - cpu0
+        for h in held:
+            h.close()  # type: ignore[attr-defined]
         proc.terminate()
         proc.wait(10)
         from lambdaguard.collector.store import open_store
@@ -377,6 +516,7 @@ def _rate(spec: dict[str, object], spans_total: int, senders: int, place: str) -
         "sender_cpu": sender_cpu,
         "per_sender_cpu": spans / sender_cpu if sender_cpu else 0.0,
         "sender_busy": sender_cpu / (wall * sender_cpus),
+        "requests": sum(r["ok"] for r in results),
     }
 
 
@@ -454,6 +594,50 @@ http-preencoded is a diagnostic, not the budget: the exporter's encoder runs bef
 and requests posts the bytes, to show the collector without the sender's Python encoding."""
 
 
+_AGENT_BATCHES = (1, 10, 50)
+
+
+def _agent_table(
+    results: list[tuple[tuple[str, int, str, int, str], dict[str, float]]],
+    spans_total: int,
+    quick: bool,
+) -> None:
+    """The traffic the layer really sends, and the same throughput with 200 slow connections."""
+    print(
+        "\nagent-shaped requests (per invocation: 1 invocation span + 20 AWS call spans + 1 "
+        "connection event), pre-encoded, posted over 16 keep-alive connections (4 sender processes x 4) on "
+        "the other CPU; batch = invocations per request (1 = the layer, 10/50 = a gateway batching)"
+    )
+    print(
+        f"{'batch':>5} {'requests':>8} {'req/s':>7} {'srv cpu':>7} {'req/srv cpu':>11} {'spans/srv cpu':>13} {'snd busy':>8}"
+    )
+    total = spans_total // (2 if quick else 1)
+    for batch in _AGENT_BATCHES:
+        r = _rate({"protocol": "agent", "batch": batch}, total, 4, "other")
+        per_cpu = r["requests"] / r["cpu"] if r["cpu"] else 0.0
+        print(
+            f"{batch:>5} {int(r['requests']):>8} {r['requests'] / r['wall']:>7.0f} {r['cpu']:>7.2f} "
+            f"{per_cpu:>11.0f} {r['per_cpu']:>13.0f} {r['sender_busy']:>8.0%}",
+            flush=True,
+        )
+        if batch == 1:
+            verdict = "met" if per_cpu >= 2000 else "NOT met"
+            print(
+                f"      budget >= 2,000 agent requests per collector CPU-second (batch 1): {verdict}"
+            )
+    print("\nthe same exporter row with 200 slow connections held open (half a request line each)")
+    row = ("http", 512, "none", 4, "other")
+    r = _rate(
+        {"protocol": "http", "batch": 512, "compression": "none"}, spans_total, 4, "other", slow=200
+    )
+    base = [x for rr, x in results if rr == row]
+    base_txt = f" (without them: {base[0]['rate']:,.0f} spans/s)" if base else ""
+    print(
+        f"otlp/http 512 none 4 other + 200 slow: {r['rate']:,.0f} spans/s, "
+        f"{r['per_cpu']:,.0f} spans per collector CPU-second{base_txt}"
+    )
+
+
 def _verdict(results: list[tuple[tuple[str, int, str, int, str], dict[str, float]]]) -> None:
     """The budget line: the best wall-clock rate the official OTLP/HTTP exporter reached."""
     budget = 20_000
@@ -484,6 +668,9 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--sender"]:
         _sender(json.loads(argv[1]), int(argv[2]), int(argv[3]))
         return 0
+    if argv[:1] == ["--agent-sender"]:
+        _agent_sender(int(argv[1]), int(argv[2]), int(argv[3]))
+        return 0
     if argv[:1] == ["--flood"]:
         _flood(argv[1], float(argv[2]), int(argv[3]), float(argv[4]))
         return 0
@@ -491,6 +678,8 @@ def main(argv: list[str]) -> int:
     # Divisible into whole 512- and 2048-span batches for 1, 2, 4 and 6 senders.
     spans_total = 24_576 if quick else 147_456
     rows = _ROWS
+    if "--only-agent" in argv:
+        rows = ()
     if "--row" in argv:  # one ad-hoc row: --row http,512,none,2,other
         f = argv[argv.index("--row") + 1].split(",")
         rows = ((f[0], int(f[1]), f[2], int(f[3]), f[4]),)
@@ -513,7 +702,10 @@ def main(argv: list[str]) -> int:
             f"{r['sender_busy']:>8.0%}",
             flush=True,
         )
-    print(_LEGEND)
+    if "--only-agent" not in argv:
+        print(_LEGEND)
+    if "--row" not in argv:
+        _agent_table(results, spans_total, quick)
     print(
         f"load average at the end {os.getloadavg()[0]:.1f} (other work on the machine slows the senders)"
     )
