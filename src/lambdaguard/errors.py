@@ -9,6 +9,7 @@
     │   └── UnknownOperation
     ├── IngestError          a telemetry body cannot be accepted (maps to a 4xx)
     └── StoreError           the store cannot be opened, migrated or written
+        └── StoreRejected    the store is up but refused a value (a poison request, not an outage)
 
 The agent never raises any of these into a function's code: in the function,
 a bad setting logs one warning and falls back to its default.
@@ -22,6 +23,7 @@ __all__ = [
     "IngestError",
     "LambdaguardError",
     "StoreError",
+    "StoreRejected",
     "UnknownOperation",
     "UnknownService",
 ]
@@ -65,3 +67,7 @@ class IngestError(LambdaguardError):
 
 class StoreError(LambdaguardError):
     """The store cannot be opened, migrated or written."""
+
+
+class StoreRejected(StoreError):
+    """The store is reachable but refused this data (a value it cannot hold): retrying is useless."""

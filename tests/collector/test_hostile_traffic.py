@@ -238,3 +238,34 @@ def test_invalid_utf8_in_one_span_of_many_is_rejected_alone(collector: Collector
     assert collector.store.calls(ARN)[0].count == 3
     text = httpx.get(f"{collector.http_url}/metrics").text
     assert 'lambdaguard_rejected_total{reason="invalid_utf8",signal="traces"} 1.0' in text
+
+
+@pytest.mark.postgres
+def test_nul_characters_are_stored_safely_on_postgresql(
+    collector_factory: Any, pg_url: str
+) -> None:
+    """NUL characters in attribute values never make a PostgreSQL store answer 503: the
+    request is stored (NUL replaced by U+FFFD), and the next request is served too."""
+    from lambdaguard.collector.spans import NUL_REPLACEMENT
+
+    from .conftest import Call
+
+    handle = collector_factory(store_url=pg_url)
+    poison = trace_request(
+        trace_id=b"\x64" * 16,
+        calls=(Call(params='{"Bucket":"or\x00ders"}'),),
+        hosts=[("api\x00.example.com", 443, True)],
+    ).SerializeToString()
+    for _ in range(2):  # a client retrying the same body gets the same 200
+        response = httpx.post(f"{handle.http_url}/v1/traces", content=poison, headers=PROTOBUF)
+        assert response.status_code == 200, response.content
+    (call,) = handle.store.calls(ARN)
+    assert call.params == {"Bucket": f"or{NUL_REPLACEMENT}ders"}
+    (host,) = handle.store.hosts(ARN)
+    assert host.host == f"api{NUL_REPLACEMENT}.example.com"
+    normal = trace_request(trace_id=b"\x65" * 16).SerializeToString()
+    assert (
+        httpx.post(f"{handle.http_url}/v1/traces", content=normal, headers=PROTOBUF).status_code
+        == 200
+    )
+    assert handle.stats()["store_errors"] == 0

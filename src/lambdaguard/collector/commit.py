@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from lambdaguard.collector.spans import SpanFacts
 from lambdaguard.collector.store import IngestResult, Store
-from lambdaguard.errors import StoreError
+from lambdaguard.errors import StoreError, StoreRejected
 
 __all__ = ["GroupCommitter"]
 
@@ -99,7 +99,7 @@ class GroupCommitter:
         except StoreError as exc:
             if metrics is not None:
                 metrics.store_errors.inc()
-            if len(group) == 1 or self._store_down():
+            if len(group) == 1 or (not isinstance(exc, StoreRejected) and self._store_down()):
                 for g in group:
                     g.future.set_exception(exc)
                 return

@@ -22,7 +22,7 @@ import grpc
 from lambdaguard.collector.otlp import Signal, encode_response
 from lambdaguard.collector.settings import CollectorConfig
 from lambdaguard.collector.telemetry import get_logger
-from lambdaguard.errors import IngestError, StoreError
+from lambdaguard.errors import IngestError, StoreError, StoreRejected
 
 __all__ = ["start_grpc"]
 
@@ -89,6 +89,10 @@ def _export(ingestor: Any, signal: Signal) -> Any:
             ingestor.release()
         try:
             result = ingestor.commit(prepared).result(timeout=config.request_timeout_s)
+        except StoreRejected as exc:
+            ingestor.count(bad_requests=1)
+            requests.labels("grpc", signal, "3").inc()
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"a value cannot be stored: {exc}")
         except (StoreError, FutureTimeout) as exc:
             ingestor.count(store_errors=1)
             requests.labels("grpc", signal, "14").inc()

@@ -66,7 +66,7 @@ from lambdaguard.collector.otlp import (
 )
 from lambdaguard.collector.settings import CollectorConfig
 from lambdaguard.collector.telemetry import METRICS_CONTENT_TYPE, get_logger
-from lambdaguard.errors import IngestError, StoreError
+from lambdaguard.errors import IngestError, StoreError, StoreRejected
 
 __all__ = ["HttpReceiver"]
 
@@ -598,6 +598,14 @@ class _OtlpApp:
             result = await asyncio.wait_for(
                 asyncio.wrap_future(ingestor.commit(prepared), loop=self.r.loop),
                 timeout=max(self.config.request_timeout_s, 30.0),
+            )
+        except StoreRejected as exc:
+            ingestor.count(bad_requests=1)
+            log.warning("store_refused_request", error=str(exc))
+            return (
+                400,
+                encode_status(400, f"a value in the request cannot be stored: {exc}", encoding),
+                (),
             )
         except (StoreError, TimeoutError) as exc:
             ingestor.count(store_errors=1)

@@ -45,6 +45,8 @@ __all__ = [
 # size whatever a client sends (the wire limit still bounds the request).
 # Params are never cut mid-string: they are bounded as JSON (recorded.bound_params).
 MAX_TEXT: Final = 512
+# What a NUL character in an attribute value is stored as, on every backend.
+NUL_REPLACEMENT: Final = "\ufffd"
 MAX_PARAMS: Final = recorded.MAX_PARAMS_BYTES
 # Response facts: at most this many, each value whole (a cut key id names no key).
 MAX_RESPONSE_FACTS: Final = 16
@@ -190,7 +192,10 @@ def _attrs(kvs: Iterable[Any]) -> dict[str, Any]:
         which = value.WhichOneof("value")
         # Strings are nearly every attribute lambdaguard reads: test that first.
         if which == "string_value":
-            out[kv.key] = value.string_value
+            text = value.string_value
+            # PostgreSQL text cannot hold NUL (SQLite can, but then compares
+            # oddly): every stored string enters here, so it is made safe here.
+            out[kv.key] = text.replace("\x00", NUL_REPLACEMENT) if "\x00" in text else text
         elif which in _SCALARS:
             out[kv.key] = getattr(value, which)
     return out

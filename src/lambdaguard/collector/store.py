@@ -47,7 +47,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from lambdaguard import semconv
 from lambdaguard.collector.migrations import MIGRATIONS, SCHEMA_VERSION
 from lambdaguard.collector.spans import SpanFacts, call_key
-from lambdaguard.errors import StoreError
+from lambdaguard.errors import StoreError, StoreRejected
 from lambdaguard.evidence import (
     DurationDay,
     ErrorSeen,
@@ -433,6 +433,10 @@ class Store:
                     time.sleep(delay)
                     delay *= 2
                     continue
+                if isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError):
+                    # The store is up and refused a value: retrying the same
+                    # request can never succeed, so it must not look like an outage.
+                    raise StoreRejected(f"the store refused a value: {exc.orig}") from exc
                 raise StoreError(f"store write failed: {exc.orig}") from exc
             except SQLAlchemyError as exc:
                 raise StoreError(f"store write failed: {exc}") from exc
