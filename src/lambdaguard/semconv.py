@@ -150,6 +150,28 @@ VIA_SDK: Final = "sdk"
 VIA_SIGV4: Final = "sigv4"
 VIA_EXTENSION: Final = "extension"
 
+# -- what other instrumentations put on AWS call spans ----------------------------
+# The OpenTelemetry botocore and JavaScript AWS SDK instrumentations (and ADOT)
+# mark an AWS call with RPC_SYSTEM=aws-api, RPC_SERVICE (the SDK's service id)
+# and RPC_METHOD, and name a few resources with these attributes. The collector
+# stores such calls too, marked as coming from another instrumentation.
+FAAS_ID: Final = "faas.id"  # older semantic conventions: the function ARN
+FAAS_INVOKED_NAME: Final = "faas.invoked_name"
+FAAS_INVOKED_REGION: Final = "faas.invoked_region"
+OTEL_AWS_REGION: Final = "aws.region"
+OTEL_S3_BUCKET: Final = "aws.s3.bucket"
+OTEL_S3_KEY: Final = "aws.s3.key"
+OTEL_DYNAMODB_TABLE_NAMES: Final = "aws.dynamodb.table_names"  # array of strings
+OTEL_SQS_QUEUE_URL: Final = "aws.sqs.queue_url"
+OTEL_SNS_TOPIC_ARN: Final = "aws.sns.topic.arn"
+OTEL_LAMBDA_INVOKED_ARN: Final = "aws.lambda.invoked_arn"
+OTEL_SECRET_ARN: Final = "aws.secretsmanager.secret.arn"  # noqa: S105 - an attribute name
+OTEL_STATE_MACHINE_ARN: Final = "aws.step_functions.state_machine.arn"
+OTEL_KINESIS_STREAM_NAME: Final = "aws.kinesis.stream_name"
+MESSAGING_SYSTEM: Final = "messaging.system"
+MESSAGING_DESTINATION_NAME: Final = "messaging.destination.name"
+ERROR_TYPE: Final = "error.type"
+
 # -- outbound connections ------------------------------------------------------
 CONNECTION_EVENT: Final = "lambdaguard.connection"
 # server.address / server.port as above: the host name as the code asked for it

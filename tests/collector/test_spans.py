@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -57,7 +59,7 @@ def test_agent_shaped_request_yields_invocations_calls_and_hosts() -> None:
 
 
 def test_spans_from_other_sources_contribute_nothing() -> None:
-    """Spans without a Lambda function ARN are accepted but produce no facts."""
+    """Spans without a Lambda function produce no facts and are reported as rejected, with why."""
     request = ExportTraceServiceRequest()
     rs = request.resource_spans.add()
     rs.resource.attributes.append(kv(semconv.SERVICE_NAME, "checkout"))
@@ -66,7 +68,8 @@ def test_spans_from_other_sources_contribute_nothing() -> None:
     facts = extract(request, now_ns=1)
     assert facts.spans == ()
     assert facts.total_spans == 1
-    assert facts.rejected == 0
+    assert facts.rejected == 1
+    assert "no Lambda function" in facts.reject_reason
 
 
 def test_calls_under_the_init_span_inherit_the_init_phase() -> None:
@@ -118,3 +121,117 @@ def test_missing_and_odd_attribute_values_take_neutral_defaults() -> None:
     ((host, when),) = fact.hosts
     assert host.port == 0
     assert when == 5
+
+
+def _otel_request(resource: dict[str, str], *, on_span: dict[str, str] | None = None) -> Any:
+    """Spans as the OpenTelemetry aws-lambda + botocore instrumentations shape them."""
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.extend(kv(k, v) for k, v in resource.items())
+    ss = rs.scope_spans.add()
+    inv = ss.spans.add(trace_id=TRACE_ID, span_id=b"\x01" * 8, name="handler", kind=2)
+    inv.start_time_unix_nano = 10**18
+    inv.attributes.extend(kv(k, v) for k, v in (on_span or {}).items())
+    inv.attributes.append(kv(semconv.FAAS_INVOCATION_ID, "req-1"))
+    calls = [
+        ("S3", "GetObject", {semconv.OTEL_S3_BUCKET: "photos", semconv.OTEL_S3_KEY: "2026/a.jpg"}),
+        ("DynamoDB", "BatchGetItem", {}),
+        (
+            "SQS",
+            "SendMessage",
+            {semconv.OTEL_SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/q"},
+        ),
+        (
+            "Secrets Manager",
+            "GetSecretValue",
+            {semconv.OTEL_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:1:secret:db"},
+        ),
+    ]
+    for n, (service, method, extra) in enumerate(calls, start=2):
+        span = ss.spans.add(
+            trace_id=TRACE_ID, span_id=bytes([n]) * 8, parent_span_id=inv.span_id, kind=3
+        )
+        span.name = f"{service}.{method}"
+        span.start_time_unix_nano = 10**18 + n
+        span.attributes.extend(
+            [
+                kv(semconv.RPC_SYSTEM, semconv.RPC_SYSTEM_AWS),
+                kv(semconv.RPC_SERVICE, service),
+                kv(semconv.RPC_METHOD, method),
+                kv(semconv.OTEL_AWS_REGION, "eu-west-1"),
+                *(kv(k, v) for k, v in extra.items()),
+            ]
+        )
+        if method == "BatchGetItem":
+            span.attributes.append(
+                KeyValue(
+                    key=semconv.OTEL_DYNAMODB_TABLE_NAMES,
+                    value=AnyValue(
+                        array_value=ArrayValue(
+                            values=[AnyValue(string_value="orders"), AnyValue(string_value="users")]
+                        )
+                    ),
+                )
+            )
+    return request
+
+
+@pytest.mark.parametrize(
+    ("resource", "on_span"),
+    [
+        ({semconv.CLOUD_RESOURCE_ID: ARN}, None),
+        ({semconv.FAAS_ID: ARN}, None),
+        (
+            {
+                semconv.FAAS_NAME: "orders",
+                semconv.CLOUD_ACCOUNT_ID: "123456789012",
+                semconv.CLOUD_REGION: "eu-west-1",
+            },
+            None,
+        ),
+        ({semconv.SERVICE_NAME: "orders"}, {semconv.CLOUD_RESOURCE_ID: ARN + ":live"}),
+    ],
+)
+def test_calls_from_other_instrumentations_are_kept_and_marked(
+    resource: dict[str, str], on_span: dict[str, str] | None
+) -> None:
+    """botocore / JS SDK / ADOT call spans become calls marked source=otel, with the resources
+    their attributes name, whichever convention names the function."""
+    import json
+
+    from lambdaguard.evidence import SOURCE_OTEL
+
+    facts = extract(_otel_request(resource, on_span=on_span), now_ns=1)
+    calls = {(f.call.service, f.call.operation): f.call for f in facts.spans if f.call}
+    assert {f.function.arn for f in facts.spans} == {ARN}
+    assert set(calls) == {
+        ("s3", "GetObject"),
+        ("dynamodb", "BatchGetItem"),
+        ("sqs", "SendMessage"),
+        ("secretsmanager", "GetSecretValue"),
+    }
+    assert all(c.source == SOURCE_OTEL and not c.params_complete for c in calls.values())
+    assert json.loads(calls["s3", "GetObject"].params) == {"Bucket": "photos", "Key": "2026/"}
+    assert json.loads(calls["dynamodb", "BatchGetItem"].params) == {
+        "RequestItems": {"orders": {}, "users": {}}
+    }
+    assert json.loads(calls["sqs", "SendMessage"].params)["QueueUrl"].endswith("/1/q")
+    assert any(f.invocation for f in facts.spans)
+    assert facts.rejected == 0
+
+
+def test_otel_calls_are_stored_beside_the_agents(sqlite_url: str) -> None:
+    """Stored, an OTel call reads back as an ObservedCall with source=otel."""
+    from lambdaguard.collector.store import open_store
+    from lambdaguard.evidence import SOURCE_OTEL
+
+    store = open_store(sqlite_url)
+    store.ingest(extract(_otel_request({semconv.CLOUD_RESOURCE_ID: ARN}), now_ns=1).spans)
+    calls = store.calls(ARN)
+    assert len(calls) == 4
+    assert {c.source for c in calls} == {SOURCE_OTEL}
+    s3 = next(c for c in calls if c.service == "s3")
+    assert s3.params == {"Bucket": "photos", "Key": "2026/"}
+    store.close()

@@ -8,9 +8,22 @@ and re-batching gateways resend the same spans, so span identity (not a digest
 of the batch, which changes when a gateway re-batches) is what makes ingestion
 idempotent.
 
-Spans from other sources are tolerated: without a Lambda function ARN (from
-the resource's ``cloud.resource_id`` or the span's ``lambdaguard.function.arn``)
-a span contributes nothing, and missing attributes take neutral defaults.
+Spans from other instrumentations count too. An AWS call span from the
+OpenTelemetry botocore or JavaScript AWS SDK instrumentation (or ADOT) --
+``rpc.system=aws-api`` with ``rpc.service`` and ``rpc.method`` -- becomes a
+call marked ``source="otel"``, with the resources those instrumentations name
+(``aws.s3.bucket``, ``aws.dynamodb.table_names``, ``aws.sqs.queue_url``,
+``messaging.destination.name`` ...) as its params, never complete (they name
+fewer members than the agent records, so analysis gives them less
+confidence). The function is found from the resource (``cloud.resource_id``,
+``faas.id``, or ``faas.name`` with ``cloud.account.id`` and ``cloud.region``),
+else from a span of the same trace that names it (the aws-lambda
+instrumentation puts ``cloud.resource_id`` on the invocation span).
+
+A span that says nothing lambdaguard keeps (no function, or neither a call,
+an invocation, an init nor a connection) is not stored and is counted as
+rejected with the reason, as the OTLP partial-success answer asks; it is
+still forwarded. Missing attributes take neutral defaults.
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from lambdaguard import recorded, semconv
-from lambdaguard.evidence import SOURCE_LAMBDAGUARD
+from lambdaguard.evidence import SOURCE_LAMBDAGUARD, SOURCE_OTEL
 
 __all__ = [
     "CallFact",
@@ -36,6 +49,7 @@ __all__ = [
     "SpanFacts",
     "TraceFacts",
     "call_key",
+    "client_name",
     "duration_bucket",
     "extract",
     "normalize_function_arn",
@@ -323,6 +337,138 @@ def _function_from(raw: str, resource: dict[str, Any]) -> FunctionFact | None:
     )
 
 
+def _named_function(attrs: dict[str, Any], resource: dict[str, Any]) -> FunctionFact | None:
+    """The function named by attributes, in either convention (see the module docstring)."""
+    for key in (semconv.CLOUD_RESOURCE_ID, semconv.FAAS_ID):
+        raw = attrs.get(key)
+        if raw.__class__ is str and raw:
+            found = _function_from(raw[:MAX_TEXT], resource)
+            if found is not None:
+                return found
+    name = _text(attrs, semconv.FAAS_NAME)
+    account = _text(attrs, semconv.CLOUD_ACCOUNT_ID)
+    region = _text(attrs, semconv.CLOUD_REGION)
+    if name and account.isdigit() and len(account) == 12 and region and ":" not in name + region:
+        return _function_from(f"arn:aws:lambda:{region}:{account}:function:{name}", resource)
+    return None
+
+
+# rpc.service (the SDK's service id) -> botocore client name, where they differ
+# by more than case and spaces ("Secrets Manager" -> "secretsmanager" needs no row).
+_SERVICE_IDS: Final = {
+    "cloudwatch logs": "logs",
+    "eventbridge": "events",
+    "sfn": "stepfunctions",
+    "cognito identity provider": "cognito-idp",
+    "api gateway": "apigateway",
+    "apigatewaymanagementapi": "apigatewaymanagementapi",
+    "bedrock runtime": "bedrock-runtime",
+    "bedrock agent runtime": "bedrock-agent-runtime",
+    "iot data plane": "iot-data",
+    "elastic load balancing v2": "elbv2",
+    "elastic load balancing": "elb",
+    "route 53": "route53",
+    "lex runtime v2": "lexv2-runtime",
+    "sagemaker runtime": "sagemaker-runtime",
+    "timestream write": "timestream-write",
+    "timestream query": "timestream-query",
+    "dynamodb streams": "dynamodbstreams",
+}
+
+
+def client_name(service_id: str) -> str:
+    """The botocore client name for an SDK service id ("DynamoDB" -> "dynamodb")."""
+    lowered = service_id.strip().lower()
+    return _SERVICE_IDS.get(lowered) or lowered.replace(" ", "").replace("_", "")
+
+
+def _string_list(span: Any, key: str) -> list[str]:
+    for kv in span.attributes:
+        if kv.key == key:
+            value = kv.value
+            if value.WhichOneof("value") == "array_value":
+                return [v.string_value for v in value.array_value.values if v.string_value][:16]
+            if value.WhichOneof("value") == "string_value" and value.string_value:
+                return [value.string_value]
+    return []
+
+
+def _otel_params(
+    service: str, operation: str, attrs: dict[str, Any], span: Any, function: FunctionFact
+) -> dict[str, Any]:
+    """The request members another instrumentation's attributes name, in botocore's shape."""
+    params: dict[str, Any] = {}
+    bucket = _text(attrs, semconv.OTEL_S3_BUCKET)
+    if bucket:
+        params["Bucket"] = bucket
+        key = _text(attrs, semconv.OTEL_S3_KEY)
+        if "/" in key:  # like the agent: keep the first directory only
+            params["Key"] = key.split("/", 1)[0] + "/"
+    tables = _string_list(span, semconv.OTEL_DYNAMODB_TABLE_NAMES)
+    if tables:
+        if operation.startswith("Batch"):
+            params["RequestItems"] = {t: {} for t in tables}
+        elif operation.startswith("Transact"):
+            params["TransactItems"] = [{"Put": {"TableName": t}} for t in tables]
+        else:
+            params["TableName"] = tables[0]
+    queue_url = _text(attrs, semconv.OTEL_SQS_QUEUE_URL)
+    destination = _text(attrs, semconv.MESSAGING_DESTINATION_NAME)
+    if queue_url:
+        params["QueueUrl"] = queue_url
+    elif service == "sqs" and destination:
+        params["QueueUrl"] = (
+            f"https://sqs.{function.region}.amazonaws.com/{function.account}/{destination}"
+        )
+    topic = _text(attrs, semconv.OTEL_SNS_TOPIC_ARN)
+    if not topic and service == "sns" and destination.startswith("arn:"):
+        topic = destination
+    if topic:
+        params["TopicArn"] = topic
+    invoked = _text(attrs, semconv.OTEL_LAMBDA_INVOKED_ARN) or _text(
+        attrs, semconv.FAAS_INVOKED_NAME
+    )
+    if invoked and service == "lambda":
+        params["FunctionName"] = invoked
+    for attribute, member in (
+        (semconv.OTEL_SECRET_ARN, "SecretId"),
+        (semconv.OTEL_STATE_MACHINE_ARN, "stateMachineArn"),
+        (semconv.OTEL_KINESIS_STREAM_NAME, "StreamName"),
+    ):
+        value = _text(attrs, attribute)
+        if value:
+            params[member] = value
+    return params
+
+
+def _otel_call(attrs: dict[str, Any], span: Any, function: FunctionFact) -> CallFact | None:
+    """A call from another instrumentation's span (rpc.system=aws-api), or None."""
+    service_id = _text(attrs, semconv.RPC_SERVICE)
+    operation = _text(attrs, semconv.RPC_METHOD)
+    if not service_id or not operation:
+        return None
+    service = client_name(service_id)
+    params = _otel_params(service, operation, attrs, span, function)
+    error = ""
+    if span.status.code == 2:  # STATUS_CODE_ERROR
+        error = _text(attrs, semconv.ERROR_TYPE) or "Error"
+    return CallFact(
+        service=service,
+        operation=operation,
+        region=_text(attrs, semconv.OTEL_AWS_REGION) or function.region,
+        params=json.dumps(params, sort_keys=True, separators=(",", ":")),
+        phase=semconv.PHASE_INVOKE,
+        error_code=error,
+        response="{}",
+        presign=False,
+        count=1,
+        # Another instrumentation names only a few members: never the whole request.
+        params_complete=False,
+        credentials=semconv.CREDENTIALS_UNKNOWN,
+        source=SOURCE_OTEL,
+    )
+
+
 def _hosts(span: Any, default_ns: int) -> Iterator[tuple[HostFact, int]]:
     for event in span.events:
         if event.name != semconv.CONNECTION_EVENT:
@@ -352,12 +498,15 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
     # are built once per request and shared (they are immutable).
     calls: dict[tuple[Any, ...], CallFact] = {}
     invocations: dict[tuple[Any, ...], InvocationFact] = {}
-    total = rejected = 0
+    # Other instrumentations: the function named by a span of the same trace.
+    trace_functions: dict[bytes, FunctionFact] = {}
+    deferred: list[tuple[bytes, bytes, Any, dict[str, Any]]] = []
+    total = rejected = unnamed = shapeless = 0
     for rs in request.resource_spans:
         resource = _attrs(rs.resource.attributes)
         # The resource names the function once for all its spans; a span's own
         # lambdaguard.function.arn (rare) overrides it.
-        resource_function = _function_from(_text(resource, semconv.CLOUD_RESOURCE_ID), resource)
+        resource_function = _named_function(resource, resource)
         for ss in rs.scope_spans:
             for span in ss.spans:
                 total += 1
@@ -373,7 +522,17 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
                     if own_arn
                     else resource_function
                 )
+                if function is None and (
+                    semconv.CLOUD_RESOURCE_ID in attrs or semconv.FAAS_ID in attrs
+                ):
+                    function = _named_function(attrs, resource)
+                if function is not None and function is not resource_function:
+                    trace_functions.setdefault(trace_id, function)
                 if function is None:
+                    if attrs.get(semconv.RPC_SYSTEM) == semconv.RPC_SYSTEM_AWS:
+                        deferred.append((trace_id, span_id, span, attrs))
+                    else:
+                        unnamed += 1
                     continue
                 time_ns = span.start_time_unix_nano or now_ns
                 phase = _text(attrs, semconv.PHASE)
@@ -442,6 +601,8 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
                     invocation = invocations.get(inv_fields)
                     if invocation is None:
                         invocation = invocations[inv_fields] = InvocationFact(*inv_fields)
+                elif attrs.get(semconv.RPC_SYSTEM) == semconv.RPC_SYSTEM_AWS:
+                    call = _otel_call(attrs, span, function)
                 elif is_init and (
                     _text(attrs, semconv.INVOCATION_OUTCOME) == semconv.OUTCOME_ERROR
                     or semconv.INVOCATION_ERROR_TYPE in attrs
@@ -449,11 +610,23 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
                     init_error = _text(attrs, semconv.INVOCATION_ERROR_TYPE) or "error"
                 hosts = tuple(_hosts(span, time_ns)) if len(span.events) else ()
                 if call is None and invocation is None and not hosts and not is_init:
+                    shapeless += 1
                     continue
                 if key not in found:
                     found[key] = SpanFacts(
                         key, function, time_ns, call, invocation, hosts, init_error
                     )
+    for trace_id, span_id, span, attrs in deferred:
+        function = trace_functions.get(trace_id)
+        call = _otel_call(attrs, span, function) if function is not None else None
+        if function is None or call is None:
+            unnamed += 1
+            continue
+        key = trace_id + span_id
+        if key not in found:
+            found[key] = SpanFacts(
+                key, function, span.start_time_unix_nano or now_ns, call, None, ()
+            )
     # A call span without its own phase attribute inherits it from its parent:
     # the agent makes calls made during INIT children of the init span.
     for key, parent in pending_phase.items():
@@ -463,9 +636,21 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
             found[key] = dataclasses.replace(
                 facts, call=dataclasses.replace(call, phase=semconv.PHASE_INIT)
             )
-    reason = (
-        f"{rejected} span(s) rejected: trace_id must be 16 bytes and span_id 8 bytes"
-        if rejected
-        else ""
+    reasons = []
+    if rejected:
+        reasons.append(
+            f"{rejected} span(s) rejected: trace_id must be 16 bytes and span_id 8 bytes"
+        )
+    if unnamed:
+        reasons.append(
+            f"{unnamed} span(s) not stored: no Lambda function named (cloud.resource_id, faas.id, "
+            "or faas.name with cloud.account.id and cloud.region, on the resource or the trace)"
+        )
+    if shapeless:
+        reasons.append(
+            f"{shapeless} span(s) not stored: not lambdaguard's shape (neither an AWS call, an "
+            "invocation, an init nor a connection)"
+        )
+    return TraceFacts(
+        tuple(found.values()), total, rejected + unnamed + shapeless, "; ".join(reasons)
     )
-    return TraceFacts(tuple(found.values()), total, rejected, reason)
