@@ -269,3 +269,61 @@ def test_nul_characters_are_stored_safely_on_postgresql(
         == 200
     )
     assert handle.stats()["store_errors"] == 0
+
+
+def test_cardinality_flood_is_capped_counted_and_reported(collector_factory: Any) -> None:
+    """50,000 distinct function names in one request: at most the cap is stored, the rest is
+    counted in partial success and in metrics, and a known function is still served."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+
+    from lambdaguard import semconv
+
+    from .conftest import kv
+
+    handle = collector_factory(max_functions_per_request=100, max_functions=150)
+
+    def flood(prefix: str, offset: int) -> bytes:
+        request = ExportTraceServiceRequest()
+        for i in range(50_000 // 500):
+            ss = request.resource_spans.add().scope_spans.add()
+            for j in range(500):
+                n = i * 500 + j
+                span = ss.spans.add(
+                    trace_id=(offset + n).to_bytes(16, "big"), span_id=b"\x01" * 8, name="f"
+                )
+                span.attributes.extend(
+                    [
+                        kv(
+                            semconv.FUNCTION_ARN,
+                            f"arn:aws:lambda:eu-west-1:123456789012:function:{prefix}{n}",
+                        ),
+                        kv(semconv.FAAS_INVOCATION_ID, "r"),
+                    ]
+                )
+        return request.SerializeToString()
+
+    send_with_sdk(OTLPSpanExporter(endpoint=f"{handle.http_url}/v1/traces"))
+    assert_stored(handle)  # "orders" is known before the floods
+    url = f"{handle.http_url}/v1/traces"
+    response = httpx.post(url, content=flood("f", 0), headers=PROTOBUF, timeout=60)
+    assert response.status_code == 200
+    partial = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_spans == 50_000 - 100
+    assert "max_functions_per_request=100" in partial.error_message
+    assert len(handle.store.functions()) == 1 + 100
+    # A second flood fills the store-wide cap (150) and no more.
+    response = httpx.post(url, content=flood("g", 10**6), headers=PROTOBUF, timeout=60)
+    partial = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert "max_functions=150" in partial.error_message
+    assert len(handle.store.functions()) == 150
+    over = 2 * 50_000 - 149
+    assert handle.stats()["over_cap"] == over
+    text = httpx.get(f"{handle.http_url}/metrics").text
+    assert f'lambdaguard_rejected_total{{reason="over_cap",signal="traces"}} {over}.0' in text
+    # A known function is still served at the cap.
+    normal = trace_request(trace_id=b"\x66" * 16).SerializeToString()
+    assert httpx.post(url, content=normal, headers=PROTOBUF).status_code == 200
+    assert any(c.operation == "GetObject" and c.count == 1 for c in handle.store.calls(ARN))

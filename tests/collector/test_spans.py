@@ -235,3 +235,29 @@ def test_otel_calls_are_stored_beside_the_agents(sqlite_url: str) -> None:
     s3 = next(c for c in calls if c.service == "s3")
     assert s3.params == {"Bucket": "photos", "Key": "2026/"}
     store.close()
+
+
+def test_caps_per_function_for_calls_and_hosts() -> None:
+    """Distinct calls and hosts per function beyond the per-request caps are left out and
+    counted, with the cap named in the reason."""
+    from lambdaguard.collector.caps import Caps
+
+    request = trace_request(
+        trace_id=TRACE_ID,
+        calls=[Call(params=f'{{"Bucket":"b{i}"}}') for i in range(10)],
+        hosts=[(f"h{i}.example", 443, True) for i in range(5)],
+        invocations=1,
+    )
+    facts = extract(request, now_ns=1).spans
+    caps = Caps(
+        max_functions_per_request=10,
+        max_calls_per_request=4,
+        max_hosts_per_request=3,
+        max_functions=10,
+    )
+    result = caps.apply(facts)
+    assert sum(1 for f in result.kept if f.call) == 4
+    assert not any(f.hosts for f in result.kept)  # the one span with 5 hosts is over 3
+    assert result.over == 6 + 1
+    assert "max_calls_per_request=4" in result.reason
+    assert "max_hosts_per_request=3" in result.reason

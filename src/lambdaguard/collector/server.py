@@ -36,6 +36,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Final
 
+from lambdaguard.collector.caps import Caps
 from lambdaguard.collector.commit import GroupCommitter
 from lambdaguard.collector.forward import Forwarder
 from lambdaguard.collector.metrics import extract_metrics
@@ -90,6 +91,7 @@ class Prepared:
     received: int
     rejected: int
     reason: str
+    over_cap: int = 0  # of ``rejected``: counted in metrics when capped
 
 
 class Throttled(Exception):
@@ -113,6 +115,13 @@ class Ingestor:
         self.metrics = metrics or Metrics()
         self.limits: DecodeLimits = config.decode_limits
         self.committer = GroupCommitter(store, metrics=self.metrics)
+        self.caps = Caps(
+            max_functions_per_request=config.max_functions_per_request,
+            max_calls_per_request=config.max_calls_per_request,
+            max_hosts_per_request=config.max_hosts_per_request,
+            max_functions=config.max_functions,
+            known_functions=store.function_arns(),
+        )
         self._slots = threading.BoundedSemaphore(config.max_inflight)
         self._tokens = tuple(t.encode("utf-8") for t in config.tokens)
         self._lock = threading.Lock()
@@ -130,6 +139,7 @@ class Ingestor:
                 "bad_requests",
                 "store_errors",
                 "timeouts",
+                "over_cap",
             ),
             0,
         )
@@ -208,11 +218,24 @@ class Ingestor:
         del body
         if signal == "traces":
             facts = extract(decoded.message, now_ns=now)
-            rejected = decoded.rejected + facts.rejected
-            reasons = "; ".join(r for r in (decoded.reason, facts.reject_reason) if r)
+            capped = self.caps.apply(facts.spans)
+            if capped.over:
+                self.count(over_cap=capped.over)
+                self.metrics.rejected.labels("traces", "over_cap").inc(capped.over)
+            rejected = decoded.rejected + facts.rejected + capped.over
+            reasons = "; ".join(
+                r for r in (decoded.reason, facts.reject_reason, capped.reason) if r
+            )
             received = facts.total_spans + decoded.rejected
             return Prepared(
-                signal, facts.spans, decoded.payload, decoded.message, received, rejected, reasons
+                signal,
+                capped.kept,
+                decoded.payload,
+                decoded.message,
+                received,
+                rejected,
+                reasons,
+                capped.over,
             )
         if signal == "metrics":
             mfacts = extract_metrics(decoded.message, now)
@@ -256,10 +279,9 @@ class Ingestor:
             m.labels("stored").inc(result.new_spans)
             m.labels("duplicate").inc(result.duplicate_spans)
             m.labels("rejected").inc(prepared.rejected)
-        if prepared.rejected:
-            self.metrics.rejected.labels(prepared.signal, _reason_label(prepared.reason)).inc(
-                prepared.rejected
-            )
+        other = prepared.rejected - prepared.over_cap
+        if other:
+            self.metrics.rejected.labels(prepared.signal, _reason_label(prepared.reason)).inc(other)
         if self.forwarder is not None:
             self.forwarder.submit_new(prepared.signal, prepared.message, prepared.payload, result)
         return Outcome(prepared.rejected, prepared.reason)
@@ -304,9 +326,9 @@ def _reason_label(reason: str) -> str:
         ("utf-8", "invalid_utf8"),
         ("trace_id", "bad_ids"),
         ("not valid protobuf", "undecodable"),
-        ("limit", "over_limit"),
-        ("cap", "over_cap"),
+        ("no lambda function", "no_function"),
         ("shape", "not_lambdaguard"),
+        ("limit", "over_limit"),
     ):
         if needle in lowered:
             return label

@@ -67,6 +67,10 @@ ENV: Final[Mapping[str, str]] = {
     "max_resources": "LAMBDAGUARD_MAX_RESOURCES",
     "max_items": "LAMBDAGUARD_MAX_ITEMS",
     "max_events": "LAMBDAGUARD_MAX_EVENTS",
+    "max_functions_per_request": "LAMBDAGUARD_MAX_FUNCTIONS_PER_REQUEST",
+    "max_calls_per_request": "LAMBDAGUARD_MAX_CALLS_PER_REQUEST",
+    "max_hosts_per_request": "LAMBDAGUARD_MAX_HOSTS_PER_REQUEST",
+    "max_functions": "LAMBDAGUARD_MAX_FUNCTIONS",
     "span_window": "LAMBDAGUARD_SPAN_WINDOW",
     "sqlite_synchronous": "LAMBDAGUARD_SQLITE_SYNCHRONOUS",
 }
@@ -124,6 +128,11 @@ class CollectorConfig:
     max_resources: int = 1_000
     max_items: int = 50_000  # spans, log records or data points per request
     max_events: int = 100_000  # span events, links and exemplars per request
+    # Cardinality caps (see collector.caps): what is over is counted and reported, not stored.
+    max_functions_per_request: int = 1_000
+    max_calls_per_request: int = 1_000  # distinct calls per function in one request
+    max_hosts_per_request: int = 1_000  # distinct hosts per function in one request
+    max_functions: int = 100_000  # functions in the store
     retry_after_s: int = 1
     # How long span ids are kept for de-duplicating redelivered batches
     # (seconds). Exporter retries end within minutes (the OTel Collector's
@@ -195,6 +204,10 @@ _POSITIVE_INTS: Final = (
     "max_resources",
     "max_items",
     "max_events",
+    "max_functions_per_request",
+    "max_calls_per_request",
+    "max_hosts_per_request",
+    "max_functions",
     "span_window_s",
 )
 _POSITIVE_FLOATS: Final = (

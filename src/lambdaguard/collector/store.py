@@ -615,6 +615,10 @@ class Store:
         result: tuple[int, int, int] = self._retrying(work)
         return result
 
+    def function_arns(self) -> list[str]:
+        """Every function ARN in the store (for the store-wide function cap)."""
+        return [str(r[0]) for r in self._rows(sa.select(functions_t.c.arn))]
+
     def ping(self) -> bool:
         """True when the store answers a trivial query."""
         try:
