@@ -16,6 +16,12 @@ MODULES = [
     "lambdaguard.collector.server",
     "lambdaguard.collector.cli_serve",
     "lambdaguard.collector.cli_store",
+    "lambdaguard.collector.caps",
+    "lambdaguard.collector.commit",
+    "lambdaguard.collector.grpc_receiver",
+    "lambdaguard.collector.http_receiver",
+    "lambdaguard.collector.metrics",
+    "lambdaguard.collector.telemetry",
 ]
 
 
