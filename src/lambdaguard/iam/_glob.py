@@ -149,6 +149,7 @@ def _is_star(t: Token) -> bool:
     return t in (STAR_SEG, STAR_ALL)
 
 
+@lru_cache(maxsize=65536)
 def _render(tokens: tuple[Token, ...]) -> str:
     parts: list[str] = []
     for t in tokens:
@@ -251,7 +252,7 @@ def nonempty(globs: Sequence[Glob], accept: Callable[[tuple[bool, ...]], bool]) 
     """
     token_lists = [g.tokens for g in globs]
     start = tuple(_closure(t, (0,)) for t in token_lists)
-    alphabet = _alphabet(globs)
+    other = _alphabet(globs)[-1]
     seen = {start}
     todo = [start]
     while todo:
@@ -259,7 +260,16 @@ def nonempty(globs: Sequence[Glob], accept: Callable[[tuple[bool, ...]], bool]) 
         flags = tuple(len(t) in s for t, s in zip(token_lists, state, strict=True))
         if accept(flags):
             return True
-        for ch in alphabet:
+        # Only the literals due at the current positions can move a pattern
+        # differently from "other"; every other character behaves like it.
+        due: set[str] = {":", other}
+        for t, states in zip(token_lists, state, strict=True):
+            for i in states:
+                if i < len(t):
+                    tok = t[i]
+                    if isinstance(tok, str):
+                        due.add(tok)
+        for ch in sorted(due):
             nxt = tuple(_step(t, s, ch) for t, s in zip(token_lists, state, strict=True))
             if nxt not in seen:
                 seen.add(nxt)
@@ -299,25 +309,59 @@ def covers(patterns: Sequence[Glob], pattern: Glob) -> bool:
 
 @lru_cache(maxsize=65536)
 def _covers(patterns: tuple[Glob, ...], pattern: Glob) -> bool:
-    if any(p.everything for p in patterns):
+    if any(p.everything for p in patterns) or pattern in patterns:
         return True
     if pattern.concrete:
         value = "".join(str(t) for t in pattern.tokens)
         return any(p.matches(value) for p in patterns)
-    # A literal prefix followed by a final STAR_ALL covers every pattern that starts
-    # with that prefix (the common shape: arn:aws:s3:::bucket/*).
-    for p in patterns:
-        if len(p.tokens) >= 1 and p.tokens[-1] == STAR_ALL:
-            head = p.tokens[:-1]
-            if all(isinstance(t, str) for t in head) and _literal_prefix(pattern.tokens).startswith(
-                "".join(str(t) for t in head)
-            ):
-                return True
+    # Cheap and sound first: one pattern that matches the other token by token
+    # covers it; one instance of the pattern that none matches disproves it.
+    if any(_syntactic_cover(p.tokens, pattern.tokens) for p in patterns):
+        return True
+    for value in _instances(pattern.tokens):
+        if not any(p.matches(value) for p in patterns):
+            return False
     candidates = tuple(p for p in patterns if not _disjoint(p, pattern))
     if not candidates:
         return False
     globs = (pattern, *candidates)
     return not nonempty(globs, lambda f: f[0] and not any(f[1:]))
+
+
+# Stand-ins for the wildcards of the covered pattern when the covering one is
+# matched against it as text (control characters never occur in ARNs).
+_SYM = {ANY1: "\x01", STAR_SEG: "\x02", STAR_ALL: "\x03"}
+
+
+@lru_cache(maxsize=65536)
+def _symbolic_regex(tokens: tuple[Token, ...]) -> re.Pattern[str]:
+    parts: list[str] = []
+    for t in tokens:
+        if t == ANY1:  # a non-colon character, or the other pattern's "?"
+            parts.append("[^:\x02\x03]")
+        elif t == STAR_SEG:  # anything without a colon, or the other's "?" and inner "*"
+            parts.append("[^:\x03]*")
+        elif t == STAR_ALL:
+            parts.append(".*")
+        else:
+            parts.append(re.escape(str(t)))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _syntactic_cover(a: tuple[Token, ...], b: tuple[Token, ...]) -> bool:
+    """True if ``a`` matches ``b`` read as text with its wildcards as symbols: then a covers b."""
+    text = "".join(_SYM[t] if isinstance(t, int) else t for t in b)
+    if any(isinstance(t, str) and t in "\x01\x02\x03" for t in b):
+        return False
+    return _symbolic_regex(a).fullmatch(text) is not None
+
+
+def _instances(tokens: tuple[Token, ...]) -> tuple[str, str]:
+    """Two strings the pattern matches: wildcards as nothing (or one character), and as a few."""
+    filler = "\ue000"
+    short = "".join(t if isinstance(t, str) else filler if t == ANY1 else "" for t in tokens)
+    long = "".join(t if isinstance(t, str) else filler if t == ANY1 else filler * 3 for t in tokens)
+    return short, long
 
 
 def _disjoint(a: Glob, b: Glob) -> bool:
@@ -342,7 +386,25 @@ def intersect(a: Glob, b: Glob) -> tuple[Glob, ...]:
 
 @lru_cache(maxsize=65536)
 def _intersect(a: tuple[Token, ...], b: tuple[Token, ...]) -> tuple[Glob, ...]:
-    found = sorted({_normalize(t) for t in _product(a, b)}, key=_order)
+    # Literal heads and tails both patterns have must agree; the product only
+    # needs the middles (ARNs share long literal prefixes such as arn:aws:s3:::).
+    head = 0
+    while head < min(len(a), len(b)) and isinstance(a[head], str) and isinstance(b[head], str):
+        if a[head] != b[head]:
+            return ()
+        head += 1
+    tail = 0
+    while (
+        tail < min(len(a), len(b)) - head
+        and isinstance(a[-1 - tail], str)
+        and isinstance(b[-1 - tail], str)
+    ):
+        if a[-1 - tail] != b[-1 - tail]:
+            return ()
+        tail += 1
+    prefix, suffix = a[:head], a[len(a) - tail :]
+    middle = _product(a[head : len(a) - tail], b[head : len(b) - tail])
+    found = sorted({_normalize((*prefix, *t, *suffix)) for t in middle}, key=_order)
     kept = [Glob(t) for t in found]
     # Drop a glob the others cover (the narrowest first): each step keeps the union.
     for g in sorted(kept, key=lambda g: _order(g.tokens), reverse=True):
@@ -359,7 +421,8 @@ def _order(tokens: tuple[Token, ...]) -> tuple[int, str, str]:
     return (len(tokens), _render(tokens), repr(tokens))
 
 
-def _product(a: tuple[Token, ...], b: tuple[Token, ...]) -> set[tuple[Token, ...]]:
+@lru_cache(maxsize=65536)
+def _product(a: tuple[Token, ...], b: tuple[Token, ...]) -> frozenset[tuple[Token, ...]]:
     @cache
     def inter(i: int, j: int) -> frozenset[tuple[Token, ...]]:
         if i == len(a) and j == len(b):
@@ -392,7 +455,7 @@ def _product(a: tuple[Token, ...], b: tuple[Token, ...]) -> set[tuple[Token, ...
                 out |= {(t, *rest) for rest in inter(i + 1, j + 1)}
         return frozenset(out)
 
-    result = set(inter(0, 0))
+    result = inter(0, 0)
     inter.cache_clear()
     return result
 

@@ -212,6 +212,14 @@ def _compile(policy: Policy, statement: Statement, *, boundary: bool) -> _Rule |
     )
 
 
+@lru_cache(maxsize=4096)
+def _compile_policy(policy: Policy, boundary: bool) -> tuple[_Rule, ...]:
+    # Managed policies are shared by many roles: compile each once.
+    return tuple(
+        r for s in policy.statements if (r := _compile(policy, s, boundary=boundary)) is not None
+    )
+
+
 # How a statement's resource element relates to a concrete ARN.
 _NO, _YES, _MAYBE = 0, 1, 2
 
@@ -452,19 +460,10 @@ class Grant:
                 raise PolicyError(
                     f"a grant is made of Policy objects (see parse_policy), not {type(p).__name__}"
                 )
-        self._identity = tuple(
-            r
-            for p in self.policies
-            for s in p.statements
-            if (r := _compile(p, s, boundary=False)) is not None
-        )
+        self._identity = tuple(r for p in self.policies for r in _compile_policy(p, False))
         self._boundary: tuple[_Rule, ...] | None = None
         if boundary is not None:
-            self._boundary = tuple(
-                r
-                for s in boundary.statements
-                if (r := _compile(boundary, s, boundary=True)) is not None
-            )
+            self._boundary = _compile_policy(boundary, True)
         self._per_action: dict[str, tuple[tuple[_Rule, ...], tuple[_Rule, ...] | None]] = {}
         self._decisions: dict[tuple[str, str], Decision] = {}
 
