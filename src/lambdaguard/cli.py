@@ -35,6 +35,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lambdaguard.collector.cli_store",
         "inspect, migrate and prune the collector's store",
     ),
+    "functions": (
+        "lambdaguard.views.cli_functions",
+        "one line per function: verdict, invocations, errors, cold starts, calls, hosts",
+    ),
+    "show": (
+        "lambdaguard.views.cli_show",
+        "one function: invocations over time, AWS calls and their IAM requests, hosts",
+    ),
+    "report": (
+        "lambdaguard.views.cli_report",
+        "write the HTML report: one self-contained file (-o report.html)",
+    ),
     "demo": (
         "lambdaguard.local.demo",
         "run the sample functions locally and show what was recorded",
