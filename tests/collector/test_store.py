@@ -46,7 +46,7 @@ def test_aggregates_counts_and_times(store_url: str, clock: Clock) -> None:
     calls = {(c.service, c.operation): c for c in store.calls(ARN)}
     assert calls["s3", "GetObject"].count == 3
     assert calls["dynamodb", "Query"].count == 12
-    assert calls["dynamodb", "Query"].params == '{"TableName":"t"}'
+    assert calls["dynamodb", "Query"].params == {"TableName": "t"}
     assert calls["s3", "GetObject"].first_seen == clock.now
     hosts = {(h.host, h.port, h.tls): h.count for h in store.hosts(ARN)}
     assert hosts == {("api.example.com", 443, True): 3, ("plain.example.com", 80, False): 3}

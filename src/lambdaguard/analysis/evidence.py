@@ -1,47 +1,50 @@
-"""Per-function evidence summaries, read from the store.
+"""Per-function evidence summaries, read from the store with fleet-wide reads.
 
 The store keeps facts; this module turns them into :class:`~.findings.Evidence`
-(invocations per day and in total, AWS calls grouped by operation with the IAM
-requests each call needs, outbound hosts, triggers seen), limited to a window
-when one is given. It is the only reader of the store's evidence tables in
-``analysis``; the judgement modules build on what it returns.
+(invocations per day with durations and error types, AWS calls grouped by
+operation with the IAM requests each needs, outbound hosts, triggers and
+versions seen), limited to a window when one is given. Each kind of fact is
+read once for every function (one query per table, whatever the fleet's
+size) and grouped here.
 
-The IAM requests come from :func:`lambdaguard.iam.authorizations`, once per
-distinct (call, account, region): a fleet shares most calls' shapes, and the
-mapping is the costly part of a large report. A call the IAM knowledge cannot
-map keeps its count and says why in ``note``; it is never dropped.
+The IAM requests come from :func:`lambdaguard.iam.authorizations_for_call`,
+the one door from an observed call to the mapping, once per distinct call
+shape: a fleet shares most calls' shapes, and the mapping is the costly part
+of a large report. A call the IAM knowledge cannot map keeps its count and
+says why in ``note``; it is never dropped.
 
-Windows: invocation days are kept per day, so they are cut exactly; calls and
-hosts are kept as counts with first and last seen, so a call last seen inside
-the window counts whole (its count may include earlier calls). The findings
-say so in their warnings.
+Windows: invocation days are kept per day, so they are cut exactly; calls,
+hosts and triggers are kept as counts with first and last seen, so one last
+seen inside the window counts whole (its count may include earlier ones).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lambdaguard.analysis.findings import (
     CallGroup,
     DayCount,
     Evidence,
-    HostContact,
     IamRequest,
     Invocations,
-    ObservedCallSummary,
+    MappedCall,
 )
+from lambdaguard.evidence import ObservedCall
 
 if TYPE_CHECKING:
-    from lambdaguard.collector.store import CallRecord, FunctionRecord, Store
+    from lambdaguard.collector.store import Store
 
-__all__ = ["FunctionEvidence", "IamRequests", "collect", "function_names"]
+__all__ = ["FunctionEvidence", "IamRequests", "Progress", "collect", "function_names"]
 
+# Called with (functions done, functions in all) as the work goes.
 Progress = Callable[[int, int], None]
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,54 +59,35 @@ class FunctionEvidence:
 
 
 class IamRequests:
-    """The IAM requests of recorded calls, each distinct call mapped once."""
+    """The IAM requests of observed calls, each distinct call shape mapped once."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, ...], tuple[tuple[IamRequest, ...], str | None]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[tuple[IamRequest, ...], str | None]] = {}
 
-    def __call__(
-        self, call: CallRecord, *, account: str, region: str
-    ) -> tuple[tuple[IamRequest, ...], str | None]:
+    def __call__(self, call: ObservedCall) -> tuple[tuple[IamRequest, ...], str | None]:
         """The requests of one call and, when it could not be mapped, why."""
         key = (
             call.service,
             call.operation,
-            call.params,
-            call.region or region,
-            account,
+            call.region,
+            call.account,
+            json.dumps(call.params, sort_keys=True, default=str),
             call.error_code,
-            call.kms_key_id,
+            tuple(sorted(call.response.items())),
+            call.params_complete,
         )
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = _map(call, account=account, region=call.region or region)
+            hit = self._cache[key] = _map(call)
         return hit
 
 
-def _map(
-    call: CallRecord, *, account: str, region: str
-) -> tuple[tuple[IamRequest, ...], str | None]:
+def _map(call: ObservedCall) -> tuple[tuple[IamRequest, ...], str | None]:
     from lambdaguard.errors import IamDataError
-    from lambdaguard.iam import authorizations
+    from lambdaguard.iam import authorizations_for_call
 
     try:
-        params = json.loads(call.params) if call.params else {}
-    except ValueError as exc:
-        return (), f"the recorded parameters are not JSON ({exc}); the IAM requests are unknown"
-    response: dict[str, str] = {}
-    if call.error_code:
-        response["ErrorCode"] = call.error_code
-    if call.kms_key_id:
-        response["SSEKMSKeyId"] = call.kms_key_id
-    try:
-        found = authorizations(
-            call.service,
-            call.operation,
-            params if isinstance(params, dict) else {},
-            region=region,
-            account=account,
-            response=response,
-        )
+        found = authorizations_for_call(call)
     except IamDataError as exc:
         return (), f"IAM mapping unavailable: {exc}"
     return tuple(
@@ -111,29 +95,21 @@ def _map(
     ), None
 
 
-def _summaries(
-    records: Iterable[CallRecord], fn: FunctionRecord, requests: IamRequests
-) -> tuple[CallGroup, ...]:
-    grouped: dict[tuple[str, str], list[ObservedCallSummary]] = defaultdict(list)
-    for call in records:
-        mapped, note = requests(call, account=fn.account, region=fn.region)
-        grouped[call.service, call.operation].append(
-            ObservedCallSummary(
-                region=call.region,
-                params=call.params,
-                phase=call.phase,
-                error_code=call.error_code or None,
-                presign=call.presign,
-                count=call.count,
-                first_seen=call.first_seen,
-                last_seen=call.last_seen,
-                requests=mapped,
-                note=note,
-            )
-        )
+def _by_function(rows: Iterable[_R], arn_of: Callable[[_R], str]) -> dict[str, list[_R]]:
+    out: dict[str, list[_R]] = defaultdict(list)
+    for row in rows:
+        out[arn_of(row)].append(row)
+    return out
+
+
+def _groups(calls: Sequence[ObservedCall], requests: IamRequests) -> tuple[CallGroup, ...]:
+    grouped: dict[tuple[str, str], list[MappedCall]] = defaultdict(list)
+    for call in calls:
+        mapped, note = requests(call)
+        grouped[call.service, call.operation].append(MappedCall(call, mapped, note))
     return tuple(
-        CallGroup(service, operation, tuple(calls))
-        for (service, operation), calls in sorted(grouped.items())
+        CallGroup(service, operation, tuple(found))
+        for (service, operation), found in sorted(grouped.items())
     )
 
 
@@ -150,8 +126,7 @@ def collect(
 
     ``now`` is the end of the window (the caller's clock: never read here);
     ``window`` its length, or None for everything the store holds; ``only`` a
-    function name or ARN to limit the work to. ``progress`` is called with
-    (functions done, functions in all) as the work goes.
+    function name or ARN to limit the work to.
     """
     start = now - window if window is not None else None
     requests = requests or IamRequests()
@@ -160,35 +135,67 @@ def collect(
         for f in store.functions()
         if (start is None or f.last_seen >= start) and only in (None, f.arn, f.name)
     ]
+    # One function: read its rows only. Otherwise one query per table for all.
+    arn = functions[0].arn if only is not None and len(functions) == 1 else None
+    if only is not None and not functions:
+        return ()
+
+    def recent(last_seen: datetime | None) -> bool:
+        return start is None or (last_seen is not None and last_seen >= start)
+
+    calls = _by_function(
+        (c for c in store.calls(arn) if recent(c.last_seen)), lambda c: c.function_arn
+    )
+    hosts = _by_function(
+        (h for h in store.hosts(arn) if recent(h.last_seen)), lambda h: h.function_arn
+    )
+    triggers = _by_function(
+        (t for t in store.triggers(arn) if recent(t.last_seen)), lambda t: t.function_arn
+    )
+    versions = _by_function(
+        (v for v in store.versions(arn) if recent(v.last_seen)), lambda v: v.function_arn
+    )
+    errors = _by_function(
+        (e for e in store.errors(arn) if recent(e.last_seen)), lambda e: e.function_arn
+    )
+    first_day = start.date() if start is not None else None
+    days = _by_function(
+        (d for d in store.invocations(arn) if first_day is None or d.day >= first_day),
+        lambda d: d.function_arn,
+    )
+    durations = {(d.function_arn, d.day): d for d in store.durations(arn)}
+
     out: list[FunctionEvidence] = []
     for done, fn in enumerate(functions, 1):
-        days = tuple(
-            DayCount(d.day, d.count, d.cold_starts, d.errors, d.timeouts)
-            for d in store.invocations(fn.arn)
-            if start is None or d.day >= start.date()
-        )
-        calls = [c for c in store.calls(fn.arn) if start is None or c.last_seen >= start]
-        hosts = tuple(
-            HostContact(
-                host=h.host,
-                port=h.port,
-                tls=h.tls,
-                aws=h.aws,
-                count=h.count,
-                failures=h.failures,
-                first_seen=h.first_seen,
-                last_seen=h.last_seen,
+        day_counts = []
+        for d in days.get(fn.arn, ()):
+            spread = durations.get((fn.arn, d.day))
+            day_counts.append(
+                DayCount(
+                    d.day,
+                    d.count,
+                    d.cold_starts,
+                    d.errors,
+                    d.timeouts,
+                    spread.p50_ms if spread else None,
+                    spread.p95_ms if spread else None,
+                )
             )
-            for h in store.hosts(fn.arn)
-            if start is None or h.last_seen >= start
-        )
         evidence = Evidence(
             first_seen=fn.first_seen,
             last_seen=fn.last_seen,
             layer_version=fn.layer_version,
-            invocations=Invocations.from_days(days),
-            calls=_summaries(calls, fn, requests),
-            hosts=tuple(sorted(hosts, key=lambda h: (h.aws, h.host, h.port, h.tls))),
+            invocations=Invocations.from_days(
+                day_counts, sorted(errors.get(fn.arn, ()), key=lambda e: (-e.count, e.error_type))
+            ),
+            calls=_groups(calls.get(fn.arn, ()), requests),
+            hosts=tuple(
+                sorted(hosts.get(fn.arn, ()), key=lambda h: (h.aws, h.host, h.port, h.tls))
+            ),
+            triggers=tuple(sorted(triggers.get(fn.arn, ()), key=lambda t: (-t.count, t.kind))),
+            versions=tuple(versions.get(fn.arn, ())),
+            runtime=fn.runtime,
+            last_invoked=fn.last_invoked,
         )
         out.append(FunctionEvidence(fn.arn, fn.name, fn.account, fn.region, evidence))
         if progress is not None:

@@ -10,10 +10,12 @@ the IAM knowledge. Each part has one owner in ``analysis`` and is filled by it::
         ├── arn, name, account, region, role_arn, runtime, tags
         ├── evidence: Evidence | None         what lambdaguard recorded     (analysis.evidence)
         │   ├── invocations: Invocations      totals and per UTC day
-        │   ├── calls: CallGroup …            per operation, each recorded call with the
+        │   ├── calls: CallGroup …            per operation, each recorded call
+        │   │                                 (lambdaguard.evidence.ObservedCall) with the
         │   │                                 IAM requests it needs
-        │   ├── hosts: HostContact …          outbound hosts, TLS or plaintext
-        │   └── triggers: TriggerSeen …       trigger kinds and sources seen
+        │   ├── hosts: HostSeen …             outbound hosts, TLS or plaintext
+        │   ├── triggers: TriggerSeen …       trigger kinds and sources seen
+        │   └── versions: VersionSeen …       versions and aliases that ran
         ├── proposal: PolicyProposal | None   the right-sized policy        (policies issue)
         ├── judgement: Judgement | None       verdict, flags, clean-up plan (inventory issue)
         └── risk: Risk                        from whichever parts are there (analysis.risk)
@@ -32,6 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from lambdaguard.evidence import ErrorSeen, HostSeen, ObservedCall, TriggerSeen, VersionSeen
+
 __all__ = [
     "AccessUse",
     "CallGroup",
@@ -43,15 +47,13 @@ __all__ = [
     "Findings",
     "Flag",
     "FunctionFindings",
-    "HostContact",
     "IamRequest",
     "Invocations",
     "Judgement",
     "Level",
-    "ObservedCallSummary",
+    "MappedCall",
     "PolicyProposal",
     "Risk",
-    "TriggerSeen",
     "Verdict",
 ]
 
@@ -73,18 +75,19 @@ class Confidence:
 
 
 # -- evidence: what lambdaguard recorded ---------------------------------------------
+# The store's own records (lambdaguard.evidence) are used as they are where
+# nothing needs adding: hosts, triggers, versions and error types.
 
 
 @dataclass(frozen=True, slots=True)
 class DayCount:
-    """A function's invocations on one UTC day."""
+    """A function's invocations on one UTC day, with its duration percentiles when kept."""
 
     day: date
     invocations: int
     cold_starts: int
     errors: int
     timeouts: int
-    # Duration percentiles of the day, where the store keeps them.
     p50_ms: float | None = None
     p95_ms: float | None = None
 
@@ -98,12 +101,12 @@ class Invocations:
     errors: int
     timeouts: int
     days: tuple[DayCount, ...]
-    # Error types seen (e.g. "Runtime.ImportModuleError") with counts, where the store keeps them.
-    error_types: tuple[tuple[str, int], ...] = ()
+    # Error types invocations (and INIT) ended with, with counts.
+    error_types: tuple[ErrorSeen, ...] = ()
 
     @classmethod
     def from_days(
-        cls, days: Iterable[DayCount], error_types: Iterable[tuple[str, int]] = ()
+        cls, days: Iterable[DayCount], error_types: Iterable[ErrorSeen] = ()
     ) -> Invocations:
         """Totals summed from the days."""
         ordered = tuple(sorted(days, key=lambda d: d.day))
@@ -128,19 +131,11 @@ class IamRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class ObservedCallSummary:
-    """One distinct recorded call (same parameters, phase and outcome) and how often it was made."""
+class MappedCall:
+    """One distinct recorded call and the IAM requests it needed (or why they are unknown)."""
 
-    region: str
-    params: str  # the recorded identifying parameters, JSON text as the agent kept them
-    phase: str  # "init" or "invoke"
-    error_code: str | None
-    presign: bool
-    count: int
-    first_seen: datetime
-    last_seen: datetime
+    call: ObservedCall
     requests: tuple[IamRequest, ...]
-    # Why the IAM requests could not be worked out, when they could not.
     note: str | None = None
 
 
@@ -150,60 +145,33 @@ class CallGroup:
 
     service: str
     operation: str
-    calls: tuple[ObservedCallSummary, ...]
+    calls: tuple[MappedCall, ...]
 
     @property
     def count(self) -> int:
         """How many times the operation was called."""
-        return sum(c.count for c in self.calls)
+        return sum(c.call.count for c in self.calls)
 
     @property
     def failed(self) -> int:
         """How many of those calls failed with an AWS error code."""
-        return sum(c.count for c in self.calls if c.error_code)
+        return sum(c.call.count for c in self.calls if c.call.error_code)
 
     @property
-    def first_seen(self) -> datetime:
+    def first_seen(self) -> datetime | None:
         """The first time the operation was seen."""
-        return min(c.first_seen for c in self.calls)
+        return min((c.call.first_seen for c in self.calls if c.call.first_seen), default=None)
 
     @property
-    def last_seen(self) -> datetime:
+    def last_seen(self) -> datetime | None:
         """The last time the operation was seen."""
-        return max(c.last_seen for c in self.calls)
+        return max((c.call.last_seen for c in self.calls if c.call.last_seen), default=None)
 
     @property
     def requests(self) -> tuple[IamRequest, ...]:
         """Every distinct IAM request of the operation's calls, by action then resource."""
         seen = {(r.action, r.resource): r for c in self.calls for r in c.requests}
         return tuple(seen[k] for k in sorted(seen))
-
-
-@dataclass(frozen=True, slots=True)
-class HostContact:
-    """An outbound (host, port, TLS or not) a function connected to."""
-
-    host: str
-    port: int
-    tls: bool
-    aws: bool  # an AWS endpoint (the function's own SDK traffic), not a third party
-    count: int
-    failures: int
-    first_seen: datetime
-    last_seen: datetime
-    # The HTTP proxy the connection went through, where one was used.
-    proxy: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TriggerSeen:
-    """A trigger kind and source seen in the function's invocations."""
-
-    kind: str  # lambdaguard.semconv.TRIGGER_KINDS
-    source: str  # ARN or name of the source ("" when the event names none)
-    count: int
-    first_seen: datetime
-    last_seen: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,10 +183,11 @@ class Evidence:
     layer_version: str
     invocations: Invocations
     calls: tuple[CallGroup, ...]
-    hosts: tuple[HostContact, ...]
+    hosts: tuple[HostSeen, ...]
     triggers: tuple[TriggerSeen, ...] = ()
-    # Function versions/aliases seen, where the store keeps them.
-    versions: tuple[str, ...] = ()
+    versions: tuple[VersionSeen, ...] = ()
+    runtime: str = ""
+    last_invoked: datetime | None = None
 
     @property
     def calls_count(self) -> int:
@@ -226,7 +195,7 @@ class Evidence:
         return sum(g.count for g in self.calls)
 
     @property
-    def third_party_hosts(self) -> tuple[HostContact, ...]:
+    def third_party_hosts(self) -> tuple[HostSeen, ...]:
         """Hosts that are not AWS endpoints."""
         return tuple(h for h in self.hosts if not h.aws)
 

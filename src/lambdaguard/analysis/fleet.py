@@ -97,7 +97,10 @@ def analyse(
         window_end=now,
         source=source,
         functions=tuple(
-            FunctionFindings(e.arn, e.name, e.account, e.region, e.evidence) for e in evidence
+            FunctionFindings(
+                e.arn, e.name, e.account, e.region, e.evidence, runtime=e.evidence.runtime or None
+            )
+            for e in evidence
         ),
         warnings=tuple(warnings),
     )

@@ -37,11 +37,11 @@ from lambdaguard.analysis.findings import (
     Evidence,
     Findings,
     FunctionFindings,
-    HostContact,
     IamRequest,
     Judgement,
     PolicyProposal,
 )
+from lambdaguard.evidence import HostSeen
 
 __all__ = ["SCHEMA", "document", "function_document", "function_row", "iso"]
 
@@ -77,23 +77,31 @@ def _call_group(g: CallGroup) -> dict[str, Any]:
         "requests": [_request(r) for r in g.requests],
         "calls": [
             {
-                "region": c.region,
-                "params": c.params,
-                "phase": c.phase,
-                "error_code": c.error_code,
-                "presign": c.presign,
-                "count": c.count,
-                "first_seen": iso(c.first_seen),
-                "last_seen": iso(c.last_seen),
-                "requests": [f"{r.action} {r.resource}" for r in c.requests],
-                "note": c.note,
+                "region": m.call.region,
+                "params": dict(m.call.params),
+                "params_complete": m.call.params_complete,
+                "phase": m.call.phase,
+                "error_code": m.call.error_code or None,
+                "response": dict(m.call.response),
+                "presign": m.call.presign,
+                "credentials": m.call.principal.kind or None,
+                "role_arn": m.call.principal.role_arn or None,
+                "via": m.call.via,
+                "source": m.call.source,
+                "count": m.call.count,
+                "first_seen": iso(m.call.first_seen),
+                "last_seen": iso(m.call.last_seen),
+                "trace_id": m.call.trace_id or None,
+                "span_id": m.call.span_id or None,
+                "requests": [f"{r.action} {r.resource}" for r in m.requests],
+                "note": m.note,
             }
-            for c in g.calls
+            for m in g.calls
         ],
     }
 
 
-def _host(h: HostContact) -> dict[str, Any]:
+def _host(h: HostSeen) -> dict[str, Any]:
     return {
         "host": h.host,
         "port": h.port,
@@ -103,7 +111,8 @@ def _host(h: HostContact) -> dict[str, Any]:
         "failures": h.failures,
         "first_seen": iso(h.first_seen),
         "last_seen": iso(h.last_seen),
-        "proxy": h.proxy,
+        # The proxy a connection went through, once the store keeps it.
+        "proxy": getattr(h, "proxy", None) or None,
     }
 
 
@@ -112,14 +121,34 @@ def _evidence(e: Evidence) -> dict[str, Any]:
     return {
         "first_seen": iso(e.first_seen),
         "last_seen": iso(e.last_seen),
+        "last_invoked": iso(e.last_invoked),
         "layer_version": e.layer_version,
-        "versions": list(e.versions),
+        "runtime": e.runtime or None,
+        "versions": [
+            {
+                "version": v.version,
+                "alias": v.alias or None,
+                "count": v.count,
+                "first_seen": iso(v.first_seen),
+                "last_seen": iso(v.last_seen),
+            }
+            for v in e.versions
+        ],
         "invocations": {
             "total": inv.total,
             "cold_starts": inv.cold_starts,
             "errors": inv.errors,
             "timeouts": inv.timeouts,
-            "error_types": [[t, n] for t, n in inv.error_types],
+            "error_types": [
+                {
+                    "phase": t.phase,
+                    "error_type": t.error_type,
+                    "count": t.count,
+                    "first_seen": iso(t.first_seen),
+                    "last_seen": iso(t.last_seen),
+                }
+                for t in inv.error_types
+            ],
             "days": [
                 {
                     "day": iso(d.day),
@@ -139,7 +168,7 @@ def _evidence(e: Evidence) -> dict[str, Any]:
         "triggers": [
             {
                 "kind": t.kind,
-                "source": t.source,
+                "source": t.source or None,
                 "count": t.count,
                 "first_seen": iso(t.first_seen),
                 "last_seen": iso(t.last_seen),

@@ -87,6 +87,10 @@ def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
 def _verdict(value: str | None) -> Text:
     if value is None:
         return Text("unjudged", style="dim")
@@ -190,7 +194,16 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
     days = inv.days[-MAX_DAYS:]
     peak = max((d.invocations for d in days), default=0) or 1
     table = _table(
-        console, "DAY", "INVOCATIONS", "", "COLD", "ERRORS", "TIMEOUTS", right=("INVOCATIONS",)
+        console,
+        "DAY",
+        "INVOCATIONS",
+        "",
+        "COLD",
+        "ERRORS",
+        "TIMEOUTS",
+        "P50 MS",
+        "P95 MS",
+        right=("INVOCATIONS", "COLD", "ERRORS", "TIMEOUTS", "P50 MS", "P95 MS"),
     )
     for d in days:
         bar = "#" * max(1, round(_BAR * d.invocations / peak)) if d.invocations else ""
@@ -201,11 +214,34 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
             _n(d.cold_starts),
             Text(_n(d.errors), style="red" if d.errors else ""),
             Text(_n(d.timeouts), style="magenta" if d.timeouts else ""),
+            _ms(d.p50_ms),
+            _ms(d.p95_ms),
         )
     console.print(table)
     if len(inv.days) > len(days):
         console.print(
             Text(f"{len(inv.days) - len(days)} earlier days: see --format json", style="dim")
+        )
+    if inv.error_types:
+        console.print(
+            _t(
+                "error types: "
+                + ", ".join(
+                    f"{t.error_type} x{t.count:,}" + (" (INIT)" if t.phase == "init" else "")
+                    for t in inv.error_types
+                ),
+                "red",
+            )
+        )
+    if e.versions:
+        console.print(
+            _t(
+                "versions: "
+                + ", ".join(
+                    f"{v.version}" + (f" ({v.alias})" if v.alias else "") + f" x{v.count:,}"
+                    for v in e.versions
+                )
+            )
         )
 
     if e.triggers:
@@ -231,6 +267,15 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
         for g in e.calls:
             reqs = g.requests
             lines = _t("\n".join(f"{r.action}  {r.resource}" for r in reqs) or "(none needed)")
+            roles = sorted(
+                {
+                    m.call.principal.role_arn or m.call.principal.kind
+                    for m in g.calls
+                    if not m.call.principal.is_execution_role
+                }
+            )
+            for role in roles:
+                lines.append_text(_t(f"\nsigned as {role}, not the execution role", "yellow"))
             notes = sorted({c.note for c in g.calls if c.note})
             for note in notes:
                 lines.append_text(_t(("\n" if len(lines) else "") + note, "yellow"))

@@ -355,6 +355,7 @@
       h('p', { class: 'sub mono' }, fn.arn));
     var facts = [['Account', fn.account], ['Region', fn.region], ['Verdict', verdictBadge(fn.verdict)]];
     if (fn.runtime) facts.push(['Runtime', fn.runtime]);
+    if (e && e.last_invoked) facts.push(['Last invoked', when(e.last_invoked)]);
     if (fn.role_arn) facts.push(['Role', fn.role_arn]);
     if (e) {
       facts.push(['Layer version', e.layer_version || '–']);
@@ -405,7 +406,15 @@
     var inv = fn.evidence.invocations;
     var parts = [invocationsChart(fn)];
     if (inv.error_types.length) {
-      parts.push(h('p', null, 'Error types: ', inv.error_types.map(function (t, i) { return [i ? ', ' : '', h('code', null, t[0]), ' \u00d7' + n(t[1])]; })));
+      parts.push(h('p', null, 'Error types: ', inv.error_types.map(function (t, i) {
+        return [i ? ', ' : '', h('code', null, t.error_type), ' \u00d7' + n(t.count) + (t.phase === 'init' ? ' (INIT)' : '') + ', last ' + day(t.last_seen)];
+      })));
+    }
+    var versions = fn.evidence.versions;
+    if (versions.length) {
+      parts.push(h('p', null, 'Versions that ran: ', versions.map(function (v, i) {
+        return [i ? ', ' : '', h('code', null, v.version), (v.alias ? ' (alias ' + v.alias + ')' : '') + ' \u00d7' + n(v.count)];
+      })));
     }
     return parts;
   }
@@ -446,8 +455,11 @@
           h('td', { class: 'call' }, h('code', null, g.service + ':' + g.operation),
             h('details', null, h('summary', null, plural(g.calls.length, 'distinct call', 'distinct calls')),
               h('ul', null, g.calls.map(function (c) {
-                var tags = [c.phase === 'init' ? 'during INIT' : null, c.error_code ? 'failed: ' + c.error_code : null, c.presign ? 'presigned URL, not sent' : null].filter(Boolean);
-                return h('li', null, h('code', null, c.params || '{}'), ' \u00d7' + n(c.count) + (tags.length ? ' (' + tags.join(', ') + ')' : ''));
+                var tags = [c.phase === 'init' ? 'during INIT' : null, c.error_code ? 'failed: ' + c.error_code : null,
+                  c.presign ? 'presigned URL, not sent' : null, c.params_complete ? null : 'parameters cut: resource widened',
+                  c.role_arn ? 'signed as ' + c.role_arn : (c.credentials && c.credentials !== 'execution-role' && c.credentials !== 'unknown' ? 'signed with ' + c.credentials + ' credentials' : null),
+                  c.trace_id ? 'trace ' + c.trace_id + (c.span_id ? ' span ' + c.span_id : '') : null].filter(Boolean);
+                return h('li', null, h('code', null, JSON.stringify(c.params)), ' \u00d7' + n(c.count) + (tags.length ? ' (' + tags.join('; ') + ')' : ''));
               })))),
           h('td', { class: 'num' }, n(g.count)),
           h('td', { class: 'num' }, n(g.failed)),
