@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,28 @@ def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
     # tick=True: time still passes, so timeouts and ordering behave as usual.
     with time_machine.travel(datetime.now(UTC) + shift, tick=True):
         yield Clock(FIXED_NOW, shift)
+
+
+def _store_with(tmp_path: Path, name: str, build: str, now: datetime) -> str:
+    import fleet
+    from lambdaguard.collector.store import open_store
+
+    url = f"sqlite:///{tmp_path / name / 'lambdaguard.db'}"
+    store = open_store(url)
+    try:
+        fleet.seed(store, getattr(fleet, build)(now), now=now)
+    finally:
+        store.close()
+    return url
+
+
+@pytest.fixture
+def fleet_url(tmp_path: Path, clock: Clock) -> str:
+    """A SQLite store holding tests/fleet.py's standard fleet, recorded up to ``clock.now``."""
+    return _store_with(tmp_path, "fleet", "standard", clock.now)
+
+
+@pytest.fixture
+def hostile_url(tmp_path: Path) -> str:
+    """A SQLite store whose function names, hosts, params and errors carry HTML and script."""
+    return _store_with(tmp_path, "hostile", "hostile", FIXED_NOW)

@@ -57,6 +57,26 @@ def _t(value: object, style: str = "") -> Text:
     return Text(str(value).translate(_CONTROLS), style=style)
 
 
+def _lines(pieces: Sequence[str], style: str = "") -> Text:
+    """Several telemetry-derived lines in one cell: each made safe, joined by real newlines."""
+    out = Text()
+    for i, piece in enumerate(pieces):
+        if i:
+            out.append("\n")
+        out.append_text(_t(piece, style))
+    return out
+
+
+def _print(console: Console, renderable: Any) -> None:
+    """Print; without a terminal, without the padding rich adds to the end of each line."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
 def _table(console: Console, *columns: str, right: Sequence[str] = ()) -> Table:
     plain = not console.is_terminal
     table = Table(
@@ -138,7 +158,7 @@ def render_functions(findings: Findings, console: Console, *, now: datetime) -> 
             _t(row["layer_version"] or "-"),
         ]
         table.add_row(*cells)
-    console.print(table)
+    _print(console, table)
     judged = sum(1 for f in fns if f.verdict is not None)
     if not judged:
         console.print(
@@ -217,7 +237,7 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
             _ms(d.p50_ms),
             _ms(d.p95_ms),
         )
-    console.print(table)
+    _print(console, table)
     if len(inv.days) > len(days):
         console.print(
             Text(f"{len(inv.days) - len(days)} earlier days: see --format json", style="dim")
@@ -249,7 +269,7 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
         table = _table(console, "KIND", "SOURCE", "COUNT", "LAST SEEN", right=("COUNT",))
         for t in e.triggers:
             table.add_row(_t(t.kind), _t(t.source or "-"), f"{t.count:,}", since(t.last_seen, now))
-        console.print(table)
+        _print(console, table)
 
     _heading(console, f"AWS calls: {e.calls_count:,} ({len(e.calls)} operations)")
     if not e.calls:
@@ -266,7 +286,7 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
         )
         for g in e.calls:
             reqs = g.requests
-            lines = _t("\n".join(f"{r.action}  {r.resource}" for r in reqs) or "(none needed)")
+            lines = _lines([f"{r.action}  {r.resource}" for r in reqs] or ["(none needed)"])
             roles = sorted(
                 {
                     m.call.principal.role_arn or m.call.principal.kind
@@ -275,10 +295,12 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
                 }
             )
             for role in roles:
-                lines.append_text(_t(f"\nsigned as {role}, not the execution role", "yellow"))
+                lines.append("\n")
+                lines.append_text(_t(f"signed as {role}, not the execution role", "yellow"))
             notes = sorted({c.note for c in g.calls if c.note})
             for note in notes:
-                lines.append_text(_t(("\n" if len(lines) else "") + note, "yellow"))
+                lines.append("\n")
+                lines.append_text(_t(note, "yellow"))
             failed = Text(_n(g.failed), style="red" if g.failed else "")
             table.add_row(
                 _t(f"{g.service}:{g.operation}"),
@@ -287,7 +309,7 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
                 since(g.last_seen, now),
                 lines,
             )
-        console.print(table)
+        _print(console, table)
 
     _heading(console, f"Outbound hosts: {len(e.hosts)}")
     if not e.hosts:
@@ -314,7 +336,7 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
                 _n(h.failures),
                 f"{h.first_seen:%Y-%m-%d}",
             )
-        console.print(table)
+        _print(console, table)
 
     _heading(console, "Policy proposal")
     if fn.proposal is None:

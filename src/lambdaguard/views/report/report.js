@@ -188,7 +188,8 @@
     pts.forEach(function (p, i) {
       if (!p.cold_starts) return;
       var cx = L + i * step + step / 2, cy = y(p.cold_starts);
-      svg.appendChild(s('path', { d: 'M' + cx + ' ' + (cy - 4) + ' L' + (cx + 4) + ' ' + cy + ' L' + cx + ' ' + (cy + 4) + ' L' + (cx - 4) + ' ' + cy + ' Z', fill: COLORS.cold }));
+      svg.appendChild(s('path', { d: 'M' + cx + ' ' + (cy - 7) + ' L' + (cx + 7) + ' ' + cy + ' L' + cx + ' ' + (cy + 7) + ' L' + (cx - 7) + ' ' + cy + ' Z',
+        fill: COLORS.cold, stroke: '#ffffff', 'stroke-width': 1.5, 'data-series': 'cold-start' }));
     });
     var ticks = pts.length === 1 ? [0] : [0, Math.floor((pts.length - 1) / 2), pts.length - 1];
     ticks.forEach(function (i, k) {
