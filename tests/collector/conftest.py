@@ -318,3 +318,45 @@ def run_js_exporter(folder: Path, kind: str, url: str, compression: str) -> str:
     )
     lines = (result.stdout + result.stderr).strip().splitlines()
     return lines[-1] if lines else f"no output (exit {result.returncode})"
+
+
+# -- the official Python OTLP/HTTP JSON exporter, in its own environment -----------
+
+
+@pytest.fixture(scope="session")
+def py_json_exporter() -> Path:
+    """A virtual environment (build/py-otel-json) with the official Python OTLP/HTTP JSON
+    exporter, installed once from PyPI; it pins an SDK other than the dev environment's."""
+    folder = Path(__file__).resolve().parents[2] / "build" / "py-otel-json"
+    python = folder / "bin" / "python"
+    stamp = folder / ".installed"
+    if not stamp.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "opentelemetry-exporter-otlp-json-http",
+            ],
+            check=True,
+            timeout=600,
+        )
+        stamp.touch()
+    return python
+
+
+def run_py_json_exporter(python: Path, url: str, compression: str) -> str:
+    """Run tests/collector/py/send_json.py in that environment; its last output line."""
+    script = Path(__file__).resolve().parent / "py" / "send_json.py"
+    result = subprocess.run(
+        [str(python), str(script), url, compression],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    return lines[-1] if lines else f"no output (exit {result.returncode})"

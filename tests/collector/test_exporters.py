@@ -1,17 +1,17 @@
 """Official exporters nobody in the project wrote deliver and are stored: Node.js over
 OTLP/HTTP protobuf, OTLP/HTTP JSON (both send Transfer-Encoding: chunked) and OTLP/gRPC, with
-and without gzip; Python's over the same (JSON from its own exporter package, when installed)."""
+and without gzip; Python's JSON exporter (its protobuf and gRPC exporters are tested in
+test_http_receiver and test_grpc_receiver) from its own environment."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lambdaguard.collector.server import CollectorHandle
 
-from .conftest import run_js_exporter
+from .conftest import run_js_exporter, run_py_json_exporter
 from .test_http_receiver import assert_stored
 
 
@@ -26,15 +26,11 @@ def test_official_javascript_exporters_are_stored(
     assert_stored(collector)
 
 
-def test_python_json_exporter_is_stored(collector: CollectorHandle) -> None:
-    """The official Python OTLP/HTTP JSON exporter, where installed, is stored too."""
-    exporter_module = pytest.importorskip(
-        "opentelemetry.exporter.otlp.json.http.trace_exporter",
-        reason="opentelemetry-exporter-otlp-json-http pins an SDK other than the dev one; "
-        "the JSON encoding is covered by the JavaScript exporter",
-    )
-    from .test_http_receiver import send_with_sdk
-
-    exporter: Any = exporter_module.OTLPSpanExporter(endpoint=f"{collector.http_url}/v1/traces")
-    send_with_sdk(exporter)
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_official_python_json_exporter_is_stored(
+    collector: CollectorHandle, py_json_exporter: Path, compression: str
+) -> None:
+    """Spans exported by the official Python OTLP/HTTP JSON exporter land in the store."""
+    url = f"{collector.http_url}/v1/traces"
+    assert run_py_json_exporter(py_json_exporter, url, compression) == "ok"
     assert_stored(collector)
