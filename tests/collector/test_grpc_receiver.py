@@ -99,3 +99,32 @@ def test_grpc_oversized_message_is_refused(collector_factory: Any) -> None:
         _call(handle.grpc_target, big)
     assert exc.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert handle.store.functions() == []
+
+
+def test_grpc_amplified_message_is_refused_naming_the_limit(collector: CollectorHandle) -> None:
+    """Over gRPC, a message expanding past a decode limit fails RESOURCE_EXHAUSTED naming it,
+    and the server keeps serving."""
+    bomb = b"\x0a\x00" * 1_000_000  # a million empty resource spans, 2 MB
+    with pytest.raises(grpc.RpcError) as exc:
+        _call(collector.grpc_target, bomb)  # type: ignore[arg-type]
+    assert exc.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "max_resources" in (exc.value.details() or "")
+    _call(collector.grpc_target, trace_request(trace_id=b"\x25" * 16).SerializeToString())  # type: ignore[arg-type]
+    assert collector.store.calls(ARN)[0].count == 1
+
+
+def test_grpc_metrics_service_accepts_metrics(collector: CollectorHandle) -> None:
+    """The gRPC MetricsService Export answers (data points counted), as /v1/metrics does."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    request = ExportMetricsServiceRequest()
+    metric = request.resource_metrics.add().scope_metrics.add().metrics.add(name="n")
+    metric.gauge.data_points.add(as_double=1.0)
+    with grpc.insecure_channel(collector.grpc_target) as channel:  # type: ignore[arg-type]
+        stub = channel.unary_unary(
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+        )
+        stub(request.SerializeToString(), timeout=10)
+    assert collector.stats()["data_points"] == 1

@@ -160,3 +160,66 @@ def test_group_commit_counts_each_request_once(sqlite_url: str) -> None:
     assert sum(r.duplicate_spans for r in results) == 60
     assert store.calls(ARN)[0].count == 10
     store.close()
+
+
+def test_logs_are_json_lines_without_tracebacks_for_ordinary_disconnects(
+    tmp_path: Path,
+) -> None:
+    """`lambdaguard serve` logs one JSON object per line; clients that disconnect mid-body,
+    time out or send garbage leave events, never a traceback."""
+    import json
+    import re
+    import time
+
+    log_file = tmp_path / "serve.log"
+    with log_file.open("w") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lambdaguard",
+                "serve",
+                "--store",
+                f"sqlite:///{tmp_path}/s.db",
+                "--http-port",
+                "0",
+                "--grpc-port",
+                "off",
+                "--request-timeout-s",
+                "1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            match = re.search(r"http=http://([\d.]+):(\d+)", proc.stdout.readline())
+            assert match
+            address = (match.group(1), int(match.group(2)))
+            body = trace_request(trace_id=b"\x72" * 16).SerializeToString()
+            half = socket.create_connection(address)  # disconnects mid-body
+            half.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:20]
+            )
+            half.close()
+            slow = socket.create_connection(address)  # times out
+            slow.sendall(b"POST /v1/tra")
+            garbage = socket.create_connection(address)  # not HTTP
+            garbage.sendall(b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
+            time.sleep(2.5)
+            slow.close()
+            garbage.close()
+            url = f"http://{address[0]}:{address[1]}/v1/traces"
+            assert httpx.post(url, content=body, headers=PROTOBUF).status_code == 200
+        finally:
+            proc.terminate()
+            assert proc.wait(30) == 0
+    text = log_file.read_text()
+    assert "Traceback" not in text
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert any(e.get("event") == "listening" for e in events)
+    assert any(e.get("event") == "request_timeout" for e in events)
+    assert any(e.get("event") == "stopped" for e in events)
