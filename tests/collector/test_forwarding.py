@@ -40,7 +40,8 @@ def test_upstream_receives_what_was_stored(collector_factory: Any) -> None:
     )
     assert _wait_for(lambda: upstream.store.functions() != [])
     assert upstream.store.invocations(ARN)[0].count == 2
-    assert edge.stats()["forward_sent"] == 1
+    # Counted once the upstream's answer is read, just after it stored the batch.
+    assert _wait_for(lambda: edge.stats()["forward_sent"] == 1)
 
 
 @pytest.fixture
