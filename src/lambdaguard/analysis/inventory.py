@@ -177,6 +177,8 @@ class FunctionInfo:
     metrics_complete: bool = False
     last_log_event: datetime | None = None
     tags_known: bool = True
+    # Trigger listings that could not be read for its region: its triggers may be incomplete.
+    unread: tuple[str, ...] = ()
 
     @property
     def deprecated_runtime(self) -> bool:
@@ -288,6 +290,10 @@ MAPPINGS: Final = "mappings"
 SUBSCRIPTIONS: Final = "subscriptions"
 NOTIFICATIONS: Final = "notifications"
 LOGS: Final = "logs"
+# The listings that together hold every trigger of a function.
+_TRIGGER_LISTINGS: Final = frozenset(
+    {MAPPINGS, POLICIES, URLS, RULES, SCHEDULES, SUBSCRIPTIONS, NOTIFICATIONS}
+)
 
 
 # -- assembling ---------------------------------------------------------------------
@@ -714,6 +720,7 @@ def assemble(
             log_group = str(logging_config.get("LogGroup", "") or f"/aws/lambda/{name}")
             tags_known = TAGS in section.complete or arn in section.tags
             metric = section.metrics.get(name)
+            unread = tuple(sorted(_TRIGGER_LISTINGS - section.complete))
             last_log = section.last_log_events.get(log_group)
             functions.append(
                 FunctionInfo(
@@ -742,6 +749,7 @@ def assemble(
                         datetime.fromtimestamp(last_log / 1000, UTC) if last_log else None
                     ),
                     tags_known=tags_known,
+                    unread=unread,
                 )
             )
     functions.sort(key=lambda f: (f.account, f.region, f.name))
@@ -810,9 +818,10 @@ def _bundle_section(data: Mapping[str, Any], where: str) -> Section:
 
 
 def read_exports(
-    paths: Sequence[Path], *, default_region: str = "", layer_marker: str = "lambdaguard"
-) -> tuple[list[Section], list[ReadWarning]]:
-    """Read exported JSON files into sections; unknown or broken files are warnings."""
+    paths: Sequence[Path], *, default_region: str = ""
+) -> tuple[list[Section], list[ReadWarning], frozenset[str] | None]:
+    """Read exported JSON files: sections, warnings (unknown or broken files), IAM users."""
+    users: set[str] | None = None
     sections: dict[tuple[str, str], Section] = {}
     bundles: list[Section] = []
     warnings: list[ReadWarning] = []
@@ -828,6 +837,14 @@ def read_exports(
             continue
         if data.get("lambdaguard") == BUNDLE_FORMAT:
             bundles.extend(_bundle_section(r, where) for r in data.get("regions") or [])
+            if isinstance(data.get("users"), list):
+                users = (users or set()) | {str(u) for u in data["users"]}
+            continue
+        if isinstance(data.get("Users"), list) or isinstance(data.get("UserDetailList"), list):
+            listed = data.get("Users") or data.get("UserDetailList") or []
+            users = (users or set()) | {
+                str(u.get("UserName")) for u in listed if isinstance(u, dict)
+            }
             continue
         used = False
         if "Functions" in data:
@@ -934,4 +951,4 @@ def read_exports(
                     "list-subscriptions, get-resources output, or a lambdaguard bundle)",
                 )
             )
-    return [*bundles, *sections.values()], warnings
+    return [*bundles, *sections.values()], warnings, frozenset(users) if users is not None else None

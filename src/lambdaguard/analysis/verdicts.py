@@ -338,6 +338,10 @@ def judge(
         else None
     )
     lg_count = telemetry.invocations_since(window_start.date()) if telemetry is not None else 0
+    if fn.unread:
+        unknowns.append(
+            "triggers may be incomplete: not read for its region: " + ", ".join(fn.unread)
+        )
     if fn.invocations is None:
         unknowns.append("CloudWatch Invocations could not be read")
     elif not fn.metrics_complete:
@@ -376,7 +380,9 @@ def judge(
             if s.error:
                 unknowns.append(f"schedule {s.trigger.source} could not be evaluated: {s.error}")
         expired_triggers = {id(s.trigger) for s in expired}
-        producers = [t for t in live if not t.schedule and id(t) not in expired_triggers]
+        producers = [
+            t for t in live if not t.schedule and id(t) not in expired_triggers and _producer(t, fn)
+        ]
         scheduled = [s for s in live_schedules]
         errored = [s for s in schedules if s.error]
         unknown_live = [t for t in live if t.enabled is None or t.source_exists is None]
@@ -426,7 +432,7 @@ def judge(
         if window < timedelta(days=90) and verdict == DEAD:
             confidence = "medium"
             reasons.append(f"the window is only {window_days} days")
-    if unknowns:
+    if unknowns and verdict != ACTIVE:
         confidence = "low" if fn.invocations is None and telemetry is None else _lower(confidence)
         reasons.extend(unknowns)
 
@@ -504,6 +510,24 @@ def judge(
     )
 
 
+# A service permission is only the right to invoke; the rule, notification or
+# subscription that uses it is a trigger of its own, found in this listing.
+_USED_BY: Final = {
+    "events.amazonaws.com": inv.RULES,
+    "s3.amazonaws.com": inv.NOTIFICATIONS,
+    "sns.amazonaws.com": inv.SUBSCRIPTIONS,
+}
+
+
+def _producer(t: Trigger, fn: FunctionInfo) -> bool:
+    """Whether a live trigger can produce invocations by itself."""
+    if t.kind != inv.PERMISSION:
+        return True
+    listing = _USED_BY.get(t.detail)
+    # Read in full, the listing would hold the trigger that uses this permission.
+    return listing is None or listing in fn.unread
+
+
 def _lower(confidence: str) -> str:
     return {"high": "medium", "medium": "low"}.get(confidence, "low")
 
@@ -527,6 +551,11 @@ def _dead_reasons(fn: FunctionInfo, expired: set[int]) -> list[str]:
             )
         elif t.kind == inv.PERMISSION and t.detail == "direct":
             out.append(f"only direct invocation by {t.source} is allowed, unused in the window")
+        elif t.kind == inv.PERMISSION and not _producer(t, fn):
+            out.append(
+                f"{t.detail} may invoke it from {t.source}, but no rule, notification or "
+                "subscription there does"
+            )
     return out or ["no trigger that can still fire"]
 
 
