@@ -256,3 +256,34 @@ def test_extension_registration_failure_falls_back_to_the_queue(
     assert wrapped({}, Context()) == "fine"
     assert flush(5000)
     assert len(sink.bodies) == 1
+
+
+@pytest.mark.parametrize("hook_fails", [False, True], ids=["export-works", "init-failed-raises"])
+def test_an_unloadable_handler_raises_the_very_same_error(
+    enable: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    sink: Sink,
+    hook_fails: bool,
+) -> None:
+    """Whether the init-error export works or breaks, the module's own exception escapes unchanged."""
+    from lambdaguard.agent import bootstrap
+
+    (tmp_path / "lg_unloadable.py").write_text("raise LookupError('broken config')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    enable(AWS_LAMBDA_FUNCTION_NAME="orders", LAMBDAGUARD_HANDLER="lg_unloadable.handler")
+    if hook_fails:
+
+        def explode(self: Any, error: BaseException) -> None:
+            raise RuntimeError("lambdaguard bug")
+
+        monkeypatch.setattr(_agent.Agent, "init_failed", explode)
+    monkeypatch.setattr(bootstrap, "_cache", {})
+    with pytest.raises(LookupError, match="broken config") as caught:
+        bootstrap.module_getattr("lambda_handler")
+    assert traceback.extract_tb(caught.value.__traceback__)[-1].filename.endswith(
+        "lg_unloadable.py"
+    )
+    if not hook_fails:
+        assert b"LookupError" in b"".join(sink.bodies)
+        assert b"broken config" not in b"".join(sink.bodies)

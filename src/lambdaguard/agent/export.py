@@ -216,6 +216,11 @@ def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
         attrs: list[_otlp.Attr] = [(semconv.PHASE, semconv.PHASE_INIT)]
         if record.function_arn:
             attrs.append((semconv.FUNCTION_ARN, record.function_arn))
+        if record.outcome != semconv.OUTCOME_SUCCESS:
+            # The handler could not be loaded (Agent.init_failed).
+            attrs.append((semconv.INVOCATION_OUTCOME, record.outcome))
+            if record.error_type:
+                attrs.append((semconv.INVOCATION_ERROR_TYPE, record.error_type))
         parent = b""
         flags = 0x101
     else:
