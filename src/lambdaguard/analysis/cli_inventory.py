@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lambdaguard.analysis.inventory import Inventory
     from lambdaguard.analysis.telemetry import TelemetryIndex
     from lambdaguard.analysis.verdicts import Finding
+    from lambdaguard.collector.store import Store
 
 __all__ = ["configure", "run"]
 
@@ -61,6 +62,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="lambdaguard's store for its own evidence (default: LAMBDAGUARD_STORE, "
         "else the default store if it exists)",
+    )
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="do not keep the listing in the store (by default it is, when a store exists)",
     )
     parser.add_argument(
         "--directory",
@@ -125,9 +131,8 @@ def read_directory(path: Path) -> frozenset[str]:
     return frozenset(names)
 
 
-def open_telemetry(url: str | None) -> tuple[TelemetryIndex | None, str]:
-    """The store's evidence, or (None, why not). Never creates a store."""
-    from lambdaguard.analysis.telemetry import read_telemetry
+def open_existing_store(url: str | None, *, migrate: bool = False) -> tuple[Store | None, str]:
+    """The store if it exists, or (None, why not). Never creates one."""
     from lambdaguard.collector.settings import DEFAULT_STORE_URL, ENV
     from lambdaguard.collector.store import open_store
     from lambdaguard.errors import StoreError
@@ -140,11 +145,47 @@ def open_telemetry(url: str | None) -> tuple[TelemetryIndex | None, str]:
             if explicit:
                 raise StoreError(f"no store at {path} (nothing is created by a read)")
             return None, "no lambdaguard store: only CloudWatch and the account were read"
-    store = open_store(target, migrate=False)
+    return open_store(target, migrate=migrate), ""
+
+
+def open_telemetry(url: str | None) -> tuple[TelemetryIndex | None, str]:
+    """The store's evidence, or (None, why not). Never creates a store."""
+    from lambdaguard.analysis.telemetry import read_telemetry
+
+    store, note = open_existing_store(url)
+    if store is None:
+        return None, note
     try:
         return read_telemetry(store), ""
     finally:
         store.close()
+
+
+def record(store: Store, inventory: Inventory, *, now: datetime, source: str) -> int:
+    """Keep the listing in the store, so functions that never sent telemetry are known."""
+    from lambdaguard.evidence import InventoryEntry
+
+    entries = [
+        InventoryEntry(
+            arn=fn.arn,
+            account=fn.account,
+            region=fn.region,
+            name=fn.name,
+            runtime=fn.runtime,
+            role=fn.role,
+            package_type=fn.package_type,
+            architectures=fn.architectures,
+            layers=fn.layers,
+            lambdaguard=fn.lambdaguard,
+            tags=fn.tags,
+            state=fn.state,
+            last_modified=fn.last_modified,
+            source=source,
+        )
+        for fn in inventory.functions
+        if fn.arn
+    ]
+    return store.record_inventory(entries, read_at=now)
 
 
 def _regions(args: argparse.Namespace) -> list[str]:
@@ -235,16 +276,27 @@ def run(args: argparse.Namespace) -> int:
     now = _now(args.now)
     window = timedelta(seconds=parse_duration(args.window, name="--window"))
     directory = read_directory(args.directory) if args.directory else None
+    from lambdaguard.analysis.telemetry import read_telemetry
+
     try:
-        telemetry, store_note = open_telemetry(args.store)
+        store, store_note = open_existing_store(args.store, migrate=not args.no_record)
+        telemetry = read_telemetry(store) if store is not None else None
     except StoreError as exc:
         print(f"lambdaguard inventory: {exc}", file=sys.stderr)
         return 3
     try:
         inventory = load(args, now)
+        if store is not None and not args.no_record:
+            record(store, inventory, now=now, source="export" if args.sources else "live")
     except AwsUnreachable as exc:
         print(f"lambdaguard inventory: {exc}", file=sys.stderr)
         return 3
+    except StoreError as exc:
+        print(f"lambdaguard inventory: {exc}", file=sys.stderr)
+        return 3
+    finally:
+        if store is not None:
+            store.close()
     findings = judge_all(
         inventory,
         now=now,
