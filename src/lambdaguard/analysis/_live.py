@@ -143,7 +143,9 @@ class LiveReader:
         with self._lock:
             if id(client) not in self._hooked:
                 self._hooked.add(id(client))
-                client.meta.events.register("before-call", self._count)
+                # before-parameter-build runs for every call (each page too), before
+                # anything can answer it, so stubbed and retried calls count alike.
+                client.meta.events.register("before-parameter-build", self._count)
         return client
 
     def _count(self, model: Any = None, **_: Any) -> None:
