@@ -75,5 +75,6 @@ def test_init_errors_join_the_function_and_flag_it_broken(
     fn = FunctionInfo("orders", ARN, "eu-west-1", "123456789012", invocations={}, errors={})
     finding = judge(fn, now=now, window=timedelta(days=90), telemetry=found)
     assert "broken" in finding.flag_names
+    assert finding.verdict == "active"  # invoked, failing at INIT: someone still calls it
     assert "Runtime.ImportModuleError" in finding.as_dict()["flag_reasons"]["broken"]
     assert telemetry.find(ARN.replace("orders", "other"), "eu-west-1", "other") is None

@@ -329,6 +329,9 @@ def judge(
         evidence.append(datetime(lg_day.year, lg_day.month, lg_day.day, tzinfo=now.tzinfo))
     if fn.last_log_event is not None:
         evidence.append(fn.last_log_event)
+    # A failed INIT is an invocation that could not run: someone still calls it.
+    if telemetry is not None and telemetry.last_init_error is not None:
+        evidence.append(telemetry.last_init_error)
     last_invoked = max(evidence) if evidence else None
     # A day counts when it overlaps the window.
     in_window = [e for e in evidence if e >= window_start - timedelta(days=1) and e <= now]
@@ -359,7 +362,12 @@ def judge(
             reasons.append(f"{cw_count} invocation(s) in the last {window_days} days (CloudWatch)")
         if lg_count:
             reasons.append(f"{lg_count} invocation(s) in the last {window_days} days (lambdaguard)")
-        if not cw_count and not lg_count and fn.last_log_event is not None:
+        if telemetry is not None and telemetry.last_init_error in in_window:
+            reasons.append(
+                f"invoked but failing at INIT ({telemetry.init_errors} init error(s), "
+                f"the last at {_fmt(telemetry.last_init_error)})"
+            )
+        elif not cw_count and not lg_count and fn.last_log_event is not None:
             reasons.append(f"last log event {_fmt(fn.last_log_event)}")
     else:
         quiet = (

@@ -63,6 +63,7 @@ class _CallRow:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every part ran (sample failures are part of the show)."""
+    from lambdaguard.local import demo_inventory
     from lambdaguard.local.harness import Stage, build_host_layer
 
     out: Path = args.out.resolve()
@@ -86,10 +87,12 @@ def run(args: argparse.Namespace) -> int:
         # Lambda ends idle environments with SIGTERM; anything the agent still holds is flushed.
         stage.shutdown_functions()
         summary = _summarise(stage, runs)
+        summary["inventory"] = demo_inventory.collect(stage)
     finally:
         stage.stop()
     elapsed = time.monotonic() - started
     _print_summary(say, summary)
+    demo_inventory.show(say, summary["inventory"])
     summary["elapsed_s"] = round(elapsed, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     say("")
