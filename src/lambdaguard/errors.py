@@ -15,6 +15,7 @@
     │                        cannot be read (names the file and the field)
     ├── IngestError          a telemetry body cannot be accepted (maps to a 4xx)
     └── StoreError           the store cannot be opened, migrated or written
+        └── StoreNotFound    a read found no store where it was pointed (nothing is created)
 
 The agent never raises any of these into a function's code: in the function,
 a bad setting logs one warning and falls back to its default.
@@ -31,6 +32,7 @@ __all__ = [
     "LambdaguardError",
     "PolicyError",
     "StoreError",
+    "StoreNotFound",
     "UnknownOperation",
     "UnknownService",
 ]
@@ -100,3 +102,7 @@ class IngestError(LambdaguardError):
 
 class StoreError(LambdaguardError):
     """The store cannot be opened, migrated or written."""
+
+
+class StoreNotFound(StoreError, LookupError):
+    """A command that only reads was pointed at a store that does not exist; nothing was created."""
