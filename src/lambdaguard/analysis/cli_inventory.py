@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lambdaguard.analysis.inventory import Inventory
     from lambdaguard.analysis.telemetry import TelemetryIndex
-    from lambdaguard.analysis.verdicts import Finding
+    from lambdaguard.analysis.verdicts import Finding, SurfaceProvider
     from lambdaguard.collector.store import Store
 
 __all__ = ["configure", "run"]
@@ -62,6 +62,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="lambdaguard's store for its own evidence (default: LAMBDAGUARD_STORE, "
         "else the default store if it exists)",
+    )
+    parser.add_argument(
+        "--authorization-details",
+        type=Path,
+        metavar="FILE",
+        help="offline: aws iam get-account-authorization-details output, to evaluate the roles",
     )
     parser.add_argument(
         "--no-record",
@@ -297,13 +303,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if store is not None:
             store.close()
+    notes = [store_note] if store_note else []
     findings = judge_all(
         inventory,
         now=now,
         window=window,
         telemetry=telemetry,
         directory=directory,
-        surface=attack_surface_provider(),
+        surface=attack_surface_provider(args, _regions(args), notes),
     )
     counts = summary(findings)
     if args.format == "json":
@@ -314,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
                     "summary": counts,
                     "partial": inventory.partial,
                     "warnings": [str(w) for w in inventory.warnings],
-                    "notes": [store_note] if store_note else [],
+                    "notes": notes,
                     "now": now.isoformat(),
                     "window_days": window.days,
                     "api_calls": dict(sorted(inventory.api_calls.items())),
@@ -324,24 +331,64 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     else:
-        render_text(findings, inventory, counts, window, store_note)
+        render_text(findings, inventory, counts, window, "; ".join(notes))
     return 1 if inventory.partial else 0
 
 
-def attack_surface_provider() -> Any:
-    """What a function's role could still do, from the policies work, when it is installed.
+def attack_surface_provider(
+    args: argparse.Namespace, regions: list[str], notes: list[str]
+) -> SurfaceProvider | None:
+    """What each function's role could still do, read by the policies work when it is installed.
 
-    The IAM evaluator and access levels (``lambdaguard.iam.risk`` /
-    ``lambdaguard.analysis.grants``) come from the policies issue; until they
-    are present this returns None and every finding says its role's grants
-    were not evaluated.
+    The roles' grants are read by ``lambdaguard.analysis.grants`` (live, or
+    offline from ``--authorization-details`` with the ``list-functions``
+    exports among ``--from``) and judged by :mod:`lambdaguard.analysis.surface`.
+    Without that module, or when the grants cannot be read, every finding says
+    its role's grants were not evaluated, and a note says why.
     """
-    try:
-        from lambdaguard.analysis import grants  # type: ignore[attr-defined]
-    except ImportError:
+    from lambdaguard.analysis import surface
+    from lambdaguard.errors import LambdaguardError
+
+    module = surface.grants_module()
+    if module is None:
+        notes.append("attack surface: the role-grants reader (policies work) is not installed")
         return None
-    provider = getattr(grants, "attack_surface_provider", None)
-    return provider() if callable(provider) else None
+    try:
+        if args.sources:
+            if not args.authorization_details:
+                notes.append(
+                    "attack surface: offline, give --authorization-details FILE "
+                    "(aws iam get-account-authorization-details) to evaluate the roles"
+                )
+                return None
+            listings = [p for p in _export_files(args.sources) if _has_key(p, "Functions")]
+            return surface.grants_provider(
+                module.read_grants_offline, str(args.authorization_details), listings
+            )
+        return surface.grants_provider(
+            lambda _: module.read_grants_live(
+                regions=regions, progress=False, retry_mode=args.retry_mode
+            ),
+            None,
+        )
+    except LambdaguardError as exc:
+        notes.append(f"attack surface not evaluated: {exc}")
+        return None
+
+
+def _export_files(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        out.extend(sorted(path.rglob("*.json")) if path.is_dir() else [path])
+    return out
+
+
+def _has_key(path: Path, key: str) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and key in data
 
 
 _VERDICT_STYLE = {"dead": "bold red", "idle": "yellow", "idle-expected": "cyan", "active": "green"}
