@@ -6,6 +6,7 @@ import json
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -159,3 +160,33 @@ def test_hosts_allow_lists_in_three_forms(
     assert domains[:2] == ["api.partner.example", "legacy.partner.example"]
     assert "# 10.1.2.3" in domains
     assert main(["hosts", "no-such-function", "--store", store_url]) == 2
+
+
+def test_verdicts_fill_the_findings_model_every_view_renders(
+    fleet: Fleet, moto: Any, store_url: str
+) -> None:
+    """judgement_step puts each inventory verdict into analysis.fleet's findings, by ARN."""
+    from lambdaguard.analysis._live import LiveReader
+    from lambdaguard.analysis.fleet import analyse
+    from lambdaguard.analysis.inventory import assemble
+    from lambdaguard.analysis.telemetry import read_telemetry
+    from lambdaguard.analysis.verdicts import judge_all, judgement_step
+
+    sections, users, warnings = LiveReader(moto.client, ["us-east-1"], now=NOW).read()
+    store = open_store(store_url, migrate=False)
+    try:
+        found = judge_all(
+            assemble(sections, users=users, extra_warnings=warnings),
+            now=NOW,
+            window=timedelta(days=90),
+            telemetry=read_telemetry(store),
+        )
+        findings = analyse(store, now=NOW, steps=[judgement_step(found)])
+    finally:
+        store.close()
+    judged = {f.name: f for f in findings.functions}
+    judgement = judged["fleet-api-00"].judgement
+    assert judgement is not None
+    assert judgement.verdict.value == "active"
+    assert "plaintext-egress" in {f.name for f in judgement.flags}
+    assert judged["fleet-api-00"].risk.score > judged["fleet-api-01"].risk.score

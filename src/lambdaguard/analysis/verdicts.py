@@ -29,12 +29,16 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from lambdaguard.analysis import inventory as inv
 from lambdaguard.analysis.inventory import FunctionInfo, Inventory, Trigger
+from lambdaguard.analysis.risk import WEIGHTS
 from lambdaguard.analysis.schedules import At, Rate, ScheduleError, parse
 from lambdaguard.analysis.telemetry import Telemetry, TelemetryIndex
+
+if TYPE_CHECKING:
+    from lambdaguard.analysis.findings import Findings, Judgement
 
 __all__ = [
     "FLAGS",
@@ -45,6 +49,8 @@ __all__ = [
     "PlanStep",
     "judge",
     "judge_all",
+    "judgement_of",
+    "judgement_step",
 ]
 
 ACTIVE: Final = "active"
@@ -66,18 +72,6 @@ FLAGS: Final = (BROKEN, ORPHANED, PUBLIC_URL, ADMIN, DEPRECATED, NO_OWNER, OWNER
 # Tag keys (case-insensitive) that name who owns a function.
 PERSON_TAGS: Final = ("owner", "created-by", "createdby", "contact", "maintainer")
 TEAM_TAGS: Final = ("team", "owner-team", "squad")
-
-_VERDICT_RISK: Final = {DEAD: 40, IDLE: 20, IDLE_EXPECTED: 5, ACTIVE: 0}
-_FLAG_RISK: Final = {
-    ADMIN: 40,
-    PUBLIC_URL: 30,
-    PLAINTEXT: 20,
-    ORPHANED: 15,
-    OWNER_GONE: 15,
-    BROKEN: 10,
-    DEPRECATED: 10,
-    NO_OWNER: 5,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,7 +492,12 @@ def judge(
             flags.append(Flag(PLAINTEXT, "plaintext connections to " + ", ".join(plain)))
     flags.sort(key=lambda f: FLAGS.index(f.name))
 
-    risk = _VERDICT_RISK[verdict] + sum(_FLAG_RISK[f.name] for f in flags)
+    # One set of weights for every view (analysis.risk): the same function ranks alike everywhere.
+    risk = sum(WEIGHTS[f.name][0] for f in flags)
+    if verdict in (DEAD, IDLE):
+        risk += WEIGHTS[verdict][0]
+    if found_surface.escalation and not found_surface.admin_equivalent:
+        risk += WEIGHTS["escalation"][0]
     if found_surface.access:
         risk += min(20, found_surface.access.get("Write", 0) // 10)
         risk += min(20, found_surface.access.get("Permissions management", 0) // 2)
@@ -688,3 +687,48 @@ def summary(findings: Sequence[Finding]) -> Mapping[str, int]:
     for f in findings:
         counts[f.verdict] += 1
     return counts
+
+
+def judgement_of(finding: Finding) -> Judgement:
+    """The inventory's finding in the one findings model every view renders."""
+    from lambdaguard.analysis import findings as model
+
+    return model.Judgement(
+        verdict=model.Verdict(finding.verdict),
+        reasons=finding.reasons,
+        confidence=model.Confidence(model.Level(finding.confidence), finding.reasons[-1:]),
+        flags=tuple(model.Flag(f.name, f.reason) for f in finding.flags),
+        last_invoked=finding.last_invoked,
+        triggers=tuple(
+            model.ConfiguredTrigger(t.kind, t.source, t.enabled, t.source_exists, t.detail)
+            for t in finding.function.triggers
+        ),
+        public_entry_points=finding.surface.public_entry_points,
+        cleanup=tuple(step.command for step in finding.plan),
+    )
+
+
+def judgement_step(found: Sequence[Finding]) -> Callable[[Findings], Findings]:
+    """A step for :func:`lambdaguard.analysis.fleet.analyse`: fills each function's judgement.
+
+    Functions the store knows but the inventory did not list keep no
+    judgement; functions matched by ARN, or by region and name for records
+    without an account.
+    """
+    import dataclasses
+
+    by_arn = {f.function.arn: f for f in found}
+    by_place = {(f.function.region, f.function.name): f for f in found}
+
+    def step(findings: Findings) -> Findings:
+        judged = []
+        for fn in findings.functions:
+            match = by_arn.get(fn.arn) or (
+                None if fn.account else by_place.get((fn.region, fn.name))
+            )
+            judged.append(
+                dataclasses.replace(fn, judgement=judgement_of(match)) if match is not None else fn
+            )
+        return dataclasses.replace(findings, functions=tuple(judged))
+
+    return step
