@@ -246,15 +246,15 @@ def load(args: argparse.Namespace, now: datetime) -> Inventory:
         )
         return assemble(sections, users=users, extra_warnings=warnings)
     lookback = parse_duration(args.lookback, name="--lookback") // 86400
+    progress, update = _progress()
     reader = _live.LiveReader(
         _live.default_clients(args.retry_mode),
         regions,
         now=now,
         lookback_days=lookback,
         s3_notifications=not args.no_s3,
+        progress=update,
     )
-    progress, update = _progress()
-    reader._progress = update
     if progress is not None:
         with progress:
             sections, users, warnings = reader.read()
