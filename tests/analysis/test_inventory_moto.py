@@ -37,8 +37,7 @@ def test_every_seeded_function_gets_its_verdict_flags_and_layer(
     for name, want in fleet.expected.items():
         got = found[name]
         assert got["verdict"] == want.verdict, (name, got["reasons"])
-        flags = set(want.flags) - {"admin-equivalent"}  # needs the policies work: see below
-        assert flags <= set(got["flags"]), (name, got["flags"], got["flag_reasons"])
+        assert set(want.flags) <= set(got["flags"]), (name, got["flags"], got["flag_reasons"])
         assert got["lambdaguard_layer"] is want.layer, name
         for key in (
             "name",
@@ -94,13 +93,18 @@ def test_monthly_schedule_is_idle_expected_in_a_short_window(
     assert any("next due 2026-06-01 03:00 UTC" in r for r in monthly["reasons"])
 
 
-def test_admin_role_is_flagged_when_the_policies_work_is_present(
+def test_admin_role_is_flagged_with_its_attack_surface(
     fleet: Fleet, aws_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The admin role's function is flagged admin-equivalent (needs the grants evaluator)."""
-    pytest.importorskip("lambdaguard.analysis.grants", reason="the IAM evaluator is not merged yet")
+    """The admin role is flagged and its attack surface counted; a basic role's is not admin."""
     _, doc = inventory(capsys, "--region", "us-east-1")
-    assert "admin-equivalent" in by_name(doc)["fleet-admin-worker"]["flags"]
+    admin = by_name(doc)["fleet-admin-worker"]
+    assert "admin-equivalent" in admin["flags"]
+    assert admin["attack_surface"]["admin_equivalent"] is True
+    assert admin["attack_surface"]["access_levels"]["Permissions management"] > 100
+    basic = by_name(doc)["fleet-api-00"]["attack_surface"]
+    assert basic["admin_equivalent"] is False
+    assert basic["access_levels"] is not None
 
 
 def test_live_and_exported_bundle_build_the_same_findings(
