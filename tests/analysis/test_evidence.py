@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 import fleet
-from conftest import Clock
+from clocks import Clock
 from lambdaguard import semconv
 from lambdaguard.analysis.evidence import collect, function_names
 from lambdaguard.analysis.fleet import analyse, open_for_reading

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import FIXED_NOW, Clock
+from clocks import FIXED_NOW, Clock
 from lambdaguard.collector.spans import extract
 from lambdaguard.collector.store import SCHEMA_VERSION, open_store
 from lambdaguard.errors import StoreError

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import fleet
-from conftest import Clock
+from clocks import Clock
 from lambdaguard.cli import main
 from lambdaguard.collector.store import open_store
 from lambdaguard.views.document import SCHEMA
