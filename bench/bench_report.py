@@ -2,7 +2,7 @@
 
 Seeds a SQLite store the way the collector fills it (OTLP requests reduced by
 the collector's ``extract`` and ingested by the store; the fleet builder of
-``tests/fleet.py``) with N functions, each invoked once a day for 30 days with
+``tests/sample_fleet.py``) with N functions, each invoked once a day for 30 days with
 10 distinct AWS calls on its own resources, two hosts and one trigger. Then
 times, separately: reading the evidence and mapping every call to its IAM
 requests (``analyse``), building the findings document, and rendering the
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import fleet  # noqa: E402 - tests/fleet.py, the same builder the report's tests use
+import sample_fleet as fleet  # noqa: E402 - tests/sample_fleet.py, the same builder the report's tests use
 from lambdaguard.analysis.fleet import analyse, open_for_reading  # noqa: E402
 from lambdaguard.collector.store import open_store  # noqa: E402
 from lambdaguard.views.document import document  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import fleet
+import sample_fleet as fleet
 from clocks import Clock
 from lambdaguard.cli import main
 from lambdaguard.collector.store import open_store

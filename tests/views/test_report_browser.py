@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import fleet
+import sample_fleet as fleet
 from lambdaguard.cli import main
 
 
