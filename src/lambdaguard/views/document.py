@@ -25,6 +25,7 @@ part that was not analysed is ``null``, never an empty object)::
                 "risk": {"score", "reasons"}, "invocations", "errors", "timeouts",
                 "cold_starts", "first_seen", "last_seen", "calls", "operations",
                 "hosts", "plaintext_hosts", "layer_version"}      (lambdaguard functions)
+               hosts and plaintext_hosts count third-party hosts: AWS endpoints apart
 """
 
 from __future__ import annotations
