@@ -128,7 +128,13 @@ def main(argv: list[str]) -> int:
         for n in sizes:
             r = _measure(n, Path(tmp))
             inproc = r["analyse_s"] + r["document_s"] + r["render_s"]
-            budget = "" if n != 1000 else ("< 10 s: ok" if r["cli_s"] < 10 else "< 10 s: OVER")
+            # The budget is wall time on a quiet machine; CPU time stands for it when the
+            # machine is shared (a load average above the CPU count stretches wall time).
+            budget = ""
+            if n == 1000:
+                wall = "ok" if r["cli_s"] < 10 else "OVER"
+                cpu = "ok" if r["cli_cpu_s"] < 10 else "OVER"
+                budget = f"< 10 s: wall {wall}, CPU {cpu}"
             print(
                 f"{n:>9} {r['seed_s']:>7.1f} {r['analyse_s']:>9.2f} {r['document_s']:>10.2f} "
                 f"{r['render_s']:>8.2f} {inproc:>12.2f} {r['cli_s']:>6.2f} {r['cli_cpu_s']:>9.2f} "
