@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from clocks import CLOCK_SHIFT_ENV, FIXED_NOW, Clock
+from timekeeping import CLOCK_SHIFT_ENV, FIXED_NOW, Clock
 
 
 def _shift() -> timedelta:

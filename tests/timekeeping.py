@@ -1,8 +1,7 @@
-"""The test clock: a fixed "now" and helpers around it (the ``clock`` fixture yields one).
+"""The test clock's types, importable by test modules (conftest.py is not a module to import).
 
-A module of its own, not conftest.py, because several test folders have a
-conftest.py and ``from conftest import ...`` would find whichever was loaded
-last.
+See ``tests/conftest.py`` for the ``clock`` fixture and why every date-sensitive
+test runs twice.
 """
 
 from __future__ import annotations
