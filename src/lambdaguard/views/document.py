@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from lambdaguard import __version__
@@ -56,6 +57,13 @@ def iso(moment: datetime | date | None) -> str | None:
     """ISO 8601 in UTC, with ``Z`` for datetimes (what every JSON output uses)."""
     if moment is None:
         return None
+    return _iso(moment)
+
+
+# A fleet's records share few distinct instants (a call's first and last seen are
+# its invocations'), and a large report formats each of them many times.
+@lru_cache(maxsize=1 << 16)
+def _iso(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
         return moment.isoformat().replace("+00:00", "Z")
     return moment.isoformat()
