@@ -63,6 +63,14 @@ def test_demo_reports_every_function_and_leaves_no_process(layer_zip: Path, tmp_
     assert "orphaned-trigger" in inventory["legacy-queue-deleted"]["flags"]
     assert "== inventory" in proc.stdout
     assert (out / "functions.log").read_text()
+    # It ends with where its outputs are, the HTML report among them, and what to run next.
+    report = (out / "report.html").read_text()
+    assert report.startswith("<!doctype html>")
+    assert '"name":"orders-api"' in report
+    ending = proc.stdout[proc.stdout.index("done in") :]
+    assert (out / "report.html").as_uri() in ending
+    assert "functions --store sqlite:///" in ending
+    assert "show orders-api --store" in ending
     # Function processes run in their own sessions (not our children): look for any
     # process whose command line points into the demo's directory.
     leftovers = []
