@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lambdaguard.iam import _data, _grant, _mapper, authorizations, emittable_actions
+from lambdaguard.iam import _authorize, _data, _mapper, authorizations, emittable_actions
 from lambdaguard.iam._data import action_exists, data_version, iam_service
 from lambdaguard.iam._rules import RENAMES, RULE_ACTIONS
 
@@ -41,7 +41,7 @@ def cold() -> Iterator[list[str]]:
     """Empty every IAM cache and record which service files are read."""
     caches = (
         _data.iam_service,
-        _grant._slots,
+        _authorize._slots,
         _mapper.operation_plan,
         _mapper.iam_prefix,
     )
@@ -110,7 +110,7 @@ def test_service_prefixes(service: str, prefix: str) -> None:
 
 def test_comma_separated_arn_formats_are_split() -> None:
     """A resource type listing several ARN formats in one field becomes one template each."""
-    slots = [s for s in _grant._slots("apigateway:GET") if s.key.lower() == "authorizer"]
+    slots = [s for s in _authorize._slots("apigateway:GET") if s.key.lower() == "authorizer"]
     assert len(slots) == 2
     assert all("," not in s.template.text and " " not in s.template.text for s in slots)
 

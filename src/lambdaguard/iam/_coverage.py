@@ -8,11 +8,11 @@ from functools import cache
 from typing import Any
 
 from lambdaguard.errors import IamDataError
-from lambdaguard.iam._grant import Call, _slots, lookup_action
+from lambdaguard.iam._authorize import Call, _slots, lookup_action
 from lambdaguard.iam._mapper import operation_plan
 from lambdaguard.iam._model import Confidence
 from lambdaguard.iam._models import available_services, operation_members, service_info
-from lambdaguard.iam._rules import prepared_grant
+from lambdaguard.iam._rules import authorize_prepared
 
 __all__ = ["TOP_SERVICES", "CoverageReport", "ServiceCoverage", "coverage", "emittable_actions"]
 
@@ -181,7 +181,7 @@ def _addressable(service: str, operation: str, action: str) -> bool | None:
         "123456789012",
         "aws",
     )
-    found = prepared_grant(call, action)
+    found = authorize_prepared(call, action)
     if all(a.resource == "*" and a.confidence is Confidence.EXACT for a in found):
         return None  # the request targets none of the action's optional resource types
     return any(a.resource != "*" for a in found)

@@ -10,7 +10,7 @@ The path of a call:
    hand-written rule, a rename, the REST-verb scheme of API Gateway, an
    action of the same name in the IAM data, or the one action its AWS
    documentation (in the botocore model) names.
-4. The action's resource types give the ARN (``_grant``).
+4. The action's resource types give the ARN (``_authorize``).
 5. Dependent permissions are added: ``iam:PassRole`` for a role handed to the
    service, KMS actions S3 used on the caller's behalf (SSE-KMS) when the
    response proves it, and the secret the RDS Data API reads for the caller.
@@ -27,8 +27,8 @@ from typing import Any
 
 from lambdaguard.errors import IamDataError
 from lambdaguard.iam._arns import parse_arn
+from lambdaguard.iam._authorize import Call, authorize
 from lambdaguard.iam._data import iam_service, iam_service_prefixes
-from lambdaguard.iam._grant import Call, grant
 from lambdaguard.iam._model import Authorization, Confidence
 from lambdaguard.iam._models import (
     ServiceInfo,
@@ -37,7 +37,7 @@ from lambdaguard.iam._models import (
     resolve_operation,
     service_info,
 )
-from lambdaguard.iam._rules import PERMISSION_FREE, RENAMES, RULE_ACTIONS, RULES, prepared_grant
+from lambdaguard.iam._rules import PERMISSION_FREE, RENAMES, RULE_ACTIONS, RULES, authorize_prepared
 
 __all__ = ["OperationPlan", "authorizations", "iam_prefix", "operation_plan"]
 
@@ -261,9 +261,9 @@ def authorizations(
     elif plan.kind == "rule":
         found = RULES[(plan.service, plan.operation)](call)
     elif plan.kind == "rest":
-        found = _rest_grant(call, plan.actions[0])
+        found = _rest_authorize(call, plan.actions[0])
     else:
-        found = prepared_grant(call, plan.actions[0])
+        found = authorize_prepared(call, plan.actions[0])
         if plan.kind == "documented":
             source = f"AWS's documentation of {plan.operation} names {plan.actions[0]}. "
             found = [
@@ -350,7 +350,7 @@ def _data_api_secret(call: Call) -> list[Authorization]:
     ]
 
 
-def _rest_grant(call: Call, action: str) -> list[Authorization]:
+def _rest_authorize(call: Call, action: str) -> list[Authorization]:
     """API Gateway: the verb on ``arn:PARTITION:apigateway:REGION::PATH``."""
     _, uri = operation_http(call.service, call.operation)
     path = uri.split("?", 1)[0]
@@ -471,7 +471,7 @@ def _s3_kms(call: Call) -> list[Authorization]:
         elif arn is None and _KMS_KEY_ID.match(key):
             # A bare key id: S3 keys must be in the bucket's region; the
             # account is assumed to be the caller's.
-            out += grant(
+            out += authorize(
                 call,
                 action,
                 values={"KeyId": key},

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from lambdaguard.iam._arns import parse_arn, usable
-from lambdaguard.iam._grant import Call, grant, unscoped
+from lambdaguard.iam._authorize import Call, authorize, unscoped
 from lambdaguard.iam._model import Authorization, Confidence
 
 __all__ = ["PERMISSION_FREE", "PREPARERS", "RENAMES", "RULES", "RULE_ACTIONS", "Prepared"]
@@ -491,7 +491,7 @@ PREPARERS: dict[str, Callable[[Call], Prepared]] = {
 }
 
 
-def prepared_grant(call: Call, action: str, **overrides: Any) -> list[Authorization]:
+def authorize_prepared(call: Call, action: str, **overrides: Any) -> list[Authorization]:
     """Grant ``action`` with the service's preparer applied (``overrides`` win)."""
     preparer = PREPARERS.get(call.service)
     prep = preparer(call) if preparer else Prepared()
@@ -499,7 +499,7 @@ def prepared_grant(call: Call, action: str, **overrides: Any) -> list[Authorizat
         return [unscoped(action, prep.blocked + ".")]
     kwargs: dict[str, Any] = {"values": prep.values, "note": prep.note, "arn": prep.arn}
     kwargs.update(overrides)
-    return grant(call, action, **kwargs)
+    return authorize(call, action, **kwargs)
 
 
 def _sub(call: Call, params: Mapping[str, Any]) -> Call:
@@ -537,7 +537,7 @@ def _has_version(params: Mapping[str, Any]) -> bool:
 @_rule("s3", _S3_VERSIONED, tuple(a for pair in _S3_VERSIONED.values() for a in pair))
 def _s3_versioned(call: Call) -> list[Authorization]:
     plain, versioned = _S3_VERSIONED[call.operation]
-    return prepared_grant(call, versioned if _has_version(call.params) else plain)
+    return authorize_prepared(call, versioned if _has_version(call.params) else plain)
 
 
 @_rule(
@@ -556,7 +556,7 @@ def _s3_object_attributes(call: Call) -> list[Authorization]:
         pair = ("s3:GetObjectVersion", "s3:GetObjectVersionAttributes")
     else:
         pair = ("s3:GetObject", "s3:GetObjectAttributes")
-    return [a for action in pair for a in prepared_grant(call, action)]
+    return [a for action in pair for a in authorize_prepared(call, action)]
 
 
 def _copy_source(call: Call) -> tuple[dict[str, Any], bool] | None:
@@ -584,11 +584,11 @@ def _copy_source(call: Call) -> tuple[dict[str, Any], bool] | None:
 def _s3_put(call: Call) -> list[Authorization]:
     # Uploading with a tag set also needs s3:PutObjectTagging, and with an ACL
     # s3:PutObjectAcl (S3 API reference, PutObject "Permissions").
-    out = prepared_grant(call, "s3:PutObject")
+    out = authorize_prepared(call, "s3:PutObject")
     if call.params.get("Tagging"):
-        out += prepared_grant(call, "s3:PutObjectTagging")
+        out += authorize_prepared(call, "s3:PutObjectTagging")
     if call.params.get("ACL") or any(str(k).startswith("Grant") for k in call.params):
-        out += prepared_grant(call, "s3:PutObjectAcl")
+        out += authorize_prepared(call, "s3:PutObjectAcl")
     return out
 
 
@@ -604,8 +604,8 @@ def _s3_copy(call: Call) -> list[Authorization]:
     else:
         params, version = source
         action = "s3:GetObjectVersion" if version else "s3:GetObject"
-        out += prepared_grant(_sub(call, params), action)
-    out += prepared_grant(call, "s3:PutObject")
+        out += authorize_prepared(_sub(call, params), action)
+    out += authorize_prepared(call, "s3:PutObject")
     return out
 
 
@@ -616,7 +616,7 @@ def _s3_delete_objects(call: Call) -> list[Authorization]:
     delete = call.params.get("Delete")
     objects = delete.get("Objects") if isinstance(delete, Mapping) else None
     if not isinstance(objects, list) or not objects:
-        return prepared_grant(
+        return authorize_prepared(
             _sub(call, {"Bucket": call.params.get("Bucket")}),
             "s3:DeleteObject",
             values={"ObjectName": "*"},
@@ -631,7 +631,7 @@ def _s3_delete_objects(call: Call) -> list[Authorization]:
         if (action, repr(entry.get("Key"))) in seen:  # keys cut to one prefix repeat
             continue
         seen.add((action, repr(entry.get("Key"))))
-        out += prepared_grant(
+        out += authorize_prepared(
             _sub(call, {"Bucket": call.params.get("Bucket"), "Key": entry.get("Key")}), action
         )
     return out or [unscoped("s3:DeleteObject", "The request's object list holds no usable key.")]
@@ -662,7 +662,7 @@ def _ddb_batch(call: Call) -> list[Authorization]:
         return [unscoped(action, "The request's tables (RequestItems) were not recorded.")]
     out: list[Authorization] = []
     for table in list(items)[:100]:  # BatchGetItem names at most 100 items, so 100 tables
-        out += grant(_sub(call, _table_params(table)), action)
+        out += authorize(_sub(call, _table_params(table)), action)
     return out
 
 
@@ -697,7 +697,7 @@ def _ddb_transact(call: Call) -> list[Authorization]:
             pairs.setdefault((action, repr(table)), table)
     out: list[Authorization] = []
     for (action, _), table in pairs.items():
-        out += grant(_sub(call, _table_params(table)), action)
+        out += authorize(_sub(call, _table_params(table)), action)
     return out or [unscoped("dynamodb:GetItem", "No transaction item names a known action.")]
 
 
@@ -744,7 +744,7 @@ def partiql_target(statement: object) -> tuple[str, str, str | None] | None:
     return action, table, index
 
 
-def _statement_grants(call: Call, statements: Iterable[object]) -> list[Authorization]:
+def _statement_authorizations(call: Call, statements: Iterable[object]) -> list[Authorization]:
     out: list[Authorization] = []
     seen: set[str] = set()
     for statement in statements:
@@ -762,7 +762,7 @@ def _statement_grants(call: Call, statements: Iterable[object]) -> list[Authoriz
             )
             continue
         action, table, index = target
-        out += grant(_sub(call, _table_params(table, index)), action)
+        out += authorize(_sub(call, _table_params(table, index)), action)
     return out
 
 
@@ -772,7 +772,7 @@ _PARTIQL_ACTIONS = tuple(dict.fromkeys(_PARTIQL_VERBS.values()))
 @_rule("dynamodb", ["ExecuteStatement"], _PARTIQL_ACTIONS)
 def _ddb_statement(call: Call) -> list[Authorization]:
     # A PartiQL statement is authorized by its verb's action on its table (or index).
-    return _statement_grants(call, [call.params.get("Statement")])
+    return _statement_authorizations(call, [call.params.get("Statement")])
 
 
 @_rule("dynamodb", ["BatchExecuteStatement", "ExecuteTransaction"], _PARTIQL_ACTIONS)
@@ -781,7 +781,7 @@ def _ddb_statements(call: Call) -> list[Authorization]:
     raw = call.params.get(key)
     if not isinstance(raw, list) or not raw:
         return [unscoped("dynamodb:PartiQLSelect", f"The statements ({key}) were not recorded.")]
-    return _statement_grants(
+    return _statement_authorizations(
         call, [s.get("Statement") if isinstance(s, Mapping) else s for s in raw[:100]]
     )
 
@@ -810,7 +810,7 @@ def _bedrock_invoke(call: Call) -> list[Authorization]:
     # as well as on the profile (Bedrock user guide, "Prerequisites for
     # inference profiles").
     action = _BEDROCK[call.operation]
-    out = prepared_grant(call, action)
+    out = authorize_prepared(call, action)
     raw = _str(call.params, "modelId")
     if raw is not None and _PROFILE.match(raw):
         model = raw.split(".", 1)[1]
@@ -836,11 +836,11 @@ def _sts_assume_role(call: Call) -> list[Authorization]:
     # Passing session tags needs sts:TagSession, and a source identity
     # sts:SetSourceIdentity, on the same role (IAM User Guide, "Passing session
     # tags in AWS STS" and "Monitor and control actions taken with assumed roles").
-    out = grant(call, "sts:AssumeRole")
+    out = authorize(call, "sts:AssumeRole")
     if call.params.get("Tags") or call.params.get("TransitiveTagKeys"):
-        out += grant(call, "sts:TagSession")
+        out += authorize(call, "sts:TagSession")
     if call.params.get("SourceIdentity"):
-        out += grant(call, "sts:SetSourceIdentity")
+        out += authorize(call, "sts:SetSourceIdentity")
     return out
 
 
@@ -856,9 +856,9 @@ def _ssm_names(call: Call) -> list[Authorization]:
     out: list[Authorization] = []
     for name in names[:10]:  # both operations accept at most 10 names
         if isinstance(name, str) and name.startswith("arn:"):
-            out += grant(_sub(call, {}), action, arn=name)
+            out += authorize(_sub(call, {}), action, arn=name)
         elif isinstance(name, str) and usable(name) is None and _ssm_name(name):
-            out += grant(
+            out += authorize(
                 _sub(call, {}), action, values={"ParameterNameWithoutLeadingSlash": _ssm_name(name)}
             )
         else:
@@ -874,7 +874,7 @@ def _ssm_names(call: Call) -> list[Authorization]:
 def _secrets_batch(call: Call) -> list[Authorization]:
     # BatchGetSecretValue needs secretsmanager:BatchGetSecretValue, and
     # GetSecretValue on every secret it returns.
-    out = grant(_sub(call, {}), "secretsmanager:BatchGetSecretValue")
+    out = authorize(_sub(call, {}), "secretsmanager:BatchGetSecretValue")
     ids = call.params.get("SecretIdList")
     if not isinstance(ids, list) or not ids:
         out.append(
@@ -885,10 +885,10 @@ def _secrets_batch(call: Call) -> list[Authorization]:
         return out
     for raw in ids[:20]:  # the API accepts at most 20 ids
         if isinstance(raw, str) and raw.startswith("arn:"):
-            out += grant(_sub(call, {}), "secretsmanager:GetSecretValue", arn=raw)
+            out += authorize(_sub(call, {}), "secretsmanager:GetSecretValue", arn=raw)
         elif isinstance(raw, str) and usable(raw) is None:
             prep = _secret(raw)
-            out += grant(
+            out += authorize(
                 _sub(call, {}), "secretsmanager:GetSecretValue", values=prep.values, note=prep.note
             )
         else:
@@ -910,7 +910,7 @@ def _events_put(call: Call) -> list[Authorization]:
         bus = entry.get("EventBusName") if isinstance(entry, Mapping) else None
         if bus is None:
             bus = "default"
-        out += grant(_sub(call, {"EventBusName": bus}), "events:PutEvents")
+        out += authorize(_sub(call, {"EventBusName": bus}), "events:PutEvents")
     return out
 
 
@@ -924,13 +924,13 @@ def _kms_reencrypt(call: Call) -> list[Authorization]:
     ):
         used = call.response.get(answer)
         if isinstance(used, str) and parse_arn(used) is not None:
-            out += grant(_sub(call, {}), action, arn=used)
+            out += authorize(_sub(call, {}), action, arn=used)
             continue
         raw = call.params.get(param)
         if isinstance(raw, str) and _KEY_ID.match(raw):
-            out += grant(_sub(call, {}), action, values={"KeyId": raw})
+            out += authorize(_sub(call, {}), action, values={"KeyId": raw})
         else:
-            out += grant(_sub(call, {param: raw} if isinstance(raw, str) else {}), action)
+            out += authorize(_sub(call, {param: raw} if isinstance(raw, str) else {}), action)
     return out
 
 
@@ -950,4 +950,4 @@ def _sns_publish(call: Call) -> list[Authorization]:
                 "An SMS sent to a phone number is authorized on '*'.",
             )
         ]
-    return grant(call, "sns:Publish")
+    return authorize(call, "sns:Publish")

@@ -1,4 +1,4 @@
-"""Turn one IAM action plus a call's recorded parameters into authorizations.
+"""Build authorizations: one IAM action plus a call's recorded parameters -> action on resource.
 
 This is the generic path every mapping ends in: look the action up in the IAM
 data, take its resource types, and find the resource the request names,
@@ -29,7 +29,7 @@ from lambdaguard.iam._data import IamAction, iam_service
 from lambdaguard.iam._model import Authorization, Confidence
 from lambdaguard.iam._models import operation_members
 
-__all__ = ["Call", "grant", "lookup_action", "unscoped"]
+__all__ = ["Call", "authorize", "lookup_action", "unscoped"]
 
 # Template placeholders whose request member does not share their name. Keyed
 # by (IAM prefix, placeholder); the value lists request members to try, in
@@ -170,7 +170,7 @@ def unscoped(action: str, why: str) -> Authorization:
     return Authorization(action, "*", Confidence.WILDCARD, why)
 
 
-def grant(
+def authorize(
     call: Call,
     action: str,
     *,
