@@ -15,12 +15,17 @@ from typing import Final
 
 __all__ = [
     "EXCLUDED",
+    "FLAGS",
     "KEY_MEMBERS",
     "NAMES",
+    "NESTED_BUCKETS",
+    "NESTED_PREFIXES",
     "PRESENCE",
     "RESPONSE_FACTS",
+    "S3_OBJECTS",
     "SES_SENDER",
     "SUFFIXES",
+    "WALK_SKIP",
 ]
 
 # -- request members -----------------------------------------------------------
@@ -59,9 +64,26 @@ NAMES: Final = frozenset(
 SES_SENDER: Final = frozenset({"Source", "FromEmailAddress"})
 # Members whose presence (not value) changes what IAM authorizes: tagging,
 # ACLs, session tags, source identity, SMS to a phone number. Kept as "*".
+# Tags given at creation add the service's tagging action; a capacity provider
+# adds lambda:PassCapacityProvider.
 PRESENCE: Final = frozenset(
-    {"Tagging", "ACL", "Tags", "TransitiveTagKeys", "SourceIdentity", "PhoneNumber"}
+    {
+        "Tagging",
+        "ACL",
+        "Tags",
+        "tags",
+        "TagList",
+        "ResourceTags",
+        "TransitiveTagKeys",
+        "SourceIdentity",
+        "PhoneNumber",
+        "CapacityProviderConfig",
+    }
 )
+# Boolean members that change what IAM authorizes, kept as true when set:
+# SSM's WithDecryption (kms:Decrypt on a SecureString's key), Step Functions'
+# publish (states:PublishStateMachineVersion).
+FLAGS: Final = frozenset({"WithDecryption", "publish"})
 # Suffixes (compared case-insensitively) of member names that identify a
 # resource: AWS APIs name resources *Arn, *Name, *Url, *Id(s), *Identifier.
 SUFFIXES: Final = ("arn", "arns", "name", "names", "url", "id", "ids", "identifier")
@@ -104,6 +126,41 @@ EXCLUDED: Final = frozenset(
 )
 KEY_MEMBERS: Final = frozenset({"Key", "Prefix", "StartAfter", "Delimiter"})
 
+# -- nested members ---------------------------------------------------------------
+# Inside structures and lists, the agent keeps only: IAM role ARNs (a role the
+# call passes, iam:PassRole), s3:// URIs (bucket kept, key cut to a prefix),
+# S3 object references (a service reads them with the caller's permissions),
+# bucket names and key prefixes, and KMS key ids (members whose name contains
+# "kms"). Everything else nested is dropped.
+S3_OBJECTS: Final = frozenset({"S3Object", "ManifestS3Object"})  # {Bucket, Name, Version}
+NESTED_BUCKETS: Final = frozenset({"Bucket", "S3Bucket", "BucketName"})
+NESTED_PREFIXES: Final = frozenset({"S3KeyPrefix", "S3Prefix", "KeyPrefix"})
+# Top-level members that hold data, not configuration: never walked (cost).
+WALK_SKIP: Final = frozenset(
+    {
+        "Item",
+        "Items",
+        "ExpressionAttributeValues",
+        "ExpressionAttributeNames",
+        "ExclusiveStartKey",
+        "AttributeUpdates",
+        "Expected",
+        "KeyConditions",
+        "QueryFilter",
+        "ScanFilter",
+        "MessageAttributes",
+        "MessageSystemAttributes",
+        "Body",
+        "Payload",
+        "Records",
+        "Parameters",
+        "Messages",
+        # Lambda environment variables are values, never exported.
+        "Environment",
+        "Variables",
+    }
+)
+
 # -- response facts --------------------------------------------------------------
 # Facts of a call's (successful) response that change the permissions the call
 # needed, by the name they are stored under -> the paths in botocore's parsed
@@ -119,4 +176,7 @@ RESPONSE_FACTS: Final[dict[str, tuple[str, ...]]] = {
     # The KMS key a Decrypt (ciphertext names no key in the request) or a
     # data-key call used: the resource of kms:Decrypt.
     "KeyId": ("KeyId",),
+    # SSM parameter types read (String, StringList, SecureString): only a
+    # SecureString read WithDecryption needs kms:Decrypt.
+    "ParameterType": ("Parameter.Type", "Parameters[].Type"),
 }
