@@ -247,14 +247,45 @@ def coverage(services: Iterable[str] | None = None) -> CoverageReport:
     return CoverageReport(tuple(service_coverage(name) for name in names))
 
 
-# Actions the mapper adds on top of a plan's own actions.
+# Actions the mapper adds on top of a plan's own actions (``_beyond`` and the
+# S3 KMS / Data API extras), besides the dependent and tagging actions below.
 _DEPENDENT_ACTIONS = (
     "iam:PassRole",
+    "iam:CreateServiceLinkedRole",
     "kms:GenerateDataKey",
     "kms:Decrypt",
     "s3express:CreateSession",
     "secretsmanager:GetSecretValue",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+    "s3:GetBucketLocation",
 )
+
+
+def extra_actions(service: str, operation: str, actions: Iterable[str]) -> set[str]:
+    """Actions the mapper may add for one operation: dependent, tagging, S3 variants."""
+    from lambdaguard.iam._beyond import tagging_action
+    from lambdaguard.iam._data import iam_service
+    from lambdaguard.iam._dependent import dependent_actions
+
+    out: set[str] = set()
+    prefix = None
+    for action in actions:
+        prefix, _, name = action.partition(":")
+        out.update(dependent_actions(action))
+        if prefix == "s3":
+            # Directory buckets (s3express) and S3 on Outposts (s3-outposts).
+            for other in ("s3express", "s3-outposts"):
+                data = iam_service(other)
+                found = data.action(name) if data is not None else None
+                if found is not None:
+                    out.add(f"{other}:{found.name}")
+    if prefix is not None:
+        tagging = tagging_action(prefix, operation)
+        if tagging is not None:
+            out.add(tagging)
+    return out
 
 
 def emittable_actions() -> frozenset[str]:
@@ -262,5 +293,7 @@ def emittable_actions() -> frozenset[str]:
     actions: set[str] = set(_DEPENDENT_ACTIONS)
     for service in available_services():
         for op in service_info(service).operations:
-            actions.update(operation_plan(service, op).actions)
+            plan = operation_plan(service, op)
+            actions.update(plan.actions)
+            actions.update(extra_actions(service, op, plan.actions))
     return frozenset(actions)

@@ -270,6 +270,10 @@ def authorizations(
                 Authorization(a.action, a.resource, a.confidence, source + a.explanation)
                 for a in found
             ]
+    if _directory_bucket_regional(call):
+        found = _s3express_regional(call, found)
+    elif call.service == "s3" and _OUTPOSTS.match(str(call.params.get("Bucket", ""))):
+        found = _s3_outposts(call, found)
     own = list(dict.fromkeys(a.action for a in found))
     found += passed_roles(call)
     found += _s3_kms(call)
@@ -317,6 +321,107 @@ def _directory_bucket(call: Call) -> bool:
         and isinstance(bucket, str)
         and _DIRECTORY_BUCKET.match(bucket) is not None
     )
+
+
+def _directory_bucket_regional(call: Call) -> bool:
+    bucket = call.params.get("Bucket")
+    return (
+        call.service == "s3"
+        and call.operation not in _ZONAL_OPERATIONS
+        and isinstance(bucket, str)
+        and _DIRECTORY_BUCKET.match(bucket) is not None
+    )
+
+
+def _s3express_regional(call: Call, found: list[Authorization]) -> list[Authorization]:
+    """Bucket-level calls on a directory bucket (regional endpoint) are s3express actions.
+
+    S3 API reference (CreateBucket, PutBucketPolicy, PutBucketEncryption ...):
+    for directory buckets "you must have the s3express:<Action> permission in
+    an IAM identity-based policy"; the resource is the directory bucket's ARN.
+    """
+    express = iam_service("s3express")
+    bucket = str(call.params["Bucket"])
+    arn = f"arn:{call.partition}:s3express:{call.region}:{call.account}:bucket/{bucket}"
+    out: list[Authorization] = []
+    for auth in found:
+        prefix, _, name = auth.action.partition(":")
+        action = express.action(name) if express is not None and prefix == "s3" else None
+        if action is None:
+            out.append(auth)
+            continue
+        resource = arn if action.resources else "*"
+        out.append(
+            Authorization(
+                f"s3express:{action.name}",
+                resource,
+                Confidence.EXACT,
+                "Bucket-level calls on a directory bucket are authorized by the s3express action "
+                "on the directory bucket.",
+            )
+        )
+    return out
+
+
+_OUTPOSTS = re.compile(
+    r"^arn:[^:]+:s3-outposts:[a-z0-9-]+:\d{12}:outpost/[A-Za-z0-9-]+/(?:bucket|accesspoint)/[^/]+$"
+)
+
+
+def _s3_outposts(call: Call, found: list[Authorization]) -> list[Authorization]:
+    """S3 calls on an S3 on Outposts bucket or access point (named by ARN) are s3-outposts actions.
+
+    S3 on Outposts: requests name the Outposts bucket or access point by its
+    ARN, and IAM authorizes them with the s3-outposts actions of the same name.
+    """
+    outposts = iam_service("s3-outposts")
+    target = str(call.params["Bucket"])
+    key = call.params.get("Key")
+    out: list[Authorization] = []
+    for auth in found:
+        prefix, _, name = auth.action.partition(":")
+        action = outposts.action(name) if outposts is not None and prefix == "s3" else None
+        if action is None:
+            out.append(auth)
+            continue
+        full = f"s3-outposts:{action.name}"
+        if (
+            "/bucket/" in target
+            and isinstance(key, str)
+            and any(r.key == "object" for r in action.resources)
+        ):
+            resource, kind = (
+                f"{target}/object/{key}*"
+                if key.endswith("/") or not key
+                else f"{target}/object/{key}",
+                "object",
+            )
+            confidence = Confidence.TEMPLATE if resource.endswith("*") else Confidence.EXACT
+            out.append(
+                Authorization(
+                    full, resource, confidence, f"S3 on Outposts authorizes the {kind} with {full}."
+                )
+            )
+        elif "/bucket/" in target and any(r.key == "bucket" for r in action.resources):
+            out.append(
+                Authorization(
+                    full,
+                    target,
+                    Confidence.EXACT,
+                    f"S3 on Outposts authorizes the bucket with {full}.",
+                )
+            )
+        else:
+            out.append(
+                Authorization(
+                    full,
+                    "*",
+                    Confidence.WILDCARD,
+                    f"S3 on Outposts authorizes the call with {full}; the request names an access "
+                    "point, not the bucket the resource types of the action need.",
+                )
+            )
+    return out
 
 
 def _s3express_session(call: Call) -> list[Authorization]:

@@ -951,3 +951,156 @@ def _sns_publish(call: Call) -> list[Authorization]:
             )
         ]
     return authorize(call, "sns:Publish")
+
+
+# -- S3 Control: S3 on Outposts, account-level settings, directory-bucket access points --
+
+# S3 Control operations that exist only for S3 on Outposts buckets (their API
+# reference: "This action creates an Amazon S3 on Outposts bucket", "To use
+# this operation, you must have permission to perform the
+# s3-outposts:PutLifecycleConfiguration action" ...). Deleting a
+# sub-configuration is authorized by its Put action, as for S3 buckets.
+_OUTPOSTS_BUCKET_OPS: dict[str, str] = {
+    "CreateBucket": "s3-outposts:CreateBucket",
+    "DeleteBucket": "s3-outposts:DeleteBucket",
+    "GetBucket": "s3-outposts:GetBucket",
+    "GetBucketLifecycleConfiguration": "s3-outposts:GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "s3-outposts:PutLifecycleConfiguration",
+    "DeleteBucketLifecycleConfiguration": "s3-outposts:PutLifecycleConfiguration",
+    "GetBucketReplication": "s3-outposts:GetReplicationConfiguration",
+    "PutBucketReplication": "s3-outposts:PutReplicationConfiguration",
+    "DeleteBucketReplication": "s3-outposts:PutReplicationConfiguration",
+    "GetBucketTagging": "s3-outposts:GetBucketTagging",
+    "PutBucketTagging": "s3-outposts:PutBucketTagging",
+    "DeleteBucketTagging": "s3-outposts:PutBucketTagging",
+    "GetBucketPolicy": "s3-outposts:GetBucketPolicy",
+    "PutBucketPolicy": "s3-outposts:PutBucketPolicy",
+    "DeleteBucketPolicy": "s3-outposts:DeleteBucketPolicy",
+    "GetBucketVersioning": "s3-outposts:GetBucketVersioning",
+    "PutBucketVersioning": "s3-outposts:PutBucketVersioning",
+}
+_OUTPOSTS_ARN = re.compile(
+    r"^arn:(?P<partition>[^:]+):s3-outposts:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"outpost/(?P<outpost>[A-Za-z0-9-]+)/(?P<kind>bucket|accesspoint)/(?P<name>[^/]+)$"
+)
+
+
+def _outposts_target(call: Call, member: str) -> str | None:
+    raw = call.params.get(member)
+    return raw if isinstance(raw, str) and _OUTPOSTS_ARN.match(raw) else None
+
+
+@_rule("s3control", list(_OUTPOSTS_BUCKET_OPS), tuple(dict.fromkeys(_OUTPOSTS_BUCKET_OPS.values())))
+def _s3control_outposts_bucket(call: Call) -> list[Authorization]:
+    action = _OUTPOSTS_BUCKET_OPS[call.operation]
+    arn = _outposts_target(call, "Bucket")
+    if arn is not None:
+        return authorize(_sub(call, {}), action, arn=arn)
+    outpost, bucket = _str(call.params, "OutpostId"), _str(call.params, "Bucket")
+    if call.operation == "CreateBucket" and outpost and bucket and "/" not in bucket:
+        # CreateBucket names the bucket and its Outpost (x-amz-outpost-id).
+        return authorize(
+            _sub(call, {}), action, values={"OutpostId": outpost, "BucketName": bucket}
+        )
+    return [
+        unscoped(
+            action,
+            "S3 on Outposts buckets are named by their ARN "
+            "(arn:aws:s3-outposts:REGION:ACCOUNT:outpost/ID/bucket/NAME), which was not recorded.",
+        )
+    ]
+
+
+@_rule("s3control", ["ListRegionalBuckets"], ("s3-outposts:ListRegionalBuckets",))
+def _s3control_regional_buckets(call: Call) -> list[Authorization]:
+    return authorize(call, "s3-outposts:ListRegionalBuckets")
+
+
+# Account-level Block Public Access (S3 Control): s3:GetAccountPublicAccessBlock
+# and s3:PutAccountPublicAccessBlock; deleting the setting is a Put.
+_ACCOUNT_BPA = {
+    "GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+    "PutPublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+    "DeletePublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+}
+
+
+@_rule("s3control", list(_ACCOUNT_BPA), tuple(dict.fromkeys(_ACCOUNT_BPA.values())))
+def _s3control_account_bpa(call: Call) -> list[Authorization]:
+    return authorize(call, _ACCOUNT_BPA[call.operation])
+
+
+# Access point operations go to s3-outposts for an Outposts access point (named
+# by its ARN), to s3express for a directory bucket's access point (its name
+# ends in --xa-s3; the bucket's in --x-s3), and to s3 otherwise.
+_ACCESS_POINT_OPS = (
+    "CreateAccessPoint",
+    "DeleteAccessPoint",
+    "GetAccessPoint",
+    "GetAccessPointPolicy",
+    "PutAccessPointPolicy",
+    "DeleteAccessPointPolicy",
+    "ListAccessPoints",
+)
+_DIRECTORY_ACCESS_POINT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}--[a-z0-9-]+--xa-s3$")
+
+
+@_rule(
+    "s3control",
+    _ACCESS_POINT_OPS,
+    (
+        *(
+            f"{p}:{op}"
+            for op in _ACCESS_POINT_OPS
+            for p in ("s3", "s3-outposts", "s3express")
+            if f"{p}:{op}" != "s3express:ListAccessPoints"
+        ),
+        "s3express:ListAccessPointsForDirectoryBuckets",
+    ),
+)
+def _s3control_access_point(call: Call) -> list[Authorization]:
+    op = call.operation
+    name = _str(call.params, "Name")
+    bucket = _str(call.params, "Bucket")
+    outposts = _outposts_target(call, "Name") or _outposts_target(call, "Bucket")
+    if outposts is not None:
+        m = _OUTPOSTS_ARN.match(outposts)
+        assert m is not None  # _outposts_target matched it
+        if m.group("kind") == "accesspoint":
+            return authorize(_sub(call, {}), f"s3-outposts:{op}", arn=outposts)
+        ap = name if name and not name.startswith("arn:") else None
+        if ap is not None:
+            values = {
+                "OutpostId": m.group("outpost"),
+                "AccessPointName": ap,
+                "Account": m.group("account"),
+                "Region": m.group("region"),
+            }
+            return authorize(_sub(call, {}), f"s3-outposts:{op}", values=values)
+        return authorize(_sub(call, {}), f"s3-outposts:{op}")
+    directory = (name is not None and _DIRECTORY_ACCESS_POINT.match(name) is not None) or (
+        bucket is not None and _DIRECTORY_BUCKET.match(bucket) is not None
+    )
+    if directory:
+        if op == "ListAccessPoints":
+            return authorize(_sub(call, {}), "s3express:ListAccessPointsForDirectoryBuckets")
+        params = {"AccessPointName": name} if name else {}
+        return authorize(_sub(call, params), f"s3express:{op}")
+    return authorize_prepared(call, f"s3:{op}")
+
+
+_DIRECTORY_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}--[a-z0-9-]+--x-s3$")
+_DIRECTORY_AP_OPS = (
+    "GetAccessPointScope",
+    "PutAccessPointScope",
+    "DeleteAccessPointScope",
+    "ListAccessPointsForDirectoryBuckets",
+)
+
+
+@_rule("s3control", _DIRECTORY_AP_OPS, tuple(f"s3express:{op}" for op in _DIRECTORY_AP_OPS))
+def _s3control_directory_scope(call: Call) -> list[Authorization]:
+    # "To use this operation, you must have the permission to perform the
+    # s3express:GetAccessPointScope action." (S3 Control API reference)
+    name = call.params.get("Name")
+    return authorize(_sub(call, {"AccessPointName": name}), f"s3express:{call.operation}")
