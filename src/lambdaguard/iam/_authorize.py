@@ -198,7 +198,15 @@ def authorize(
 
     # 1. ARNs the request names verbatim (TopicArn, a function ARN as FunctionName ...).
     arns = [arn] if arn is not None else []
-    arns += [v for v in source.values() if isinstance(v, str) and v.startswith("arn:")]
+    # A request ARN the rule completed (a partial secret ARN + "-??????") is
+    # replaced by the completed form.
+    arns += [
+        v
+        for v in source.values()
+        if isinstance(v, str)
+        and v.startswith("arn:")
+        and not (arn and arn != v and arn.startswith(v))
+    ]
     wrong: list[str] = []
     filled: dict[str, list[str]] = {}
     verbatim: set[str] = set()

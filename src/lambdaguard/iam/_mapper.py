@@ -253,6 +253,7 @@ def authorizations(
         raise IamDataError(
             f"cannot map {plan.service} {plan.operation}: {plan.reason or 'no IAM data'}"
         )
+    params = _with_defaults(plan.service, plan.operation, params)
     call = Call(
         plan.service, plan.prefix, plan.operation, params, region, account, partition, response
     )
@@ -283,6 +284,34 @@ def authorizations(
     extra, _ = dependents(call, own, found)
     found += extra
     return list(dict.fromkeys(found))
+
+
+# Members whose documented default names a resource when the request omits
+# them. botocore's documentation of each member says so:
+# scheduler GroupName: "If you omit this, the default schedule group is used."
+# ecs cluster: "If you do not specify a cluster, the default cluster is assumed."
+# events EventBusName: "If you omit this, the default event bus is used."
+_DEFAULTS: dict[tuple[str, str], str] = {
+    ("scheduler", "GroupName"): "default",
+    ("ecs", "cluster"): "default",
+    ("events", "EventBusName"): "default",
+}
+
+
+def _with_defaults(service: str, operation: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``params`` with the documented default of each omitted member the operation takes."""
+    from lambdaguard.iam._models import operation_members
+
+    missing = {
+        member: value
+        for (svc, member), value in _DEFAULTS.items()
+        if svc == service and member not in params
+    }
+    if not missing:
+        return params
+    members = operation_members(service, operation)
+    added = {m: v for m, v in missing.items() if m in members}
+    return {**params, **added} if added else params
 
 
 # Directory buckets (S3 Express One Zone) are named BASE--ZONE-ID--x-s3. Object

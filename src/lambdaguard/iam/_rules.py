@@ -302,10 +302,32 @@ def _secret(value: str) -> Prepared:
     return Prepared({"SecretId": f"{value}-??????"}, _SECRET_NOTE)
 
 
+def _secret_arn(value: str) -> Prepared:
+    """A secret ARN given without its random suffix (a partial ARN) still needs '-??????'.
+
+    Secrets Manager API reference (SecretId): "For an ARN, we recommend that
+    you specify a complete ARN rather than a partial ARN"; a partial ARN
+    (without the six characters AWS appends) finds the secret, but IAM
+    evaluates the complete ARN, so the grant must allow the suffix.
+    """
+    arn = parse_arn(value)
+    if arn is None or arn.service != "secretsmanager" or not arn.resource.startswith("secret:"):
+        return Prepared()
+    if _SUFFIXED.search(arn.resource):
+        return Prepared()
+    return Prepared(
+        arn=f"{value}-??????",
+        note="The secret ARN was given without its six random characters (a partial ARN), "
+        "so the ARN ends in '-??????'.",
+    )
+
+
 def _prepare_secretsmanager(call: Call) -> Prepared:
     raw = _str(call.params, "SecretId") or _str(call.params, "Name")
-    if raw is None or raw.startswith("arn:"):
+    if raw is None:
         return Prepared()
+    if raw.startswith("arn:"):
+        return _secret_arn(raw)
     return _secret(raw)
 
 
@@ -885,7 +907,13 @@ def _secrets_batch(call: Call) -> list[Authorization]:
         return out
     for raw in ids[:20]:  # the API accepts at most 20 ids
         if isinstance(raw, str) and raw.startswith("arn:"):
-            out += authorize(_sub(call, {}), "secretsmanager:GetSecretValue", arn=raw)
+            partial = _secret_arn(raw)
+            out += authorize(
+                _sub(call, {}),
+                "secretsmanager:GetSecretValue",
+                arn=partial.arn or raw,
+                note=partial.note,
+            )
         elif isinstance(raw, str) and usable(raw) is None:
             prep = _secret(raw)
             out += authorize(
