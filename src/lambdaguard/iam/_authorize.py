@@ -57,6 +57,15 @@ _ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("xray", "GroupName"): ("GroupName",),
     ("scheduler", "ScheduleGroupName"): ("GroupName",),
     ("scheduler", "ScheduleName"): ("Name",),
+    ("ec2", "KeyPairName"): ("KeyName",),
+    ("ssm", "RoleName"): ("IamRole",),
+    ("lambda", "Alias"): ("Qualifier",),
+    ("sns", "TopicName"): ("Name",),
+    ("states", "ActivityName"): ("name",),
+    ("xray", "SamplingRuleName"): ("RuleName",),
+    ("glue", "UserDefinedFunctionName"): ("FunctionName",),
+    ("rekognition", "ProjectName"): ("ProjectName",),
+    ("sts", "FederatedUserName"): ("Name",),
 }
 _SUFFIXES = ("Name", "Id", "Identifier", "Arn")
 _OWNER_MEMBERS = ("accountid", "awsaccountid")

@@ -150,6 +150,10 @@ def role_paths(service: str, operation: str) -> tuple[str, ...]:
         elif kind == "list":
             go(node.member, here + "[]", seen | {node.name})
         elif kind == "map":
+            if here.lower().endswith("attributes") and node.value.type_name == "string":
+                # SNS topic attributes carry roles under keys such as
+                # LambdaSuccessFeedbackRoleArn.
+                found.append(here + ".*")
             go(node.value, here + ".*", seen | {node.name})
 
     go(shape, "", frozenset())

@@ -155,6 +155,8 @@ def _sample_params(service: str, operation: str) -> dict[str, Any]:
         sample = _SAMPLES.get(name.lower(), "example")
         if member.type_name == "string":
             params[name] = sample
+        elif member.type_name in ("integer", "long") and name.lower() in _SAMPLES:
+            params[name] = int(sample)
         elif member.type_name == "list" and getattr(member.member, "type_name", "") == "string":
             params[name] = [sample]
     return params
@@ -286,6 +288,77 @@ def extra_actions(service: str, operation: str, actions: Iterable[str]) -> set[s
         if tagging is not None:
             out.add(tagging)
     return out
+
+
+@cache
+def _bound_in(service: str, operation: str) -> frozenset[tuple[str, str, str]]:
+    """(prefix, resource type, placeholder) the operation's sample request fills."""
+    from lambdaguard.iam._arns import CONTEXT_VARIABLES
+
+    plan = operation_plan(service, operation)
+    if plan.kind not in ("name", "rename", "documented", "rule"):
+        return frozenset()
+    params = _sample_params(service, operation)
+    # A member holding an ARN (``...Arn``) names its resource verbatim.
+    verbatim = any(m.lower().endswith("arn") for m in operation_members(service, operation))
+    out: set[tuple[str, str, str]] = set()
+    for action in plan.actions:
+        try:
+            slots = _slots(action)
+        except IamDataError:
+            continue
+        prefix = action.partition(":")[0]
+        if verbatim and prefix == plan.prefix:
+            for slot in slots:
+                out.update(
+                    (prefix, slot.key, v)
+                    for v in slot.template.variables
+                    if v not in CONTEXT_VARIABLES
+                )
+            continue
+        call = Call(service, prefix, operation, params, "us-east-1", "123456789012", "aws")
+        try:
+            found = [a.resource for a in authorize_prepared(call, action)]
+        except (IamDataError, LookupError, ValueError, TypeError):
+            continue
+        for slot in slots:
+            if any(slot.template.pattern.match(r) for r in found):
+                out.update(
+                    (prefix, slot.key, v)
+                    for v in slot.template.variables
+                    if v not in CONTEXT_VARIABLES
+                )
+    return frozenset(out)
+
+
+def unbound_placeholders(services: Iterable[str]) -> frozenset[tuple[str, str, str]]:
+    """ARN template placeholders of the services' actions that no request of theirs fills.
+
+    Each is (IAM prefix, resource type, placeholder); a placeholder counts as
+    bound when a request naming every top-level string member of some
+    operation gets an ARN of that resource type from the real mapping path.
+    """
+    from lambdaguard.iam._arns import CONTEXT_VARIABLES
+
+    seen: set[tuple[str, str, str]] = set()
+    bound: set[tuple[str, str, str]] = set()
+    for service in services:
+        for op in service_info(service).operations:
+            plan = operation_plan(service, op)
+            for action in plan.actions:
+                try:
+                    slots = _slots(action)
+                except IamDataError:
+                    continue
+                prefix = action.partition(":")[0]
+                for slot in slots:
+                    seen.update(
+                        (prefix, slot.key, v)
+                        for v in slot.template.variables
+                        if v not in CONTEXT_VARIABLES
+                    )
+            bound.update(_bound_in(service, op))
+    return frozenset(seen - bound)
 
 
 def emittable_actions() -> frozenset[str]:
