@@ -25,6 +25,7 @@ __all__ = [
     "S3_OBJECTS",
     "SES_SENDER",
     "SUFFIXES",
+    "TAG_MEMBERS",
     "WALK_SKIP",
 ]
 
@@ -58,6 +59,15 @@ NAMES: Final = frozenset(
         "EmailIdentity",
         "WorkGroup",
         "SecretIdList",
+        # ECS names its resources without a suffix.
+        "taskDefinition",
+        "service",
+        "services",
+        "task",
+        "tasks",
+        "containerInstance",
+        "containerInstances",
+        "gateway",
     }
 )
 # SES authorizes sending on the sender's identity (an address or its domain).
@@ -80,6 +90,10 @@ PRESENCE: Final = frozenset(
         "CapacityProviderConfig",
     }
 )
+# Members (compared lower-case) that tag the resource being created: the
+# service's tagging action is then needed too. Kept as "*" (EC2's
+# TagSpecifications keep their resource types).
+TAG_MEMBERS: Final = frozenset({"tags", "taglist", "resourcetags", "tagsmap"})
 # Boolean members that change what IAM authorizes, kept as true when set:
 # SSM's WithDecryption (kms:Decrypt on a SecureString's key), Step Functions'
 # publish (states:PublishStateMachineVersion).
@@ -176,6 +190,8 @@ RESPONSE_FACTS: Final[dict[str, tuple[str, ...]]] = {
     # The KMS key a Decrypt (ciphertext names no key in the request) or a
     # data-key call used: the resource of kms:Decrypt.
     "KeyId": ("KeyId",),
+    # kms:ReEncrypt: the key the ciphertext was decrypted with (kms:ReEncryptFrom).
+    "SourceKeyId": ("SourceKeyId",),
     # SSM parameter types read (String, StringList, SecureString): only a
     # SecureString read WithDecryption needs kms:Decrypt.
     "ParameterType": ("Parameter.Type", "Parameters[].Type"),

@@ -43,6 +43,7 @@ _SUFFIXES = recorded.SUFFIXES
 _EXCLUDED = recorded.EXCLUDED
 _KEY_MEMBERS = recorded.KEY_MEMBERS
 _FLAGS = recorded.FLAGS
+_TAG_MEMBERS = recorded.TAG_MEMBERS
 _S3_OBJECTS = recorded.S3_OBJECTS
 _NESTED_BUCKETS = recorded.NESTED_BUCKETS
 _NESTED_PREFIXES = recorded.NESTED_PREFIXES
@@ -267,6 +268,10 @@ def identifying_params(
                 out[name] = key_prefix(value, depth, full_keys)
             continue
         if name in _PRESENCE or name.startswith("Grant"):
+            if value:
+                out[name] = "*"
+            continue
+        if name.lower() in _TAG_MEMBERS:
             if value:
                 out[name] = "*"
             continue

@@ -36,6 +36,7 @@ from lambdaguard.iam._dependent import dependent_actions
 from lambdaguard.iam._model import Authorization, Confidence
 
 __all__ = [
+    "EVIDENCE_FACTS",
     "TAG_MEMBERS",
     "dependents",
     "on_behalf",
@@ -192,15 +193,18 @@ def _tag_member(params: Mapping[str, Any]) -> str | None:
     return None
 
 
-def tags_at_creation(call: Call, own: list[str]) -> list[Authorization]:
+def tags_at_creation(
+    call: Call, own: list[str], found: list[Authorization] | None = None
+) -> list[Authorization]:
     """The service's tagging action when the request tags the resource it creates.
 
     AWS authorizes tags given at creation with the service's tagging action
     as well (ec2:CreateTags for TagSpecifications, sqs:TagQueue for
     CreateQueue's tags, dynamodb:TagResource for CreateTable's Tags ...).
-    S3 objects are tagged by PutObject's own rule (``Tagging``).
+    S3 objects are tagged by PutObject's own rule (``Tagging``); tags on a
+    Send or Publish call tag the message, not a resource.
     """
-    if call.operation.startswith(READ_VERBS) or (
+    if not call.operation.startswith(_CREATE_VERBS) or (
         call.service == "s3" and "Object" in call.operation
     ):
         return []
@@ -213,15 +217,44 @@ def tags_at_creation(call: Call, own: list[str]) -> list[Authorization]:
     why = f"The request tags the new resource ({member}), which AWS authorizes as {action}."
     if call.prefix == "ec2" and member == "TagSpecifications":
         return _ec2_tag_specifications(call, action, why)
+    if call.service == "ecs" and call.operation in ("RunTask", "StartTask"):
+        cluster = call.params.get("cluster")
+        name = cluster if isinstance(cluster, str) and usable(cluster) is None else "*"
+        return [
+            Authorization(
+                action,
+                f"arn:{call.partition}:ecs:{call.region}:{call.account}:task/"
+                f"{name.rsplit('/', 1)[-1]}/*",
+                Confidence.TEMPLATE,
+                why[:-1] + "; the new task's id is generated, so it is '*'.",
+            )
+        ]
+    # The new resource is the one the call's own action names: tag that one
+    # when the tagging action can take it.
+    created = [a.resource for a in found or () if a.action in own and a.resource != "*"]
+    templates = [s.template for s in _slots_of(action)]
+    same = [r for r in dict.fromkeys(created) if any(t.pattern.match(r) for t in templates)]
+    if same:
+        return [Authorization(action, r, Confidence.EXACT, why) for r in same]
     from lambdaguard.iam._rules import authorize_prepared
 
-    found = authorize_prepared(call, action)
+    tagged = authorize_prepared(call, action)
+    if any(a.resource != "*" for a in tagged):
+        # The new resource is named; other types the tagging action lists
+        # (a table's stream) are not what is tagged.
+        tagged = [a for a in tagged if a.resource != "*"]
     return [
         Authorization(
             a.action, a.resource, a.confidence, why if a.resource != "*" else a.explanation
         )
-        for a in found
+        for a in tagged
     ]
+
+
+def _slots_of(action: str) -> tuple[Any, ...]:
+    from lambdaguard.iam._authorize import _slots
+
+    return _slots(action)
 
 
 def _ec2_tag_specifications(call: Call, action: str, why: str) -> list[Authorization]:
@@ -495,7 +528,16 @@ _KMS_ON_BEHALF: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("kinesis", "PutRecords"): (("kms:GenerateDataKey",), "stream"),
     ("kinesis", "GetRecords"): (("kms:Decrypt",), "stream"),
 }
-_KEY_FACTS = ("KmsKeyId", "KMSKeyId", "KmsMasterKeyId", "KeyId")
+# Response facts naming the KMS key: KeyId as the agent records it
+# (lambdaguard.recorded.RESPONSE_FACTS), and the facts below, which no
+# response of the call itself carries but the analysis may add from the
+# store's evidence (a GetQueueAttributes, DescribeSecret or DescribeParameters
+# response recorded for the same resource, a HeadObject of a copy's source).
+EVIDENCE_FACTS: dict[str, str] = {
+    "KmsKeyId": "the KMS key of the queue, topic, secret or parameter the call used",
+    "SourceSSEKMSKeyId": "the SSE-KMS key of a copy's source object",
+}
+_KEY_FACTS = ("KeyId", "KmsKeyId")
 
 
 def _kms_on(call: Call, actions: tuple[str, ...], what: str) -> list[Authorization]:

@@ -319,7 +319,7 @@ def authorizations(
     found += _s3_kms(call)
     found += _data_api_secret(call)
     found += on_behalf(call)
-    found += tags_at_creation(call, own)
+    found += tags_at_creation(call, own, found)
     extra, _ = dependents(call, own, found)
     found += extra
     return list(dict.fromkeys(found))
