@@ -166,6 +166,7 @@ WALK_SKIP: Final = frozenset(
         "MessageSystemAttributes",
         "Body",
         "Payload",
+        "Metadata",
         "Records",
         "Parameters",
         "Messages",

@@ -220,6 +220,17 @@ def _tag_specifications(value: object) -> list[dict[str, str]]:
     ]
 
 
+_PATHS: list[tuple[str, tuple[tuple[tuple[str, ...], ...], ...]]] = []
+
+
+def _paths() -> list[tuple[str, tuple[tuple[tuple[str, ...], ...], ...]]]:
+    # Split once, on the first response (not at import: INIT stays short).
+    if not _PATHS:
+        for fact, paths in recorded.RESPONSE_FACTS.items():
+            _PATHS.append((fact, tuple(tuple(p.split(".")) for p in paths)))
+    return _PATHS
+
+
 def response_facts(result: object) -> dict[str, str]:
     """The facts of :data:`lambdaguard.recorded.RESPONSE_FACTS` in a parsed botocore response.
 
@@ -230,9 +241,11 @@ def response_facts(result: object) -> dict[str, str]:
     out: dict[str, str] = {}
     if not isinstance(result, Mapping):
         return out
-    for fact, paths in recorded.RESPONSE_FACTS.items():
-        for path in paths:
-            values = _read_path(result, path.split("."))
+    for fact, paths in _paths():
+        for parts in paths:
+            if parts[0].removesuffix("[]") not in result:
+                continue
+            values = _read_path(result, parts)
             text = ",".join(dict.fromkeys(v for v in values if v))
             if text:
                 out[fact] = text[:_MAX_VALUE]
@@ -240,13 +253,12 @@ def response_facts(result: object) -> dict[str, str]:
     return out
 
 
-def _read_path(node: object, parts: list[str]) -> list[str]:
+def _read_path(node: object, parts: tuple[str, ...]) -> list[str]:
     if not parts:
         return [node] if isinstance(node, str) else []
     head, rest = parts[0], parts[1:]
     many = head.endswith("[]")
-    name = head[:-2] if many else head
-    value = node.get(name) if isinstance(node, Mapping) else None
+    value = node.get(head[:-2] if many else head) if isinstance(node, Mapping) else None
     if many:
         found: list[str] = []
         for item in value[:100] if isinstance(value, list) else ():
@@ -263,6 +275,7 @@ def identifying_params(
     for name, value in params.items():
         if name in _EXCLUDED:
             continue
+        low = name.lower()
         if name in _KEY_MEMBERS:
             if service == "s3" and isinstance(value, str) and name != "Delimiter":
                 out[name] = key_prefix(value, depth, full_keys)
@@ -271,7 +284,7 @@ def identifying_params(
             if value:
                 out[name] = "*"
             continue
-        if name.lower() in _TAG_MEMBERS:
+        if low in _TAG_MEMBERS:
             if value:
                 out[name] = "*"
             continue
@@ -320,7 +333,6 @@ def identifying_params(
                 for e in value[:10]
             ]
             continue
-        low = name.lower()
         if name in _NAMES or low.endswith(_SUFFIXES):
             text = _string(value)
             if text is not None and low.endswith("url"):
