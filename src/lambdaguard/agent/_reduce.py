@@ -168,6 +168,10 @@ def _nested(value: object, depth: int, full: bool, budget: list[int], level: int
                 break
             if not isinstance(name, str) or name in _WALK_SKIP:
                 continue
+            if name.lower() in _TAG_MEMBERS:
+                if item:
+                    out[name] = "*"  # tags at creation, nested (S3 CreateBucketConfiguration)
+                continue
             if isinstance(item, str):
                 kept = _leaf(name, item, depth, full)
                 if kept is not None:
@@ -220,10 +224,10 @@ def _tag_specifications(value: object) -> list[dict[str, str]]:
     ]
 
 
-_PATHS: list[tuple[str, tuple[tuple[tuple[str, ...], ...], ...]]] = []
+_PATHS: list[tuple[str, tuple[tuple[str, ...], ...]]] = []
 
 
-def _paths() -> list[tuple[str, tuple[tuple[tuple[str, ...], ...], ...]]]:
+def _paths() -> list[tuple[str, tuple[tuple[str, ...], ...]]]:
     # Split once, on the first response (not at import: INIT stays short).
     if not _PATHS:
         for fact, paths in recorded.RESPONSE_FACTS.items():

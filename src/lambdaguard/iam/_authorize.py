@@ -66,6 +66,8 @@ _ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("glue", "UserDefinedFunctionName"): ("FunctionName",),
     ("rekognition", "ProjectName"): ("ProjectName",),
     ("sts", "FederatedUserName"): ("Name",),
+    # Restores name the table they create TargetTableName.
+    ("dynamodb", "TableName"): ("TableName", "TargetTableName"),
 }
 _SUFFIXES = ("Name", "Id", "Identifier", "Arn")
 _OWNER_MEMBERS = ("accountid", "awsaccountid")

@@ -168,6 +168,11 @@ TAG_MEMBERS = frozenset({"tags", "tagspecifications", "taglist", "resourcetags",
 _CREATE_VERBS = ("Create", "Put", "Register", "Run", "Start", "Allocate", "Import", "Copy", "Add")
 
 
+# CloudWatch Logs CreateLogGroup: "you must have either the logs:TagResource
+# or logs:TagLogGroup permission"; TagLogGroup is the deprecated one.
+_TAGGING_EXCEPTIONS = {("logs", "CreateLogGroup"): "logs:TagResource"}
+
+
 @cache
 def tagging_action(prefix: str, operation: str) -> str | None:
     """The action that authorizes tagging a resource this operation creates, if the data has one."""
@@ -179,7 +184,19 @@ def tagging_action(prefix: str, operation: str) -> str | None:
         if operation.startswith(verb):
             noun = operation[len(verb) :]
             break
-    for name in ("TagResource", f"Tag{noun}", "CreateTags", "AddTagsToResource", "AddTags"):
+    if (prefix, operation) in _TAGGING_EXCEPTIONS:
+        return _TAGGING_EXCEPTIONS[(prefix, operation)]
+    # The resource's own tagging action first: kinesis CreateStream "must also
+    # have the kinesis:AddTagsToStream permission ... The kinesis:TagResource
+    # permission won't work to tag streams on creation." (API reference).
+    for name in (
+        f"Tag{noun}",
+        f"AddTagsTo{noun}",
+        "TagResource",
+        "CreateTags",
+        "AddTagsToResource",
+        "AddTags",
+    ):
         action = service.action(name)
         if action is not None and "Tagging" in action.access_level:
             return f"{prefix}:{action.name}"
@@ -190,6 +207,12 @@ def _tag_member(params: Mapping[str, Any]) -> str | None:
     for key, value in params.items():
         if str(key).lower() in TAG_MEMBERS and value:
             return str(key)
+    for key, value in params.items():
+        # One level down: S3 CreateBucket's CreateBucketConfiguration.Tags.
+        if isinstance(value, Mapping):
+            inner = _tag_member({k: v for k, v in value.items() if not isinstance(v, Mapping)})
+            if inner is not None:
+                return f"{key}.{inner}"
     return None
 
 
@@ -231,24 +254,34 @@ def tags_at_creation(
         ]
     # The new resource is the one the call's own action names: tag that one
     # when the tagging action can take it.
-    created = [a.resource for a in found or () if a.action in own and a.resource != "*"]
+    created = [a for a in found or () if a.action in own and a.resource != "*"]
     templates = [s.template for s in _slots_of(action)]
-    same = [r for r in dict.fromkeys(created) if any(t.pattern.match(r) for t in templates)]
+    same = [a for a in created if any(t.pattern.match(a.resource) for t in templates)]
     if same:
-        return [Authorization(action, r, Confidence.EXACT, why) for r in same]
-    from lambdaguard.iam._rules import authorize_prepared
-
-    tagged = authorize_prepared(call, action)
-    if any(a.resource != "*" for a in tagged):
-        # The new resource is named; other types the tagging action lists
-        # (a table's stream) are not what is tagged.
-        tagged = [a for a in tagged if a.resource != "*"]
+        return list(
+            dict.fromkeys(Authorization(action, a.resource, a.confidence, why) for a in same)
+        )
+    if not templates or not lookup_action(action).resources:
+        return [Authorization(action, "*", Confidence.EXACT, why)]
     return [
         Authorization(
-            a.action, a.resource, a.confidence, why if a.resource != "*" else a.explanation
+            action, "*", Confidence.WILDCARD, why[:-1] + "; the new resource's ARN is not known."
         )
-        for a in tagged
     ]
+
+
+def _arn_type(prefix: str, arn: str) -> str | None:
+    """The resource type an ARN is, by the most specific template of the service that matches."""
+    from lambdaguard.iam._arns import compile_template
+
+    service = iam_service(prefix)
+    best: tuple[int, str] | None = None
+    for rtype in service.resource_types.values() if service is not None else ():
+        for text in rtype.arn.split(","):
+            template = compile_template(text.strip())
+            if template.pattern.match(arn) and (best is None or template.specificity > best[0]):
+                best = (template.specificity, rtype.key)
+    return best[1] if best is not None else None
 
 
 def _slots_of(action: str) -> tuple[Any, ...]:
@@ -303,12 +336,14 @@ def dependents(
     Returns the authorizations and the dependent actions that were listed.
     """
     emitted = {a.action for a in found}
+    own_resources = frozenset(a.resource for a in found if a.action in own)
     listed: list[str] = []
     out: list[Authorization] = []
     for action in own:
         for dep in dependent_actions(action):
             listed.append(dep)
-            if dep in emitted:
+            by_reference = (call.service, call.operation) in _ROLES_BY_REFERENCE
+            if dep in emitted and not (dep == "iam:PassRole" and by_reference):
                 continue
             emitted.add(dep)
             act = lookup_action(dep)
@@ -322,7 +357,7 @@ def dependents(
                 if call.params.get(member):
                     out += _decided(call, action, dep, member)
                 continue
-            out += _dependent(call, action, dep)
+            out += _dependent(call, action, dep, own_resources)
     return out, listed
 
 
@@ -384,7 +419,9 @@ def _pass_role_dependency(call: Call, action: str) -> list[Authorization]:
     ]
 
 
-def _dependent(call: Call, action: str, dep: str) -> list[Authorization]:
+def _dependent(
+    call: Call, action: str, dep: str, own_resources: frozenset[str] = frozenset()
+) -> list[Authorization]:
     if dep == "iam:CreateServiceLinkedRole":
         return [
             Authorization(
@@ -403,7 +440,17 @@ def _dependent(call: Call, action: str, dep: str) -> list[Authorization]:
     if prefix == call.prefix:
         from lambdaguard.iam._rules import authorize_prepared
 
-        found = [a for a in authorize_prepared(call, dep) if a.resource != "*"]
+        # An ARN in the request counts only if it is the call's own resource
+        # (rds-data's cluster); another one (a restore's backup) names
+        # something else than the dependent action's resource.
+        kinds = {slot.key for slot in _slots_of(dep)}
+        named = {
+            k: v
+            for k, v in call.params.items()
+            if not (isinstance(v, str) and v.startswith("arn:"))
+            or (v in own_resources and _arn_type(prefix, v) in kinds)
+        }
+        found = [a for a in authorize_prepared(call, dep, params=named) if a.resource != "*"]
     else:
         found = []
     if found:
