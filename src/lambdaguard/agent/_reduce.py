@@ -135,7 +135,14 @@ def _transact(items: object) -> list[dict[str, dict[str, str]]]:
 
 def _role(text: str) -> bool:
     # arn:PARTITION:iam::ACCOUNT:role/NAME, checked without a regex (hot path).
-    return text.startswith("arn:") and ":iam::" in text and ":role/" in text
+    return (
+        text.startswith("arn:")
+        and ":iam::" in text
+        and ":role/" in text
+        and len(text) <= 2048
+        and " " not in text
+        and "\n" not in text
+    )
 
 
 def _s3_uri(text: str, depth: int, full: bool) -> str:
@@ -146,7 +153,8 @@ def _s3_uri(text: str, depth: int, full: bool) -> str:
 def _leaf(name: str, value: str, depth: int, full: bool) -> str | None:
     """What is kept of a string nested in a structure, or None."""
     if value.startswith("arn:"):
-        return value[:_MAX_VALUE] if _role(value) or "kms" in name.lower() else None
+        keep = _role(value) or ("kms" in name.lower() and " " not in value)
+        return value[:_MAX_VALUE] if keep else None
     if value.startswith("s3://"):
         return _s3_uri(value[:_MAX_VALUE], depth, full)
     if name in _NESTED_BUCKETS or "kms" in name.lower():
