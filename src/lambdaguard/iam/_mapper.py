@@ -11,10 +11,14 @@ The path of a call:
    action of the same name in the IAM data, or the one action its AWS
    documentation (in the botocore model) names.
 4. The action's resource types give the ARN (``_authorize``).
-5. Dependent permissions are added: ``iam:PassRole`` for a role handed to the
-   service, KMS actions S3 used on the caller's behalf (SSE-KMS) when the
-   response proves it, and the secret the RDS Data API reads for the caller.
-   Calls on S3 directory buckets are authorized by ``s3express:CreateSession``.
+5. Permissions beyond the call's own action are added (``_beyond``):
+   ``iam:PassRole`` for roles anywhere in the request, the tagging action for
+   tags given at creation, S3 and KMS use on the caller's behalf (SSE-KMS,
+   Textract/Rekognition objects, Athena results, CMK-encrypted queues and
+   secrets, SSM ``WithDecryption``), the secret the RDS Data API reads, and
+   the dependent actions of the Service Authorization Reference
+   (``_dependent``) as ``DEPENDENT``. Calls on S3 directory buckets are
+   authorized by ``s3express`` actions, on S3 on Outposts by ``s3-outposts``.
 """
 
 from __future__ import annotations
