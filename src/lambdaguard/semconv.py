@@ -153,6 +153,10 @@ NET_TLS: Final = "lambdaguard.net.tls"  # bool
 NET_AWS: Final = "lambdaguard.net.aws"  # bool: an AWS service endpoint
 NET_COUNT: Final = "lambdaguard.net.count"  # connections opened
 NET_FAILURES: Final = "lambdaguard.net.failures"  # connections that failed to open
+# "host:port" of the HTTP proxy the connection went through (absent: direct). The
+# event's server.address/server.port are then the destination: the CONNECT target,
+# or the host of an absolute-form request ("GET http://host/ HTTP/1.1").
+NET_PROXY: Final = "lambdaguard.net.proxy"
 
 # -- span names ----------------------------------------------------------------
 INIT_SPAN_NAME: Final = "lambdaguard.init"
