@@ -145,6 +145,11 @@ AWS_VIA: Final = "lambdaguard.aws.via"
 VIA_SDK: Final = "sdk"
 VIA_SIGV4: Final = "sigv4"
 VIA_EXTENSION: Final = "extension"
+# A SigV4-signed request (AWS_VIA = "sigv4") is recorded as a pseudo-operation of its
+# signing service (lambdaguard.aws.service = "es", "execute-api", "lambda", "appsync",
+# "neptune-db" ...): operation "HTTP " + its method ("HTTP GET"; no botocore operation
+# has a space in its name), params {"Host": host, "Path": path cut like an object key}.
+SIGV4_OPERATION_PREFIX: Final = "HTTP "
 
 # -- outbound connections ------------------------------------------------------
 CONNECTION_EVENT: Final = "lambdaguard.connection"

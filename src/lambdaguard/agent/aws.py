@@ -345,6 +345,7 @@ def install(key_prefix_depth: int = 1, record_full_keys: bool = False) -> None:
 
 def uninstall() -> None:
     """Put botocore and aiobotocore back as they were (idempotent)."""
+    _facts.forget()
     for name, attribute in (
         ("botocore.client", "BaseClient"),
         ("aiobotocore.client", "AioBaseClient"),
