@@ -128,7 +128,7 @@ def sigv4_authorizations(
 
 
 def _one(
-    action: str, resource: str, named: bool, exact: bool, why: str, host: str
+    action: str, resource: str, why: str, host: str, *, named: bool, exact: bool
 ) -> Authorization:
     # named: the host named the resource; exact: nothing else had to be widened.
     if not named:
