@@ -266,11 +266,11 @@ def _patch(module: ModuleType) -> None:
         try:
             result = original_call(self, operation_name, api_params)
         except BaseException as exc:
-            _leave(token)
+            _guard.safe("aws.leave", _leave, token, default=None)
             if pending is not None:
                 _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
             raise
-        _leave(token)
+        _guard.safe("aws.leave", _leave, token, default=None)
         if pending is not None:
             _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
         return result
@@ -302,11 +302,11 @@ def _patch_aio(module: ModuleType) -> None:
         try:
             result = await original_call(self, operation_name, api_params)
         except BaseException as exc:
-            _leave(token)
+            _guard.safe("aws.leave", _leave, token, default=None)
             if pending is not None:
                 _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
             raise
-        _leave(token)
+        _guard.safe("aws.leave", _leave, token, default=None)
         if pending is not None:
             _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
         return result

@@ -515,7 +515,7 @@ def _patch_asyncio(module: ModuleType) -> None:
 
 def install() -> None:
     """Record outbound connections from now on (idempotent)."""
-    aws_extensions.configure()
+    _guard.safe("net.extensions", aws_extensions.configure, default=None)
     _patch_socket(socket)
     _imports.when_imported("ssl", _patch_ssl)
     _imports.when_imported(
