@@ -33,17 +33,19 @@ response facts, the size bound and whose credentials in
 
 from __future__ import annotations
 
-import contextvars
 import sys
 import time
 import weakref
 from collections.abc import Mapping
 from types import FrameType, ModuleType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from lambdaguard.agent import _facts, _guard, _imports, network, recorder
 from lambdaguard.agent._reduce import identifying_params, key_prefix
+
+if TYPE_CHECKING:
+    import contextvars
 
 __all__ = ["identifying_params", "in_operation", "install", "key_prefix", "uninstall"]
 
@@ -78,14 +80,23 @@ _ASSUME_ROLE = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRole
 # True while an SDK operation runs in this thread or task: the signing hook
 # then leaves the request to this module. A ContextVar, because aiobotocore
 # signs inside the awaiting task and threads each have their own context.
-_operation: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "lambdaguard_aws_operation", default=False
-)
+# Made when botocore is first hooked, so a function that never imports it does
+# not import contextvars at INIT for lambdaguard.
+_operation: contextvars.ContextVar[bool] | None = None
+
+
+def _operation_var() -> contextvars.ContextVar[bool]:
+    global _operation  # noqa: PLW0603 - one per process, made on first use
+    if _operation is None:
+        import contextvars
+
+        _operation = contextvars.ContextVar("lambdaguard_aws_operation", default=False)
+    return _operation
 
 
 def in_operation() -> bool:
     """Whether a botocore/aiobotocore operation is running in this thread or task."""
-    return _operation.get()
+    return _operation is not None and _operation.get()
 
 
 def _credentials(client: Any) -> tuple[str, str]:
@@ -247,10 +258,11 @@ def _presign_caller(context: Any) -> str:
 
 
 def _leave(token: contextvars.Token[bool]) -> None:
+    var = _operation_var()
     try:
-        _operation.reset(token)
+        var.reset(token)
     except ValueError:  # reset in another context (a coroutine moved between tasks)
-        _operation.set(False)
+        var.set(False)
 
 
 def _patch(module: ModuleType) -> None:
@@ -259,9 +271,10 @@ def _patch(module: ModuleType) -> None:
         return  # already installed: installing twice must not wrap twice
     original_call = base._make_api_call
     original_emit = base._emit_api_params
+    operation = _operation_var()
 
     def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
-        token = _operation.set(True)
+        token = operation.set(True)
         pending = _guard.safe("aws.start", _start, self, operation_name, api_params, default=None)
         try:
             result = original_call(self, operation_name, api_params)
@@ -295,9 +308,10 @@ def _patch_aio(module: ModuleType) -> None:
         return
     original_call = base._make_api_call
     original_emit = base._emit_api_params
+    operation = _operation_var()
 
     async def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
-        token = _operation.set(True)
+        token = operation.set(True)
         pending = _guard.safe("aws.start", _start, self, operation_name, api_params, default=None)
         try:
             result = await original_call(self, operation_name, api_params)

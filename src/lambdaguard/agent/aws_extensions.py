@@ -26,7 +26,8 @@ a header (the ``X-Aws-Parameters-Secrets-Token`` header carries the session
 token), never the response. The extensions cache, so one local request is one
 read and not necessarily one AWS call: counts are of reads. The ports are the
 extensions' own variables (``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``,
-``AWS_APPCONFIG_EXTENSION_HTTP_PORT``), read when the agent is installed.
+``AWS_APPCONFIG_EXTENSION_HTTP_PORT``), read on the first loopback request.
+This module is imported only then, not at INIT.
 """
 
 from __future__ import annotations
@@ -45,12 +46,12 @@ from lambdaguard.agent.config import (
     PARAMETERS_SECRETS_EXTENSION_HTTP_PORT,
 )
 
-__all__ = ["configure", "is_extension", "request"]
+__all__ = ["configure", "forget", "is_extension", "request"]
 
 _SECRETS = "secrets"
 _APPCONFIG = "appconfig"
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-_ports: dict[int, str] = {2773: _SECRETS, 2772: _APPCONFIG}
+_ports: dict[int, str] = {}  # read from the environment on first use
 
 
 def _port(value: str | None, default: int) -> int:
@@ -66,8 +67,15 @@ def configure() -> None:
     _ports[appconfig] = _APPCONFIG
 
 
+def forget() -> None:
+    """Forget the ports read (the next check reads the environment again)."""
+    _ports.clear()
+
+
 def is_extension(host: str, port: int) -> bool:
     """Whether ``host:port`` is one of AWS's Lambda extensions in this environment."""
+    if not _ports:
+        configure()
     return port in _ports and host.lower() in _LOOPBACK
 
 

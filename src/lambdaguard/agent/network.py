@@ -60,7 +60,7 @@ import weakref
 from types import ModuleType
 from typing import Any
 
-from lambdaguard.agent import _guard, _imports, aws_extensions, recorder
+from lambdaguard.agent import _guard, _imports, recorder
 
 __all__ = ["install", "is_aws_host", "mark_aws", "uninstall"]
 
@@ -86,6 +86,7 @@ _METHODS = frozenset(
     {b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE", b"CONNECT"}
 )
 _MAX_LINE = 8192
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 # The host the running asyncio create_connection was asked for (a ContextVar,
 # made when asyncio is first imported: each task sees its own).
 _asked: Any = None
@@ -233,9 +234,13 @@ def _sent(sock: Any, data: Any) -> None:
             _through_proxy(conn, host, port)
         _watched[sock] = conn
         return
-    if aws_extensions.is_extension(conn.host, conn.port):
-        aws_extensions.request(conn.port, method, target)
-        _watched[sock] = conn
+    if conn.host.lower() in _LOOPBACK:
+        # Imported here, not at INIT: only loopback plaintext requests need it.
+        from lambdaguard.agent import aws_extensions
+
+        if aws_extensions.is_extension(conn.host, conn.port):
+            aws_extensions.request(conn.port, method, target)
+            _watched[sock] = conn
 
 
 def _failed(conn: recorder.OpenConnection) -> None:
@@ -515,7 +520,6 @@ def _patch_asyncio(module: ModuleType) -> None:
 
 def install() -> None:
     """Record outbound connections from now on (idempotent)."""
-    _guard.safe("net.extensions", aws_extensions.configure, default=None)
     _patch_socket(socket)
     _imports.when_imported("ssl", _patch_ssl)
     _imports.when_imported(
@@ -555,3 +559,6 @@ def uninstall() -> None:
     _pending.clear()
     _unsent.clear()
     _watched.clear()
+    extensions = sys.modules.get("lambdaguard.agent.aws_extensions")
+    if extensions is not None:
+        extensions.forget()  # the ports are read again from the environment next time
