@@ -11,7 +11,8 @@ store. Standard library only: the agent imports this module at INIT.
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from typing import Any, Final
 
 __all__ = [
     "EXCLUDED",
@@ -21,6 +22,7 @@ __all__ = [
     "RESPONSE_FACTS",
     "SES_SENDER",
     "SUFFIXES",
+    "bound_params",
 ]
 
 # -- request members -----------------------------------------------------------
@@ -119,4 +121,95 @@ RESPONSE_FACTS: Final[dict[str, tuple[str, ...]]] = {
     # The KMS key a Decrypt (ciphertext names no key in the request) or a
     # data-key call used: the resource of kms:Decrypt.
     "KeyId": ("KeyId",),
+    # kms:ReEncrypt reports the source key it decrypted under: the resource of
+    # kms:ReEncryptFrom when the request named none.
+    "SourceKeyId": ("SourceKeyId",),
 }
+
+
+# -- size -------------------------------------------------------------------------
+# The longest encoded params the agent sends and the collector keeps. Resource
+# identifiers are short; a request naming hundreds of them is cut (see below).
+MAX_PARAMS_BYTES: Final = 4096
+
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _size(value: Any) -> int:
+    return len(_JSON.encode(value).encode("utf-8", "surrogatepass"))
+
+
+def _longest_list(value: Any, path: tuple[Any, ...] = ()) -> tuple[int, tuple[Any, ...]]:
+    best: tuple[int, tuple[Any, ...]] = (0, ())
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        if len(value) > 1:
+            best = (_size(value), path)
+        items = enumerate(value)
+    else:
+        return best
+    for key, item in items:
+        found = _longest_list(item, (*path, key))
+        if found[0] > best[0]:
+            best = found
+    return best
+
+
+def _largest_member(
+    value: Any, path: tuple[Any, ...] = (), *, scalars: bool = True
+) -> tuple[int, tuple[Any, ...]]:
+    # The largest object member at any depth (a member inside a list item too);
+    # with ``scalars``, only members holding a string or number, so the cut is
+    # as deep (and as small) as it can be.
+    best: tuple[int, tuple[Any, ...]] = (0, ())
+    is_dict = isinstance(value, dict)
+    if is_dict:
+        children: Any = value.items()
+    elif isinstance(value, list):
+        children = enumerate(value)
+    else:
+        return best
+    for key, item in children:
+        if is_dict and not (scalars and isinstance(item, dict | list)):
+            size = _size(item)
+            if size > best[0]:
+                best = (size, (*path, key))
+        found = _largest_member(item, (*path, key), scalars=scalars)
+        if found[0] > best[0]:
+            best = found
+    return best
+
+
+def _at(value: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        value = value[step]
+    return value
+
+
+def bound_params(params: dict[str, Any], limit: int = MAX_PARAMS_BYTES) -> tuple[str, bool]:
+    """Compact sorted JSON of ``params`` within ``limit`` bytes, and whether nothing was cut.
+
+    Too large, the longest list anywhere is halved (its first items kept) until
+    the whole fits; if no list is left to cut, the largest member is dropped.
+    A string is never cut in half: a half identifier would name another
+    resource. The result is always valid JSON, and the same input always gives
+    the same bytes.
+    """
+    text = _JSON.encode(params)
+    if len(text) <= limit // 4 or len(text.encode("utf-8", "surrogatepass")) <= limit:
+        return text, True
+    value = json.loads(text)  # a private copy to cut
+    while _size(value) > limit:
+        size, path = _longest_list(value)
+        if size:
+            items = _at(value, path)
+            del items[max(1, len(items) // 2) :]
+            continue
+        size, path = _largest_member(value)
+        if not size:
+            size, path = _largest_member(value, scalars=False)
+        if not size or not path:
+            return "{}", False
+        del _at(value, path[:-1])[path[-1]]
+    return _JSON.encode(value), False

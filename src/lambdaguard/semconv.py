@@ -11,7 +11,8 @@ Shape of what one invocation emits (OTLP traces):
   ``cloud.platform=aws_lambda``, ``cloud.region``, ``cloud.account.id``,
   ``cloud.resource_id`` (unqualified function ARN), ``faas.name``,
   ``faas.version``, ``faas.instance`` (log stream name), ``faas.max_memory``
-  (bytes), ``telemetry.distro.name/version`` and ``lambdaguard.layer.version``.
+  (bytes), ``telemetry.distro.name/version``, ``lambdaguard.layer.version`` and
+  ``lambdaguard.function.runtime``.
 - One invocation span (name: function name; kind SERVER for HTTP triggers,
   CONSUMER for queue/stream/notification triggers, otherwise SERVER) with
   ``faas.invocation_id``, ``faas.coldstart``, ``faas.trigger`` and the
@@ -46,6 +47,9 @@ FAAS_MAX_MEMORY: Final = "faas.max_memory"
 TELEMETRY_DISTRO_NAME: Final = "telemetry.distro.name"
 TELEMETRY_DISTRO_VERSION: Final = "telemetry.distro.version"
 LAYER_VERSION: Final = "lambdaguard.layer.version"
+# The Lambda runtime identifier ("python3.12"), from AWS_EXECUTION_ENV: the inventory
+# flags deprecated runtimes with it.
+FUNCTION_RUNTIME: Final = "lambdaguard.function.runtime"
 
 CLOUD_PROVIDER_AWS: Final = "aws"
 CLOUD_PLATFORM_LAMBDA: Final = "aws_lambda"

@@ -7,7 +7,7 @@ import re
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,18 +43,31 @@ def _pg_admin() -> Any:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database (lambdaguard_test_<random>), dropped afterwards."""
+def pg_database() -> Iterator[Callable[[], str]]:
+    """Make fresh PostgreSQL databases (lambdaguard_test_<random>); all are dropped afterwards."""
     from sqlalchemy.engine import make_url
 
     admin = _pg_admin()
-    name = f"lambdaguard_test_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"lambdaguard_test_{secrets.token_hex(6)}"
+        admin.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return make_url(PG_DSN).set(database=name).render_as_string(hide_password=False)
+
     try:
-        yield make_url(PG_DSN).set(database=name).render_as_string(hide_password=False)
+        yield make
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in made:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture
+def pg_url(pg_database: Callable[[], str]) -> str:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    return pg_database()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -102,6 +115,8 @@ def kv(key: str, value: Any) -> KeyValue:
         return KeyValue(key=key, value=AnyValue(bool_value=value))
     if isinstance(value, int):
         return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
     return KeyValue(key=key, value=AnyValue(string_value=str(value)))
 
 
@@ -113,6 +128,7 @@ class Call:
     operation: str = "GetObject"
     params: str = '{"Bucket":"orders"}'
     count: int = 1
+    extra: tuple[tuple[str, Any], ...] = ()  # more span attributes
 
 
 def trace_request(
@@ -124,6 +140,8 @@ def trace_request(
     hosts: Sequence[tuple[str, int, bool]] = (),
     start_ns: int = 1_764_000_000_000_000_000,
     layer_version: str = "0.1.0",
+    invocation_attrs: Sequence[tuple[str, Any]] = (),
+    resource_attrs: Sequence[tuple[str, Any]] = (),
 ) -> ExportTraceServiceRequest:
     """An export request shaped like the agent's: invocation spans with call children."""
     request = ExportTraceServiceRequest()
@@ -135,6 +153,7 @@ def trace_request(
             kv(semconv.CLOUD_REGION, arn.split(":")[3]),
             kv(semconv.FAAS_NAME, arn.split(":")[6]),
             kv(semconv.LAYER_VERSION, layer_version),
+            *(kv(k, v) for k, v in resource_attrs),
         ]
     )
     ss = rs.scope_spans.add()
@@ -148,7 +167,11 @@ def trace_request(
             [
                 kv(semconv.FAAS_INVOCATION_ID, f"req-{i}"),
                 kv(semconv.FAAS_COLDSTART, i == 0),
-                kv(semconv.INVOCATION_OUTCOME, semconv.OUTCOME_SUCCESS),
+                *(kv(k, v) for k, v in invocation_attrs if k != semconv.INVOCATION_OUTCOME),
+                kv(
+                    semconv.INVOCATION_OUTCOME,
+                    dict(invocation_attrs).get(semconv.INVOCATION_OUTCOME, semconv.OUTCOME_SUCCESS),
+                ),
             ]
         )
         for host, port, tls in hosts:
@@ -174,6 +197,7 @@ def trace_request(
                     kv(semconv.AWS_OPERATION, call.operation),
                     kv(semconv.AWS_PARAMS, call.params),
                     kv(semconv.AWS_COUNT, call.count),
+                    *(kv(k, v) for k, v in call.extra),
                 ]
             )
     return request

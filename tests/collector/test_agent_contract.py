@@ -29,7 +29,7 @@ def _call(service: str, operation: str, params: str, **extra: object) -> AwsCall
 
 
 def test_agent_encoding_is_stored_as_recorded(collector: CollectorHandle) -> None:
-    """Init-phase and invoke-phase calls, outcomes, folded counts and hosts survive the trip."""
+    """Init-phase and invoke-phase calls, outcomes, response facts, folded counts and hosts survive the trip."""
     init = Record(
         phase=semconv.PHASE_INIT,
         trace_id=b"\x01" * 16,
@@ -52,7 +52,9 @@ def test_agent_encoding_is_stored_as_recorded(collector: CollectorHandle) -> Non
         cold_start=True,
         outcome=semconv.OUTCOME_TIMEOUT,
         aws_calls=(
-            _call("s3", "GetObject", '{"Bucket":"in","Key":"a/"}', kms_key_id="k1"),
+            _call(
+                "s3", "GetObject", '{"Bucket":"in","Key":"a/"}', kms_key_id="k1", version_id="v7"
+            ),
             _call("dynamodb", "PutItem", '{"TableName":"orders"}', error_code="AccessDenied"),
             _call("sqs", "SendMessage", '{"QueueUrl":"q"}', count=7),
         ),
@@ -72,10 +74,10 @@ def test_agent_encoding_is_stored_as_recorded(collector: CollectorHandle) -> Non
     calls = {(c.service, c.operation): c for c in store.calls(ARN)}
     assert calls["ssm", "GetParameter"].phase == semconv.PHASE_INIT
     assert calls["s3", "GetObject"].phase == semconv.PHASE_INVOKE
-    assert calls["s3", "GetObject"].kms_key_id == "k1"
+    assert calls["s3", "GetObject"].response == {"SSEKMSKeyId": "k1", "VersionId": "v7"}
     assert calls["dynamodb", "PutItem"].error_code == "AccessDenied"
     assert calls["sqs", "SendMessage"].count == 7
-    assert calls["s3", "GetObject"].params == '{"Bucket":"in","Key":"a/"}'
+    assert calls["s3", "GetObject"].params == {"Bucket": "in", "Key": "a/"}
     hosts = {h.host: h for h in store.hosts(ARN)}
     assert (hosts["api.stripe.com"].count, hosts["api.stripe.com"].failures) == (2, 1)
     assert hosts["ssm.eu-west-1.amazonaws.com"].aws

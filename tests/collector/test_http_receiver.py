@@ -76,7 +76,7 @@ def assert_stored(handle: CollectorHandle, invocations: int = 3) -> None:
     store = handle.store
     (call,) = store.calls(ARN)
     assert (call.service, call.operation, call.count) == ("s3", "PutObject", invocations)
-    assert call.kms_key_id.endswith("key/k")
+    assert call.response["SSEKMSKeyId"].endswith("key/k")
     (host,) = store.hosts(ARN)
     assert (host.host, host.port, host.tls, host.count) == (
         "api.stripe.com",

@@ -112,11 +112,11 @@ def _store_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_store_commands(sqlite_url: str) -> None:
     """`store migrate`, `store stats --json` and `store prune --older-than` work on a real store."""
     from lambdaguard.collector.spans import extract
-    from lambdaguard.collector.store import open_store
+    from lambdaguard.collector.store import SCHEMA_VERSION, open_store
 
     migrate = _store_cli("--store", sqlite_url, "migrate")
     assert migrate.returncode == 0
-    assert "-> 1" in migrate.stdout
+    assert f"-> {SCHEMA_VERSION}" in migrate.stdout
     store = open_store(sqlite_url)
     store.ingest(
         extract(trace_request(trace_id=b"\x52" * 16, start_ns=10**18), now_ns=10**18).spans,

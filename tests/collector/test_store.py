@@ -45,7 +45,7 @@ def test_aggregates_counts_and_times(store_url: str) -> None:
     calls = {(c.service, c.operation): c for c in store.calls(ARN)}
     assert calls["s3", "GetObject"].count == 3
     assert calls["dynamodb", "Query"].count == 12
-    assert calls["dynamodb", "Query"].params == '{"TableName":"t"}'
+    assert calls["dynamodb", "Query"].params == {"TableName": "t"}
     assert calls["s3", "GetObject"].first_seen == datetime.fromtimestamp(START_NS / 1e9, UTC)
     hosts = {(h.host, h.port, h.tls): h.count for h in store.hosts(ARN)}
     assert hosts == {("api.example.com", 443, True): 3, ("plain.example.com", 80, False): 3}

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from lambdaguard import __version__, semconv
 from lambdaguard.agent import recorder
 from lambdaguard.agent.config import (
+    AWS_EXECUTION_ENV,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
     AWS_LAMBDA_FUNCTION_NAME,
     AWS_LAMBDA_FUNCTION_VERSION,
@@ -84,6 +85,7 @@ def resource_attributes(
             (record.version if record else "") or env.get(AWS_LAMBDA_FUNCTION_VERSION, ""),
         ),
         (semconv.FAAS_INSTANCE, env.get(AWS_LAMBDA_LOG_STREAM_NAME, "")),
+        (semconv.FUNCTION_RUNTIME, env.get(AWS_EXECUTION_ENV, "").removeprefix("AWS_Lambda_")),
     ]
     attrs.extend((key, value) for key, value in optional if value)
     memory = record.memory_limit_mb if record and record.memory_limit_mb else 0

@@ -15,14 +15,18 @@ a span contributes nothing, and missing attributes take neutral defaults.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from lambdaguard import semconv
+from lambdaguard import recorded, semconv
+from lambdaguard.evidence import SOURCE_LAMBDAGUARD
 
 __all__ = [
     "CallFact",
@@ -32,14 +36,18 @@ __all__ = [
     "SpanFacts",
     "TraceFacts",
     "call_key",
+    "duration_bucket",
     "extract",
     "normalize_function_arn",
 ]
 
 # Longest string kept per stored column; longer values are cut. Bounds row
 # size whatever a client sends (the wire limit still bounds the request).
+# Params are never cut mid-string: they are bounded as JSON (recorded.bound_params).
 MAX_TEXT: Final = 512
-MAX_PARAMS: Final = 8192
+MAX_PARAMS: Final = recorded.MAX_PARAMS_BYTES
+# Response facts: at most this many, each value whole (a cut key id names no key).
+MAX_RESPONSE_FACTS: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +59,18 @@ class FunctionFact:
     region: str
     name: str
     layer_version: str
+    runtime: str = ""
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class CallFact:
-    """One recorded AWS API call (``count`` > 1 for folded overflow spans)."""
+    """One recorded AWS API call (``count`` > 1 for folded overflow spans).
+
+    ``params`` is valid JSON of the identifying members (``params_complete`` is
+    False when the agent or the collector had to cut it); ``response`` is the
+    compact sorted JSON of the response facts.
+    """
 
     service: str
     operation: str
@@ -63,9 +78,14 @@ class CallFact:
     params: str
     phase: str
     error_code: str
-    kms_key_id: str
+    response: str
     presign: bool
     count: int
+    params_complete: bool = True
+    credentials: str = ""
+    role_arn: str = ""
+    via: str = semconv.VIA_SDK
+    source: str = SOURCE_LAMBDAGUARD
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +102,17 @@ class HostFact:
 
 @dataclass(frozen=True, slots=True)
 class InvocationFact:
-    """One invocation: its UTC day, whether it was a cold start, and its outcome."""
+    """One invocation: its UTC day, cold start, outcome, trigger, version and duration."""
 
     day: str
     cold_start: bool
     outcome: str
+    error_type: str = ""
+    trigger_kind: str = ""
+    trigger_source: str = ""
+    version: str = ""
+    alias: str = ""
+    duration_bucket: int | None = None  # see duration_bucket()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +125,7 @@ class SpanFacts:
     call: CallFact | None
     invocation: InvocationFact | None
     hosts: tuple[tuple[HostFact, int], ...]  # (fact, event time ns)
+    init_error: str = ""  # the error type an INIT span ended with
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +154,12 @@ def normalize_function_arn(arn: str) -> str | None:
 
 
 def call_key(call: CallFact) -> bytes:
-    """Stable identity of a distinct call within a function (the store's key)."""
+    """Stable identity of a distinct call within a function (the store's key).
+
+    Schema v1 keyed the SSE-KMS key id where v2 keys the response facts, so a
+    call stored by 0.1.0 and seen again gets a second row; analysis merges rows
+    by what they say, not by key.
+    """
     ident = "\x1f".join(
         (
             call.service,
@@ -136,8 +168,13 @@ def call_key(call: CallFact) -> bytes:
             call.params,
             call.phase,
             call.error_code,
-            call.kms_key_id,
+            call.response,
             "1" if call.presign else "0",
+            "1" if call.params_complete else "0",
+            call.credentials,
+            call.role_arn,
+            call.via,
+            call.source,
         )
     )
     return hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
@@ -201,6 +238,70 @@ def _day(time_ns: int) -> str:
     return _day_of(time_ns // 86_400_000_000_000)
 
 
+def duration_bucket(ms: float) -> int:
+    """The log-scale histogram bucket of a duration: ``round(log(ms) / log(1.1))``.
+
+    Bucket ``b`` stands for ``1.1**b`` ms, within 5 % of every duration in it;
+    durations under 0.01 ms share the lowest bucket.
+    """
+    return round(math.log(max(ms, 0.01)) / _LOG_GROWTH)
+
+
+_LOG_GROWTH: Final = math.log(1.1)
+
+
+def _params(raw: Any, truncated: bool) -> tuple[str, bool]:
+    # The agent's params, whole when they are a JSON object within the bound;
+    # otherwise bounded as JSON (lists cut, never a string), or {} when they are
+    # not JSON at all. Either way the call is kept and marked incomplete.
+    if raw.__class__ is not str or not raw:
+        return "{}", not raw and not truncated
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return "{}", False
+    if not isinstance(value, dict):
+        return "{}", False
+    if len(raw) <= MAX_PARAMS and len(raw.encode("utf-8", "surrogatepass")) <= MAX_PARAMS:
+        return raw, not truncated
+    text, whole = recorded.bound_params(value, MAX_PARAMS)
+    return text, whole and not truncated
+
+
+def _response(attrs: dict[str, Any]) -> str:
+    facts: dict[str, str] = {}
+    raw = attrs.get(semconv.AWS_RESPONSE)
+    if raw.__class__ is str and raw:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            for name in sorted(value)[:MAX_RESPONSE_FACTS]:
+                item = value[name]
+                if isinstance(item, str) and item and len(item) <= MAX_TEXT and len(name) <= 64:
+                    facts[name] = item
+    # Agents before 0.2 sent two facts as attributes of their own.
+    for attribute, name in (
+        (semconv.AWS_KMS_KEY_ID, "SSEKMSKeyId"),
+        (semconv.AWS_VERSION_ID, "VersionId"),
+    ):
+        item = attrs.get(attribute)
+        if item.__class__ is str and item and len(item) <= MAX_TEXT:
+            facts.setdefault(name, item)
+    if not facts:
+        return "{}"
+    return json.dumps(facts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _float(attrs: dict[str, Any], key: str) -> float | None:
+    value = attrs.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number >= 0 else None
+
+
 def _function_from(raw: str, resource: dict[str, Any]) -> FunctionFact | None:
     arn = normalize_function_arn(raw) if raw else None
     if arn is None:
@@ -212,6 +313,8 @@ def _function_from(raw: str, resource: dict[str, Any]) -> FunctionFact | None:
         region=_text(resource, semconv.CLOUD_REGION) or parts[3],
         name=_text(resource, semconv.FAAS_NAME) or parts[6],
         layer_version=_text(resource, semconv.LAYER_VERSION),
+        runtime=_text(resource, semconv.FUNCTION_RUNTIME),
+        version=_text(resource, semconv.FAAS_VERSION),
     )
 
 
@@ -243,7 +346,7 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
     # A request repeats the same few calls and outcomes many times: equal facts
     # are built once per request and shared (they are immutable).
     calls: dict[tuple[Any, ...], CallFact] = {}
-    invocations: dict[tuple[str, bool, str], InvocationFact] = {}
+    invocations: dict[tuple[Any, ...], InvocationFact] = {}
     total = rejected = 0
     for rs in request.resource_spans:
         resource = _attrs(rs.resource.attributes)
@@ -276,59 +379,84 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
                 call = invocation = None
                 service = _text(attrs, semconv.AWS_SERVICE)
                 operation = _text(attrs, semconv.AWS_OPERATION)
+                init_error = ""
                 if service and operation:
                     if not phase:
                         pending_phase[key] = span.parent_span_id
-                    fields = (
+                    raw = (
                         service,
                         operation,
                         _text(attrs, semconv.AWS_REGION) or function.region,
-                        _text(attrs, semconv.AWS_PARAMS, MAX_PARAMS),
+                        attrs.get(semconv.AWS_PARAMS),
                         phase or semconv.PHASE_INVOKE,
                         _text(attrs, semconv.AWS_ERROR_CODE),
-                        _text(attrs, semconv.AWS_KMS_KEY_ID),
+                        attrs.get(semconv.AWS_RESPONSE),
+                        attrs.get(semconv.AWS_KMS_KEY_ID),
+                        attrs.get(semconv.AWS_VERSION_ID),
                         _bool(attrs, semconv.AWS_PRESIGN),
                         max(1, _int(attrs, semconv.AWS_COUNT, 1)),
+                        _bool(attrs, semconv.AWS_PARAMS_TRUNCATED),
+                        _text(attrs, semconv.AWS_CREDENTIALS),
+                        _text(attrs, semconv.AWS_CREDENTIALS_ROLE),
+                        _text(attrs, semconv.AWS_VIA) or semconv.VIA_SDK,
                     )
-                    call = calls.get(fields)
+                    call = calls.get(raw)
                     if call is None:
-                        call = calls[fields] = CallFact(*fields)
+                        params, complete = _params(raw[3], raw[11])
+                        call = calls[raw] = CallFact(
+                            service=raw[0],
+                            operation=raw[1],
+                            region=raw[2],
+                            params=params,
+                            phase=raw[4],
+                            error_code=raw[5],
+                            response=_response(attrs),
+                            presign=raw[9],
+                            count=raw[10],
+                            params_complete=complete,
+                            credentials=raw[12],
+                            role_arn=raw[13],
+                            via=raw[14],
+                        )
                 elif not is_init and (
                     semconv.FAAS_INVOCATION_ID in attrs or semconv.INVOCATION_OUTCOME in attrs
                 ):
                     outcome = _text(attrs, semconv.INVOCATION_OUTCOME) or semconv.OUTCOME_SUCCESS
-                    inv_fields = (_day(time_ns), _bool(attrs, semconv.FAAS_COLDSTART), outcome)
+                    duration = _float(attrs, semconv.INVOCATION_DURATION_MS)
+                    inv_fields = (
+                        _day(time_ns),
+                        _bool(attrs, semconv.FAAS_COLDSTART),
+                        outcome,
+                        _text(attrs, semconv.INVOCATION_ERROR_TYPE),
+                        _text(attrs, semconv.TRIGGER_KIND),
+                        _text(attrs, semconv.TRIGGER_SOURCE),
+                        function.version,
+                        _text(attrs, semconv.FUNCTION_ALIAS),
+                        None if duration is None else duration_bucket(duration),
+                    )
                     invocation = invocations.get(inv_fields)
                     if invocation is None:
                         invocation = invocations[inv_fields] = InvocationFact(*inv_fields)
+                elif is_init and (
+                    _text(attrs, semconv.INVOCATION_OUTCOME) == semconv.OUTCOME_ERROR
+                    or semconv.INVOCATION_ERROR_TYPE in attrs
+                ):
+                    init_error = _text(attrs, semconv.INVOCATION_ERROR_TYPE) or "error"
                 hosts = tuple(_hosts(span, time_ns)) if len(span.events) else ()
                 if call is None and invocation is None and not hosts and not is_init:
                     continue
                 if key not in found:
-                    found[key] = SpanFacts(key, function, time_ns, call, invocation, hosts)
+                    found[key] = SpanFacts(
+                        key, function, time_ns, call, invocation, hosts, init_error
+                    )
     # A call span without its own phase attribute inherits it from its parent:
     # the agent makes calls made during INIT children of the init span.
     for key, parent in pending_phase.items():
         facts = found[key]
         if parent in init_span_ids and facts.call is not None:
             call = facts.call
-            found[key] = SpanFacts(
-                facts.key,
-                facts.function,
-                facts.time_ns,
-                CallFact(
-                    call.service,
-                    call.operation,
-                    call.region,
-                    call.params,
-                    semconv.PHASE_INIT,
-                    call.error_code,
-                    call.kms_key_id,
-                    call.presign,
-                    call.count,
-                ),
-                facts.invocation,
-                facts.hosts,
+            found[key] = dataclasses.replace(
+                facts, call=dataclasses.replace(call, phase=semconv.PHASE_INIT)
             )
     reason = (
         f"{rejected} span(s) rejected: trace_id must be 16 bytes and span_id 8 bytes"

@@ -1,10 +1,16 @@
 """The collector's durable store: SQLite (WAL) by default, PostgreSQL by DSN.
 
 One code path (SQLAlchemy Core) serves both. What is kept is what analysis
-needs, aggregated: per function the distinct AWS calls, the outbound hosts and
-the invocations per day, each with counts and first/last seen. Raw spans are
-not kept; only their ids (``trace_id + span_id``), for ``span_window`` seconds,
-so a batch delivered twice changes nothing.
+needs, aggregated: per function the distinct AWS calls, the outbound hosts,
+the invocations per day (with a duration histogram), and the triggers,
+versions and error types seen, each with counts and first/last seen. Raw
+spans are not kept; only their ids (``trace_id + span_id``), for
+``span_window`` seconds, so a batch delivered twice changes nothing.
+
+Reads hand out the typed records of :mod:`lambdaguard.evidence` and work
+fleet-wide: each read method takes an optional function ARN and, without one,
+answers for every function in one query. The schema's versions are frozen in
+:mod:`.migrations`; the tables below describe the newest one.
 
 Writes are idempotent and safe with several writer processes:
 
@@ -23,6 +29,7 @@ errors are translated to :class:`~lambdaguard.errors.StoreError` here.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,22 +45,30 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from lambdaguard import semconv
+from lambdaguard.collector.migrations import MIGRATIONS, SCHEMA_VERSION
 from lambdaguard.collector.spans import SpanFacts, call_key
 from lambdaguard.errors import StoreError
+from lambdaguard.evidence import (
+    DurationDay,
+    ErrorSeen,
+    FunctionSeen,
+    HostSeen,
+    InvocationDay,
+    ObservedCall,
+    Principal,
+    TriggerSeen,
+    VersionSeen,
+    parse_params,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
-    "CallRecord",
-    "FunctionRecord",
-    "HostRecord",
     "IngestResult",
-    "InvocationDay",
     "Store",
     "StoreStats",
     "open_store",
 ]
 
-SCHEMA_VERSION: Final = 1
 # Arbitrary constant naming lambdaguard's migration lock in PostgreSQL.
 _PG_MIGRATION_LOCK: Final = 0x6C67_7561_7264
 _RETRIES: Final = 6
@@ -91,6 +106,8 @@ functions_t = sa.Table(
     sa.Column("layer_version", sa.Text, nullable=False),
     sa.Column("first_seen", sa.BigInteger, nullable=False),  # unix ns
     sa.Column("last_seen", sa.BigInteger, nullable=False),
+    sa.Column("runtime", sa.Text, nullable=False),
+    sa.Column("last_invoked", sa.BigInteger, nullable=False),  # unix ns, 0 = never
 )
 calls_t = sa.Table(
     "lg_calls",
@@ -103,11 +120,19 @@ calls_t = sa.Table(
     sa.Column("params", sa.Text, nullable=False),
     sa.Column("phase", sa.Text, nullable=False),
     sa.Column("error_code", sa.Text, nullable=False),
-    sa.Column("kms_key_id", sa.Text, nullable=False),
+    sa.Column("kms_key_id", sa.Text, nullable=False),  # v1 only; superseded by response
     sa.Column("presign", sa.Boolean, nullable=False),
     sa.Column("count", sa.BigInteger, nullable=False),
     sa.Column("first_seen", sa.BigInteger, nullable=False),
     sa.Column("last_seen", sa.BigInteger, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),  # JSON object of response facts
+    sa.Column("params_complete", sa.Boolean, nullable=False),
+    sa.Column("credentials", sa.Text, nullable=False),
+    sa.Column("role_arn", sa.Text, nullable=False),
+    sa.Column("via", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("trace_id", sa.Text, nullable=False),  # hex, of one occurrence
+    sa.Column("span_id", sa.Text, nullable=False),
 )
 hosts_t = sa.Table(
     "lg_hosts",
@@ -139,70 +164,54 @@ span_keys_t = sa.Table(
     sa.Column("seen_at", sa.BigInteger, nullable=False, index=True),  # unix s
 )
 
-_V1_TABLES: Final = (functions_t, calls_t, hosts_t, invocations_t, span_keys_t)
+
+def _seen_table(name: str, *key: sa.Column[Any]) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("arn", sa.Text, primary_key=True),
+        *key,
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Column("first_seen", sa.BigInteger, nullable=False),
+        sa.Column("last_seen", sa.BigInteger, nullable=False),
+    )
 
 
-def _migrate_v1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=list(_V1_TABLES), checkfirst=True)
-
-
-# version -> step. A new schema version appends a step; steps never change.
-MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _migrate_v1}
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionRecord:
-    """A function seen by the collector."""
-
-    arn: str
-    account: str
-    region: str
-    name: str
-    layer_version: str
-    first_seen: datetime
-    last_seen: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """A distinct AWS API call a function made, with how often and when."""
-
-    service: str
-    operation: str
-    region: str
-    params: str
-    phase: str
-    error_code: str
-    kms_key_id: str
-    presign: bool
-    count: int
-    first_seen: datetime
-    last_seen: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class HostRecord:
-    """An outbound (host, port, tls) a function connected to."""
-
-    host: str
-    port: int
-    tls: bool
-    aws: bool
-    count: int
-    failures: int
-    first_seen: datetime
-    last_seen: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class InvocationDay:
-    """A function's invocations on one UTC day."""
-
-    day: date
-    count: int
-    cold_starts: int
-    errors: int
-    timeouts: int
+triggers_t = _seen_table(
+    "lg_triggers",
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+)
+versions_t = _seen_table(
+    "lg_versions",
+    sa.Column("version", sa.Text, primary_key=True),
+    sa.Column("alias", sa.Text, primary_key=True),
+)
+errors_t = _seen_table(
+    "lg_errors",
+    sa.Column("phase", sa.Text, primary_key=True),
+    sa.Column("error_type", sa.Text, primary_key=True),
+)
+durations_t = sa.Table(
+    "lg_durations",
+    metadata,
+    sa.Column("arn", sa.Text, primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True),  # spans.duration_bucket
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+# Every evidence table, in the order writers lock them and stats counts them.
+_TABLES: Final = (
+    functions_t,
+    calls_t,
+    hosts_t,
+    invocations_t,
+    triggers_t,
+    versions_t,
+    errors_t,
+    durations_t,
+    span_keys_t,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +246,26 @@ def _earliest(col: Any, new: Any) -> Any:
 
 def _latest(col: Any, new: Any) -> Any:
     return sa.case((new > col, new), else_=col)
+
+
+# The two key columns (after arn) of each "seen" table.
+_SEEN_KEYS: Final = {
+    "lg_triggers": ("kind", "source"),
+    "lg_versions": ("version", "alias"),
+    "lg_errors": ("phase", "error_type"),
+}
+
+
+def _percentile(buckets: Sequence[tuple[int, int]], total: int, q: float) -> float:
+    # Nearest-rank percentile over the log-scale histogram: the bucket holding
+    # the ceil(q * total)-th duration, reported as its centre 1.1**bucket.
+    rank = max(1, math.ceil(q * total))
+    running = 0
+    for bucket, count in buckets:
+        running += count
+        if running >= rank:
+            return round(1.1**bucket, 3)
+    return round(1.1 ** buckets[-1][0], 3)
 
 
 def _sorted_rows(rows: Mapping[Any, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -298,8 +327,13 @@ class Store:
                     ),
                     else_=functions_t.c.layer_version,
                 ),
+                "runtime": sa.case(
+                    (f.excluded.runtime != "", f.excluded.runtime),
+                    else_=functions_t.c.runtime,
+                ),
                 "first_seen": _earliest(functions_t.c.first_seen, f.excluded.first_seen),
                 "last_seen": _latest(functions_t.c.last_seen, f.excluded.last_seen),
+                "last_invoked": _latest(functions_t.c.last_invoked, f.excluded.last_invoked),
             },
         )
         c = ins(calls_t)
@@ -321,6 +355,26 @@ class Store:
                 "first_seen": _earliest(hosts_t.c.first_seen, h.excluded.first_seen),
                 "last_seen": _latest(hosts_t.c.last_seen, h.excluded.last_seen),
             },
+        )
+        self._seen_stmts = {}
+        for table, key in (
+            (triggers_t, ["arn", "kind", "source"]),
+            (versions_t, ["arn", "version", "alias"]),
+            (errors_t, ["arn", "phase", "error_type"]),
+        ):
+            t = ins(table)
+            self._seen_stmts[table.name] = t.on_conflict_do_update(
+                index_elements=key,
+                set_={
+                    "count": table.c.count + t.excluded["count"],
+                    "first_seen": _earliest(table.c.first_seen, t.excluded.first_seen),
+                    "last_seen": _latest(table.c.last_seen, t.excluded.last_seen),
+                },
+            )
+        d = ins(durations_t)
+        self._durations_stmt = d.on_conflict_do_update(
+            index_elements=["arn", "day", "bucket"],
+            set_={"count": durations_t.c.count + d.excluded["count"]},
         )
         i = ins(invocations_t)
         self._invocations_stmt = i.on_conflict_do_update(
@@ -431,28 +485,56 @@ class Store:
         calls: dict[tuple[str, bytes], dict[str, Any]] = {}
         hosts: dict[tuple[str, str, int, bool], dict[str, Any]] = {}
         days: dict[tuple[str, str], dict[str, Any]] = {}
+        seen: dict[str, dict[tuple[str, ...], dict[str, Any]]] = {
+            "lg_triggers": {},
+            "lg_versions": {},
+            "lg_errors": {},
+        }
+        durations: dict[tuple[str, str, int], dict[str, Any]] = {}
         # extract() shares one CallFact among equal calls of a request: hash
         # each distinct object once (ids are stable while `facts` holds them).
         call_keys: dict[int, bytes] = {}
+
+        def count_seen(table: str, arn: str, key: tuple[str, str], t: int) -> None:
+            rows = seen[table]
+            row = rows.get((arn, *key))
+            if row is None:
+                names = _SEEN_KEYS[table]
+                rows[(arn, *key)] = {
+                    "arn": arn,
+                    names[0]: key[0],
+                    names[1]: key[1],
+                    "count": 1,
+                    "first_seen": t,
+                    "last_seen": t,
+                }
+            else:
+                row["count"] += 1
+                row["first_seen"] = min(row["first_seen"], t)
+                row["last_seen"] = max(row["last_seen"], t)
+
         for f in facts:
             fn = f.function
             t = f.time_ns
             row = functions.get(fn.arn)
             if row is None:
-                functions[fn.arn] = {
+                row = functions[fn.arn] = {
                     "arn": fn.arn,
                     "account": fn.account,
                     "region": fn.region,
                     "name": fn.name,
                     "layer_version": fn.layer_version,
+                    "runtime": fn.runtime,
                     "first_seen": t,
                     "last_seen": t,
+                    "last_invoked": 0,
                 }
             else:
                 row["first_seen"] = min(row["first_seen"], t)
                 if t >= row["last_seen"]:
                     row["last_seen"] = t
                     row["layer_version"] = fn.layer_version or row["layer_version"]
+                    row["runtime"] = fn.runtime or row["runtime"]
             if f.call is not None:
                 c = f.call
                 digest = call_keys.get(id(c))
@@ -470,11 +552,19 @@ class Store:
                         "params": c.params,
                         "phase": c.phase,
                         "error_code": c.error_code,
-                        "kms_key_id": c.kms_key_id,
+                        "kms_key_id": "",
                         "presign": c.presign,
                         "count": c.count,
                         "first_seen": t,
                         "last_seen": t,
+                        "response": c.response,
+                        "params_complete": c.params_complete,
+                        "credentials": c.credentials,
+                        "role_arn": c.role_arn,
+                        "via": c.via,
+                        "source": c.source,
+                        "trace_id": f.key[:16].hex(),
+                        "span_id": f.key[16:].hex(),
                     }
                 else:
                     crow["count"] += c.count
@@ -482,6 +572,7 @@ class Store:
                     crow["last_seen"] = max(crow["last_seen"], t)
             if f.invocation is not None:
                 inv = f.invocation
+                row["last_invoked"] = max(row["last_invoked"], t)
                 dk = (fn.arn, inv.day)
                 drow = days.setdefault(
                     dk,
@@ -498,6 +589,29 @@ class Store:
                 drow["cold_starts"] += inv.cold_start
                 drow["errors"] += inv.outcome == semconv.OUTCOME_ERROR
                 drow["timeouts"] += inv.outcome == semconv.OUTCOME_TIMEOUT
+                if inv.trigger_kind:
+                    count_seen("lg_triggers", fn.arn, (inv.trigger_kind, inv.trigger_source), t)
+                if inv.version or inv.alias:
+                    count_seen("lg_versions", fn.arn, (inv.version, inv.alias), t)
+                if inv.outcome == semconv.OUTCOME_TIMEOUT:
+                    count_seen("lg_errors", fn.arn, (semconv.PHASE_INVOKE, "timeout"), t)
+                elif inv.outcome == semconv.OUTCOME_ERROR:
+                    error = inv.error_type or "error"
+                    count_seen("lg_errors", fn.arn, (semconv.PHASE_INVOKE, error), t)
+                if inv.duration_bucket is not None:
+                    bk = (fn.arn, inv.day, inv.duration_bucket)
+                    brow = durations.get(bk)
+                    if brow is None:
+                        durations[bk] = {
+                            "arn": fn.arn,
+                            "day": inv.day,
+                            "bucket": inv.duration_bucket,
+                            "count": 1,
+                        }
+                    else:
+                        brow["count"] += 1
+            if f.init_error:
+                count_seen("lg_errors", fn.arn, (semconv.PHASE_INIT, f.init_error), t)
             for host, ht in f.hosts:
                 hk = (fn.arn, host.host, host.port, host.tls)
                 hrow = hosts.get(hk)
@@ -526,6 +640,10 @@ class Store:
             (self._calls_stmt, _sorted_rows(calls)),
             (self._hosts_stmt, _sorted_rows(hosts)),
             (self._invocations_stmt, _sorted_rows(days)),
+            (self._seen_stmts["lg_triggers"], _sorted_rows(seen["lg_triggers"])),
+            (self._seen_stmts["lg_versions"], _sorted_rows(seen["lg_versions"])),
+            (self._seen_stmts["lg_errors"], _sorted_rows(seen["lg_errors"])),
+            (self._durations_stmt, _sorted_rows(durations)),
         ):
             if rows:
                 conn.execute(stmt, rows)
@@ -538,79 +656,155 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"store read failed: {exc}") from exc
 
-    def functions(self) -> list[FunctionRecord]:
+    @staticmethod
+    def _where_arn(stmt: Any, table: sa.Table, function_arn: str | None) -> Any:
+        return stmt if function_arn is None else stmt.where(table.c.arn == function_arn)
+
+    def functions(self) -> list[FunctionSeen]:
         """Every function seen, by ARN."""
         t = functions_t.c
         rows = self._rows(sa.select(functions_t).order_by(t.arn))
         return [
-            FunctionRecord(
-                r.arn,
-                r.account,
-                r.region,
-                r.name,
-                r.layer_version,
-                _dt(r.first_seen),
-                _dt(r.last_seen),
+            FunctionSeen(
+                arn=r.arn,
+                account=r.account,
+                region=r.region,
+                name=r.name,
+                layer_version=r.layer_version,
+                runtime=r.runtime,
+                first_seen=_dt(r.first_seen),
+                last_seen=_dt(r.last_seen),
+                last_invoked=_dt(r.last_invoked) if r.last_invoked else None,
             )
             for r in rows
         ]
 
-    def calls(self, function_arn: str) -> list[CallRecord]:
-        """The distinct AWS calls a function made, by service and operation."""
+    def calls(self, function_arn: str | None = None) -> list[ObservedCall]:
+        """The distinct AWS calls of one function, or of every function (one query).
+
+        Ordered by function, service, operation, params, phase and error code.
+        """
         t = calls_t.c
         stmt = (
-            sa.select(calls_t)
-            .where(t.arn == function_arn)
-            .order_by(t.service, t.operation, t.params, t.phase, t.error_code, t.call_key)
+            sa.select(calls_t, functions_t.c.account)
+            .join(functions_t, functions_t.c.arn == t.arn, isouter=True)
+            .order_by(t.arn, t.service, t.operation, t.params, t.phase, t.error_code, t.call_key)
         )
-        return [
-            CallRecord(
-                r.service,
-                r.operation,
-                r.region,
-                r.params,
-                r.phase,
-                r.error_code,
-                r.kms_key_id,
-                bool(r.presign),
-                int(r.count),
-                _dt(r.first_seen),
-                _dt(r.last_seen),
+        out = []
+        for r in self._rows(self._where_arn(stmt, calls_t, function_arn)):
+            params, whole = parse_params(r.params)
+            response, _ = parse_params(r.response)
+            out.append(
+                ObservedCall(
+                    function_arn=r.arn,
+                    account=r.account or r.arn.split(":")[4],
+                    service=r.service,
+                    operation=r.operation,
+                    region=r.region,
+                    params=params,
+                    phase=r.phase,
+                    error_code=r.error_code,
+                    response={k: str(v) for k, v in response.items()},
+                    presign=bool(r.presign),
+                    params_complete=bool(r.params_complete) and whole,
+                    principal=Principal(r.credentials, r.role_arn),
+                    via=r.via,
+                    source=r.source,
+                    count=int(r.count),
+                    first_seen=_dt(r.first_seen),
+                    last_seen=_dt(r.last_seen),
+                    trace_id=r.trace_id,
+                    span_id=r.span_id,
+                )
             )
-            for r in self._rows(stmt)
-        ]
+        return out
 
-    def hosts(self, function_arn: str) -> list[HostRecord]:
-        """The outbound hosts a function connected to."""
+    def hosts(self, function_arn: str | None = None) -> list[HostSeen]:
+        """The outbound hosts of one function, or of every function (one query)."""
         t = hosts_t.c
-        stmt = sa.select(hosts_t).where(t.arn == function_arn).order_by(t.host, t.port, t.tls)
+        stmt = sa.select(hosts_t).order_by(t.arn, t.host, t.port, t.tls)
         return [
-            HostRecord(
-                r.host,
-                int(r.port),
-                bool(r.tls),
-                bool(r.aws),
-                int(r.count),
-                int(r.failures),
-                _dt(r.first_seen),
-                _dt(r.last_seen),
+            HostSeen(
+                function_arn=r.arn,
+                host=r.host,
+                port=int(r.port),
+                tls=bool(r.tls),
+                aws=bool(r.aws),
+                count=int(r.count),
+                failures=int(r.failures),
+                first_seen=_dt(r.first_seen),
+                last_seen=_dt(r.last_seen),
             )
-            for r in self._rows(stmt)
+            for r in self._rows(self._where_arn(stmt, hosts_t, function_arn))
         ]
 
-    def invocations(self, function_arn: str) -> list[InvocationDay]:
-        """A function's invocations per UTC day, oldest first."""
+    def invocations(self, function_arn: str | None = None) -> list[InvocationDay]:
+        """Invocations per UTC day, oldest first, of one function or of every function."""
         t = invocations_t.c
-        stmt = sa.select(invocations_t).where(t.arn == function_arn).order_by(t.day)
+        stmt = sa.select(invocations_t).order_by(t.arn, t.day)
         return [
             InvocationDay(
-                date.fromisoformat(r.day),
-                int(r.count),
-                int(r.cold_starts),
-                int(r.errors),
-                int(r.timeouts),
+                function_arn=r.arn,
+                day=date.fromisoformat(r.day),
+                count=int(r.count),
+                cold_starts=int(r.cold_starts),
+                errors=int(r.errors),
+                timeouts=int(r.timeouts),
             )
-            for r in self._rows(stmt)
+            for r in self._rows(self._where_arn(stmt, invocations_t, function_arn))
+        ]
+
+    def durations(self, function_arn: str | None = None) -> list[DurationDay]:
+        """Duration percentiles per UTC day (p50, p95, max; within 5 %), oldest first."""
+        t = durations_t.c
+        stmt = sa.select(durations_t).order_by(t.arn, t.day, t.bucket)
+        grouped: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for r in self._rows(self._where_arn(stmt, durations_t, function_arn)):
+            grouped.setdefault((r.arn, r.day), []).append((int(r.bucket), int(r.count)))
+        out = []
+        for (arn, day), buckets in grouped.items():
+            total = sum(n for _, n in buckets)
+            out.append(
+                DurationDay(
+                    function_arn=arn,
+                    day=date.fromisoformat(day),
+                    count=total,
+                    p50_ms=_percentile(buckets, total, 0.50),
+                    p95_ms=_percentile(buckets, total, 0.95),
+                    max_ms=round(1.1 ** buckets[-1][0], 3),
+                )
+            )
+        return out
+
+    def triggers(self, function_arn: str | None = None) -> list[TriggerSeen]:
+        """The trigger kinds and sources that invoked one function, or every function."""
+        t = triggers_t.c
+        stmt = sa.select(triggers_t).order_by(t.arn, t.kind, t.source)
+        return [
+            TriggerSeen(r.arn, r.kind, r.source, int(r.count), _dt(r.first_seen), _dt(r.last_seen))
+            for r in self._rows(self._where_arn(stmt, triggers_t, function_arn))
+        ]
+
+    def versions(self, function_arn: str | None = None) -> list[VersionSeen]:
+        """The versions and aliases that ran, for one function or every function."""
+        t = versions_t.c
+        stmt = sa.select(versions_t).order_by(t.arn, t.version, t.alias)
+        return [
+            VersionSeen(
+                r.arn, r.version, r.alias, int(r.count), _dt(r.first_seen), _dt(r.last_seen)
+            )
+            for r in self._rows(self._where_arn(stmt, versions_t, function_arn))
+        ]
+
+    def errors(self, function_arn: str | None = None) -> list[ErrorSeen]:
+        """The error types invocations (and INIT) ended with, for one or every function."""
+        t = errors_t.c
+        stmt = sa.select(errors_t).order_by(t.arn, t.phase, t.error_type)
+        return [
+            ErrorSeen(
+                r.arn, r.phase, r.error_type, int(r.count), _dt(r.first_seen), _dt(r.last_seen)
+            )
+            for r in self._rows(self._where_arn(stmt, errors_t, function_arn))
         ]
 
     def stats(self) -> StoreStats:
@@ -665,6 +859,10 @@ class Store:
             for name, stmt in (
                 ("calls", sa.delete(calls_t).where(calls_t.c.last_seen < cutoff_ns)),
                 ("hosts", sa.delete(hosts_t).where(hosts_t.c.last_seen < cutoff_ns)),
+                ("triggers", sa.delete(triggers_t).where(triggers_t.c.last_seen < cutoff_ns)),
+                ("versions", sa.delete(versions_t).where(versions_t.c.last_seen < cutoff_ns)),
+                ("errors", sa.delete(errors_t).where(errors_t.c.last_seen < cutoff_ns)),
+                ("durations", sa.delete(durations_t).where(durations_t.c.day < cutoff_day)),
                 (
                     "invocation_days",
                     sa.delete(invocations_t).where(invocations_t.c.day < cutoff_day),

@@ -14,6 +14,8 @@ The public surface:
   recorded identifying parameters, optional response facts) to a list of
   :class:`Authorization` (action, resource ARN or ``*``, :class:`Confidence`,
   a one-sentence explanation). ``[]`` means no permission is needed.
+- :func:`authorizations_for_call` -- the same for one stored
+  :class:`lambdaguard.evidence.ObservedCall` (what analysis uses).
 - :func:`authorizations_for_span` -- the same, read from a CLIENT span's
   attributes (the wire contract in :mod:`lambdaguard.semconv`).
 - :func:`operation_plan` / :func:`iam_prefix` -- how an operation is
@@ -47,6 +49,7 @@ from lambdaguard.iam._coverage import (
 from lambdaguard.iam._data import action_exists, data_version
 from lambdaguard.iam._mapper import OperationPlan, authorizations, iam_prefix, operation_plan
 from lambdaguard.iam._model import Authorization, Confidence
+from lambdaguard.iam._observed import authorizations_for_call
 from lambdaguard.iam._span import authorizations_for_span
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
     "ServiceCoverage",
     "action_exists",
     "authorizations",
+    "authorizations_for_call",
     "authorizations_for_span",
     "coverage",
     "data_version",

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _summarise(stage: Any, runs: list[Any]) -> dict[str, Any]:
     from lambdaguard.errors import IamDataError
-    from lambdaguard.iam import authorizations
+    from lambdaguard.iam import authorizations_for_call
 
     account = stage.account
     store = stage.collector.store
@@ -142,18 +142,9 @@ def _summarise(stage: Any, runs: list[Any]) -> dict[str, Any]:
                 note = ""
                 for call in group:
                     try:
-                        params = json.loads(call.params) if call.params else {}
-                        response = {"ErrorCode": error} if error else None
-                        for auth in authorizations(
-                            service,
-                            operation,
-                            params,
-                            region=call.region or account.region,
-                            account=account.account_id,
-                            response=response,
-                        ):
+                        for auth in authorizations_for_call(call):
                             auths.add((auth.action, auth.resource))
-                    except (IamDataError, ValueError) as exc:
+                    except IamDataError as exc:
                         note = f"IAM mapping unavailable: {exc}"
                 calls.append(
                     _CallRow(
