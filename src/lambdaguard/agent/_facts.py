@@ -9,10 +9,10 @@ calls made through AWS's Lambda extensions):
   there is recorded with no change here. Exported as one compact sorted JSON
   object (``lambdaguard.aws.response``).
 - **Bounded params** (:func:`bounded_params`): the reduced request stays valid
-  JSON of at most :data:`MAX_PARAMS_BYTES`. When it is longer, items are cut
-  from the longest lists (and maps, such as DynamoDB ``RequestItems``) first,
-  never a string in half, and the call says so (``params_truncated``): the
-  mapping then widens the resource instead of failing on cut JSON.
+  JSON of at most :data:`MAX_PARAMS_BYTES`, by the rule the collector shares
+  (:func:`lambdaguard.recorded.bound_params`: the longest lists are halved
+  first, never a string in half), and the call says so (``params_truncated``):
+  the mapping then widens the resource instead of failing on cut JSON.
 - **Whose credentials** (:func:`credentials_of`): the access key id that signed
   a call is compared, in memory only, with ``AWS_ACCESS_KEY_ID`` (the execution
   role's, as Lambda put it in the environment) and with the keys returned by
@@ -41,13 +41,12 @@ __all__ = [
     "response_facts",
 ]
 
-MAX_PARAMS_BYTES = 4096
+MAX_PARAMS_BYTES = recorded.MAX_PARAMS_BYTES
 _MAX_FACT = 512
 _MAX_ITEMS = 1000  # list items read per "[]" segment
 _MAX_ASSUMED = 256
 
-# Compact sorted JSON without building an encoder per call. ensure_ascii (the
-# default) keeps the text ASCII, so its length in characters is its size in bytes.
+# Compact sorted JSON without building an encoder per call.
 JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 # -- response facts ---------------------------------------------------------------
@@ -117,53 +116,17 @@ def response_facts(response: object) -> str:
 # -- bounded params ---------------------------------------------------------------
 
 
-def _collections(value: Any, out: list[list[Any] | dict[str, Any]]) -> None:
-    if isinstance(value, list):
-        out.append(value)
-        for item in value:
-            _collections(item, out)
-    elif isinstance(value, dict):
-        out.append(value)
-        for item in value.values():
-            _collections(item, out)
-
-
-def _cut(collection: list[Any] | dict[str, Any], excess: int) -> None:
-    # Remove enough trailing items to cover the excess at their average size
-    # (at least one), so a long list is cut in a few steps, not one by one.
-    size = len(JSON.encode(collection))
-    n = len(collection)
-    keep = max(n - max(excess * n // max(size, 1) + 1, 1), 0)
-    if isinstance(collection, list):
-        del collection[keep:]
-    else:
-        for key in list(collection)[keep:]:
-            del collection[key]
-
-
 def bounded_params(reduced: Mapping[str, Any], limit: int = MAX_PARAMS_BYTES) -> tuple[str, bool]:
     """``reduced`` as compact sorted JSON of at most ``limit`` bytes; True if anything was cut.
 
-    Items are cut from the longest lists and maps first; no string is ever cut.
-    If every list and map is empty and the text is still too long, whole
-    members go, the longest first (no API has such requests today).
+    The rule is the one the collector applies too (:func:`lambdaguard.recorded.bound_params`):
+    the longest lists are halved first, no string is ever cut, and the text is
+    always valid JSON.
     """
-    text = JSON.encode(reduced) if reduced else "{}"
-    if len(text) <= limit:
-        return text, False
-    work: dict[str, Any] = json.loads(text)  # a private copy: the request is never touched
-    while len(text) > limit:
-        found: list[list[Any] | dict[str, Any]] = []
-        for member in work.values():
-            _collections(member, found)
-        candidates = [c for c in found if c]
-        if candidates:
-            longest = max(candidates, key=len)
-            _cut(longest, len(text) - limit)
-        elif work:
-            del work[max(work, key=lambda k: len(JSON.encode(work[k])))]
-        text = JSON.encode(work) if work else "{}"
-    return text, True
+    if not reduced:
+        return "{}", False
+    text, whole = recorded.bound_params(dict(reduced), limit)
+    return text, not whole
 
 
 # -- whose credentials ----------------------------------------------------------------
