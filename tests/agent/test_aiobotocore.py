@@ -1,4 +1,8 @@
-"""aiobotocore clients (the async client under aioboto3 and s3fs) recorded like botocore's, against moto."""
+"""aiobotocore clients (the async client under aioboto3 and s3fs) recorded like botocore's, against moto.
+
+aiobotocore and aioboto3 each pin botocore, so these tests run under ``make
+test-async`` (a venv per client) and are skipped in the dev venv.
+"""
 
 from __future__ import annotations
 
@@ -185,3 +189,43 @@ def test_async_presigned_url_is_a_signing_event(
     assert signed[semconv.AWS_OPERATION] == "GetObject"
     assert signed[semconv.AWS_PRESIGN] is True
     assert json.loads(signed[semconv.AWS_PARAMS]) == {"Bucket": "media-a", "Key": "a/"}
+
+
+def test_aioboto3_client_and_resource_calls_are_recorded_once(
+    enable: Callable[..., None], sink: Sink, moto_endpoint: str
+) -> None:
+    """aioboto3's client and its DynamoDB resource layer: every call once, with its table and bucket."""
+    aioboto3 = pytest.importorskip("aioboto3")
+    enable()
+
+    async def work() -> None:
+        session = aioboto3.Session()
+        options = {"endpoint_url": moto_endpoint, "region_name": "us-east-1"}
+        async with session.client("s3", **options) as s3:
+            await s3.create_bucket(Bucket="aioboto3-media")
+            await s3.put_object(Bucket="aioboto3-media", Key="up/CANARY-name.txt", Body=b"x")
+        async with session.resource("dynamodb", **options) as dynamodb:
+            table = await dynamodb.create_table(
+                TableName="aioboto3-orders",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            await table.put_item(Item={"pk": "CANARY-pk"})
+
+    def handler(event: Any, context: Any) -> None:
+        asyncio.run(work())
+
+    instrument(handler)({}, Context())
+    assert flush(5000)
+    found = calls(sink)
+    assert ops(found) == ["CreateBucket", "PutObject", "CreateTable", "PutItem"]
+    assert json.loads(find(found, "PutItem")[semconv.AWS_PARAMS]) == {
+        "TableName": "aioboto3-orders"
+    }
+    assert json.loads(find(found, "PutObject")[semconv.AWS_PARAMS]) == {
+        "Bucket": "aioboto3-media",
+        "Key": "up/",
+    }
+    for body in sink.bodies:
+        assert b"CANARY" not in body

@@ -65,9 +65,9 @@ def _signed_and_async_calls(moto_endpoint: str, n: int) -> list[object]:
     # What the hooks added for issue 14 see: a SigV4Auth-signed request, a
     # requests-aws4auth one, an extension read and an aiobotocore call.
     import asyncio
+    import importlib.util
 
     import requests
-    from aiobotocore.session import get_session
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -85,6 +85,10 @@ def _signed_and_async_calls(moto_endpoint: str, n: int) -> list[object]:
             f"http://127.0.0.1:{port}/secretsmanager/get?secretId=s{n}", timeout=5
         ).status_code
     )
+
+    if importlib.util.find_spec("aiobotocore") is None:
+        return out  # the dev venv; `make test-async` runs this with aiobotocore
+    from aiobotocore.session import get_session
 
     session = _LOOPBACK.setdefault("session", get_session())
 
@@ -156,7 +160,7 @@ HOOKS: list[tuple[Any, str]] = [
     (aws, "_credentials"),
     (aws, "_presign_caller"),
     (aws, "_presigned"),
-    (aws, "_leave"),
+    (aws, "is_sdk_request"),
     (aws, "_patch_aio"),
     (_facts, "response_facts"),
     (_facts, "bounded_params"),

@@ -20,8 +20,9 @@ event system: the class wrap also covers clients created before lambdaguard
 was installed (``@instrument`` below a module-level client), costs one call
 frame per API call instead of three handler dispatches, and every SDK client
 still meets one of the two classes. What signs requests without an SDK
-operation is seen by :mod:`lambdaguard.agent.signing`; while an operation runs
-(:func:`in_operation`), its own signing is not recorded again.
+operation is seen by :mod:`lambdaguard.agent.signing`, which knows an SDK
+operation's own request by the context botocore gives it
+(:func:`is_sdk_request`) and leaves it to this module.
 
 The patch is applied when the function's code first imports
 ``botocore.client`` (see :mod:`lambdaguard.agent._imports`).
@@ -38,16 +39,13 @@ import time
 import weakref
 from collections.abc import Mapping
 from types import FrameType, ModuleType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from lambdaguard.agent import _facts, _guard, _imports, network, recorder
 from lambdaguard.agent._reduce import identifying_params, key_prefix
 
-if TYPE_CHECKING:
-    import contextvars
-
-__all__ = ["identifying_params", "in_operation", "install", "key_prefix", "uninstall"]
+__all__ = ["identifying_params", "install", "is_sdk_request", "key_prefix", "uninstall"]
 
 _MARK = "__lambdaguard_original__"
 
@@ -77,26 +75,18 @@ class _Pending(NamedTuple):
 _settings = {"depth": 1, "full": False}
 _ASSUME_ROLE = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
 
-# True while an SDK operation runs in this thread or task: the signing hook
-# then leaves the request to this module. A ContextVar, because aiobotocore
-# signs inside the awaiting task and threads each have their own context.
-# Made when botocore is first hooked, so a function that never imports it does
-# not import contextvars at INIT for lambdaguard.
-_operation: contextvars.ContextVar[bool] | None = None
 
+def is_sdk_request(request: Any) -> bool:
+    """Whether a request being signed is an SDK operation's (botocore's or aiobotocore's).
 
-def _operation_var() -> contextvars.ContextVar[bool]:
-    global _operation  # noqa: PLW0603 - one per process, made on first use
-    if _operation is None:
-        import contextvars
-
-        _operation = contextvars.ContextVar("lambdaguard_aws_operation", default=False)
-    return _operation
-
-
-def in_operation() -> bool:
-    """Whether a botocore/aiobotocore operation is running in this thread or task."""
-    return _operation is not None and _operation.get()
+    botocore builds an operation's ``AWSRequest`` with the call's context
+    (``client_config``, or ``is_presign_request`` for a presign); a request
+    code builds itself (opensearch-py, hand-written signing) has an empty one.
+    """
+    context = getattr(request, "context", None)
+    return isinstance(context, Mapping) and (
+        "client_config" in context or "is_presign_request" in context
+    )
 
 
 def _credentials(client: Any) -> tuple[str, str]:
@@ -257,35 +247,23 @@ def _presign_caller(context: Any) -> str:
     return _PRESIGNERS[1]
 
 
-def _leave(token: contextvars.Token[bool]) -> None:
-    var = _operation_var()
-    try:
-        var.reset(token)
-    except ValueError:  # reset in another context (a coroutine moved between tasks)
-        var.set(False)
-
-
 def _patch(module: ModuleType) -> None:
     base = module.BaseClient
     if getattr(base._make_api_call, _MARK, None) is not None:
         return  # already installed: installing twice must not wrap twice
     original_call = base._make_api_call
     original_emit = base._emit_api_params
-    operation = _operation_var()
 
     def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
-        token = operation.set(True)
         pending = _guard.safe("aws.start", _start, self, operation_name, api_params, default=None)
+        if pending is None:
+            return original_call(self, operation_name, api_params)
         try:
             result = original_call(self, operation_name, api_params)
         except BaseException as exc:
-            _guard.safe("aws.leave", _leave, token, default=None)
-            if pending is not None:
-                _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
+            _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
             raise
-        _guard.safe("aws.leave", _leave, token, default=None)
-        if pending is not None:
-            _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
+        _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
         return result
 
     def _emit_api_params(self: Any, api_params: Any, operation_model: Any, context: Any) -> Any:
@@ -308,21 +286,17 @@ def _patch_aio(module: ModuleType) -> None:
         return
     original_call = base._make_api_call
     original_emit = base._emit_api_params
-    operation = _operation_var()
 
     async def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
-        token = operation.set(True)
         pending = _guard.safe("aws.start", _start, self, operation_name, api_params, default=None)
+        if pending is None:
+            return await original_call(self, operation_name, api_params)
         try:
             result = await original_call(self, operation_name, api_params)
         except BaseException as exc:
-            _guard.safe("aws.leave", _leave, token, default=None)
-            if pending is not None:
-                _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
+            _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
             raise
-        _guard.safe("aws.leave", _leave, token, default=None)
-        if pending is not None:
-            _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
+        _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
         return result
 
     async def _emit_api_params(

@@ -15,9 +15,9 @@ Signing is the one step they share, so that is where they are seen:
 - ``requests_aws4auth.AWS4Auth.__call__`` (requests-aws4auth signs on its own).
 
 Each hook is applied only when the function imports that module. botocore's
-SDK operations sign through the same ``add_auth``: while one runs
-(:func:`lambdaguard.agent.aws.in_operation`) the signing is left to
-:mod:`lambdaguard.agent.aws`, which records the operation itself. Query-string
+SDK operations sign through the same ``add_auth``: their requests carry the
+operation's context (:func:`lambdaguard.agent.aws.is_sdk_request`) and are
+left to :mod:`lambdaguard.agent.aws`, which records the operation itself. Query-string
 and POST-policy signers (presigned URLs and posts) are skipped: the SDK's are
 recorded as presigns by :mod:`~lambdaguard.agent.aws`, and a URL used later by
 another process is out of any hook's reach.
@@ -93,7 +93,7 @@ def record(  # noqa: PLR0917 - the facts of one signing, called from two hooks
 
 
 def _botocore_signed(signer: Any, request: Any) -> None:
-    if aws.in_operation() or type(signer).__name__.endswith(_PRESIGNERS):
+    if aws.is_sdk_request(request) or type(signer).__name__.endswith(_PRESIGNERS):
         return
     credentials = signer.credentials
     record(
