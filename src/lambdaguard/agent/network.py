@@ -188,7 +188,9 @@ def _authority(target: str, default_port: int) -> tuple[str, int]:
 
 
 def _request_line(data: Any) -> tuple[str, str] | None:
-    head = bytes(memoryview(data)[:_MAX_LINE])
+    if not isinstance(data, bytes | bytearray | memoryview):
+        return None  # the send itself will refuse it; not a reason to switch the hook off
+    head = bytes(memoryview(data).cast("B")[:_MAX_LINE])
     end = head.find(b"\r\n")
     if end <= 0:
         return None
