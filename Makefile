@@ -19,7 +19,7 @@ TOOLS_VENV := build/tools-venv
 
 # `layer/` and `collector/` are folders too: without .PHONY, make would think
 # those targets are always up to date.
-.PHONY: demo test lint unit integration layer bench bench-quick clean venv shell lock lock-upgrade
+.PHONY: demo test lint unit integration layer bench bench-quick clean venv shell lock lock-upgrade test-async
 
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	@[ -n "$(PYTHON)" ] || exit 1
@@ -55,6 +55,20 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
+
+## test-async: the agent's tests with each async AWS client, each in its own venv, because each
+## pins botocore (pyproject's async-* extras); in the dev venv those tests are skipped
+ASYNC_CLIENTS := aiobotocore aioboto3
+test-async: $(STAMP)
+	@for client in $(ASYNC_CLIENTS); do \
+	  venv=build/async-$$client; \
+	  [ $$venv/.installed -nt pyproject.toml ] || { $(PYTHON) -m venv $$venv && \
+	    $$venv/bin/pip install --quiet -e ".[local,async-$$client]" pytest pytest-timeout hypothesis \
+	      httpx opensearch-py requests-aws4auth opentelemetry-proto && touch $$venv/.installed; } && \
+	  echo "== agent tests with $$client" && \
+	  $$venv/bin/python -m pytest -q tests/agent/test_aiobotocore.py tests/agent/test_lambda_runtime_clients.py \
+	    tests/agent/test_failopen.py || exit 1; \
+	done
 
 ## layer: the layer zips, one per Python runtime and architecture, in dist/layer/
 layer: $(STAMP)

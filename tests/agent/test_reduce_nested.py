@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from lambdaguard.agent._reduce import identifying_params, response_facts
+from lambdaguard.agent._facts import response_facts
+from lambdaguard.agent._reduce import identifying_params
 
 ROLE = "arn:aws:iam::123456789012:role/app"
 
@@ -105,7 +106,8 @@ def test_walk_is_bounded() -> None:
 
 
 def test_response_facts_tolerate_odd_shapes() -> None:
-    """Missing members, wrong types and long values are skipped or cut, never raised on."""
-    assert response_facts(None) == {}
-    assert response_facts({"Parameter": "not a map", "Parameters": "nope"}) == {}
-    assert response_facts({"SSEKMSKeyId": "k" * 2000})["SSEKMSKeyId"] == "k" * 512
+    """Missing members, wrong types and too-long values are skipped (never cut), never raised on."""
+    assert response_facts(None) == ""
+    assert response_facts({"Parameter": "not a map", "Parameters": "nope"}) == ""
+    assert response_facts({"SSEKMSKeyId": "k" * 2000}) == ""
+    assert response_facts({"SSEKMSKeyId": "k" * 512}) == '{"SSEKMSKeyId":"' + "k" * 512 + '"}'

@@ -43,7 +43,7 @@ from types import FrameType
 from typing import Any
 
 from lambdaguard import semconv
-from lambdaguard.agent import _guard, _imports, aws, export, network, recorder, triggers
+from lambdaguard.agent import _guard, _imports, aws, export, network, recorder, signing, triggers
 from lambdaguard.agent.config import (
     AWS_LAMBDA_FUNCTION_NAME,
     AWS_LAMBDA_FUNCTION_VERSION,
@@ -154,6 +154,7 @@ class Agent:
         recorder.set_current(self.init_recording)
         network.install()
         aws.install(self.config.key_prefix_depth, self.config.record_full_keys)
+        signing.install()
         runtime_api = os.environ.get(AWS_LAMBDA_RUNTIME_API, "")
         if runtime_api:
             host, _, port = runtime_api.rpartition(":")
@@ -170,6 +171,7 @@ class Agent:
     def uninstall(self) -> None:
         """Remove every hook (tests; idempotent)."""
         aws.uninstall()
+        signing.uninstall()
         network.uninstall()
         _imports.uninstall()
         recorder.set_current(None)

@@ -22,8 +22,8 @@ service reads for the caller; the walk is bounded (``_MAX_NODES`` members).
 Maps (DynamoDB keys and items), bodies, attributes and every other member are
 dropped.
 
-:func:`response_facts` reads the response facts of :data:`lambdaguard.recorded.RESPONSE_FACTS`
-from botocore's parsed response.
+The response facts of :data:`lambdaguard.recorded.RESPONSE_FACTS` are read
+from botocore's parsed response by :mod:`lambdaguard.agent._facts`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 
 from lambdaguard import recorded
 
-__all__ = ["identifying_params", "key_prefix", "response_facts"]
+__all__ = ["identifying_params", "key_prefix"]
 
 _NAMES = recorded.NAMES
 _SES_SENDER = recorded.SES_SENDER
@@ -230,53 +230,6 @@ def _tag_specifications(value: object) -> list[dict[str, str]]:
         else {}
         for spec in (value[:50] if isinstance(value, list) else ())
     ]
-
-
-_PATHS: list[tuple[str, tuple[tuple[str, ...], ...]]] = []
-
-
-def _paths() -> list[tuple[str, tuple[tuple[str, ...], ...]]]:
-    # Split once, on the first response (not at import: INIT stays short).
-    if not _PATHS:
-        for fact, paths in recorded.RESPONSE_FACTS.items():
-            _PATHS.append((fact, tuple(tuple(p.split(".")) for p in paths)))
-    return _PATHS
-
-
-def response_facts(result: object) -> dict[str, str]:
-    """The facts of :data:`lambdaguard.recorded.RESPONSE_FACTS` in a parsed botocore response.
-
-    A path is member names joined by "."; "[]" reads every item of a list and
-    joins their distinct values with ","; each value is cut to 512 characters.
-    Missing members are skipped; nothing here raises on odd shapes.
-    """
-    out: dict[str, str] = {}
-    if not isinstance(result, Mapping):
-        return out
-    for fact, paths in _paths():
-        for parts in paths:
-            if parts[0].removesuffix("[]") not in result:
-                continue
-            values = _read_path(result, parts)
-            text = ",".join(dict.fromkeys(v for v in values if v))
-            if text:
-                out[fact] = text[:_MAX_VALUE]
-                break
-    return out
-
-
-def _read_path(node: object, parts: tuple[str, ...]) -> list[str]:
-    if not parts:
-        return [node] if isinstance(node, str) else []
-    head, rest = parts[0], parts[1:]
-    many = head.endswith("[]")
-    value = node.get(head[:-2] if many else head) if isinstance(node, Mapping) else None
-    if many:
-        found: list[str] = []
-        for item in value[:100] if isinstance(value, list) else ():
-            found += _read_path(item, rest)
-        return found
-    return _read_path(value, rest)
 
 
 def identifying_params(

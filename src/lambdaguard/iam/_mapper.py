@@ -49,6 +49,7 @@ from lambdaguard.iam._models import (
     service_info,
 )
 from lambdaguard.iam._rules import PERMISSION_FREE, RENAMES, RULE_ACTIONS, RULES, authorize_prepared
+from lambdaguard.iam._sigv4 import is_sigv4_operation, sigv4_authorizations
 
 __all__ = ["OperationPlan", "authorizations", "iam_prefix", "operation_plan"]
 
@@ -278,6 +279,10 @@ def authorizations(
     Raises UnknownService / UnknownOperation (with ``nearest``) for names
     botocore does not know, and IamDataError for malformed input.
     """
+    if is_sigv4_operation(operation):  # a signed HTTP request, not an SDK operation
+        return sigv4_authorizations(
+            service, operation, params, region=region, account=account, partition=partition
+        )
     plan = operation_plan(service, operation)
     if params is None:
         params = {}
