@@ -92,13 +92,13 @@ APP = """
 def test_wrapped_function_exports_after_each_response(
     tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink, moto_endpoint: str
 ) -> None:
-    """Through the exec wrapper: same responses, an INIT span once, one invocation span per invoke."""
+    """Through the exec wrapper, trace mode all: same responses, an INIT span once, a span per invoke."""
     code = function(tmp_path, "fn", APP)
     add(
         service,
         code,
         layer=layer_dir,
-        env={"MOTO": moto_endpoint, "LAMBDAGUARD_ENDPOINT": sink.url},
+        env={"MOTO": moto_endpoint, "LAMBDAGUARD_ENDPOINT": sink.url, "LAMBDAGUARD_TRACES": "all"},
     )
     first = service.invoke("orders", {"n": 1})
     second = service.invoke("orders", {"n": 2})
@@ -123,8 +123,10 @@ def test_wrapped_function_exports_after_each_response(
     assert one[semconv.FAAS_INVOCATION_ID] == first.request_id
     assert one[semconv.FAAS_COLDSTART] is True
     assert attributes(invocations[1].attributes)[semconv.FAAS_COLDSTART] is False
-    # The X-Ray header the runtime set for the invoke is continued.
-    assert invocations[0].parent_span_id != b""
+    # The X-Ray header the runtime set for the invoke is a link, not the parent
+    # (semconv: the X-Ray context is the parent only with the xray-lambda propagator).
+    assert invocations[0].parent_span_id == b""
+    assert len(invocations[0].links) == 1
     logs = [
         json.loads(line)
         for line in service.environment("orders").logs

@@ -15,9 +15,23 @@ When export happens:
   with the environment and finish on the next thaw; :func:`flush` drains it
   (tests, SIGTERM).
 
+What is exported (:meth:`Agent.export_now`, on the exporting thread, after
+the response): evidence mode decides per invocation. The invocation (with the
+INIT record on the first one) is exported as spans when it holds a fact this
+environment has not exported yet (:mod:`~lambdaguard.agent.ledger`), or when
+trace mode wants it (``LAMBDAGUARD_TRACES``: ``all``; ``sampled``, by the
+ratio, the incoming context's decision when parent-based, and always for
+errors and timeouts). Everything is counted; the counts go out as OTLP
+metrics on the first invocation after ``LAMBDAGUARD_FLUSH_INTERVAL``. Unique
+per-call identifiers in request members are folded into patterns first
+(:mod:`~lambdaguard.agent._patterns`), so they do not make every invocation new.
+The sampling decision never suppresses a new fact.
+
 A send that fails with no response, 408, 429 or 5xx keeps its bytes in a
-bounded :class:`~lambdaguard.agent.export.Backlog`; the next export sends them
-first in the same request (see :meth:`Agent.export_now`).
+bounded :class:`~lambdaguard.agent.export.Backlog`; the next invocation sends
+them first in one request, with its own spans if it has any (see
+:meth:`Agent.export_now`). Metrics need no backlog: their values are
+cumulative, so the next flush covers a failed one.
 
 Shutdown: with the extension, every record is exported before the
 extension's next ``event/next``, so nothing is pending when Lambda sends
@@ -40,7 +54,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdaguard import semconv
 from lambdaguard.agent import _guard, _imports, aws, export, network, recorder, triggers
@@ -49,12 +63,17 @@ from lambdaguard.agent.config import (
     AWS_LAMBDA_FUNCTION_VERSION,
     AWS_LAMBDA_INITIALIZATION_TYPE,
     AWS_LAMBDA_RUNTIME_API,
+    TRACES_ALL,
+    TRACES_OFF,
     X_AMZN_TRACE_ID,
     Config,
     emit_warnings,
 )
 from lambdaguard.agent.extension import Extension, InvokeEvent
 from lambdaguard.agent.recorder import Record, Recording
+
+if TYPE_CHECKING:
+    from lambdaguard.agent.ledger import Ledger
 
 __all__ = ["Agent", "Invocation", "get", "reset"]
 
@@ -146,6 +165,14 @@ class Agent:
         self._worker: threading.Thread | None = None
         self._previous_sigterm: Any = None
         self.exports = 0
+        # Evidence mode: the ledger is made on the first export (after the
+        # first response), so its class creation stays off the INIT path; its
+        # series start at the agent's start, the same for every flush.
+        self.started_ns = time.time_ns()
+        self.clock: Callable[[], int] = time.time_ns
+        self.ledger: Ledger | None = None
+        self.span_exports = 0  # invocations (and INIT records) exported as spans
+        self.metric_flushes = 0
 
     # -- lifecycle ---------------------------------------------------------------
     def install(self) -> None:
@@ -212,7 +239,9 @@ class Agent:
             self.init_recording = None
         if os.environ.get(AWS_LAMBDA_INITIALIZATION_TYPE) == "provisioned-concurrency":
             cold = False  # INIT ran ahead of any request: no caller waited for it
-        trigger = triggers.trigger_of(event, os.environ.get(X_AMZN_TRACE_ID))
+        trigger = triggers.trigger_of(
+            event, os.environ.get(X_AMZN_TRACE_ID), xray_parent=self.config.xray_parent
+        )
         recording = Recording(semconv.PHASE_INVOKE, trigger.parent_trace_id or None)
         arn, alias = _function_arn(context)
         memory = getattr(context, "memory_limit_in_mb", 0)
@@ -351,32 +380,90 @@ class Agent:
             records = [*records, self._record(*done)]
         self.export_now(records, timeout_ms)
 
-    def export_now(self, records: list[Record], timeout_ms: int | None = None) -> None:
-        """Encode, send and log ``records`` on this thread (after the response only).
+    def _ledger(self) -> Ledger:
+        ledger = self.ledger
+        if ledger is None:
+            from lambdaguard.agent.ledger import Ledger
 
-        Bodies of earlier failed exports go first in the same request (one
-        send, the same timeout: no retry loop, no sleep); if this send fails
-        too, they and this body are kept for the next export, within bounds.
+            ledger = self.ledger = Ledger(
+                self.config.flush_interval_s,
+                self.config.max_facts,
+                clock=self.clock,
+                start_ns=self.started_ns,
+            )
+        return ledger
+
+    def _sampled(self, records: list[Record]) -> bool:
+        """Trace mode's decision for these records (evidence is decided apart)."""
+        mode = self.config.traces
+        if mode == TRACES_OFF:
+            return False
+        if mode == TRACES_ALL:
+            return True
+        invocation = next((r for r in records if r.phase == semconv.PHASE_INVOKE), None)
+        if invocation is None:
+            return False
+        if invocation.outcome != semconv.OUTCOME_SUCCESS:
+            return True  # errors and timeouts are always traced in trace mode
+        trigger = invocation.trigger
+        if self.config.parent_based and trigger.parent_span_id:
+            return trigger.sampled  # the caller's decision, as parent-based samplers do
+        # TraceIdRatioBased: the low 64 bits of the trace id against the ratio,
+        # so every service sampling this trace id decides alike.
+        low = int.from_bytes(invocation.trace_id[8:16], "big")
+        return low < self.config.sample_ratio * (1 << 64)
+
+    def export_now(self, records: list[Record], timeout_ms: int | None = None) -> None:
+        """Decide, encode, send and log ``records`` on this thread (after the response only).
+
+        Spans go out when a record holds a fact new to this environment or
+        trace mode samples it; bodies of earlier failed exports go first in the
+        same request (one send, one timeout: no retry loop, no sleep); if this
+        send fails too, they and this body are kept for the next export, within
+        bounds. Every record is counted; the counts are flushed as metrics when
+        the interval has passed (not on the pre-deadline path, whose time is short).
         """
         if not records:
             return
-        body = export.encode(self.config, records)
+        from lambdaguard.agent import _patterns
+
+        records = [_patterns.fold_record(record) for record in records]
+        ledger = self._ledger()
+        new = ledger.new_facts(records)
+        traced = bool(new) or self._sampled(records)
         carried = self.backlog.take()
-        payload = b"".join(kept for kept, _ in carried) + body if carried else body
-        status = self.sender.send(payload, timeout_ms)
-        self.exports += 1
-        if not 200 <= status < 300:
-            entries = [*carried, (body, len(records))]
-            if export.retryable(status):
-                dropped = self.backlog.keep(entries)
+        if traced or carried:
+            body = export.encode(self.config, records) if traced else b""
+            payload = b"".join(kept for kept, _ in carried) + body if carried else body
+            status = self.sender.send(payload, timeout_ms)
+            self.exports += 1
+            if 200 <= status < 300:
+                ledger.remember(new)
             else:
-                dropped = self.backlog.discard(entries)
-            if dropped:
-                self._warn_dropped(dropped, status)
+                entries = [*carried, *([(body, len(records))] if traced else [])]
+                if export.retryable(status):
+                    dropped = self.backlog.keep(entries)
+                else:
+                    dropped = self.backlog.discard(entries)
+                if dropped:
+                    self._warn_dropped(dropped, status)
+        if traced:
+            self.span_exports += len(records)
+        ledger.count(records, in_spans=traced)
+        if timeout_ms is None and ledger.due():
+            self._flush_metrics(ledger, records)
         if self.config.log:
             for record in records:
                 if record.phase == semconv.PHASE_INVOKE:
                     export.write_log(record)
+
+    def _flush_metrics(self, ledger: Ledger, records: list[Record]) -> None:
+        snapshot = ledger.snapshot()
+        described = next((r for r in reversed(records) if r.function_arn), records[-1])
+        body = export.encode_metrics(self.config, snapshot, described)
+        status = self.sender.send(body, signal="metrics")
+        ledger.flushed(snapshot, 200 <= status < 300)
+        self.metric_flushes += 1
 
     def _warn_dropped(self, dropped: int, status: int) -> None:
         # One stderr line when the total first reaches each power of ten, so a
@@ -513,7 +600,11 @@ def get(config: Config) -> Agent:
             _agent.install()
         elif config != _agent.config:
             _agent.config = config
+            _agent.sender.close()
             _agent.sender = export.Sender(config)
+            if _agent.ledger is not None:
+                _agent.ledger.interval_ns = int(config.flush_interval_s * 1e9)
+                _agent.ledger.max_facts = config.max_facts
             previous = _agent.backlog
             _agent.backlog = export.Backlog(config.carry_records, config.carry_bytes)
             _agent.backlog.dropped = previous.dropped
