@@ -192,6 +192,28 @@ def _v2(conn: Connection) -> None:
     meta.create_all(conn, checkfirst=True)
 
 
+def _v3(conn: Connection) -> None:
+    """Version 3: evidence mode's cumulative metrics, applied once.
+
+    The agent sends cumulative counts per execution environment; the store
+    keeps the last value (and start time) it applied per series (environment x
+    metric x attributes, a 16-byte digest) so a value sent again adds nothing
+    and only increases are counted. Histogram series keep their cumulative
+    buckets as JSON. ``updated_at`` (unix s) lets old series be pruned.
+    """
+    meta = sa.MetaData()
+    sa.Table(
+        "lg_metric_series",
+        meta,
+        sa.Column("series", sa.LargeBinary(16), primary_key=True),
+        sa.Column("start_ns", sa.BigInteger, nullable=False),
+        sa.Column("value", sa.BigInteger, nullable=False),
+        sa.Column("buckets", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.BigInteger, nullable=False, index=True),
+    )
+    meta.create_all(conn, checkfirst=True)
+
+
 # version -> step. A new schema version appends a step; steps never change.
-MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _v1, 2: _v2}
+MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _v1, 2: _v2, 3: _v3}
 SCHEMA_VERSION: Final = max(MIGRATIONS)

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -48,6 +48,9 @@ from lambdaguard import semconv
 from lambdaguard.collector.migrations import MIGRATIONS, SCHEMA_VERSION
 from lambdaguard.collector.spans import SpanFacts, call_key
 from lambdaguard.errors import StoreError
+
+if TYPE_CHECKING:
+    from lambdaguard.collector.metrics import SeriesPoint
 from lambdaguard.evidence import (
     DurationDay,
     ErrorSeen,
@@ -64,6 +67,7 @@ from lambdaguard.evidence import (
 __all__ = [
     "SCHEMA_VERSION",
     "IngestResult",
+    "MetricsResult",
     "Store",
     "StoreStats",
     "open_store",
@@ -163,6 +167,16 @@ span_keys_t = sa.Table(
     sa.Column("key", _Bytes(24), primary_key=True),  # trace_id + span_id
     sa.Column("seen_at", sa.BigInteger, nullable=False, index=True),  # unix s
 )
+# Evidence mode: the last cumulative value applied per metric series (see .series).
+metric_series_t = sa.Table(
+    "lg_metric_series",
+    metadata,
+    sa.Column("series", _Bytes(16), primary_key=True),  # environment x metric x attributes
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("buckets", sa.Text, nullable=False),  # JSON {store bucket: count}, histograms
+    sa.Column("updated_at", sa.BigInteger, nullable=False, index=True),  # unix s
+)
 
 
 def _seen_table(name: str, *key: sa.Column[Any]) -> sa.Table:
@@ -211,6 +225,7 @@ _TABLES: Final = (
     errors_t,
     durations_t,
     span_keys_t,
+    metric_series_t,
 )
 
 
@@ -220,6 +235,15 @@ class IngestResult:
 
     new_spans: int
     duplicate_spans: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsResult:
+    """What one metrics ingest did: series that added counts, series already applied."""
+
+    applied: int
+    unchanged: int
+    increments: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,6 +657,28 @@ class Store:
                     hrow["failures"] += host.failures
                     hrow["first_seen"] = min(hrow["first_seen"], ht)
                     hrow["last_seen"] = max(hrow["last_seen"], ht)
+        self._apply_rows(
+            conn,
+            functions=functions,
+            calls=calls,
+            hosts=hosts,
+            days=days,
+            seen=seen,
+            durations=durations,
+        )
+
+    def _apply_rows(
+        self,
+        conn: Connection,
+        *,
+        functions: Mapping[Any, dict[str, Any]],
+        calls: Mapping[Any, dict[str, Any]],
+        hosts: Mapping[Any, dict[str, Any]],
+        days: Mapping[Any, dict[str, Any]],
+        seen: Mapping[str, Mapping[Any, dict[str, Any]]],
+        durations: Mapping[Any, dict[str, Any]],
+    ) -> None:
+        """Upsert (add to) the aggregate rows built by a span or metrics ingest."""
         # Sorted rows, tables in a fixed order: concurrent writers take row
         # locks in the same order and cannot deadlock each other.
         for stmt, rows in (
@@ -647,6 +693,38 @@ class Store:
         ):
             if rows:
                 conn.execute(stmt, rows)
+
+    def ingest_metrics(
+        self, points: Sequence[SeriesPoint], *, now_ns: int | None = None
+    ) -> MetricsResult:
+        """Apply evidence-mode metric points in one transaction; values seen before add nothing."""
+        from lambdaguard.collector import series
+
+        if not points:
+            return MetricsResult(0, 0, 0)
+        now_s = (now_ns or time.time_ns()) // 1_000_000_000
+
+        def work(conn: Connection) -> MetricsResult:
+            result = series.apply(self, conn, points, now_s)
+            return MetricsResult(result.applied, result.unchanged, result.increments)
+
+        done: MetricsResult = self._retrying(work)
+        return done
+
+    def prune_metric_series(self, older_than_s: int, *, now: datetime | None = None) -> int:
+        """Forget series not updated for ``older_than_s`` (environments long gone); rows removed.
+
+        A series forgotten while its environment still lives would count its
+        whole value again at its next flush, so the window must outlast any
+        environment (Lambda recycles them within hours; the default is 7 days).
+        """
+        cutoff = int((now or datetime.now(UTC)).timestamp()) - older_than_s
+        stmt = sa.delete(metric_series_t).where(metric_series_t.c.updated_at < cutoff)
+
+        def work(conn: Connection) -> int:
+            return int(conn.execute(stmt).rowcount or 0)
+
+        return int(self._retrying(work))
 
     # -- reading -----------------------------------------------------------------
     def _rows(self, stmt: Any) -> list[Any]:
