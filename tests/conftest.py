@@ -1,1 +1,111 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder.
+
+The clock. Code takes its "now" as an argument (``now=``, ``now_ns=``,
+``clock=``); a test that depends on a date takes the :func:`clock` fixture and
+passes its fixed instant everywhere. To prove that nothing still reads the real
+clock behind the test's back (two prune tests once hard-coded a date while
+ingestion used the real clock, and broke three days later), every test that
+uses ``clock`` runs twice: once as is, and once with the process's real clock
+moved ahead (a year by default, ``LAMBDAGUARD_TEST_CLOCK_SHIFT=730d`` to try
+another amount), through ``time-machine``. Both runs must give the same
+result. ``pytest -m clock`` selects just these tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+CLOCK_SHIFT_ENV = "LAMBDAGUARD_TEST_CLOCK_SHIFT"
+# The instant every date-sensitive test calls "now": fixed, so results never
+# depend on the day the suite runs.
+FIXED_NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """A fixed instant to pass as ``now``, with the helpers tests need around it."""
+
+    now: datetime
+    # How far the process's real clock was moved for this run (zero: not moved).
+    real_shift: timedelta
+
+    @property
+    def ns(self) -> int:
+        """``now`` in Unix nanoseconds (what ``now_ns=`` parameters take)."""
+        return int(self.now.timestamp()) * 1_000_000_000
+
+    def ago(self, **delta: float) -> datetime:
+        """``now`` minus a ``timedelta(**delta)``."""
+        return self.now - timedelta(**delta)
+
+    def ns_ago(self, **delta: float) -> int:
+        """``ago(**delta)`` in Unix nanoseconds."""
+        return int(self.ago(**delta).timestamp()) * 1_000_000_000
+
+    def __call__(self) -> datetime:
+        """The clock as a callable, for ``clock=`` parameters."""
+        return self.now
+
+
+def _shift() -> timedelta:
+    text = os.environ.get(CLOCK_SHIFT_ENV, "365d").strip()
+    try:
+        if not text.endswith("d"):
+            raise ValueError(text)
+        return timedelta(days=int(text[:-1]))
+    except ValueError:
+        raise pytest.UsageError(
+            f"{CLOCK_SHIFT_ENV}={text!r}: expected a number of days such as 365d or -30d"
+        ) from None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that takes the clock, so ``-m clock`` runs just those."""
+    for item in items:
+        if "clock" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.clock)
+
+
+@pytest.fixture(params=["today", "real-clock-moved"])
+def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
+    """The test's fixed "now"; in the second run the real clock is moved ahead as well."""
+    if request.param == "today":
+        yield Clock(FIXED_NOW, timedelta(0))
+        return
+    import time_machine
+
+    shift = _shift()
+    # tick=True: time still passes, so timeouts and ordering behave as usual.
+    with time_machine.travel(datetime.now(UTC) + shift, tick=True):
+        yield Clock(FIXED_NOW, shift)
+
+
+def _store_with(tmp_path: Path, name: str, build: str, now: datetime) -> str:
+    import fleet
+    from lambdaguard.collector.store import open_store
+
+    url = f"sqlite:///{tmp_path / name / 'lambdaguard.db'}"
+    store = open_store(url)
+    try:
+        fleet.seed(store, getattr(fleet, build)(now), now=now)
+    finally:
+        store.close()
+    return url
+
+
+@pytest.fixture
+def fleet_url(tmp_path: Path, clock: Clock) -> str:
+    """A SQLite store holding tests/fleet.py's standard fleet, recorded up to ``clock.now``."""
+    return _store_with(tmp_path, "fleet", "standard", clock.now)
+
+
+@pytest.fixture
+def hostile_url(tmp_path: Path) -> str:
+    """A SQLite store whose function names, hosts, params and errors carry HTML and script."""
+    return _store_with(tmp_path, "hostile", "hostile", FIXED_NOW)

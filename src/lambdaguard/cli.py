@@ -1,4 +1,4 @@
-"""The ``lambdaguard`` command.
+"""The `lambdaguard` command.
 
 Each command group lives beside the code it drives and exposes two functions,
 ``configure(parser)`` and ``run(args) -> int``. Those modules keep their heavy
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from lambdaguard import __version__
-from lambdaguard.errors import LambdaguardError
+from lambdaguard.errors import LambdaguardError, StoreError
 
 __all__ = ["main"]
 
@@ -35,6 +35,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lambdaguard.collector.cli_store",
         "inspect, migrate and prune the collector's store",
     ),
+    "functions": (
+        "lambdaguard.views.cli_functions",
+        "one line per function: verdict, invocations, errors, cold starts, calls, hosts",
+    ),
+    "show": (
+        "lambdaguard.views.cli_show",
+        "one function: invocations over time, AWS calls and their IAM requests, hosts",
+    ),
+    "report": (
+        "lambdaguard.views.cli_report",
+        "write the HTML report: one self-contained file (-o report.html)",
+    ),
     "demo": (
         "lambdaguard.local.demo",
         "run the sample functions locally and show what was recorded",
@@ -47,8 +59,25 @@ class _Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
+# Plain text: argparse prints descriptions as they are, so no docstring markup here.
+_DESCRIPTION = "Record what AWS Lambda functions really do, and judge it."
+_EPILOG = """\
+The store is --store URL, else $LAMBDAGUARD_STORE, else sqlite:///.lambdaguard/lambdaguard.db.
+Every command takes --format json for machine-readable output. `lambdaguard COMMAND --help`
+tells more.
+
+exit codes: 0 success, 1 the command ran and found a problem, 2 bad input,
+3 a service or the store could not be used (or there is no store where it was pointed)
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lambdaguard", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="lambdaguard",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"lambdaguard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
@@ -76,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     try:
         return int(args._run(args))
+    except StoreError as exc:
+        print(f"lambdaguard {args.command}: {exc}", file=sys.stderr)
+        return 3
     except LambdaguardError as exc:
         print(f"lambdaguard {args.command}: {exc}", file=sys.stderr)
         return 2

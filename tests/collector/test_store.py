@@ -2,37 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from conftest import FIXED_NOW, Clock
 from lambdaguard.collector.spans import extract
 from lambdaguard.collector.store import SCHEMA_VERSION, open_store
 from lambdaguard.errors import StoreError
 
 from .conftest import ARN, Call, trace_request
 
-NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-START_NS = int(NOW.timestamp()) * 1_000_000_000
+START_NS = int(FIXED_NOW.timestamp()) * 1_000_000_000
 
 
-def _facts(trace_id: bytes, **kwargs: object):  # type: ignore[no-untyped-def]
+def _facts(trace_id: bytes, start_ns: int = START_NS, **kwargs: object):  # type: ignore[no-untyped-def]
     return extract(
-        trace_request(trace_id=trace_id, start_ns=START_NS, **kwargs), now_ns=START_NS
+        trace_request(trace_id=trace_id, start_ns=start_ns, **kwargs), now_ns=start_ns
     ).spans  # type: ignore[arg-type]
 
 
-def test_aggregates_counts_and_times(store_url: str) -> None:
+def test_aggregates_counts_and_times(store_url: str, clock: Clock) -> None:
     """Calls, hosts and invocation days are counted per function with first/last seen."""
     store = open_store(store_url)
     facts = _facts(
         b"\x01" * 16,
+        start_ns=clock.ns,
         invocations=3,
         calls=[Call(), Call("dynamodb", "Query", '{"TableName":"t"}', count=4)],
         hosts=[("api.example.com", 443, True), ("plain.example.com", 80, False)],
     )
-    result = store.ingest(facts)
+    result = store.ingest(facts, now_ns=clock.ns)
     assert (result.new_spans, result.duplicate_spans) == (9, 0)
     (fn,) = store.functions()
     assert (fn.arn, fn.account, fn.region, fn.name, fn.layer_version) == (
@@ -46,12 +47,12 @@ def test_aggregates_counts_and_times(store_url: str) -> None:
     assert calls["s3", "GetObject"].count == 3
     assert calls["dynamodb", "Query"].count == 12
     assert calls["dynamodb", "Query"].params == {"TableName": "t"}
-    assert calls["s3", "GetObject"].first_seen == datetime.fromtimestamp(START_NS / 1e9, UTC)
+    assert calls["s3", "GetObject"].first_seen == clock.now
     hosts = {(h.host, h.port, h.tls): h.count for h in store.hosts(ARN)}
     assert hosts == {("api.example.com", 443, True): 3, ("plain.example.com", 80, False): 3}
     (day,) = store.invocations(ARN)
     assert (day.day, day.count, day.cold_starts, day.errors, day.timeouts) == (
-        date(2026, 11, 29),
+        clock.now.date(),
         3,
         1,
         0,
@@ -117,28 +118,28 @@ def test_a_newer_schema_is_refused(store_url: str) -> None:
     store.close()
 
 
-def test_prune_deletes_only_old_data(store_url: str) -> None:
+def test_prune_deletes_only_old_data(store_url: str, clock: Clock) -> None:
     """prune removes rows last seen before the cut-off and keeps newer ones."""
     store = open_store(store_url)
     # Every write names its own clock: the test must hold whatever today's date is.
-    store.ingest(_facts(b"\x06" * 16, invocations=1), now_ns=START_NS)
+    store.ingest(_facts(b"\x06" * 16, start_ns=clock.ns, invocations=1), now_ns=clock.ns)
     old = extract(
         trace_request(
             trace_id=b"\x07" * 16,
             arn=ARN.replace("orders", "legacy"),
-            start_ns=START_NS - 40 * 86400 * 10**9,
+            start_ns=clock.ns_ago(days=40),
         ),
-        now_ns=START_NS,
+        now_ns=clock.ns,
     ).spans
-    store.ingest(old, now_ns=START_NS - 40 * 86400 * 10**9)
-    removed = store.prune(30 * 86400, now=NOW)
+    store.ingest(old, now_ns=clock.ns_ago(days=40))
+    removed = store.prune(30 * 86400, now=clock.now)
     assert removed["functions"] == 1
     assert removed["calls"] == 1
     assert removed["invocation_days"] == 1
     assert removed["span_keys"] == 2
     assert [f.name for f in store.functions()] == ["orders"]
     assert store.calls(ARN)[0].count == 1
-    assert store.prune_span_keys(3600, now=NOW + timedelta(hours=2), chunk=1) == 2
+    assert store.prune_span_keys(3600, now=clock.now + timedelta(hours=2), chunk=1) == 2
     assert store.stats().span_keys == 0
     store.close()
 

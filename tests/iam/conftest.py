@@ -1,13 +1,14 @@
-"""Fixtures for the IAM knowledge tests: a caller context and a one-call mapper."""
+"""Fixtures for the IAM knowledge tests: a caller context, a one-call mapper, AWS managed policies."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lambdaguard.iam import Authorization, authorizations
+from lambdaguard.iam import Authorization, Policy, authorizations, parse_policy
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -48,3 +49,17 @@ def full() -> Callable[..., list[Authorization]]:
         )
 
     return run
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def managed() -> Callable[[str], Policy]:
+    """An AWS managed policy from tests/iam/fixtures/managed, parsed, named by its ARN."""
+
+    def load(name: str) -> Policy:
+        path = FIXTURES / "managed" / f"{name}.json"
+        return parse_policy(path.read_text(), name=name, arn=f"arn:aws:iam::aws:policy/{name}")
+
+    return load

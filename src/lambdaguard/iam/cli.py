@@ -33,9 +33,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--params", default=None, help="the recorded request parameters as a JSON object"
     )
     parser.add_argument("--response", default=None, help="recorded response facts as a JSON object")
-    parser.add_argument("--region", default=_DEFAULT_REGION, help="region of the call")
     parser.add_argument(
-        "--account", default=_DEFAULT_ACCOUNT, help="account of the calling function"
+        "--region",
+        default=None,
+        help=f"region of the call (default: {_DEFAULT_REGION}, a placeholder)",
+    )
+    parser.add_argument(
+        "--account",
+        default=None,
+        help=f"account of the calling function (default: {_DEFAULT_ACCOUNT}, a placeholder)",
     )
     parser.add_argument("--partition", default="aws", help="partition (aws, aws-cn, aws-us-gov)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
@@ -87,15 +93,21 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.service or not args.operation:
         raise IamDataError("give SERVICE and OPERATION (or --coverage)")
-    found = authorizations(
-        args.service,
-        args.operation,
-        _json_object("--params", args.params),
-        region=args.region,
-        account=args.account,
-        partition=args.partition,
-        response=_json_object("--response", args.response),
-    )
+    params = _json_object("--params", args.params)
+    response = _json_object("--response", args.response)
+
+    def mapped(account: str, region: str) -> list[Any]:
+        return authorizations(
+            args.service,
+            args.operation,
+            params,
+            region=region,
+            account=account,
+            partition=args.partition,
+            response=response,
+        )
+
+    found = _mark_placeholders(mapped, args)
     if args.format == "json":
         print(json.dumps([a.as_dict() for a in found], indent=2))
         return 0
@@ -106,6 +118,57 @@ def _run(args: argparse.Namespace) -> int:
     for a in found:
         print(f"{a.action:<{width}}  {a.resource}  [{a.confidence.value}] {a.explanation}")
     return 0
+
+
+# Mapped again with these in place of a stand-in: the resources that change are
+# the ones the stand-in went into (a region or account named by the request
+# itself, such as a queue URL's, does not change).
+_PROBE = {"--account": "000000000000", "--region": "eu-central-2"}
+
+
+def _mark_placeholders(mapped: Any, args: argparse.Namespace) -> list[Any]:
+    """Lower to ``template`` every exact ARN built with a stand-in account or region, and say so."""
+    import dataclasses
+
+    from lambdaguard.iam import Confidence
+
+    account = args.account or _DEFAULT_ACCOUNT
+    region = args.region or _DEFAULT_REGION
+    found = mapped(account, region)
+    probes = {}
+    if args.account is None:
+        probes["--account"] = (account, mapped(_PROBE["--account"], region))
+    if args.region is None:
+        probes["--region"] = (region, mapped(account, _PROBE["--region"]))
+    assumed: dict[str, str] = {}
+    marked = []
+    for index, auth in enumerate(found):
+        used = [
+            (flag, value)
+            for flag, (value, other) in probes.items()
+            if len(other) != len(found) or other[index].resource != auth.resource
+        ]
+        assumed.update(used)
+        if used and auth.confidence is Confidence.EXACT:
+            names = " and ".join(f"{value} ({flag} not given)" for flag, value in used)
+            marked.append(
+                dataclasses.replace(
+                    auth,
+                    confidence=Confidence.TEMPLATE,
+                    explanation=f"{auth.explanation} The ARN uses the placeholder {names}.",
+                )
+            )
+        else:
+            marked.append(auth)
+    if assumed:
+        # stderr: the note is for the person; stdout stays the answer (JSON stays parseable).
+        print(
+            "note: "
+            + "; ".join(f"{flag} not given, {value} stands in" for flag, value in assumed.items())
+            + " (a placeholder: ARNs built with it are labelled template, not exact)",
+            file=sys.stderr,
+        )
+    return marked
 
 
 def _coverage(args: argparse.Namespace) -> int:

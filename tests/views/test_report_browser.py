@@ -1,0 +1,189 @@
+"""The report in headless Chromium: the numbers shown are the JSON's, pages work, nothing leaks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fleet
+from lambdaguard.cli import main
+
+
+def _cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    assert main([*argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _report(url: str, path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["report", "--store", url, "-o", str(path)]) == 0
+    capsys.readouterr()
+    return path.resolve().as_uri()
+
+
+def _number(text: str) -> int:
+    return int(text.split(maxsplit=1)[0].replace(",", ""))
+
+
+def _open(page: Any, uri: str) -> None:
+    page.goto(uri)
+    page.wait_for_selector("#lg-functions tbody tr")
+
+
+def test_overview_numbers_are_the_json_numbers(
+    page: Any,
+    fleet_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    artifacts: Path,
+) -> None:
+    """Every summary card and every row of the overview equals `report`/`functions --format json`."""
+    summary = _cli_json(capsys, "report", "--store", fleet_url)["summary"]
+    rows = _cli_json(capsys, "functions", "--store", fleet_url, "--sort", "risk")["functions"]
+    _open(page, _report(fleet_url, tmp_path / "report.html", capsys))
+    for metric in ("functions", "invocations", "errors", "timeouts", "cold_starts", "calls"):
+        shown = page.inner_text(f"dd[data-metric={metric}]")
+        assert _number(shown) == summary[metric], metric
+    shown_rows = page.eval_on_selector_all(
+        "#lg-functions tbody tr",
+        """trs => trs.map(tr => ({arn: tr.dataset.arn, ...Object.fromEntries(
+             [...tr.querySelectorAll('[data-field]')].map(c => [c.dataset.field, c.textContent]))}))""",
+    )
+    assert [r["arn"] for r in shown_rows] == [r["arn"] for r in rows]  # riskiest first
+    for shown, row in zip(shown_rows, rows, strict=True):
+        assert shown["name"] == row["name"]
+        for field in ("invocations", "errors", "cold_starts", "calls", "risk"):
+            want = row[field]["score"] if field == "risk" else row[field]
+            assert _number(shown[field]) == want, (row["name"], field)
+    assert page.problems == []
+    page.screenshot(path=str(artifacts / "report-overview.png"), full_page=True)
+
+
+def test_click_through_to_a_function(
+    page: Any,
+    fleet_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    artifacts: Path,
+) -> None:
+    """Clicking a function opens its page: its numbers, chart, calls, IAM requests and hosts."""
+    fn = _cli_json(capsys, "show", "orders-api", "--store", fleet_url)
+    _open(page, _report(fleet_url, tmp_path / "report.html", capsys))
+    page.click("#lg-functions a:text-is('orders-api')")
+    page.wait_for_selector("section.fn-section")
+    assert page.inner_text("section.fn-section h1") == "orders-api"
+    for metric in ("invocations", "errors", "timeouts", "cold_starts", "calls"):
+        shown = page.inner_text(f"section.fn-section dd[data-metric={metric}]")
+        assert _number(shown) == fn[metric], metric
+    days = fn["evidence"]["invocations"]["days"]
+    bars = page.eval_on_selector_all("svg.chart g[data-day]", "gs => gs.map(g => g.dataset.day)")
+    assert bars[0] == days[0]["day"]
+    assert bars[-1] == days[-1]["day"]
+    assert page.locator("svg.chart [data-series=error]").count() == 1
+    assert page.locator("svg.chart [data-series=timeout]").count() == 1
+    calls = page.inner_text("table.calls")
+    assert "dynamodb:PutItem" in calls
+    assert "arn:aws:dynamodb:eu-west-1:111122223333:table/orders" in calls
+    plain = page.inner_text("table.hosts tr[data-host='legacy.example.com']")
+    assert "PLAINTEXT" in plain
+    assert "Not analysed" in page.inner_text("section.fn-section")
+    page.screenshot(path=str(artifacts / "report-function.png"), full_page=True)
+    # Back to the overview through the link, and the browser's own back button.
+    page.click("text=All functions")
+    page.wait_for_selector("#lg-functions")
+    page.go_back()
+    page.wait_for_selector("section.fn-section")
+    assert page.problems == []
+
+
+def test_download_and_copy_buttons(
+    page: Any, fleet_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "Download as JSON" saves the function's document; "Copy" puts its IAM requests on the clipboard."""
+    fn = _cli_json(capsys, "show", "orders-api", "--store", fleet_url)
+    uri = _report(fleet_url, tmp_path / "report.html", capsys)
+    page.goto(uri + "#/fn/" + fleet.arn("orders-api").replace(":", "%3A"))
+    page.wait_for_selector("section.fn-section")
+    with page.expect_download() as download:
+        page.click("button:text('Download this function as JSON')")
+    saved = tmp_path / "fn.json"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == "orders-api.json"
+    assert json.loads(saved.read_text()) == fn
+    button = page.locator("button:text('Copy its IAM requests (JSON)')")
+    button.click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.textContent.startsWith('Cop'))"
+    )
+    assert page.locator("button:text('Copied')").count() == 1
+    assert page.problems == []
+
+
+def test_nothing_but_the_file_is_loaded(
+    page: Any, fleet_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Opening the report and every function page requests nothing but the file itself."""
+    uri = _report(fleet_url, tmp_path / "report.html", capsys)
+    _open(page, uri)
+    for link in page.eval_on_selector_all(
+        "#lg-functions a", "as => as.map(a => a.getAttribute('href'))"
+    ):
+        page.goto(uri + link)
+        page.wait_for_selector("section.fn-section")
+    assert {r.split(":", 1)[0] for r in page.requests} <= {"file"}
+    assert page.problems == []  # a CSP violation would be a console error
+
+
+def test_hostile_names_cannot_inject_anything(
+    page: Any, hostile_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], artifacts: Path
+) -> None:
+    """Names, hosts, params, errors and sources carrying HTML and script show as text and run nothing."""
+    _open(page, _report(hostile_url, tmp_path / "hostile.html", capsys))
+    text = page.inner_text("#lg-functions")
+    assert fleet.HOSTILE_NAME in text
+    assert fleet.HOSTILE_FAAS_NAME in text
+    for link in page.eval_on_selector_all(
+        "#lg-functions a", "as => as.map(a => a.getAttribute('href'))"
+    ):
+        assert link.startswith("#/fn/")
+        page.click(f"a[href='{link}']")
+        page.wait_for_selector("section.fn-section")
+        page.go_back()
+        page.wait_for_selector("#lg-functions")
+    page.click("a:text('All functions (print)')")
+    page.wait_for_selector("section.fn-section")
+    body = page.inner_text("main")
+    assert fleet.HOSTILE_HOST.replace("\x1b", "") in body.replace("\x1b", "")
+    assert fleet.HOSTILE_BUCKET in body
+    assert fleet.HOSTILE_ERROR in body
+    assert fleet.HOSTILE_SOURCE in body
+    assert page.evaluate("window.__pwned") is None
+    injected = page.evaluate(
+        """() => document.querySelectorAll(
+             'main img, main svg[onload], main b, main [onerror], main [onmouseover], a[href^="javascript"]'
+           ).length"""
+    )
+    assert injected == 0
+    assert page.problems == []
+    page.screenshot(path=str(artifacts / "report-hostile.png"), full_page=True)
+
+
+def test_print_shows_content_without_controls(
+    page: Any, fleet_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], artifacts: Path
+) -> None:
+    """In print media the buttons and filters are hidden, and a PDF of every function is made."""
+    _open(page, _report(fleet_url, tmp_path / "report.html", capsys))
+    page.click("a:text('All functions (print)')")
+    page.wait_for_selector("section.fn-section")
+    page.emulate_media(media="print")
+    hidden = page.eval_on_selector_all(
+        ".toolbar, input[type=search]",
+        "els => els.every(e => getComputedStyle(e).display === 'none')",
+    )
+    assert hidden
+    assert page.locator("section.fn-section").count() == 3
+    page.pdf(path=str(artifacts / "report-all.pdf"))
+    assert (artifacts / "report-all.pdf").stat().st_size > 10_000
+    page.emulate_media(media="screen")
