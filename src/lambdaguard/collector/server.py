@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import grpc
 
 from lambdaguard.collector.forward import Forwarder
+from lambdaguard.collector.metrics import extract_metrics
 from lambdaguard.collector.otlp import (
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_PROTOBUF,
@@ -56,12 +57,17 @@ __all__ = ["CollectorConfig", "CollectorHandle", "Ingestor", "start_collector"]
 
 log = logging.getLogger("lambdaguard.collector")
 
-_HTTP_PATHS: Final[dict[str, Signal]] = {"/v1/traces": "traces", "/v1/logs": "logs"}
+_HTTP_PATHS: Final[dict[str, Signal]] = {
+    "/v1/traces": "traces",
+    "/v1/logs": "logs",
+    "/v1/metrics": "metrics",
+}
 _GRPC_SERVICES: Final[dict[Signal, str]] = {
     "traces": "opentelemetry.proto.collector.trace.v1.TraceService",
     "logs": "opentelemetry.proto.collector.logs.v1.LogsService",
 }
 _DRAIN_CHUNK: Final = 64 * 1024
+_SERIES_WINDOW_S: Final = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,10 @@ class _Counters:
                 "spans_duplicate",
                 "spans_rejected",
                 "log_records",
+                "data_points",
+                "series_applied",
+                "series_unchanged",
+                "data_points_rejected",
                 "throttled",
                 "unauthenticated",
                 "bad_requests",
@@ -166,6 +176,8 @@ class Ingestor:
                 spans_rejected=facts.rejected,
             )
             outcome = Outcome(facts.rejected, facts.reject_reason)
+        elif signal == "metrics":
+            outcome = self._ingest_metrics(decoded.message)
         else:
             records = sum(
                 len(sl.log_records) for rl in decoded.message.resource_logs for sl in rl.scope_logs
@@ -174,6 +186,22 @@ class Ingestor:
         if self.forwarder is not None:
             self.forwarder.submit(signal, decoded.payload)
         return outcome
+
+    def _ingest_metrics(self, message: Any) -> Outcome:
+        # Evidence mode's counts (collector/metrics.py); stored in one transaction.
+        mfacts = extract_metrics(message, time.time_ns())
+        try:
+            result = self.store.ingest_metrics(mfacts.points)
+        except StoreError:
+            self.counters.add(store_errors=1)
+            raise
+        self.counters.add(
+            data_points=mfacts.data_points,
+            series_applied=result.applied,
+            series_unchanged=result.unchanged,
+            data_points_rejected=mfacts.rejected,
+        )
+        return Outcome(mfacts.rejected, mfacts.reject_reason)
 
     def stats(self) -> dict[str, int]:
         """Counters since start (requests, spans stored/duplicate/rejected, throttled …)."""
@@ -324,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
         if signal is None:
             self._error(
                 404,
-                f"no such path {self.path!r}: use /v1/traces or /v1/logs",
+                f"no such path {self.path!r}: use /v1/traces, /v1/metrics or /v1/logs",
                 reply_encoding,
                 close=True,
             )
@@ -580,6 +608,8 @@ def _pruner(store: Store, window_s: int, stopping: threading.Event) -> threading
                 removed = store.prune_span_keys(window_s)
                 if removed:
                     log.info("forgot %d span ids older than %d s", removed, window_s)
+                # Metric series of environments gone for a week (none lives that long).
+                store.prune_metric_series(max(window_s, _SERIES_WINDOW_S))
             except StoreError as exc:
                 log.warning("span id pruning failed: %s", exc)
             if stopping.wait(interval):
