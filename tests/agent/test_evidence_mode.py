@@ -28,7 +28,7 @@ class Clock:
 
 
 @pytest.fixture
-def clock() -> Clock:
+def agent_clock() -> Clock:
     """A hand-moved clock for the agent's flush interval."""
     return Clock()
 
@@ -50,11 +50,11 @@ def handler(moto_endpoint: str) -> Callable[[Any, Any], Any]:
     return handle
 
 
-def start(handler: Callable[[Any, Any], Any], clock: Clock) -> Callable[[Any, Any], Any]:
+def start(handler: Callable[[Any, Any], Any], agent_clock: Clock) -> Callable[[Any, Any], Any]:
     wrapped = instrument(handler)
     agent = _agent.current()
     assert agent is not None
-    agent.clock = clock
+    agent.clock = agent_clock
     return wrapped
 
 
@@ -95,26 +95,26 @@ def points(request: Any) -> dict[str, list[tuple[dict[str, Any], Any]]]:
 
 
 def test_a_repeat_exports_nothing_before_the_interval(
-    enable: Callable[..., None], sink: Sink, handler: Any, clock: Clock
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
 ) -> None:
     """The second invocation repeating the first's calls sends nothing at all."""
     enable(LAMBDAGUARD_TRACES="off")
-    wrapped = start(handler, clock)
+    wrapped = start(handler, agent_clock)
     call(wrapped, 1)
     assert len(sink.bodies) == 1
     assert operations(sink, 0)[1:] == ["req-1", "ListQueues"]  # init span first
     for n in range(2, 6):
-        clock.now += 10 * S  # 50 s in all: still within the 60 s interval
+        agent_clock.now += 10 * S  # 50 s in all: still within the 60 s interval
         call(wrapped, n)
     assert len(sink.bodies) == 1
 
 
 def test_a_new_call_in_the_hundredth_invocation_is_exported_right_after_it(
-    enable: Callable[..., None], sink: Sink, handler: Any, clock: Clock
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
 ) -> None:
     """Invocation 100 makes a new call: it is exported with that invocation, before the next."""
     enable(LAMBDAGUARD_TRACES="off")
-    wrapped = start(handler, clock)
+    wrapped = start(handler, agent_clock)
     for n in range(1, 100):
         call(wrapped, n)
     assert len(sink.bodies) == 1
@@ -124,17 +124,17 @@ def test_a_new_call_in_the_hundredth_invocation_is_exported_right_after_it(
 
 
 def test_counts_reach_the_metrics_once_the_interval_passed(
-    enable: Callable[..., None], sink: Sink, handler: Any, clock: Clock
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
 ) -> None:
     """After the interval the next invocation flushes cumulative sums whose totals equal the invocations."""
     enable(LAMBDAGUARD_TRACES="off")
-    wrapped = start(handler, clock)
+    wrapped = start(handler, agent_clock)
     agent = _agent.current()
     assert agent is not None
     for n in range(1, 11):
         call(wrapped, n)
     assert sink.metrics() == []
-    clock.now += 60 * S
+    agent_clock.now += 60 * S
     call(wrapped, 11)
     (first,) = sink.metrics()
     found = points(first)
@@ -159,11 +159,11 @@ def test_counts_reach_the_metrics_once_the_interval_passed(
             if metric.WhichOneof("data") == "sum":
                 assert data.is_monotonic
             assert {p.start_time_unix_nano for p in data.data_points} == {agent.started_ns}
-            assert {p.time_unix_nano for p in data.data_points} == {clock.now}
+            assert {p.time_unix_nano for p in data.data_points} == {agent_clock.now}
     # The next flush: same start time, larger cumulative values, only what changed.
     for n in range(12, 15):
         call(wrapped, n)
-    clock.now += 61 * S
+    agent_clock.now += 61 * S
     call(wrapped, 15)
     second = points(sink.metrics()[1])
     assert {a[semconv.COUNTED_IN_SPANS]: p.as_int for a, p in second["faas.invocations"]} == {
@@ -174,11 +174,11 @@ def test_counts_reach_the_metrics_once_the_interval_passed(
 
 
 def test_errors_are_their_own_fact_and_metric(
-    enable: Callable[..., None], sink: Sink, handler: Any, clock: Clock
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
 ) -> None:
     """A first error is exported at once; repeated errors count in faas.errors with error.type."""
     enable(LAMBDAGUARD_TRACES="off", LAMBDAGUARD_FLUSH_INTERVAL="0")
-    wrapped = start(handler, clock)
+    wrapped = start(handler, agent_clock)
     call(wrapped, 1)
     call(wrapped, 2, fail=True)
     assert len(sink.traces()) == 2
@@ -207,7 +207,7 @@ def test_trace_mode_decides_repeats_and_never_new_facts(  # noqa: PLR0917 - fixt
     enable: Callable[..., None],
     sink: Sink,
     handler: Any,
-    clock: Clock,
+    agent_clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
     env: dict[str, str],
     traced: int,
@@ -217,18 +217,18 @@ def test_trace_mode_decides_repeats_and_never_new_facts(  # noqa: PLR0917 - fixt
     monkeypatch.delenv("LAMBDAGUARD_TRACES")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    wrapped = start(handler, clock)
+    wrapped = start(handler, agent_clock)
     for n in range(1, 6):
         call(wrapped, n)
     assert len(sink.traces()) == traced
 
 
 def test_sampled_mode_always_traces_errors(
-    enable: Callable[..., None], sink: Sink, handler: Any, clock: Clock
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
 ) -> None:
     """With a ratio of 0, a repeated error is still traced."""
     enable(LAMBDAGUARD_TRACES="sampled", OTEL_TRACES_SAMPLER_ARG="0")
-    wrapped = start(handler, clock)
+    wrapped = start(handler, agent_clock)
     call(wrapped, 1, fail=True)
     call(wrapped, 2, fail=True)
     call(wrapped, 3)
@@ -237,7 +237,7 @@ def test_sampled_mode_always_traces_errors(
 
 
 def test_parent_based_sampling_follows_the_incoming_flag(
-    enable: Callable[..., None], sink: Sink, handler: Any, clock: Clock
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
 ) -> None:
     """Parent-based: a traceparent with the sampled flag off is not traced; on, it is."""
     enable(
@@ -245,7 +245,7 @@ def test_parent_based_sampling_follows_the_incoming_flag(
         OTEL_TRACES_SAMPLER="parentbased_traceidratio",
         OTEL_TRACES_SAMPLER_ARG="1",
     )
-    wrapped = start(handler, clock)
+    wrapped = start(handler, agent_clock)
 
     def http_event(flags: str) -> dict[str, Any]:
         return {
@@ -264,11 +264,11 @@ def test_parent_based_sampling_follows_the_incoming_flag(
 
 
 def test_a_failed_export_leaves_its_facts_new(
-    enable: Callable[..., None], sink: Sink, handler: Any, clock: Clock
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
 ) -> None:
     """Facts whose export failed are exported again the next time (with the carried bytes)."""
     enable(LAMBDAGUARD_TRACES="off")
-    wrapped = start(handler, clock)
+    wrapped = start(handler, agent_clock)
     sink.status = 503
     call(wrapped, 1)
     sink.status = 200
@@ -280,11 +280,11 @@ def test_a_failed_export_leaves_its_facts_new(
 
 
 def test_a_pending_backlog_goes_out_with_the_next_invocation_even_without_new_facts(
-    enable: Callable[..., None], sink: Sink, handler: Any, clock: Clock
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
 ) -> None:
     """A carried export is not left waiting for the next new fact: the next invocation sends it."""
     enable(LAMBDAGUARD_TRACES="off")
-    wrapped = start(handler, clock)
+    wrapped = start(handler, agent_clock)
     call(wrapped, 1)
     sink.status = 503
     call(wrapped, 2, new=True)  # new fact, export refused

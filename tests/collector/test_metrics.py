@@ -70,7 +70,9 @@ def _record(*calls: AwsCall, outcome: str = semconv.OUTCOME_SUCCESS, ms: float =
         function_name="orders",
         function_arn=ARN,
         version="7",
-        trigger=Trigger(kind="sqs", source="arn:aws:sqs:eu-west-1:123456789012:in", faas_trigger="pubsub"),
+        trigger=Trigger(
+            kind="sqs", source="arn:aws:sqs:eu-west-1:123456789012:in", faas_trigger="pubsub"
+        ),
         outcome=outcome,
         error_type="KeyError" if outcome == semconv.OUTCOME_ERROR else "",
         aws_calls=calls,
@@ -235,7 +237,7 @@ def test_two_writers_applying_the_same_flush_count_it_once(pg_url: str) -> None:
         try:
             barrier.wait(10)
             store.ingest_metrics(points, now_ns=T0)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(s,)) for s in stores]
