@@ -57,7 +57,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from lambdaguard import semconv
-from lambdaguard.agent import _guard, _imports, aws, export, network, recorder, triggers
+from lambdaguard.agent import _guard, _imports, aws, network, recorder, triggers
 from lambdaguard.agent.config import (
     AWS_LAMBDA_FUNCTION_NAME,
     AWS_LAMBDA_FUNCTION_VERSION,
@@ -73,6 +73,7 @@ from lambdaguard.agent.extension import Extension, InvokeEvent
 from lambdaguard.agent.recorder import Record, Recording
 
 if TYPE_CHECKING:
+    from lambdaguard.agent import export
     from lambdaguard.agent.ledger import Ledger
 
 __all__ = ["Agent", "Invocation", "get", "reset"]
@@ -149,8 +150,10 @@ class Agent:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.sender = export.Sender(config)
-        self.backlog = export.Backlog(config.carry_records, config.carry_bytes)
+        # The exporter (export.py and its Sender and Backlog) is made on first
+        # use, after the first response: nothing of it is needed at INIT.
+        self._sender: export.Sender | None = None
+        self._backlog: export.Backlog | None = None
         self.init_recording: Recording | None = Recording(semconv.PHASE_INIT)
         self.init_end_ns = 0
         self.pending_init: Record | None = None
@@ -173,6 +176,32 @@ class Agent:
         self.ledger: Ledger | None = None
         self.span_exports = 0  # invocations (and INIT records) exported as spans
         self.metric_flushes = 0
+
+    @property
+    def sender(self) -> export.Sender:
+        """The exporter's HTTP sender (made on first use)."""
+        if self._sender is None:
+            from lambdaguard.agent import export
+
+            self._sender = export.Sender(self.config)
+        return self._sender
+
+    @sender.setter
+    def sender(self, value: export.Sender) -> None:
+        self._sender = value
+
+    @property
+    def backlog(self) -> export.Backlog:
+        """Bodies of failed exports, kept for the next one (made on first use)."""
+        if self._backlog is None:
+            from lambdaguard.agent import export
+
+            self._backlog = export.Backlog(self.config.carry_records, self.config.carry_bytes)
+        return self._backlog
+
+    @backlog.setter
+    def backlog(self, value: export.Backlog) -> None:
+        self._backlog = value
 
     # -- lifecycle ---------------------------------------------------------------
     def install(self) -> None:
@@ -425,7 +454,7 @@ class Agent:
         """
         if not records:
             return
-        from lambdaguard.agent import _patterns
+        from lambdaguard.agent import _patterns, export
 
         records = [_patterns.fold_record(record) for record in records]
         ledger = self._ledger()
@@ -458,6 +487,8 @@ class Agent:
                     export.write_log(record)
 
     def _flush_metrics(self, ledger: Ledger, records: list[Record]) -> None:
+        from lambdaguard.agent import export
+
         snapshot = ledger.snapshot()
         described = next((r for r in reversed(records) if r.function_arn), records[-1])
         body = export.encode_metrics(self.config, snapshot, described)
@@ -600,15 +631,17 @@ def get(config: Config) -> Agent:
             _agent.install()
         elif config != _agent.config:
             _agent.config = config
-            _agent.sender.close()
-            _agent.sender = export.Sender(config)
+            if _agent._sender is not None:
+                _agent._sender.close()
+                _agent._sender = None  # remade from the new config on first use
+            previous = _agent._backlog
+            _agent._backlog = None
+            if previous is not None:
+                _agent.backlog.dropped = previous.dropped
+                _agent.backlog.keep(previous.take())
             if _agent.ledger is not None:
                 _agent.ledger.interval_ns = int(config.flush_interval_s * 1e9)
                 _agent.ledger.max_facts = config.max_facts
-            previous = _agent.backlog
-            _agent.backlog = export.Backlog(config.carry_records, config.carry_bytes)
-            _agent.backlog.dropped = previous.dropped
-            _agent.backlog.keep(previous.take())
             aws.install(config.key_prefix_depth, config.record_full_keys)
         return _agent
 
