@@ -68,13 +68,15 @@ _SCALE = semconv.DURATION_SCALE
 _PER_DOUBLING = 1 << _SCALE
 
 
+# The per-occurrence fields AwsCall has (decided once: the class is fixed).
+_BLANK: dict[str, Any] = {
+    name: value for name, value in _PER_OCCURRENCE.items() if name in AwsCall._fields
+}
+
+
 def call_fact(call: AwsCall, phase: str) -> tuple[str, str, AwsCall]:
     """The fact an AWS call stands for: its phase and the call without per-occurrence values."""
-    fields = call._fields
-    present: dict[str, Any] = {
-        name: value for name, value in _PER_OCCURRENCE.items() if name in fields
-    }
-    return (CALL, phase, call._replace(**present))
+    return (CALL, phase, call._replace(**_BLANK))
 
 
 def duration_index(seconds: float) -> int:
