@@ -193,13 +193,18 @@ def _v2(conn: Connection) -> None:
 
 
 def _v3(conn: Connection) -> None:
-    """Version 3: evidence mode's cumulative metrics, applied once.
+    """Version 3: evidence at fleet scale.
 
-    The agent sends cumulative counts per execution environment; the store
-    keeps the last value (and start time) it applied per series (environment x
-    metric x attributes, a 16-byte digest) so a value sent again adds nothing
-    and only increases are counted. Histogram series keep their cumulative
-    buckets as JSON. ``updated_at`` (unix s) lets old series be pruned.
+    - ``lg_metric_series``: the agent sends cumulative counts per execution
+      environment; the store keeps the last value (and start time) it applied
+      per series (environment x metric x attributes, a 16-byte digest) so a
+      value sent again adds nothing and only increases are counted. Histogram
+      series keep their cumulative buckets as JSON. ``updated_at`` (unix s)
+      lets old series be pruned.
+    - ``lg_pending_counts``: counter increments appended by collectors on
+      PostgreSQL (contention-free inserts) and rolled up into the evidence
+      tables by one collector at a time, so a busy function's counter rows are
+      updated once per interval instead of once per request.
     """
     meta = sa.MetaData()
     sa.Table(
@@ -210,6 +215,18 @@ def _v3(conn: Connection) -> None:
         sa.Column("value", sa.BigInteger, nullable=False),
         sa.Column("buckets", sa.Text, nullable=False),
         sa.Column("updated_at", sa.BigInteger, nullable=False, index=True),
+    )
+    sa.Table(
+        "lg_pending_counts",
+        meta,
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("rows", sa.Text, nullable=False),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
     )
     meta.create_all(conn, checkfirst=True)
 

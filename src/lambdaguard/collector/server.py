@@ -48,6 +48,7 @@ from lambdaguard.collector.otlp import (
     encode_status,
     negotiate,
 )
+from lambdaguard.collector.rollup import start_rollup, stop_rollup
 from lambdaguard.collector.settings import CollectorConfig
 from lambdaguard.collector.spans import extract
 from lambdaguard.collector.store import Store, open_store
@@ -553,12 +554,14 @@ class CollectorHandle:
         grpc_port: int | None,
         pruner: threading.Thread,
         stopping: threading.Event,
+        rollup: threading.Thread | None = None,
     ) -> None:
         self.config = config
         self._ingestor = ingestor
         self._http = http_server
         self._grpc = grpc_server
         self._pruner = pruner
+        self._rollup = rollup
         self._stopping = stopping
         scheme = "https" if config.tls_cert else "http"
         host = _client_host(config.bind)
@@ -597,6 +600,7 @@ class CollectorHandle:
         if self._ingestor.forwarder is not None:
             self._ingestor.forwarder.close()
         self._pruner.join(2)
+        stop_rollup(self._ingestor.store, self._rollup)
         self._ingestor.store.close()
 
 
@@ -649,6 +653,7 @@ def start_collector(config: CollectorConfig, *, store: Store | None = None) -> C
         raise
     stopping = threading.Event()
     pruner = _pruner(store, config.span_window_s, stopping)
+    rollup = start_rollup(store, config.counter_rollup_s, stopping)
     return CollectorHandle(
         config=config,
         ingestor=ingestor,
@@ -657,4 +662,5 @@ def start_collector(config: CollectorConfig, *, store: Store | None = None) -> C
         grpc_port=grpc_port,
         pruner=pruner,
         stopping=stopping,
+        rollup=rollup,
     )

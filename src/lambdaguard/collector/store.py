@@ -29,6 +29,7 @@ errors are translated to :class:`~lambdaguard.errors.StoreError` here.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -75,6 +76,8 @@ __all__ = [
 
 # Arbitrary constant naming lambdaguard's migration lock in PostgreSQL.
 _PG_MIGRATION_LOCK: Final = 0x6C67_7561_7264
+# ... and the lock one collector holds while it rolls pending counts up.
+_PG_ROLLUP_LOCK: Final = 0x6C67_726F_6C6C
 _RETRIES: Final = 6
 
 
@@ -177,6 +180,19 @@ metric_series_t = sa.Table(
     sa.Column("buckets", sa.Text, nullable=False),  # JSON {store bucket: count}, histograms
     sa.Column("updated_at", sa.BigInteger, nullable=False, index=True),  # unix s
 )
+# Counter increments waiting to be rolled up (PostgreSQL with counter_rollup_s > 0).
+pending_counts_t = sa.Table(
+    "lg_pending_counts",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("rows", sa.Text, nullable=False),  # JSON: the aggregate rows of one transaction
+    sa.Column("created_at", sa.BigInteger, nullable=False),  # unix s
+)
 
 
 def _seen_table(name: str, *key: sa.Column[Any]) -> sa.Table:
@@ -226,6 +242,7 @@ _TABLES: Final = (
     durations_t,
     span_keys_t,
     metric_series_t,
+    pending_counts_t,
 )
 
 
@@ -296,6 +313,68 @@ def _sorted_rows(rows: Mapping[Any, dict[str, Any]]) -> list[dict[str, Any]]:
     return [rows[k] for k in sorted(rows)]
 
 
+# The key columns of each aggregate table, and how two rows of one key combine.
+_PENDING_KEYS: Final = {
+    "functions": ("arn",),
+    "calls": ("arn", "call_key"),
+    "hosts": ("arn", "host", "port", "tls"),
+    "days": ("arn", "day"),
+    "lg_triggers": ("arn", "kind", "source"),
+    "lg_versions": ("arn", "version", "alias"),
+    "lg_errors": ("arn", "phase", "error_type"),
+    "durations": ("arn", "day", "bucket"),
+}
+_SUMMED: Final = frozenset({"count", "cold_starts", "errors", "timeouts", "failures"})
+_ROLLUP_BATCH: Final = 20_000
+
+
+def _combine(kept: dict[str, Any], row: dict[str, Any]) -> None:
+    if row.get("last_seen", 0) >= kept.get("last_seen", 0):
+        for name in ("layer_version", "runtime"):
+            if row.get(name):
+                kept[name] = row[name]
+    for name, value in row.items():
+        if name in _SUMMED:
+            kept[name] += value
+        elif name == "first_seen":
+            kept[name] = min(kept[name], value)
+        elif name in ("last_seen", "last_invoked"):
+            kept[name] = max(kept[name], value)
+        elif name == "aws":
+            kept[name] = kept[name] or value
+
+
+def _merge_pending(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Sum many transactions' pending rows into one row per key and table."""
+    out: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {name: {} for name in _PENDING_KEYS}
+    for doc in docs:
+        tables = [
+            (name, doc.get(name, ()))
+            for name in ("functions", "calls", "hosts", "days", "durations")
+        ]
+        tables += [(name, rows) for name, rows in doc.get("seen", {}).items()]
+        for name, rows in tables:
+            merged = out[name]
+            for raw in rows:
+                row = dict(raw)
+                if name == "calls":
+                    row["call_key"] = bytes.fromhex(row["call_key"])
+                key = tuple(row[k] for k in _PENDING_KEYS[name])
+                kept = merged.get(key)
+                if kept is None:
+                    merged[key] = row
+                else:
+                    _combine(kept, row)
+    return {
+        "functions": out["functions"],
+        "calls": out["calls"],
+        "hosts": out["hosts"],
+        "days": out["days"],
+        "seen": {name: out[name] for name in ("lg_triggers", "lg_versions", "lg_errors")},
+        "durations": out["durations"],
+    }
+
+
 def _is_retryable(exc: DBAPIError) -> bool:
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     if code in ("40P01", "40001"):  # deadlock_detected, serialization_failure
@@ -326,6 +405,9 @@ class Store:
             raise StoreError(
                 f"unsupported store backend {self.backend!r}: use sqlite or postgresql"
             )
+        # Counter increments appended to lg_pending_counts and rolled up later
+        # (see roll_up); set by the collector on PostgreSQL. Reads roll up first.
+        self.defer_counts = False
         self._build_statements()
 
     # -- setup -----------------------------------------------------------------
@@ -678,7 +760,14 @@ class Store:
         seen: Mapping[str, Mapping[Any, dict[str, Any]]],
         durations: Mapping[Any, dict[str, Any]],
     ) -> None:
-        """Upsert (add to) the aggregate rows built by a span or metrics ingest."""
+        """Add the aggregate rows built by a span or metrics ingest (or defer them)."""
+        if self.defer_counts:
+            self._defer(conn, functions, calls, hosts, days, seen, durations)
+        else:
+            self._upsert_aggregates(conn, functions, calls, hosts, days, seen, durations)
+
+    def _upsert_aggregates(self, conn: Connection, *tables: Mapping[Any, Any]) -> None:
+        functions, calls, hosts, days, seen, durations = tables
         # Sorted rows, tables in a fixed order: concurrent writers take row
         # locks in the same order and cannot deadlock each other.
         for stmt, rows in (
@@ -693,6 +782,77 @@ class Store:
         ):
             if rows:
                 conn.execute(stmt, rows)
+
+    # -- counter roll-up (PostgreSQL, several collectors) -----------------------------
+    def _defer(self, conn: Connection, *tables: Mapping[Any, Any]) -> None:
+        functions, calls, hosts, days, seen, durations = tables
+        doc = {
+            "functions": list(functions.values()),
+            "calls": [{**row, "call_key": row["call_key"].hex()} for row in calls.values()],
+            "hosts": list(hosts.values()),
+            "days": list(days.values()),
+            "seen": {name: list(rows.values()) for name, rows in seen.items()},
+            "durations": list(durations.values()),
+        }
+        if any(doc[k] for k in ("functions", "calls", "hosts", "days", "durations")):
+            conn.execute(
+                sa.insert(pending_counts_t),
+                {"rows": json.dumps(doc, separators=(",", ":")), "created_at": int(time.time())},
+            )
+
+    def roll_up(self, *, wait: bool = False, limit: int = 20_000) -> int:
+        """Apply up to ``limit`` pending increments to the evidence tables; how many were applied.
+
+        One collector at a time (a PostgreSQL advisory lock; with ``wait``
+        False another roll-up in progress means "nothing to do now"). The
+        pending rows are deleted and their sums upserted in one transaction,
+        so an increment counts exactly once whoever rolls it up.
+        """
+        if self._sqlite:
+            return 0
+        lock = sa.func.pg_advisory_xact_lock if wait else sa.func.pg_try_advisory_xact_lock
+        oldest = sa.select(pending_counts_t.c.id).order_by(pending_counts_t.c.id).limit(limit)
+        take = (
+            sa.delete(pending_counts_t)
+            .where(pending_counts_t.c.id.in_(oldest.scalar_subquery()))
+            .returning(pending_counts_t.c.rows)
+        )
+
+        def work(conn: Connection) -> int:
+            got = conn.execute(sa.select(lock(_PG_ROLLUP_LOCK))).scalar()
+            if not wait and not got:
+                return 0
+            docs = [json.loads(row[0]) for row in conn.execute(take)]
+            if docs:
+                m = _merge_pending(docs)
+                self._upsert_aggregates(
+                    conn,
+                    m["functions"],
+                    m["calls"],
+                    m["hosts"],
+                    m["days"],
+                    m["seen"],
+                    m["durations"],
+                )
+            return len(docs)
+
+        return int(self._retrying(work))
+
+    def _settle(self) -> None:
+        # Reads see every increment committed before them: pending ones are
+        # rolled up first (waiting for a roll-up in progress).
+        if self._sqlite:
+            return
+        try:
+            with self._engine.connect() as conn:
+                pending = conn.execute(sa.select(pending_counts_t.c.id).limit(1)).first()
+        except SQLAlchemyError:
+            return  # no table yet (an older schema): nothing can be pending
+        if pending is not None:
+            # Until a batch comes back short: what was pending when the read
+            # started is then applied (newer increments may still arrive).
+            while self.roll_up(wait=True, limit=_ROLLUP_BATCH) >= _ROLLUP_BATCH:
+                pass
 
     def ingest_metrics(
         self, points: Sequence[SeriesPoint], *, now_ns: int | None = None
@@ -727,7 +887,9 @@ class Store:
         return int(self._retrying(work))
 
     # -- reading -----------------------------------------------------------------
-    def _rows(self, stmt: Any) -> list[Any]:
+    def _rows(self, stmt: Any, *, settle: bool = True) -> list[Any]:
+        if settle:
+            self._settle()
         try:
             with self._engine.connect() as conn:
                 return list(conn.execute(stmt))
