@@ -222,8 +222,8 @@ def _records(arn: str, calls: int = 4) -> list[Any]:
 def build_bodies(kind: str, count: int, functions: int, seed: int) -> list[tuple[str, bytes]]:
     """``count`` (path, body) pairs: span requests (one invocation each) or metric flushes.
 
-    Metric flushes cycle over ``functions`` x 3 environments, each flush of an
-    environment carrying larger cumulative counts than its last.
+    Metric flushes cycle over about 600 environments (at least 3 per function),
+    each flush of an environment carrying larger cumulative counts than its last.
     """
     from lambdaguard.agent import config, export
     from lambdaguard.agent.ledger import Ledger
@@ -237,9 +237,12 @@ def build_bodies(kind: str, count: int, functions: int, seed: int) -> list[tuple
         return out
     envs: dict[tuple[int, int], Ledger] = {}
     described: dict[int, Any] = {}
+    # A hot function has many environments (each flushing once a minute), a
+    # spread fleet a few per function: about 600 environments either way.
+    per_function = max(3, 600 // functions)
     for n in range(count):
         f = (seed * 7919 + n) % functions
-        key = (f, (n // functions) % 3)
+        key = (f, (n // functions) % per_function)
         ledger = envs.get(key)
         if ledger is None:
             ledger = envs[key] = Ledger(60, 4096, start_ns=time.time_ns() - seed)
@@ -315,7 +318,7 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _serve(store: str) -> tuple[subprocess.Popen[str], str]:
+def _serve(store: str, rollup_s: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -335,7 +338,7 @@ def _serve(store: str) -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=_env(),
+        env={**_env(), "LAMBDAGUARD_COUNTER_ROLLUP": str(rollup_s)},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -402,13 +405,20 @@ class Postgres:
 
 
 def measure(
-    pg: Postgres, kind: str, collectors: int, functions: int, *, seconds: float, quick: bool
+    pg: Postgres,
+    kind: str,
+    collectors: int,
+    functions: int,
+    *,
+    seconds: float,
+    quick: bool,
+    rollup_s: float = 1.0,
 ) -> dict[str, Any]:
     """One capacity row: ``collectors`` processes on the database, two sender processes for ``seconds``."""
     from lambdaguard.collector.store import open_store
 
     open_store(pg.url).close()  # migrate once, before the collectors race to
-    procs = [_serve(pg.url) for _ in range(collectors)]
+    procs = [_serve(pg.url, rollup_s) for _ in range(collectors)]
     targets = [url for _, url in procs]
     per_sender = int((400 if quick else 1500) * seconds / 4)
     senders = []
@@ -448,10 +458,10 @@ def measure(
         s.wait()
     wall = time.perf_counter() - t0
     cpu = sum(_cpu_s(p.pid) - c for (p, _), c in zip(procs, cpu0, strict=True))
-    written1 = pg.written()
     for p, _ in procs:
-        p.terminate()
+        p.terminate()  # its last roll-up applies what is still pending
         p.wait(10)
+    written1 = pg.written()
     ok = sum(r["ok"] for r in results)
     failed = sum(r["failed"] for r in results)
     codes: dict[str, int] = {}
@@ -514,17 +524,26 @@ def main(argv: list[str] | None = None) -> int:
         why = f"PostgreSQL not reachable at {args.pg_dsn}: {exc}"
     if pg is not None:
         try:
+            # (label, request kind, collectors, functions, counter roll-up seconds)
             plan = [
-                ("traces, 200 functions, 1 collector", "spans", 1, 200),
-                ("traces, 200 functions, 2 collectors", "spans", 2, 200),
-                ("traces, 1 hot function, 2 collectors", "spans", 2, 1),
-                ("evidence, 200 functions, 1 collector", "metrics", 1, 200),
-                ("evidence, 200 functions, 2 collectors", "metrics", 2, 200),
-                ("evidence, 1 hot function, 2 collectors", "metrics", 2, 1),
+                ("traces, 200 functions, 1 collector", "spans", 1, 200, 1.0),
+                ("traces, 200 functions, 2 collectors", "spans", 2, 200, 1.0),
+                ("traces, 1 hot function, 2 collectors, counters direct", "spans", 2, 1, 0.0),
+                ("traces, 1 hot function, 2 collectors, rolled up", "spans", 2, 1, 1.0),
+                ("evidence, 200 functions, 1 collector", "metrics", 1, 200, 1.0),
+                ("evidence, 200 functions, 2 collectors", "metrics", 2, 200, 1.0),
+                ("evidence, 1 hot function, 2 collectors, counters direct", "metrics", 2, 1, 0.0),
+                ("evidence, 1 hot function, 2 collectors, rolled up", "metrics", 2, 1, 1.0),
             ]
-            for label, kind, collectors, functions in plan:
+            for label, kind, collectors, functions, rollup_s in plan:
                 measured[label] = measure(
-                    pg, kind, collectors, functions, seconds=seconds, quick=args.quick
+                    pg,
+                    kind,
+                    collectors,
+                    functions,
+                    seconds=seconds,
+                    quick=args.quick,
+                    rollup_s=rollup_s,
                 )
             row_bytes = pg.row_bytes()
         finally:
@@ -565,7 +584,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         print(
-            "   spans requests: one invocation (5 spans); metrics requests: one environment's flush (14 points)."
+            "   spans requests: one invocation (5 spans); metrics requests: one environment's flush (14 points);"
+            " 'counters direct': every request updates the function's counter rows itself (before),"
+            " 'rolled up': it appends them and one collector applies them once a second (after)."
             " Collectors, senders and PostgreSQL share the same CPUs: 'requests per collector CPU-s' is the"
             " figure that carries to a bigger machine"
         )

@@ -27,6 +27,17 @@ Shape of what one invocation emits (OTLP traces):
   distinct call whose :data:`AWS_COUNT` is greater than one.
 - One span event :data:`CONNECTION_EVENT` per distinct outbound
   (host, port, tls) on the invocation or init span, with counts.
+
+In evidence mode (the default) only invocations holding a fact new to their
+execution environment are exported as above; every invocation is counted,
+and the counts go out as OTLP metrics (``METRIC_*`` below) under the scope
+:data:`AGENT_SCOPE`: cumulative monotonic integer sums whose start time is the
+environment's start, one series per fact (the call's span attributes without
+per-occurrence values, plus ``lambdaguard.phase``; a host's
+``server.address``/``server.port``/``lambdaguard.net.*``; an invocation's
+``faas.trigger``, ``lambdaguard.trigger.*``, alias and ``error.type``), each
+split by :data:`COUNTED_IN_SPANS`; durations as a base-2 exponential histogram
+at :data:`DURATION_SCALE`. The resource adds :data:`SERVICE_INSTANCE_ID`.
 """
 
 from __future__ import annotations
