@@ -57,6 +57,7 @@ _ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("xray", "GroupName"): ("GroupName",),
     ("scheduler", "ScheduleGroupName"): ("GroupName",),
     ("scheduler", "ScheduleName"): ("Name",),
+    ("ec2", "KeyPairName"): ("KeyName",),
 }
 _SUFFIXES = ("Name", "Id", "Identifier", "Arn")
 _OWNER_MEMBERS = ("accountid", "awsaccountid")
