@@ -89,8 +89,19 @@ APP = """
 """
 
 
-def test_wrapped_function_exports_after_each_response(
-    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink, moto_endpoint: str
+# How the export runs after the response: on awslambdaric's thread before `next`
+# (the default), or through the internal extension (LAMBDAGUARD_EXTENSION=always).
+EXPORT_PATHS = {"runtime": {}, "extension": {"LAMBDAGUARD_EXTENSION": "always"}}
+
+
+@pytest.mark.parametrize("path", sorted(EXPORT_PATHS))
+def test_wrapped_function_exports_after_each_response(  # noqa: PLR0917 - fixtures
+    path: str,
+    tmp_path: Path,
+    service: LocalLambda,
+    layer_dir: Path,
+    sink: Sink,
+    moto_endpoint: str,
 ) -> None:
     """Through the exec wrapper, trace mode all: same responses, an INIT span once, a span per invoke."""
     code = function(tmp_path, "fn", APP)
@@ -98,15 +109,22 @@ def test_wrapped_function_exports_after_each_response(
         service,
         code,
         layer=layer_dir,
-        env={"MOTO": moto_endpoint, "LAMBDAGUARD_ENDPOINT": sink.url, "LAMBDAGUARD_TRACES": "all"},
+        env={
+            "MOTO": moto_endpoint,
+            "LAMBDAGUARD_ENDPOINT": sink.url,
+            "LAMBDAGUARD_TRACES": "all",
+            **EXPORT_PATHS[path],
+        },
     )
     first = service.invoke("orders", {"n": 1})
     second = service.invoke("orders", {"n": 2})
     assert first.ok, (first, service.environment("orders").logs)
     assert second.ok, (second, service.environment("orders").logs)
     assert (first.json(), second.json()) == ({"n": 1}, {"n": 2})
-    assert "lambdaguard" in service.environment("orders").extension_names
-    # The extension exported before calling event/next, so the invoke ended after it.
+    registered = service.environment("orders").extension_names
+    assert registered == (("lambdaguard",) if path == "extension" else ())
+    # The export ran before the runtime's (or the extension's) next `next`, so
+    # the invoke ended after it: the spans are at the sink already.
     spans = sink.spans()
     names = [s.name for s in spans if s.name in ("orders", semconv.INIT_SPAN_NAME)]
     assert names == [semconv.INIT_SPAN_NAME, "orders", "orders"]
@@ -245,8 +263,9 @@ def test_handler_error_is_reported_identically(
     assert attrs[semconv.INVOCATION_ERROR_TYPE] == "KeyError"
 
 
+@pytest.mark.parametrize("path", sorted(EXPORT_PATHS))
 def test_timing_out_invocation_still_leaves_its_record(
-    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink
+    path: str, tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink
 ) -> None:
     """A handler still running near its deadline is exported with outcome timeout before the kill."""
     code = function(tmp_path, "fn", "import time\ndef handler(e, c):\n    time.sleep(30)\n")
@@ -254,7 +273,11 @@ def test_timing_out_invocation_still_leaves_its_record(
         service,
         code,
         layer=layer_dir,
-        env={"LAMBDAGUARD_ENDPOINT": sink.url, "LAMBDAGUARD_EXPORT_TIMEOUT_MS": "200"},
+        env={
+            "LAMBDAGUARD_ENDPOINT": sink.url,
+            "LAMBDAGUARD_EXPORT_TIMEOUT_MS": "200",
+            **EXPORT_PATHS[path],
+        },
         timeout_s=1.5,
     )
     result = service.invoke("orders", {})

@@ -281,7 +281,8 @@ def test_event_context_wins_over_the_xray_parent_setting() -> None:
     """With xray-lambda configured, an HTTP traceparent is still the parent; X-Ray becomes a link."""
     trigger = triggers.trigger_of(EVENTS["api_gateway_rest"][0], XRAY, xray_parent=True)
     assert (trigger.parent_trace_id.hex(), trigger.parent_span_id.hex()) == (TRACE, PARENT)
-    assert [link.trace_id.hex() for link in trigger.links] == ["5759e988bd862e3fe1be46a994272793"]
+    links = triggers.links_of(trigger)
+    assert [link.trace_id.hex() for link in links] == ["5759e988bd862e3fe1be46a994272793"]
 
 
 def test_sqs_and_sns_messages_become_links(enable: Callable[..., None], sink: Sink) -> None:

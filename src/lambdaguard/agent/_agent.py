@@ -2,7 +2,14 @@
 
 When export happens:
 
-- **With the internal extension** (inside Lambda, the default): the extension
+- **On the runtime's thread** (inside Lambda under awslambdaric, the default):
+  right before awslambdaric asks the Runtime API for the next invocation, so
+  after the response is posted and before the environment can be frozen
+  (:mod:`~lambdaguard.agent._runtime`). A watchdog thread, asleep until 100 ms
+  plus the send budget (at most 300 ms) before the deadline of the invocation
+  in progress, exports a record with outcome ``timeout`` for a handler still
+  running then: Lambda stops a timed-out runtime before it can ask for ``next``.
+- **With the internal extension** (another runtime, or awslambdaric not found): the extension
   thread receives each INVOKE event, waits until the handler for that request
   has returned, exports, then calls ``event/next``. The response is already
   posted, so nothing waits on the network before it. If the handler is still
@@ -57,7 +64,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from lambdaguard import semconv
-from lambdaguard.agent import _guard, _imports, aws, network, recorder, triggers
+from lambdaguard.agent import _guard, _imports, _runtime, aws, network, recorder, triggers
 from lambdaguard.agent.config import (
     AWS_LAMBDA_FUNCTION_NAME,
     AWS_LAMBDA_FUNCTION_VERSION,
@@ -91,6 +98,10 @@ _TIMEOUT_SEND_MS = 300  # the longest the pre-deadline export may take
 # decodes its event (Lambda's shortest timeout is 1 s, far beyond this plus
 # the pre-deadline margin).
 _WAKE_WAIT_S = 0.02
+# How often the runtime-hook watchdog looks for a running invocation when it
+# saw none: well within Lambda's shortest timeout (1 s) minus the pre-deadline
+# margin (at most 0.4 s).
+_WATCH_IDLE_S = 0.25
 
 
 class Invocation:
@@ -102,6 +113,7 @@ class Invocation:
         "alias",
         "cold_start",
         "context",
+        "deadline_s",
         "exported",
         "function_arn",
         "init_duration_ms",
@@ -134,6 +146,7 @@ class Invocation:
         self.init_duration_ms = init_duration_ms
         self.memory_mb = memory_mb
         self.exported = False
+        self.deadline_s = 0.0  # wall-clock deadline (s), 0 when the context gives none
 
 
 def _function_arn(context: Any) -> tuple[str, str]:
@@ -159,6 +172,14 @@ class Agent:
         self.pending_init: Record | None = None
         self.invocations = 0
         self.extension: Extension | None = None
+        # True when export runs on awslambdaric's thread before `next` (see _runtime).
+        self.runtime_hook = False
+        self._pending: _Finished | None = None
+        self._watchdog: threading.Thread | None = None
+        # Set by Lambda for the environment's life: read once, not per invocation.
+        self._provisioned = (
+            os.environ.get(AWS_LAMBDA_INITIALIZATION_TYPE) == "provisioned-concurrency"
+        )
         self._lock = threading.Condition()
         self._finished: dict[str, _Finished] = {}
         self._running: Invocation | None = None
@@ -216,6 +237,16 @@ class Agent:
             if port.isdigit():
                 network.ignore(host, int(port))
         if runtime_api and self.config.extension and os.environ.get(AWS_LAMBDA_FUNCTION_NAME):
+            hooked = not self.config.force_extension and _guard.safe(
+                "runtime.install", _runtime.install, self._before_next, default=False
+            )
+            if hooked:
+                self.runtime_hook = True
+                self._watchdog = threading.Thread(
+                    target=self._watch, name="lambdaguard-watchdog", daemon=True
+                )
+                self._watchdog.start()
+                return
             extension = Extension(runtime_api, self._on_invoke_event, self._on_wake)
             if extension.start():
                 self.extension = extension
@@ -227,6 +258,7 @@ class Agent:
         """Remove every hook (tests; idempotent)."""
         aws.uninstall()
         network.uninstall()
+        _runtime.uninstall()
         _imports.uninstall()
         recorder.set_current(None)
         if (
@@ -266,7 +298,7 @@ class Agent:
                 dropped_calls=init.dropped,
             )
             self.init_recording = None
-        if os.environ.get(AWS_LAMBDA_INITIALIZATION_TYPE) == "provisioned-concurrency":
+        if self._provisioned:
             cold = False  # INIT ran ahead of any request: no caller waited for it
         trigger = triggers.trigger_of(
             event, os.environ.get(X_AMZN_TRACE_ID), xray_parent=self.config.xray_parent
@@ -292,6 +324,10 @@ class Agent:
             between.closed = True
             recording.calls.extend(between.calls)
             recording.conns.extend(between.conns)
+        if self.runtime_hook:
+            remaining = self._remaining(context)
+            if remaining >= 0:
+                invocation.deadline_s = time.time() + remaining / 1000
         with self._lock:
             self._running = invocation
         recorder.set_current(recording)
@@ -381,9 +417,11 @@ class Agent:
                 if self.extension is not None:
                     self._finished[inv.request_id] = finished
                     self._lock.notify_all()
+                elif self.runtime_hook:
+                    self._pending = finished  # exported before the runtime's next `next`
         if already:
             self.release(inv.request_id)
-        elif self.extension is None and finished is not None:
+        elif self.extension is None and not self.runtime_hook and finished is not None:
             self._enqueue(finished)
         return True
 
@@ -544,6 +582,41 @@ class Agent:
                     return False
                 self._lock.wait(left)
         return True
+
+    def _before_next(self) -> None:
+        # awslambdaric's thread, after the response was posted, before `next`.
+        with self._lock:
+            finished, self._pending = self._pending, None
+        if finished is not None:
+            with recorder.suppressed():
+                _guard.safe("export", self._export_finished, finished, default=None)
+
+    def _watch(self) -> None:
+        # The runtime-hook mode's deadline guard. It is never woken by the
+        # response path: with nothing running it looks again every
+        # _WATCH_IDLE_S (a frozen environment does not run it at all; on thaw
+        # the overdue timer fires once), and with an invocation running it
+        # sleeps until shortly before that invocation's deadline.
+        send_ms = min(self.config.export_timeout_ms, _TIMEOUT_SEND_MS)
+        margin_s = (send_ms + 100) / 1000
+        with recorder.suppressed():
+            while True:
+                with self._lock:
+                    inv = self._running
+                    if inv is None or inv.exported or not inv.deadline_s:
+                        self._lock.wait(_WATCH_IDLE_S)
+                        continue
+                    left = inv.deadline_s - margin_s - time.time()
+                    if left > 0:
+                        self._lock.wait(left)
+                        continue
+                    if self._running is not inv or inv.exported:
+                        continue
+                    inv.exported = True
+                record = self._record(inv, semconv.OUTCOME_TIMEOUT, "")
+                _guard.safe(
+                    "export", self.export_now, [*self._take_init(), record], send_ms, default=None
+                )
 
     def _on_wake(self) -> None:
         # Runs on the extension thread the moment an event arrives, which is

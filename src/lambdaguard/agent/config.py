@@ -28,6 +28,8 @@ LAMBDAGUARD_RECORD_FULL_KEYS = "LAMBDAGUARD_RECORD_FULL_KEYS"
 LAMBDAGUARD_LOG = "LAMBDAGUARD_LOG"
 LAMBDAGUARD_EXPORT_TIMEOUT_MS = "LAMBDAGUARD_EXPORT_TIMEOUT_MS"
 LAMBDAGUARD_MAX_AWS_SPANS = "LAMBDAGUARD_MAX_AWS_SPANS"
+# true: export after the response on awslambdaric's thread, else through an
+# internal extension; always: through the extension; false: a worker thread.
 LAMBDAGUARD_EXTENSION = "LAMBDAGUARD_EXTENSION"
 # Bounds on records whose export failed, kept to go out with the next export.
 LAMBDAGUARD_CARRY_RECORDS = "LAMBDAGUARD_CARRY_RECORDS"
@@ -121,6 +123,7 @@ _DEFAULTS: dict[str, Any] = {
     "export_timeout_ms": 1000,
     "max_aws_spans": 200,
     "extension": True,
+    "force_extension": False,
     "carry_records": 100,
     "carry_bytes": 1024 * 1024,
     "service_name": "",
@@ -156,6 +159,7 @@ class Config:
     export_timeout_ms: int
     max_aws_spans: int
     extension: bool
+    force_extension: bool
     carry_records: int
     carry_bytes: int
     service_name: str
@@ -377,6 +381,9 @@ def load(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
     forced = _bool(env, LAMBDAGUARD_ENABLED, None, warnings)
     traces_url = _endpoint(env, warnings)
     mode, ratio, parent_based, xray_parent = _tracing(env, warnings)
+    # "always": the internal extension even where the runtime hook would do
+    # (other runtimes get it anyway); true/false as for any switch.
+    always = env.get(LAMBDAGUARD_EXTENSION, "").strip().lower() == "always"
     values: dict[str, object] = {
         "enabled": in_lambda if forced is None else forced,
         "traces_url": traces_url,
@@ -397,7 +404,8 @@ def load(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
             warnings,
         ),
         "max_aws_spans": _int(env, (LAMBDAGUARD_MAX_AWS_SPANS,), 200, 1, warnings),
-        "extension": bool(_bool(env, LAMBDAGUARD_EXTENSION, True, warnings)),
+        "extension": bool(_bool(env, LAMBDAGUARD_EXTENSION, True, [] if always else warnings)),
+        "force_extension": always,
         # 0 turns the carry-over off (a failed export's records are dropped).
         "carry_records": _int(env, (LAMBDAGUARD_CARRY_RECORDS,), 100, 0, warnings),
         "carry_bytes": _int(env, (LAMBDAGUARD_CARRY_BYTES,), 1024 * 1024, 0, warnings),

@@ -36,6 +36,7 @@ from lambdaguard.agent.config import (
     Config,
 )
 from lambdaguard.agent.recorder import AwsCall, Record
+from lambdaguard.agent.triggers import links_of
 
 if TYPE_CHECKING:
     from lambdaguard.agent import _otlp
@@ -278,7 +279,7 @@ def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
             events=_connection_events(record),
             links=tuple(
                 _otlp.Link(link.trace_id, link.span_id, 1 if link.sampled else 0)
-                for link in trigger.links
+                for link in links_of(trigger)
             ),
             status_code=_otlp.STATUS_ERROR if failed else _otlp.STATUS_UNSET,
             status_message=record.error_type or (record.outcome if failed else ""),
@@ -289,7 +290,7 @@ def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
         spans.append(
             _otlp.Span(
                 trace_id=record.trace_id,
-                span_id=os.urandom(8),
+                span_id=recorder.new_id(8),
                 parent_span_id=record.span_id,
                 name=f"{call.service_id}.{call.operation}",
                 kind=_otlp.KIND_CLIENT,

@@ -31,7 +31,7 @@ from typing import Any
 from lambdaguard.agent.config import AWS_REGION
 from lambdaguard.agent.recorder import Link, Trigger
 
-__all__ = ["parse_traceparent", "parse_xray", "trigger_of"]
+__all__ = ["links_of", "parse_traceparent", "parse_xray", "trigger_of"]
 
 # Compiled by re's cache on first use, not at import (INIT path).
 _TRACEPARENT = r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})"
@@ -254,12 +254,12 @@ def trigger_of(event: Any, xray_header: str | None, *, xray_parent: bool = False
     links: tuple[Link, ...] = ()
     if kind in ("sqs", "sns") and isinstance(event, Mapping):
         links = _links(event["Records"])
-    xray = parse_xray(xray_header) if xray_header else None
-    if xray is not None:
+    xray_link = ""
+    if xray_header:
         if parent is None and xray_parent:
-            parent = xray
+            parent = parse_xray(xray_header)
         else:
-            links = (Link(xray[0], xray[1], xray[2]), *links)
+            xray_link = xray_header[:512]
     return Trigger(
         kind=kind,
         source=source[:512],
@@ -269,4 +269,13 @@ def trigger_of(event: Any, xray_header: str | None, *, xray_parent: bool = False
         parent_span_id=parent[1] if parent else b"",
         sampled=parent[2] if parent else True,
         links=links,
+        xray=xray_link,
     )
+
+
+def links_of(trigger: Trigger) -> tuple[Link, ...]:
+    """The invocation span's links: the X-Ray context first (when it is not the parent), then messages'."""
+    found = parse_xray(trigger.xray) if trigger.xray else None
+    if found is None:
+        return trigger.links
+    return (Link(found[0], found[1], found[2]), *trigger.links)
