@@ -1,4 +1,10 @@
-"""The internal extension: how the export runs after the response.
+"""The internal extension: how the export runs after the response on runtimes other than awslambdaric.
+
+Under awslambdaric (Lambda's Python runtimes) the agent works on the
+runtime's own thread before it asks for the next invocation instead
+(:mod:`~lambdaguard.agent._runtime`), which spares this thread's Extensions API
+round trip on every invocation; ``LAMBDAGUARD_EXTENSION=always`` keeps using
+this module.
 
 Lambda ends an invocation only when the runtime has posted its response *and*
 every registered extension has called ``event/next`` again
