@@ -62,7 +62,8 @@ def test_fresh_uuids_give_one_pattern() -> None:
 
 
 def test_fold_call_folds_params_and_version_facts_only() -> None:
-    """fold_call rewrites params and object version facts and returns the same call when nothing changes."""
+    """fold_call rewrites params and the object version response fact, keeps the KMS key id,
+    and returns the same call when nothing changes."""
     call = AwsCall(
         service="s3",
         service_id="S3",
@@ -72,12 +73,10 @@ def test_fold_call_folds_params_and_version_facts_only() -> None:
         params='{"Bucket":"b","Key":"out/"}',
         start_ns=0,
         end_ns=0,
-        version_id="3HL4kqtJlcpXroDTDmJ",
-        kms_key_id=UUID,
+        response=f'{{"SSEKMSKeyId":"{UUID}","VersionId":"3HL4kqtJlcpXroDTDmJ"}}',
     )
     folded = _patterns.fold_call(call)
-    assert folded.version_id == "*"
-    assert folded.kms_key_id == UUID
+    assert json.loads(folded.response) == {"SSEKMSKeyId": UUID, "VersionId": "*"}
     assert folded.params == call.params
-    plain = call._replace(version_id="")
+    plain = call._replace(response=f'{{"SSEKMSKeyId":"{UUID}"}}')
     assert _patterns.fold_call(plain) is plain

@@ -18,16 +18,21 @@ part that was not analysed is ``null``, never an empty object)::
      "functions": [function, …]}                        riskiest first
 
     function = row + {"role_arn", "runtime", "tags": {k: v}, "evidence", "proposal", "judgement"}
+    evidence.calls[] = {"service", "operation", "count", "failed", "first_seen", "last_seen",
+                        "requests": [{"action", "resource", "confidence", "explanation"}, …],
+                        "calls": [{…, "requests": [index into the group's requests, …]}]}
     row      = {"name", "arn", "account", "region", "verdict": v | null,
                 "risk": {"score", "reasons"}, "invocations", "errors", "timeouts",
                 "cold_starts", "first_seen", "last_seen", "calls", "operations",
                 "hosts", "plaintext_hosts", "layer_version"}      (lambdaguard functions)
+               hosts and plaintext_hosts count third-party hosts: AWS endpoints apart
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from lambdaguard import __version__
@@ -52,6 +57,13 @@ def iso(moment: datetime | date | None) -> str | None:
     """ISO 8601 in UTC, with ``Z`` for datetimes (what every JSON output uses)."""
     if moment is None:
         return None
+    return _iso(moment)
+
+
+# A fleet's records share few distinct instants (a call's first and last seen are
+# its invocations'), and a large report formats each of them many times.
+@lru_cache(maxsize=1 << 16)
+def _iso(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
         return moment.isoformat().replace("+00:00", "Z")
     return moment.isoformat()
@@ -67,6 +79,10 @@ def _request(r: IamRequest) -> dict[str, str]:
 
 
 def _call_group(g: CallGroup) -> dict[str, Any]:
+    requests = g.requests
+    # Each call names its requests by their index in the group's list: the
+    # explanations are long and shared, and a large report repeats them otherwise.
+    index = {(r.action, r.resource): i for i, r in enumerate(requests)}
     return {
         "service": g.service,
         "operation": g.operation,
@@ -74,7 +90,7 @@ def _call_group(g: CallGroup) -> dict[str, Any]:
         "failed": g.failed,
         "first_seen": iso(g.first_seen),
         "last_seen": iso(g.last_seen),
-        "requests": [_request(r) for r in g.requests],
+        "requests": [_request(r) for r in requests],
         "calls": [
             {
                 "region": m.call.region,
@@ -93,7 +109,7 @@ def _call_group(g: CallGroup) -> dict[str, Any]:
                 "last_seen": iso(m.call.last_seen),
                 "trace_id": m.call.trace_id or None,
                 "span_id": m.call.span_id or None,
-                "requests": [f"{r.action} {r.resource}" for r in m.requests],
+                "requests": sorted({index[r.action, r.resource] for r in m.requests}),
                 "note": m.note,
             }
             for m in g.calls
