@@ -17,7 +17,10 @@ A fact is one of:
   the error code, the response facts, whose credentials and how it was seen;
 - a connection: host, port, TLS, AWS or not;
 - an invocation's circumstances: trigger kind and source, alias, version,
-  outcome and error type.
+  outcome and error type;
+- the environment's INIT and how it ended (new once per environment, so the
+  INIT record always goes out with the first invocation, or alone as an init
+  error when the handler cannot be loaded).
 
 Every count is kept twice: the part whose invocations were also exported as
 spans (``counted_in_spans``; the collector already counted those), and the
@@ -63,6 +66,7 @@ _PER_OCCURRENCE: dict[str, Any] = {
 CALL = "call"
 HOST = "host"
 INVOCATION = "invocation"
+INIT = "init"
 
 _SCALE = semconv.DURATION_SCALE
 _PER_DOUBLING = 1 << _SCALE
@@ -148,7 +152,11 @@ def _facts_of(record: Record) -> Iterable[tuple[Any, ...]]:
         yield call_fact(call, record.phase)
     for conn in record.connections:
         yield (HOST, conn.host, conn.port, conn.tls, conn.aws)
-    if record.phase == semconv.PHASE_INVOKE:
+    if record.phase == semconv.PHASE_INIT:
+        # The environment's INIT itself (and how it ended: an init error is
+        # the only record a function whose handler cannot load ever sends).
+        yield (INIT, record.outcome, record.error_type)
+    elif record.phase == semconv.PHASE_INVOKE:
         trigger = record.trigger
         yield (
             INVOCATION,
