@@ -76,11 +76,11 @@ from lambdaguard.agent.config import (
     Config,
     emit_warnings,
 )
-from lambdaguard.agent.extension import Extension, InvokeEvent
 from lambdaguard.agent.recorder import Record, Recording
 
 if TYPE_CHECKING:
     from lambdaguard.agent import export
+    from lambdaguard.agent.extension import Extension, InvokeEvent
     from lambdaguard.agent.ledger import Ledger
 
 __all__ = ["Agent", "Invocation", "get", "reset"]
@@ -248,6 +248,9 @@ class Agent:
                 )
                 self._watchdog.start()
                 return
+            # The fallback (not awslambdaric's loop): only then is its module loaded.
+            from lambdaguard.agent.extension import Extension
+
             extension = Extension(runtime_api, self._on_invoke_event, self._on_wake)
             if extension.start():
                 self.extension = extension
