@@ -296,3 +296,29 @@ def test_a_pending_backlog_goes_out_with_the_next_invocation_even_without_new_fa
     assert agent.backlog.kept_records == 0
     call(wrapped, 4, new=True)
     assert len(sink.traces()) == 3
+
+
+def test_no_send_starts_without_time_before_the_deadline(
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
+) -> None:
+    """With the invocation's deadline already passed, the export is kept for the next one, not sent."""
+    import time
+
+    from lambdaguard.agent.recorder import Record
+
+    enable(LAMBDAGUARD_TRACES="off")
+    start(handler, agent_clock)
+    agent = _agent.current()
+    assert agent is not None
+    record = Record(
+        phase=semconv.PHASE_INVOKE,
+        trace_id=b"\x01" * 16,
+        span_id=b"\x02" * 8,
+        start_ns=0,
+        end_ns=1,
+        request_id="late",
+        function_name="orders",
+    )
+    agent.export_now([record], deadline_s=time.time() - 1.0)
+    assert sink.bodies == []
+    assert agent.backlog.kept_records == 1

@@ -102,6 +102,11 @@ _WAKE_WAIT_S = 0.02
 # saw none: well within Lambda's shortest timeout (1 s) minus the pre-deadline
 # margin (at most 0.4 s).
 _WATCH_IDLE_S = 0.25
+# On the runtime-hook path, sends end this long before the invocation's deadline
+# (Lambda's timeout runs until the runtime is back in `next`), and a send with
+# less time than _MIN_SEND_MS left is not started: its body waits for the next one.
+_DEADLINE_MARGIN_S = 0.1
+_MIN_SEND_MS = 20
 
 
 class Invocation:
@@ -479,12 +484,25 @@ class Agent:
         return [init] if init is not None else []
 
     # -- export ----------------------------------------------------------------------
-    def _export_finished(self, finished: _Finished, timeout_ms: int | None = None) -> None:
-        """Build the finished invocation's Record, then export (exporting thread only)."""
+    def _export_finished(
+        self, finished: _Finished, timeout_ms: int | None = None, *, bounded: bool = False
+    ) -> None:
+        """Build the finished invocation's Record, then export (exporting thread only).
+
+        ``bounded``: every send must end before the invocation's deadline
+        (less a margin), because Lambda's timeout covers the time until the
+        runtime is back in ``next`` (the runtime-hook path).
+        """
         records, done = finished
+        deadline_s = None
         if done is not None:
             records = [*records, self._record(*done)]
-        self.export_now(records, timeout_ms)
+            if bounded and done[0].deadline_s:
+                deadline_s = done[0].deadline_s - _DEADLINE_MARGIN_S
+        self.export_now(records, timeout_ms, deadline_s=deadline_s)
+
+    def _export_bounded(self, finished: _Finished) -> None:
+        self._export_finished(finished, bounded=True)
 
     def _ledger(self) -> Ledger:
         ledger = self.ledger
@@ -519,7 +537,13 @@ class Agent:
         low = int.from_bytes(invocation.trace_id[8:16], "big")
         return low < self.config.sample_ratio * (1 << 64)
 
-    def export_now(self, records: list[Record], timeout_ms: int | None = None) -> None:
+    def export_now(
+        self,
+        records: list[Record],
+        timeout_ms: int | None = None,
+        *,
+        deadline_s: float | None = None,
+    ) -> None:
         """Decide, encode, send and log ``records`` on this thread (after the response only).
 
         Spans go out when a record holds a fact new to this environment or
@@ -527,10 +551,20 @@ class Agent:
         same request (one send, one timeout: no retry loop, no sleep); if this
         send fails too, they and this body are kept for the next export, within
         bounds. Every record is counted; the counts are flushed as metrics when
-        the interval has passed (not on the pre-deadline path, whose time is short).
+        the interval has passed (not on the pre-deadline path, whose time is
+        short, nor after a span export that got no answer). ``deadline_s``
+        (wall clock) bounds every send; with too little time left a body is
+        kept for the next invocation instead of sent.
         """
         if not records:
             return
+
+        def budget_ms() -> int | None:
+            if deadline_s is None:
+                return timeout_ms
+            left = int((deadline_s - time.time()) * 1000)
+            return min(left, timeout_ms or self.config.export_timeout_ms)
+
         from lambdaguard.agent import _patterns, export
 
         records = [_patterns.fold_record(record) for record in records]
@@ -538,11 +572,17 @@ class Agent:
         new = ledger.new_facts(records)
         traced = bool(new) or self._sampled(records)
         carried = self.backlog.take()
+        answered = True
         if traced or carried:
             body = export.encode(self.config, records) if traced else b""
             payload = b"".join(kept for kept, _ in carried) + body if carried else body
-            status = self.sender.send(payload, timeout_ms)
-            self.exports += 1
+            left = budget_ms()
+            if left is not None and left < _MIN_SEND_MS:
+                status = 0  # no time left before the deadline: kept for the next invocation
+            else:
+                status = self.sender.send(payload, left)
+                self.exports += 1
+            answered = status != 0
             if 200 <= status < 300:
                 ledger.remember(new)
             else:
@@ -556,20 +596,24 @@ class Agent:
         if traced:
             self.span_exports += len(records)
         ledger.count(records, in_spans=traced)
-        if timeout_ms is None and ledger.due():
-            self._flush_metrics(ledger, records)
+        if timeout_ms is None and answered and ledger.due():
+            left = budget_ms()
+            if left is None or left >= _MIN_SEND_MS:
+                self._flush_metrics(ledger, records, left)
         if self.config.log:
             for record in records:
                 if record.phase == semconv.PHASE_INVOKE:
                     export.write_log(record)
 
-    def _flush_metrics(self, ledger: Ledger, records: list[Record]) -> None:
+    def _flush_metrics(
+        self, ledger: Ledger, records: list[Record], timeout_ms: int | None = None
+    ) -> None:
         from lambdaguard.agent import export
 
         snapshot = ledger.snapshot()
         described = next((r for r in reversed(records) if r.function_arn), records[-1])
         body = export.encode_metrics(self.config, snapshot, described)
-        status = self.sender.send(body, signal="metrics")
+        status = self.sender.send(body, timeout_ms, signal="metrics")
         ledger.flushed(snapshot, 200 <= status < 300)
         self.metric_flushes += 1
 
@@ -628,7 +672,7 @@ class Agent:
             finished, self._pending = self._pending, None
         if finished is not None:
             with recorder.suppressed():
-                _guard.safe("export", self._export_finished, finished, default=None)
+                _guard.safe("export", self._export_bounded, finished, default=None)
 
     def _watch(self) -> None:
         # The runtime-hook mode's deadline guard. It is never woken by the
