@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from lambdaguard import recorded
-from lambdaguard.agent._reduce import identifying_params, response_facts
+from lambdaguard.agent._facts import response_facts
+from lambdaguard.agent._reduce import identifying_params
 from lambdaguard.errors import IamDataError
 from lambdaguard.iam import TOP_SERVICES, authorizations, operation_plan
 from lambdaguard.iam._beyond import EVIDENCE_FACTS
@@ -222,13 +223,15 @@ def test_every_response_fact_read_is_recorded_or_evidence() -> None:
 
 def test_response_facts_are_read_generically() -> None:
     """The agent's reader takes every RESPONSE_FACTS path from a parsed botocore response."""
-    facts = response_facts(
-        {
-            "SSEKMSKeyId": KEY,
-            "VersionId": "v1",
-            "Parameters": [{"Type": "String"}, {"Type": "SecureString"}, {"Type": "String"}],
-            "ResponseMetadata": {"HTTPStatusCode": 200},
-        }
+    facts = json.loads(
+        response_facts(
+            {
+                "SSEKMSKeyId": KEY,
+                "VersionId": "v1",
+                "Parameters": [{"Type": "String"}, {"Type": "SecureString"}, {"Type": "String"}],
+                "ResponseMetadata": {"HTTPStatusCode": 200},
+            }
+        )
     )
     assert facts == {
         "SSEKMSKeyId": KEY,
