@@ -1193,13 +1193,14 @@ def report(
             # the traces variant, which exports every invocation, and in 4.).
             zero = w.requests_before_response == 0 and w.connections_before_response == 0
             key = "warm_no_io_before_response" + ("" if v.name == "lambdaguard" else "_traces")
-            verdicts[key] = _verdict(zero and w.requests_total > 0)
-            why = (
-                ""
-                if w.requests_total > 0
-                else " (it exported nothing: repeats in evidence mode; see lambdaguard-traces)"
-            )
-            print(f"   {v.name}: budget zero network I/O before the response: {verdicts[key]}{why}")
+            if w.requests_total > 0:
+                verdicts[key] = _verdict(zero)
+                print(f"   {v.name}: budget zero network I/O before the response: {verdicts[key]}")
+            else:
+                print(
+                    f"   {v.name}: budget zero network I/O before the response: n/a (it exported"
+                    " nothing: repeats in evidence mode; see lambdaguard-traces and the bill)"
+                )
 
     # 3. memory ------------------------------------------------------------------------------
     print("\n3. Memory: RSS of the runtime process after the first export (MB)")
