@@ -22,7 +22,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Final
@@ -40,6 +40,12 @@ _STOP: Final = object()
 class _Pending:
     facts: Sequence[SpanFacts]
     future: Future[IngestResult]
+
+
+@dataclass(slots=True)
+class _Call:
+    work: Callable[[], Any]
+    future: Future[Any]
 
 
 class GroupCommitter:
@@ -64,6 +70,12 @@ class GroupCommitter:
             self._metrics.commit_queue.inc()
         return future
 
+    def call(self, work: Callable[[], Any]) -> Future[Any]:
+        """Run other store work (a metrics ingest) on the writer thread, in arrival order."""
+        future: Future[Any] = Future()
+        self._queue.put(_Call(work, future))
+        return future
+
     def close(self, timeout_s: float = 10.0) -> None:
         """Commit what is queued, then stop the writer thread."""
         self._queue.put(_STOP)
@@ -85,14 +97,24 @@ class GroupCommitter:
                     stop = True
                     break
                 group.append(item)
-            self._commit([g for g in group if isinstance(g, _Pending)])
+            pending: list[_Pending] = []
+            for item in group:
+                if isinstance(item, _Pending):
+                    pending.append(item)
+                elif isinstance(item, _Call):
+                    if pending:
+                        self._commit(pending)
+                        pending = []
+                    self._run_call(item)
+            if pending:
+                self._commit(pending)
             if stop:
                 return
 
     def _commit(self, group: list[_Pending]) -> None:
         metrics = self._metrics
         if metrics is not None:
-            metrics.commit_queue.dec(len(group))
+            metrics.commit_queue.dec(len(group))  # calls are not counted in the queue
         started = time.perf_counter()
         try:
             results = self._store.ingest_many([g.facts for g in group])
@@ -116,6 +138,12 @@ class GroupCommitter:
             metrics.commit_group.observe(len(group))
         for g, result in zip(group, results, strict=True):
             g.future.set_result(result)
+
+    def _run_call(self, item: _Call) -> None:
+        try:
+            item.future.set_result(item.work())
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+            item.future.set_exception(exc)
 
     def _store_down(self) -> bool:
         try:

@@ -47,6 +47,7 @@ from lambdaguard.collector.otlp import (
     decode_body,
     decompress,
 )
+from lambdaguard.collector.rollup import start_rollup, stop_rollup
 from lambdaguard.collector.settings import CollectorConfig
 from lambdaguard.collector.spans import extract
 from lambdaguard.collector.store import IngestResult, Store, open_store
@@ -64,6 +65,7 @@ __all__ = [
 
 log = get_logger("lambdaguard.collector")
 
+_SERIES_WINDOW_S: Final = 7 * 24 * 3600
 _DONE: Final[Future[IngestResult]] = Future()
 _DONE.set_result(IngestResult(0, 0))
 
@@ -134,6 +136,9 @@ class Ingestor:
                 "spans_rejected",
                 "log_records",
                 "data_points",
+                "series_applied",
+                "series_unchanged",
+                "data_points_rejected",
                 "throttled",
                 "unauthenticated",
                 "bad_requests",
@@ -238,12 +243,13 @@ class Ingestor:
                 capped.over,
             )
         if signal == "metrics":
+            # Evidence mode's counts (collector/metrics.py): series points for the store.
             mfacts = extract_metrics(decoded.message, now)
-            self.count(data_points=mfacts.data_points)
+            self.count(data_points=mfacts.data_points, data_points_rejected=mfacts.rejected)
             self.metrics.items.labels("metrics").inc(mfacts.data_points)
             return Prepared(
                 signal,
-                (),
+                mfacts.points,
                 decoded.payload,
                 decoded.message,
                 mfacts.data_points,
@@ -259,14 +265,22 @@ class Ingestor:
             signal, (), decoded.payload, decoded.message, records, decoded.rejected, decoded.reason
         )
 
-    def commit(self, prepared: Prepared) -> Future[IngestResult]:
+    def commit(self, prepared: Prepared) -> Future[Any]:
         """Queue the facts for the next group commit; the future resolves after it committed."""
-        if prepared.signal != "traces" or not prepared.facts:
+        if not prepared.facts:
+            return _DONE
+        if prepared.signal == "metrics":
+            points = prepared.facts
+            return self.committer.call(lambda: self.store.ingest_metrics(points))
+        if prepared.signal != "traces":
             return _DONE
         return self.committer.submit(prepared.facts)
 
-    def finish(self, prepared: Prepared, result: IngestResult) -> Outcome:
+    def finish(self, prepared: Prepared, result: Any) -> Outcome:
         """After the commit: count, forward what is new, and say what was rejected."""
+        if prepared.signal == "metrics" and not isinstance(result, IngestResult):
+            self.count(series_applied=result.applied, series_unchanged=result.unchanged)
+            result = IngestResult(0, 0)
         if prepared.signal == "traces":
             self.count(
                 spans_received=prepared.received,
@@ -403,12 +417,14 @@ class CollectorHandle:
         grpc_port: int | None,
         pruner: threading.Thread,
         stopping: threading.Event,
+        rollup: threading.Thread | None = None,
     ) -> None:
         self.config = config
         self._ingestor = ingestor
         self._http = http
         self._grpc = grpc_server
         self._pruner = pruner
+        self._rollup = rollup
         self._stopping = stopping
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -450,6 +466,7 @@ class CollectorHandle:
             if self._ingestor.forwarder is not None:
                 self._ingestor.forwarder.close(self.config.forward_drain_s)
             self._pruner.join(2)
+            stop_rollup(self._ingestor.store, self._rollup)
             self._ingestor.store.close()
             log.info("stopped")
             self._stopped.set()
@@ -463,6 +480,8 @@ def _pruner(store: Store, window_s: int, stopping: threading.Event) -> threading
                 removed = store.prune_span_keys(window_s)
                 if removed:
                     log.info("span_ids_forgotten", removed=removed, window_s=window_s)
+                # Metric series of environments gone for a week (none lives that long).
+                store.prune_metric_series(max(window_s, _SERIES_WINDOW_S))
             except StoreError as exc:
                 log.warning("span_id_pruning_failed", error=str(exc))
             if stopping.wait(interval):
@@ -503,6 +522,7 @@ def start_collector(config: CollectorConfig, *, store: Store | None = None) -> C
         raise
     stopping = threading.Event()
     pruner = _pruner(store, config.span_window_s, stopping)
+    rollup = start_rollup(store, config.counter_rollup_s, stopping)
     if forwarder is not None:
         forwarder.start()
     return CollectorHandle(
@@ -513,4 +533,5 @@ def start_collector(config: CollectorConfig, *, store: Store | None = None) -> C
         grpc_port=grpc_port,
         pruner=pruner,
         stopping=stopping,
+        rollup=rollup,
     )

@@ -73,6 +73,7 @@ ENV: Final[Mapping[str, str]] = {
     "max_functions": "LAMBDAGUARD_MAX_FUNCTIONS",
     "span_window": "LAMBDAGUARD_SPAN_WINDOW",
     "sqlite_synchronous": "LAMBDAGUARD_SQLITE_SYNCHRONOUS",
+    "counter_rollup_s": "LAMBDAGUARD_COUNTER_ROLLUP",
 }
 
 _SYNC_MODES: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -141,6 +142,10 @@ class CollectorConfig:
     # spans/s x window, so this is the store's main size knob.
     span_window_s: int = 24 * 3600
     sqlite_synchronous: str = "NORMAL"
+    # PostgreSQL only: seconds between roll-ups of counter increments (0: every
+    # request updates the counter rows itself). Rolling up keeps a busy
+    # function's rows from serialising several collectors; reads roll up first.
+    counter_rollup_s: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("http_port", "grpc_port"):
@@ -155,6 +160,10 @@ class CollectorConfig:
                 raise ConfigError(
                     f"{name} must be a positive number of seconds, got {getattr(self, name)}"
                 )
+        if not 0 <= self.counter_rollup_s <= 3600:
+            raise ConfigError(
+                f"counter_rollup_s must be 0..3600 seconds, got {self.counter_rollup_s}"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls_cert and tls_key must be given together")
         if self.sqlite_synchronous.upper() not in _SYNC_MODES:
@@ -281,7 +290,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return parse_duration(str(value), name=label)
     if name in _POSITIVE_INTS or name in {"http_port", "retry_after_s"}:
         return _to_int(value, name=label)
-    if name in _POSITIVE_FLOATS:
+    if name in _POSITIVE_FLOATS or name == "counter_rollup_s":
         try:
             return float(value)
         except (TypeError, ValueError):
