@@ -47,6 +47,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lambdaguard.views.cli_report",
         "write the HTML report: one self-contained file (-o report.html)",
     ),
+    "policy": (
+        "lambdaguard.views.cli_policy",
+        "the right-sized IAM policy for a function's role: diff, evidence, proof, trial",
+    ),
+    "findings": (
+        "lambdaguard.views.cli_findings",
+        "every function, riskiest first, with its policy proposal (JSON or a table)",
+    ),
     "demo": (
         "lambdaguard.local.demo",
         "run the sample functions locally and show what was recorded",

@@ -1,0 +1,118 @@
+"""Reading grants for the policy commands: live from AWS by default, or from exported files.
+
+``--authorization-details FILE --functions FILE`` (each repeatable; plus the
+optional event source mapping and event-invoke-config exports) read the
+files people already export instead of calling AWS. Both paths build the
+same model (:mod:`lambdaguard.analysis.grants`); this module turns it into
+what the proposal needs per function (:class:`~lambdaguard.analysis.policies.FunctionInputs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lambdaguard.analysis.policies import FunctionInputs
+from lambdaguard.analysis.proposal import RoleLike
+from lambdaguard.errors import ConfigError
+
+__all__ = ["add_grant_options", "inputs_from_grants", "read_inputs"]
+
+
+def add_grant_options(parser: argparse.ArgumentParser) -> None:
+    """The options that say where grants come from."""
+    group = parser.add_argument_group(
+        "grants", "read live with boto3's default credentials (read-only), or from exports"
+    )
+    group.add_argument(
+        "--authorization-details",
+        metavar="FILE",
+        action="append",
+        help="output of `aws iam get-account-authorization-details` (repeat for several pages)",
+    )
+    group.add_argument(
+        "--functions",
+        metavar="FILE",
+        action="append",
+        help="output of `aws lambda list-functions` or get-function-configuration (repeatable)",
+    )
+    group.add_argument(
+        "--event-source-mappings",
+        metavar="FILE",
+        action="append",
+        help="output of `aws lambda list-event-source-mappings` (optional, with the exports)",
+    )
+    group.add_argument(
+        "--event-invoke-configs",
+        metavar="FILE",
+        action="append",
+        help="output of `aws lambda list-function-event-invoke-configs` (optional)",
+    )
+    group.add_argument(
+        "--region",
+        action="append",
+        metavar="REGION",
+        help="regions to read live (default: the session's region); repeatable",
+    )
+
+
+def _grants_module() -> Any:
+    # The granted-permissions reader (analysis.grants) is its own part of analysis.
+    return importlib.import_module("lambdaguard.analysis.grants")
+
+
+def _service_needs(grant: Any) -> tuple[Any, ...]:
+    try:
+        module = importlib.import_module("lambdaguard.analysis.service_needs")
+    except ImportError:
+        return ()
+    derive: Callable[[Any], Sequence[Any]] = module.service_needs
+    return tuple(derive(grant))
+
+
+def inputs_from_grants(
+    grants: Sequence[Any], roles: Callable[[str], RoleLike | None] | None = None
+) -> list[FunctionInputs]:
+    """The proposal inputs of each function grant (``analysis.grants.FunctionGrant``)."""
+    out = []
+    for g in grants:
+        cfg = g.config
+        out.append(
+            FunctionInputs(
+                arn=cfg.arn,
+                role_arn=cfg.role_arn,
+                role=g.role,
+                account=cfg.account,
+                partition=cfg.partition,
+                service_needs=_service_needs(g),
+                roles=roles,
+                warnings=tuple(str(w) for w in g.all_warnings()),
+            )
+        )
+    return out
+
+
+def read_inputs(args: argparse.Namespace) -> list[FunctionInputs]:
+    """Every function's proposal inputs, from the exports named on the command line or live."""
+    grants = _grants_module()
+    files = args.authorization_details, args.functions
+    if any(files) and not all(files):
+        raise ConfigError(
+            "--authorization-details and --functions go together: pass the output of "
+            "`aws iam get-account-authorization-details` and of `aws lambda list-functions`"
+        )
+    if all(files):
+        found = grants.read_grants_offline(
+            args.authorization_details,
+            args.functions,
+            event_source_mappings=args.event_source_mappings,
+            event_invoke_configs=args.event_invoke_configs,
+        )
+        return inputs_from_grants(
+            found,
+            getattr(grants, "role_reader_offline", lambda *_: None)(args.authorization_details),
+        )
+    found = grants.read_grants_live(regions=args.region)
+    return inputs_from_grants(found, getattr(grants, "role_reader_live", lambda *_: None)())
