@@ -47,14 +47,21 @@ ASSUMED: Final = "assumed-role"
 
 
 class ServiceNeedLike(Protocol):
-    """A permission the Lambda service exercises through the role, and where it came from."""
+    """A permission the Lambda service exercises through the role, and why.
+
+    :class:`lambdaguard.analysis.service_needs.ServiceNeed` is one.
+    """
 
     @property
     def action(self) -> str: ...
     @property
     def resource(self) -> str: ...
     @property
-    def explanation(self) -> str: ...
+    def reason(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def certain(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,9 +278,10 @@ def collect_needs(
             origin="assumed-role",
         )
     for need in service_needs:
-        execution.add(
-            need.action, need.resource, SERVICE, need.explanation, origin="lambda-service"
-        )
+        why = f"Lambda service ({need.source}): {need.reason}"
+        if not need.certain:
+            why += " (kept in case: the configuration does not show whether Lambda needs it)"
+        execution.add(need.action, need.resource, SERVICE, why, origin="lambda-service")
     return Needs(
         by_role={role: b.build() for role, b in builders.items()},
         static=tuple(sorted(static, key=_citation_order)),

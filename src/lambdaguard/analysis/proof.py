@@ -24,13 +24,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lambdaguard.analysis.findings import ProofCheck
-from lambdaguard.iam import Grant, Policy, parse_policy
+from lambdaguard.iam import Decision, Grant, Policy, parse_policy
+from lambdaguard.iam._glob import TooComplex, nonempty, parse_glob
 from lambdaguard.iam.validity import action_problem, resource_problem
 
 if TYPE_CHECKING:
     from lambdaguard.analysis.proposal import Built, Options, RoleLike
 
-__all__ = ["proposal_policies", "prove"]
+__all__ = ["inside", "proposal_policies", "prove"]
 
 _SHOWN = 20  # failures listed per check; the count says how many there were
 
@@ -41,6 +42,58 @@ def proposal_policies(documents: tuple[str, ...], role_arn: str) -> tuple[Policy
     return tuple(
         parse_policy(text, name=f"{name}/proposed-{i}") for i, text in enumerate(documents, 1)
     )
+
+
+def inside(part: str, excluding: tuple[str, ...], decision: Decision) -> bool:
+    """True if every ARN of ``part`` but those in ``excluding`` is allowed by ``decision``.
+
+    ``decision`` is for the request ``part`` (or a pattern containing it); when
+    it allows only parts of it, the question is decided exactly over the
+    patterns (the boolean combination "in part, in no exclusion, in no allowed
+    part" must be empty).
+    """
+    if decision.allowed:
+        return True
+    if not decision.partial:
+        return False
+    globs = [parse_glob(part, variables=True)]
+    globs += [parse_glob(e, variables=True) for e in excluding]
+    n = len(excluding)
+    spans: list[tuple[int, int, int]] = []
+    for allowed in decision.allowed_patterns:
+        start = len(globs)
+        globs.append(parse_glob(allowed.pattern, variables=True))
+        globs += [parse_glob(e, variables=True) for e in allowed.excluding]
+        spans.append((start, start + 1, len(globs)))
+
+    def outside(flags: tuple[bool, ...]) -> bool:
+        if not flags[0] or any(flags[1 : 1 + n]):
+            return False
+        return not any(flags[g] and not any(flags[e:end]) for g, e, end in spans)
+
+    try:
+        return not nonempty(globs, outside)
+    except TooComplex:
+        return False
+
+
+def _wider(action: str, resource: str, grant: Grant, proposal: Grant) -> str | None:
+    """Why the proposal allows more of (action, resource) than the grant, or None."""
+    mine = proposal.evaluate(action, resource)
+    today = grant.evaluate(action, resource)
+    if mine.allowed:
+        if not today.allowed:
+            return f"today's grant: {today.reason}"
+        if mine.certainly_allowed and not today.certainly_allowed:
+            return "allowed today only under a condition the proposal does not keep"
+        return None
+    for part in mine.allowed_patterns if mine.partial else ():
+        again = grant.evaluate(action, part.pattern)
+        if not inside(part.pattern, part.excluding, again):
+            return f"the proposal allows {part.pattern}; today's grant: {again.reason}"
+        if not part.conditional and again.allowed and not again.certainly_allowed:
+            return f"{part.pattern} is allowed today only under a condition the proposal does not keep"
+    return None
 
 
 def _check(name: str, failures: list[str], ok: str, bad: str) -> ProofCheck:
@@ -62,32 +115,30 @@ def prove(
     actions: list[str] = [str(w) for p in policies for w in p.warnings]
     resources: list[str] = []
     wider: list[str] = []
-    for st in built.statements:
-        for action in st.actions:
-            problem = action_problem(action)
-            if problem:
-                actions.append(f"{st.sid}: {problem}")
-                continue
-            if st.effect != "Allow":
-                continue
-            for resource in st.resources:
-                pairs += 1
-                problem = resource_problem(action, resource)
+    for policy in policies:
+        for st in policy.statements:
+            sid = st.label
+            for action in st.actions:
+                problem = action_problem(action)
                 if problem:
-                    resources.append(f"{st.sid}: {problem}")
-                d = grant.evaluate(action, resource)
-                if not d.allowed:
-                    wider.append(f"{st.sid}: {action} on {resource}: today's grant: {d.reason}")
-                elif d.conditional and st.condition is None:
-                    wider.append(
-                        f"{st.sid}: {action} on {resource} is allowed today only under a "
-                        "condition the statement does not carry"
-                    )
+                    actions.append(f"{sid}: {problem}")
+                    continue
+                if st.effect != "Allow" or st.not_resource or st.not_action:
+                    continue
+                for resource in st.resources:
+                    pairs += 1
+                    problem = resource_problem(action, resource)
+                    if problem:
+                        resources.append(f"{sid}: {problem}")
+                    why = _wider(action, resource, grant, proposal)
+                    if why:
+                        wider.append(f"{sid}: {action} on {resource}: {why}")
     missed: list[str] = []
-    for action, resource in built.replay:
+    for action, resource, excluding in built.replay:
         d = proposal.evaluate(action, resource)
-        if not d.allowed:
-            missed.append(f"{action} on {resource}: {d.reason}")
+        if not inside(resource, excluding, d):
+            but = f" (except {', '.join(excluding)})" if excluding else ""
+            missed.append(f"{action} on {resource}{but}: {d.reason}")
     sizes = []
     for i, text in enumerate(built.documents, 1):
         import json

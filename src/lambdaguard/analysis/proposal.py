@@ -196,7 +196,8 @@ class _Intersection:
         self.allow: dict[_Key, _Info] = {}
         self.deny: dict[_DenyKey, _Info] = {}
         self.used: list[UsedPermission] = []
-        self.replay: dict[tuple[str, str], None] = {}  # requests the proposal must allow
+        # Requests the proposal must allow: (action, resource, the parts excluded from it).
+        self.replay: dict[tuple[str, str, tuple[str, ...]], None] = {}
         self.notes: list[str] = []
 
     # -- adding ------------------------------------------------------------------
@@ -284,7 +285,7 @@ class _Intersection:
         """Add what ``d`` allows of (action, resource); True if anything was kept."""
         if d.allowed and not d.conditional:
             self._allow(action, resource, None, need)
-            self.replay[action, resource] = None
+            self.replay[action, resource, ()] = None
             return True
         if d.allowed:
             return self._conditional(action, resource, d, need)
@@ -315,7 +316,7 @@ class _Intersection:
                 self.deny.setdefault(key, _Info(origins={"kept-deny"})).note(
                     f"today's grant does not allow {action} on {pattern}"
                 )
-            self.replay[action, part.pattern] = None
+            self.replay[action, part.pattern, part.excluding] = None
             kept = True
         return kept
 
@@ -349,7 +350,7 @@ class _Intersection:
                 self._allow(action, resource, merged, need)
                 kept = True
         if kept:
-            self.replay[action, resource] = None
+            self.replay[action, resource, ()] = None
             for ref in denies:
                 self._deny(action, ref, "it denies this action under a condition")
         return kept
@@ -789,7 +790,8 @@ class Built:
     statements: tuple[ProposedStatement, ...]
     documents: tuple[str, ...]
     used: tuple[UsedPermission, ...]
-    replay: tuple[tuple[str, str], ...]  # (action, resource) the proposal must allow
+    # (action, resource, excluded parts): what the proposal must allow
+    replay: tuple[tuple[str, str, tuple[str, ...]], ...]
     notes: tuple[str, ...]
 
 

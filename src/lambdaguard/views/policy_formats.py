@@ -102,19 +102,21 @@ def terraform(proposal: PolicyProposal, function: str) -> str:
         for st in doc["Statement"]:
             lines.append("")
             lines.append("  statement {")
+            attrs: list[tuple[str, str]] = []
             if "Sid" in st:
-                lines.append(f"    sid    = {_hcl_string(st['Sid'])}")
-            lines.append(f"    effect = {_hcl_string(st['Effect'])}")
-            actions = st.get("Action", [])
-            lines.append(
-                f"    actions = {_hcl_list(actions if isinstance(actions, list) else [actions])}"
-            )
-            for key, attr in (("Resource", "resources"), ("NotResource", "not_resources")):
+                attrs.append(("sid", _hcl_string(st["Sid"])))
+            attrs.append(("effect", _hcl_string(st["Effect"])))
+            for key, attr in (
+                ("Action", "actions"),
+                ("NotAction", "not_actions"),
+                ("Resource", "resources"),
+                ("NotResource", "not_resources"),
+            ):
                 if key in st:
                     value = st[key]
-                    lines.append(
-                        f"    {attr} = {_hcl_list(value if isinstance(value, list) else [value])}"
-                    )
+                    attrs.append((attr, _hcl_list(value if isinstance(value, list) else [value])))
+            width = max(len(k) for k, _ in attrs)
+            lines.extend(f"    {k:<{width}} = {v}" for k, v in attrs)
             for test, keys in (st.get("Condition") or {}).items():
                 for variable, value in keys.items():
                     lines.append("")
@@ -134,13 +136,17 @@ def terraform(proposal: PolicyProposal, function: str) -> str:
 # CloudFormation / SAM
 
 
+# Keys YAML reads as the same plain string (CloudFormation's own keys all are).
+_PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
 def _yaml(value: Any, indent: int) -> list[str]:
     """YAML lines for a JSON value: block style, every string a double-quoted JSON string."""
     pad = "  " * indent
     if isinstance(value, dict):
         out = []
         for k, v in value.items():
-            key = json.dumps(str(k), ensure_ascii=False)
+            key = str(k) if _PLAIN_KEY.fullmatch(str(k)) else json.dumps(str(k), ensure_ascii=False)
             if isinstance(v, dict | list) and v:
                 out.append(f"{pad}{key}:")
                 out.extend(_yaml(v, indent + 1))
@@ -206,11 +212,9 @@ def cloudformation(proposal: PolicyProposal, function: str) -> str:
     if resources:
         template["Resources"] = resources
     else:
-        # A template needs a resource; a proposal with nothing to grant still deploys.
-        template["Conditions"] = {"Never": {"Fn::Equals": ["a", "b"]}}
-        template["Resources"] = {
-            "Nothing": {"Type": "AWS::CloudFormation::WaitConditionHandle", "Condition": "Never"}
-        }
+        # A template needs a resource: a proposal that grants nothing deploys a no-op
+        # (the role then keeps no identity policy of its own).
+        template["Resources"] = {"NothingToGrant": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}
     lines = [f"# {line}" for line in header_lines(proposal, function)]
     if proposal.replaces:
         lines.append(
