@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 import fleet
-from conftest import Clock
 from lambdaguard import semconv
 from lambdaguard.analysis.evidence import collect, function_names
 from lambdaguard.analysis.fleet import analyse, open_for_reading
 from lambdaguard.collector.store import open_store
 from lambdaguard.errors import StoreError, StoreNotFound
+from timekeeping import Clock
 
 
 def _by_name(url: str, clock: Clock, **kwargs: object) -> dict[str, object]:

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import FIXED_NOW, Clock
 from lambdaguard.collector.spans import extract
 from lambdaguard.collector.store import SCHEMA_VERSION, open_store
 from lambdaguard.errors import StoreError
+from timekeeping import FIXED_NOW, Clock
 
 from .conftest import ARN, Call, trace_request
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 import fleet
-from conftest import Clock
 from lambdaguard.cli import main
 from lambdaguard.collector.store import open_store
 from lambdaguard.views.document import SCHEMA
+from timekeeping import Clock
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

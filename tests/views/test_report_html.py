@@ -18,7 +18,7 @@ from lambdaguard.views.report import embed_json, render_html
 
 
 def _doc(url: str) -> dict[str, Any]:
-    from conftest import FIXED_NOW
+    from timekeeping import FIXED_NOW
 
     store = open_for_reading(url)
     try:
