@@ -103,9 +103,7 @@ observed = st.lists(
 probes = st.lists(
     st.tuples(st.sampled_from(ACTIONS), st.sampled_from(CONCRETE)), min_size=1, max_size=12
 )
-SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _role(grant: tuple[Any, ...]) -> Role:

@@ -25,9 +25,7 @@ GET = Call("s3", "GetObject", {"Bucket": "orders", "Key": "in/"})
 PUT = Call("dynamodb", "PutItem", {"TableName": "orders"})
 DELETE = Call("dynamodb", "DeleteItem", {"TableName": "orders"})
 SCAN_DENIED = Call("dynamodb", "Scan", {"TableName": "orders"}, error_code="AccessDeniedException")
-ROLE = Role(
-    f"arn:aws:iam::{ACCOUNT}:role/orders-role", (pol(allow("s3:*"), allow("dynamodb:*")),)
-)
+ROLE = Role(f"arn:aws:iam::{ACCOUNT}:role/orders-role", (pol(allow("s3:*"), allow("dynamodb:*")),))
 INPUTS = FunctionInputs(ORDERS, ROLE.arn, ROLE, ACCOUNT)
 
 
@@ -83,7 +81,9 @@ def test_calls_after_the_pin_are_checked_and_would_be_denials_kept(
     assert denial.first_detected == found_at
     assert not trial.ready and "not ready" in trial.status
 
-    later = check(store, ORDERS, now=found_at + timedelta(days=20), requests=IamRequests(), record=True)
+    later = check(
+        store, ORDERS, now=found_at + timedelta(days=20), requests=IamRequests(), record=True
+    )
     assert later is not None
     assert [d.first_detected for d in later.denials] == [found_at]
     assert not later.ready
@@ -97,10 +97,14 @@ def test_a_clean_trial_is_ready_only_after_its_period(store: Store, clock: Clock
     pin(store, fn.arn, fn.proposal, now=clock.now)
     after = [Inv(clock.now + timedelta(days=d), calls=(GET, PUT)) for d in (1, 2)]
     seed(store, [Function(ORDERS, before + after)], now=clock.now + timedelta(days=3))
-    early = check(store, ORDERS, now=clock.now + timedelta(days=3), requests=IamRequests(), record=True)
+    early = check(
+        store, ORDERS, now=clock.now + timedelta(days=3), requests=IamRequests(), record=True
+    )
     assert early is not None and not early.ready and early.calls_checked == 4
     assert "to go" in early.status
-    done = check(store, ORDERS, now=clock.now + timedelta(days=15), requests=IamRequests(), record=True)
+    done = check(
+        store, ORDERS, now=clock.now + timedelta(days=15), requests=IamRequests(), record=True
+    )
     assert done is not None and done.ready and not done.denials
     assert "READY TO APPLY" in done.status
 
@@ -110,7 +114,9 @@ def test_a_changed_proposal_is_no_longer_the_one_under_trial(store: Store, clock
     seed(store, [Function(ORDERS, _history(clock))], now=clock.now)
     fn = _proposed(store, clock)
     pin(store, fn.arn, fn.proposal, now=clock.now)
-    changed = dataclasses.replace(fn.proposal, documents=(fn.proposal.documents[0].replace("PutItem", "GetItem"),))
+    changed = dataclasses.replace(
+        fn.proposal, documents=(fn.proposal.documents[0].replace("PutItem", "GetItem"),)
+    )
     trial = check(
         store,
         ORDERS,
@@ -149,9 +155,17 @@ def test_the_findings_show_the_trial(store: Store, clock: Clock) -> None:
     seed(store, [Function(ORDERS, before)], now=clock.now)
     fn = _proposed(store, clock)
     pin(store, fn.arn, fn.proposal, now=clock.now)
-    seed(store, [Function(ORDERS, [*before, Inv(clock.now + timedelta(hours=1), calls=(DELETE,))])], now=clock.now + timedelta(hours=2))
-    step = policy_step([INPUTS], store=store, now=clock.now + timedelta(days=1), window=timedelta(days=90))
-    findings = analyse(store, now=clock.now + timedelta(days=1), window=timedelta(days=90), steps=[step])
+    seed(
+        store,
+        [Function(ORDERS, [*before, Inv(clock.now + timedelta(hours=1), calls=(DELETE,))])],
+        now=clock.now + timedelta(hours=2),
+    )
+    step = policy_step(
+        [INPUTS], store=store, now=clock.now + timedelta(days=1), window=timedelta(days=90)
+    )
+    findings = analyse(
+        store, now=clock.now + timedelta(days=1), window=timedelta(days=90), steps=[step]
+    )
     (again,) = findings.functions
     assert again.proposal is not None and again.proposal.trial is not None
     assert [d.action for d in again.proposal.trial.denials] == ["dynamodb:DeleteItem"]

@@ -16,7 +16,13 @@ from tests.analysis.policy_kit import ACCOUNT, ROLE, SURE, allow, deny, managed,
 
 TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table"
 # The aws_iam_policy_document schema (Terraform AWS provider): the blocks and attributes it takes.
-_DOCUMENT_ATTRS = {"version", "statement", "policy_id", "source_policy_documents", "override_policy_documents"}
+_DOCUMENT_ATTRS = {
+    "version",
+    "statement",
+    "policy_id",
+    "source_policy_documents",
+    "override_policy_documents",
+}
 _STATEMENT_ATTRS = {
     "sid",
     "effect",
@@ -40,16 +46,21 @@ def rich_proposal() -> PolicyProposal:
         (
             managed("AmazonDynamoDBFullAccess"),
             pol(
-                allow("s3:GetObject", 'arn:aws:s3:::home/${aws:PrincipalTag/team}/*'),
+                allow("s3:GetObject", "arn:aws:s3:::home/${aws:PrincipalTag/team}/*"),
                 allow("s3:PutObject", "*", Condition={"StringEquals": {"aws:SourceVpc": "vpc-1"}}),
                 deny("s3:*", "*", Condition=tls),
                 name="orders-role/inline",
             ),
         ),
     )
-    needs = [need("s3:GetObject", "arn:aws:s3:::home/blue/*"), need("s3:PutObject", 'arn:aws:s3:::out/"q"/*')]
+    needs = [
+        need("s3:GetObject", "arn:aws:s3:::home/blue/*"),
+        need("s3:PutObject", 'arn:aws:s3:::out/"q"/*'),
+    ]
     needs += [
-        need(a, f"{TABLE}/tenant-{i:03d}") for i in range(120) for a in ("dynamodb:GetItem", "dynamodb:Query")
+        need(a, f"{TABLE}/tenant-{i:03d}")
+        for i in range(120)
+        for a in ("dynamodb:GetItem", "dynamodb:Query")
     ]
     p = propose(
         role,
@@ -85,7 +96,9 @@ def test_terraform_parses_as_hcl_and_says_what_the_json_says(rich_proposal: Poli
         if kind.strip('"') == "aws_iam_policy_document"
         for name, body in named.items()
     ]
-    assert [n for n, _ in blocks] == [f"orders_api_{i}" for i in range(1, len(rich_proposal.documents) + 1)]
+    assert [n for n, _ in blocks] == [
+        f"orders_api_{i}" for i in range(1, len(rich_proposal.documents) + 1)
+    ]
     for (_, body), document in zip(blocks, rich_proposal.policies, strict=True):
         assert set(body) - {"__is_block__"} <= _DOCUMENT_ATTRS
         statements = []
@@ -104,7 +117,10 @@ def test_terraform_parses_as_hcl_and_says_what_the_json_says(rich_proposal: Poli
                 slot[_hcl_value(c["variable"])] = values[0] if len(values) == 1 else values
             statements.append(out)
         expected = [
-            {k: (_as_list(v) if k in ("Action", "Resource", "NotResource") else v) for k, v in st.items()}
+            {
+                k: (_as_list(v) if k in ("Action", "Resource", "NotResource") else v)
+                for k, v in st.items()
+            }
             for st in document["Statement"]
         ]
         assert statements == expected
@@ -116,7 +132,9 @@ def test_terraform_escapes_policy_variables_so_iam_gets_them(rich_proposal: Poli
     assert "${" not in text.replace("$${", "")
 
 
-def test_cloudformation_passes_cfn_lint_and_carries_the_documents(rich_proposal: PolicyProposal) -> None:
+def test_cloudformation_passes_cfn_lint_and_carries_the_documents(
+    rich_proposal: PolicyProposal,
+) -> None:
     """cfn-lint finds nothing; each ManagedPolicy's document equals a proposed document."""
     import yaml
     from cfnlint.api import ManualArgs, lint
@@ -154,9 +172,14 @@ def test_json_documents_are_valid_by_the_iam_data(rich_proposal: PolicyProposal)
                         assert resource_problem(action, resource) is None, (action, resource)
 
 
-def test_every_output_says_the_confidence_and_the_proof_first(rich_proposal: PolicyProposal) -> None:
+def test_every_output_says_the_confidence_and_the_proof_first(
+    rich_proposal: PolicyProposal,
+) -> None:
     """Terraform and CloudFormation open with the confidence (low, in capitals) and the proof."""
-    for text in (terraform(rich_proposal, "orders-api"), cloudformation(rich_proposal, "orders-api")):
+    for text in (
+        terraform(rich_proposal, "orders-api"),
+        cloudformation(rich_proposal, "orders-api"),
+    ):
         head = text.splitlines()[:8]
         assert any("confidence: low" in line for line in head)
         assert any("LOW CONFIDENCE" in line for line in head)

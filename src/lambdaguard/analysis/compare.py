@@ -33,10 +33,11 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Final
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Final
 
 from lambdaguard.analysis.findings import (
     AccessUse,
@@ -47,7 +48,10 @@ from lambdaguard.analysis.findings import (
 )
 from lambdaguard.iam import Grant, Policy, Statement
 from lambdaguard.iam.risk import (
+    ADMIN_PROBES,
+    RISK_CLASSES,
     AccessLevel,
+    RiskClass,
     RiskPath,
     access_level,
     action_risks,
@@ -58,9 +62,9 @@ from lambdaguard.iam.risk import (
 if TYPE_CHECKING:
     from lambdaguard.analysis.proposal import Built, RoleLike
 
-__all__ = ["MAX_LISTED", "Comparison", "compare", "granted_actions"]
+__all__ = ["MAX_LISTED", "Comparison", "compare", "granted_actions", "granted_where"]
 
-MAX_LISTED: Final = 200
+MAX_LISTED: Final = 100
 # Services whose unused actions are always shown by name in the access table.
 _ALWAYS_SHOWN: Final = frozenset(
     {
@@ -156,8 +160,20 @@ def _matching(patterns: tuple[str, ...], not_action: bool) -> frozenset[str]:
     return frozenset(out)
 
 
+# Statements are immutable and long-lived (managed policies are shared): remember
+# each one's actions by identity, which is cheaper than hashing its fields.
+_STATEMENT_ACTIONS: dict[int, tuple[Statement, frozenset[str]]] = {}
+
+
 def _statement_actions(st: Statement) -> frozenset[str]:
-    return _matching(st.actions, st.not_action)
+    found = _STATEMENT_ACTIONS.get(id(st))
+    if found is not None and found[0] is st:
+        return found[1]
+    if len(_STATEMENT_ACTIONS) >= 65_536:
+        _STATEMENT_ACTIONS.clear()
+    actions = _matching(st.actions, st.not_action)
+    _STATEMENT_ACTIONS[id(st)] = (st, actions)
+    return actions
 
 
 def _side(policies: Iterable[Policy]) -> frozenset[str]:
@@ -188,9 +204,22 @@ def granted_actions(policies: tuple[Policy, ...], boundary: Policy | None) -> fr
     return granted
 
 
-def _granted_where(policies: Sequence[Policy], action: str) -> tuple[str, ...]:
+def granted_where(policies: Sequence[Policy], action: str) -> tuple[str, ...]:
+    """Where the policy text grants ``action``: the Resource of each Allow statement naming it."""
+    return _granted_where(tuple(policies), action)
+
+
+def _granted_where(policies: tuple[Policy, ...], action: str) -> tuple[str, ...]:
+    if len(policies) == 1:
+        return _policy_where(policies[0], action)
+    return tuple(dict.fromkeys(r for p in policies for r in _policy_where(p, action)))
+
+
+@lru_cache(maxsize=65536)
+def _policy_where(policy: Policy, action: str) -> tuple[str, ...]:
+    # Per policy: managed policies are shared by many roles.
     out: list[str] = []
-    for p in policies:
+    for p in (policy,):
         for st in p.statements:
             if st.usable and st.effect == "Allow" and action in _statement_actions(st):
                 if st.not_resource:
@@ -210,18 +239,168 @@ def _path(p: RiskPath) -> EscalationPath:
     )
 
 
-@lru_cache(maxsize=1024)
+def _possible(granted: frozenset[str]) -> tuple[RiskClass, ...]:
+    """The risk classes whose every step names an action the policy text grants.
+
+    The text grants a superset of what the evaluator allows, so a class left
+    out here cannot be open; the evaluator decides the rest.
+    """
+    lower = _lower_index(granted)
+    return tuple(
+        risk
+        for risk in RISK_CLASSES
+        if all(any(a.lower() in lower for a in step.actions) for step in risk.steps)
+    )
+
+
+def _applying(policies: Iterable[Policy], actions: frozenset[str]) -> tuple[Statement, ...]:
+    return tuple(
+        st
+        for p in policies
+        for st in p.statements
+        if st.usable and not actions.isdisjoint(_statement_actions(st))
+    )
+
+
+_PATHS_NOW: dict[tuple[Any, ...], RiskPath | None] = {}
+_PATHS_LIMIT: Final = 50_000
+
+
 def _paths_now(
-    policies: tuple[Policy, ...], boundary: Policy | None, account: str, partition: str
-) -> tuple[tuple[EscalationPath, ...], bool]:
-    grant = Grant(policies, boundary=boundary)
-    paths = tuple(_path(p) for p in risk_paths(grant, account=account, partition=partition))
-    return paths, admin_equivalent(grant) is not None
+    grant: Grant,
+    *,
+    policies: tuple[Policy, ...],
+    boundary: Policy | None,
+    granted: frozenset[str],
+    account: str,
+    partition: str,
+) -> tuple[EscalationPath, ...]:
+    """Today's paths. A class's answer depends only on the statements naming its actions,
+    so roles that share those (the same managed policies) share the answer."""
+    out: list[RiskPath] = []
+    for risk in _possible(granted):
+        actions = _class_actions(risk)
+        key = (
+            risk.id,
+            _applying(policies, actions),
+            _applying((boundary,), actions) if boundary is not None else None,
+            account,
+            partition,
+        )
+        if key not in _PATHS_NOW:
+            if len(_PATHS_NOW) >= _PATHS_LIMIT:
+                _PATHS_NOW.clear()
+            found = risk_paths(grant, account=account, partition=partition, classes=(risk,))
+            _PATHS_NOW[key] = found[0] if found else None
+        path = _PATHS_NOW[key]
+        if path is not None:
+            out.append(path)
+    return tuple(_path(p) for p in out)
 
 
-def _severity(action: str) -> tuple[int, int, str]:
+@cache
+def _class_actions(risk: RiskClass) -> frozenset[str]:
+    from lambdaguard.iam._data import iam_service
+
+    out = set()
+    for step in risk.steps:
+        for action in step.actions:
+            prefix, _, name = action.partition(":")
+            service = iam_service(prefix)
+            found = service.action(name) if service is not None else None
+            out.add(f"{prefix}:{found.name}" if found is not None else action)
+    return frozenset(out)
+
+
+def _paths_after(
+    proposal: Grant,
+    statements: Sequence[ProposedStatement],
+    account: str,
+    partition: str,
+) -> tuple[EscalationPath, ...]:
+    """The proposal's paths open on every resource they need (the ones that count).
+
+    A step can be open on all its resources only if a statement naming one of
+    its actions has a resource covering the step's pattern; classes without
+    such a statement for every step are not asked about.
+    """
+    wide: dict[str, list[str]] = defaultdict(list)
+    for st in statements:
+        if st.effect != "Allow":
+            continue
+        for action in st.actions:
+            wide[action.lower()].extend(r for r in st.resources if "*" in r or "?" in r)
+    candidates = []
+    for risk in _possible(frozenset(wide)):
+        if all(
+            any(
+                _covered_by(r, step.pattern(account=account, partition=partition))
+                for a in step.actions
+                for r in wide.get(a.lower(), ())
+            )
+            for step in risk.steps
+        ):
+            candidates.append(risk)
+    if not candidates:
+        return ()
+    found = risk_paths(proposal, account=account, partition=partition, classes=candidates)
+    return tuple(_path(p) for p in found if p.scope == "all")
+
+
+@lru_cache(maxsize=65536)
+def _covered_by(resource: str, pattern: str) -> bool:
+    from lambdaguard.iam._glob import TooComplex, covers, parse_glob
+
+    if resource == "*":
+        return True
+    try:
+        return covers([parse_glob(resource, variables=True)], parse_glob(pattern))
+    except TooComplex:
+        return True  # cannot tell: ask the evaluator
+
+
+def _admin(grant: Grant, granted: frozenset[str]) -> bool:
+    lower = _lower_index(granted)
+    if not all(a.lower() in lower for a in ADMIN_PROBES):
+        return False
+    return admin_equivalent(grant) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    action: str
+    lower: str
+    service: str
+    level: str  # access level name, "" when unknown
+    risks: tuple[str, ...]
+    risky: bool  # flagged, or Write / Permissions management
+    rank: tuple[int, int, str]
+
+
+@cache
+def _facts(action: str) -> _Facts:
     level = access_level(action)
-    return (0 if action_risks(action) else 1, _LEVEL_ORDER.get(level, 5) if level else 5, action)
+    risks = tuple(r.id for r in action_risks(action))
+    return _Facts(
+        action=action,
+        lower=action.lower(),
+        service=action.split(":", 1)[0],
+        level=level.value if level else "",
+        risks=risks,
+        risky=bool(risks) or level in _RISKY_LEVELS,
+        rank=(0 if risks else 1, _LEVEL_ORDER.get(level, 5) if level else 5, action),
+    )
+
+
+@lru_cache(maxsize=256)
+def _risky_count(granted: frozenset[str]) -> int:
+    return sum(1 for f in _ranked(granted) if f.risky)
+
+
+@lru_cache(maxsize=256)
+def _ranked(granted: frozenset[str]) -> tuple[_Facts, ...]:
+    """The granted actions' facts, riskiest first (shared by every role granting the same)."""
+    return tuple(sorted((_facts(a) for a in granted), key=lambda f: f.rank))
 
 
 def compare(
@@ -240,27 +419,42 @@ def compare(
     used_lower = {u.action.lower() for u in built.used if u.status.startswith("granted")} | {
         a.lower() for st in built.statements if st.effect == "Allow" for a in st.actions
     }
-    unused_all = sorted((a for a in granted if a.lower() not in used_lower), key=_severity)
-    risky = [a for a in unused_all if action_risks(a) or access_level(a) in _RISKY_LEVELS]
+    # The used actions are few and the granted ones may be every action AWS has:
+    # count by subtraction, and walk the ranked list only until enough are found.
+    index = _lower_index(granted)
+    used_granted = [_facts(index[u]) for u in used_lower if u in index]
+    ranked, risky_count = _ranked(granted), _risky_count(granted)
+    unused_all = list(islice((f for f in ranked if f.lower not in used_lower), MAX_LISTED))
+    risky = list(
+        islice((f.action for f in ranked if f.risky and f.lower not in used_lower), MAX_LISTED)
+    )
+    unused_total = len(granted) - len(used_granted)
+    risky_total = risky_count - sum(1 for f in used_granted if f.risky)
     unused = tuple(
         UnusedPermission(
-            action=a,
-            resources=_granted_where(policies, a),
-            access_level=(lv.value if (lv := access_level(a)) else ""),
-            risks=tuple(r.id for r in action_risks(a)),
-            last_used=history.get(a.lower()),
+            action=f.action,
+            resources=_granted_where(policies, f.action),
+            access_level=f.level,
+            risks=f.risks,
+            last_used=history.get(f.lower),
         )
-        for a in unused_all[:MAX_LISTED]
+        for f in unused_all
     )
-    paths_now, admin = _paths_now(policies, role.boundary, account, partition)
-    paths_after = tuple(
-        _path(p) for p in risk_paths(proposal, account=account, partition=partition)
+    paths_now = _paths_now(
+        grant,
+        policies=policies,
+        boundary=role.boundary,
+        granted=granted,
+        account=account,
+        partition=partition,
     )
+    admin = _admin(grant, granted)
+    paths_after = _paths_after(proposal, built.statements, account, partition)
     return Comparison(
         unused=unused,
-        unused_total=len(unused_all),
-        unused_risky=tuple(risky[:MAX_LISTED]),
-        unused_risky_total=len(risky),
+        unused_total=unused_total,
+        unused_risky=tuple(risky),
+        unused_risky_total=risky_total,
         access=_access(granted, used_lower),
         diff=_diff(policies, built.statements, granted, used_lower, history),
         paths_now=paths_now,
@@ -269,21 +463,25 @@ def compare(
     )
 
 
-def _access(granted: frozenset[str], used_lower: set[str]) -> tuple[AccessUse, ...]:
+@lru_cache(maxsize=256)
+def _access_counts(granted: frozenset[str]) -> tuple[dict[tuple[str, str], int], frozenset[str]]:
     counts: Counter[tuple[str, str]] = Counter()
+    for f in _ranked(granted):
+        counts[f.service, f.level or "Unknown"] += 1
+    return dict(counts), frozenset(s for s, _ in counts)
+
+
+def _access(granted: frozenset[str], used_lower: set[str]) -> tuple[AccessUse, ...]:
+    counts, services = _access_counts(granted)
     used: Counter[tuple[str, str]] = Counter()
-    services: set[str] = set()
-    for action in granted:
-        service = action.split(":", 1)[0]
-        found = access_level(action)
-        key = (service, found.value if found else "Unknown")
-        counts[key] += 1
-        services.add(service)
-        if action.lower() in used_lower:
-            used[key] += 1
+    for a in _used_candidates(granted, used_lower):
+        f = _facts(a)
+        used[f.service, f.level or "Unknown"] += 1
     used_services = {s for s, _ in used}
     shown = (
-        services if len(services) <= _MANY_SERVICES else used_services | (services & _ALWAYS_SHOWN)
+        set(services)
+        if len(services) <= _MANY_SERVICES
+        else used_services | (services & _ALWAYS_SHOWN)
     )
     others = sorted(services - shown)
     rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -301,6 +499,17 @@ def _access(granted: frozenset[str], used_lower: set[str]) -> tuple[AccessUse, .
     )
 
 
+def _used_candidates(granted: frozenset[str], used_lower: set[str]) -> list[str]:
+    # The granted actions among the used ones, found from the (few) used names.
+    index = _lower_index(granted)
+    return [index[u] for u in sorted(used_lower) if u in index]
+
+
+@lru_cache(maxsize=4096)
+def _lower_index(granted: frozenset[str]) -> dict[str, str]:
+    return {a.lower(): a for a in granted}
+
+
 # ---------------------------------------------------------------------------
 # The diff
 
@@ -313,10 +522,10 @@ class _Line:
     resources: tuple[str, ...]
     not_resource: bool
     condition: str | None
+    key: tuple[object, ...] = field(init=False, compare=False)
 
-    @property
-    def key(self) -> tuple[object, ...]:
-        return (
+    def __post_init__(self) -> None:
+        key = (
             self.effect,
             self.action.lower(),
             self.not_action,
@@ -324,6 +533,7 @@ class _Line:
             self.not_resource,
             self.condition,
         )
+        object.__setattr__(self, "key", key)
 
     @property
     def service(self) -> str:
@@ -341,26 +551,21 @@ class _Line:
 
 
 def _today_lines(policies: Sequence[Policy]) -> list[tuple[_Line, str]]:
+    return [line for p in policies for line in _policy_lines(p)]
+
+
+@lru_cache(maxsize=4096)
+def _policy_lines(p: Policy) -> tuple[tuple[_Line, str], ...]:
     out = []
-    for p in policies:
-        for st in p.statements:
-            if not st.usable or st.effect is None:
-                continue
-            for action in st.actions if not st.not_action else (", ".join(st.actions),):
-                out.append(
-                    (
-                        _Line(
-                            st.effect,
-                            action,
-                            st.not_action,
-                            st.resources,
-                            st.not_resource,
-                            st.condition,
-                        ),
-                        p.name,
-                    )
-                )
-    return out
+    for st in p.statements:
+        if not st.usable or st.effect is None:
+            continue
+        for action in st.actions if not st.not_action else (", ".join(st.actions),):
+            line = _Line(
+                st.effect, action, st.not_action, st.resources, st.not_resource, st.condition
+            )
+            out.append((line, p.name))
+    return tuple(out)
 
 
 def _proposal_lines(
@@ -373,6 +578,11 @@ def _proposal_lines(
     ]
 
 
+@lru_cache(maxsize=16384)
+def _granted_count(pattern: tuple[str, ...], not_action: bool, granted: frozenset[str]) -> int:
+    return len(_matching(pattern, not_action) & granted)
+
+
 def _removed_note(
     line: _Line,
     policy: str,
@@ -382,22 +592,25 @@ def _removed_note(
 ) -> str:
     if line.effect == "Deny":
         return f"{policy}: no longer needed, the proposal allows nothing this denies"
-    pattern = line.action.split(", ") if line.not_action else [line.action]
-    names = _matching(tuple(pattern), line.not_action) & granted
-    used = sorted(a for a in names if a.lower() in used_lower)
-    if not names:
+    pattern = tuple(line.action.split(", ") if line.not_action else [line.action])
+    count = _granted_count(pattern, line.not_action, granted)
+    named = _lower_index(_matching(pattern, line.not_action))
+    index = _lower_index(granted)
+    # The used and seen actions are few: look them up rather than walk the granted ones.
+    used = sorted(index[u] for u in used_lower if u in named and u in index)
+    if not count:
         return f"{policy}: grants nothing the boundary and denies leave"
     if not used:
-        seen = [history[a.lower()] for a in names if a.lower() in history]
+        seen = [when for a, when in history.items() if a in named and a in index]
         if seen:
-            return f"{policy}: not used since {max(seen):%Y-%m-%d} ({len(names):,} action(s))"
-        return f"{policy}: never used in the window ({len(names):,} action(s))"
+            return f"{policy}: not used since {max(seen):%Y-%m-%d} ({count:,} action(s))"
+        return f"{policy}: never used in the window ({count:,} action(s))"
     shown = ", ".join(used[:4]) + (f" and {len(used) - 4} more" if len(used) > 4 else "")
-    if len(used) == len(names):
+    if len(used) == count:
         return f"{policy}: used ({shown}), narrowed below"
     return (
-        f"{policy}: used {shown}, narrowed below; the other {len(names) - len(used):,} of "
-        f"{len(names):,} action(s) never used in the window"
+        f"{policy}: used {shown}, narrowed below; the other {count - len(used):,} of "
+        f"{count:,} action(s) never used in the window"
     )
 
 

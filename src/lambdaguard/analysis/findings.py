@@ -395,7 +395,7 @@ class PolicyProposal:
     access: tuple[AccessUse, ...] = ()
     diff: tuple[DiffLine, ...] = ()
     # Unused actions of Write or Permissions-management level, or that allow
-    # escalation (the first 200; unused_risky_total counts them all).
+    # escalation (the first 100; unused_risky_total counts them all).
     unused_risky: tuple[str, ...] = ()
     admin_equivalent: bool = False
     # Paths open on every resource they need (scope "all"); paths_now/after list all.

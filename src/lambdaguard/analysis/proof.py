@@ -92,7 +92,9 @@ def _wider(action: str, resource: str, grant: Grant, proposal: Grant) -> str | N
         if not inside(part.pattern, part.excluding, again):
             return f"the proposal allows {part.pattern}; today's grant: {again.reason}"
         if not part.conditional and again.allowed and not again.certainly_allowed:
-            return f"{part.pattern} is allowed today only under a condition the proposal does not keep"
+            return (
+                f"{part.pattern} is allowed today only under a condition the proposal does not keep"
+            )
     return None
 
 

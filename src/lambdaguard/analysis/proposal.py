@@ -190,6 +190,7 @@ class _Intersection:
 
     def __init__(self, grant: Grant, policies: Sequence[Policy], boundary: Policy | None) -> None:
         self.grant = grant
+        self.policies = tuple(policies)
         self.statements: dict[tuple[str, bool], Policy] = {(p.label, False): p for p in policies}
         if boundary is not None:
             self.statements[boundary.label, True] = boundary
@@ -239,14 +240,10 @@ class _Intersection:
             )
 
     def _answer(self, action: str, need: Need, d: Decision, kept: bool) -> UsedPermission:
-        where = self.grant.evaluate(action, "*")
-        if where.allowed:
-            granted_as: tuple[str, ...] = ("*",)
-        else:
-            granted_as = tuple(
-                p.pattern + (f" except {', '.join(p.excluding)}" if p.excluding else "")
-                for p in where.allowed_patterns
-            )
+        from lambdaguard.analysis.compare import granted_where
+
+        # Where the policy text grants the action, as a reviewer reads it.
+        granted_as = granted_where(self.policies, action)
         if d.allowed:
             status = "granted-conditional" if d.conditional else "granted"
             reason = d.reason

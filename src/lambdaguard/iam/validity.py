@@ -83,6 +83,46 @@ def _resource_glob(resource: str) -> Glob:
     return parse_glob(resource, variables=True)
 
 
+_SPECIAL = {"${*}": "*", "${?}": "?", "${$}": "$"}
+_WILD = re.compile(r"\$\{[^}]*\}|[*?]")
+
+
+@cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    """The type's ARNs, with placeholders read as ``_glob`` reads ``*`` (the last may span colons)."""
+    parts = _PLACEHOLDER.split(template)
+    out = []
+    for i, literal in enumerate(parts):
+        out.append(re.escape(literal))
+        if i < len(parts) - 1:
+            last = i == len(parts) - 2 and not parts[-1]
+            out.append(".*" if last or parts[i + 1].startswith(":") else "[^:]*")
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _witnesses(resource: str, template: str) -> list[str]:
+    """A few ARNs the pattern matches, shaped to meet the template where they can.
+
+    Each wildcard becomes one letter; a pattern ending in ``*`` is also tried
+    with the template's own tail after each separator (``log-group:NAME:*``
+    against ``...:log-group:${LogGroupName}:log-stream:${LogStreamName}``). If a
+    witness is an instance of the type, pattern and type share it: a cheap,
+    sound answer for almost every case; the exact test runs only when none is.
+    """
+
+    def one(m: re.Match[str]) -> str:
+        return _SPECIAL.get(m.group(0), "x")
+
+    base = _WILD.sub(one, resource)
+    out = [base]
+    if resource.endswith("*") and not resource.endswith("${*}"):
+        head = _WILD.sub(one, resource[:-1])
+        tail = _PLACEHOLDER.sub("x", template)
+        out += [head + tail[k + 1 :] for k, c in enumerate(tail) if c in ":/"]
+    return out
+
+
+@cache
 def resource_problem(action: str, resource: str) -> str | None:
     """Why ``resource`` cannot be a resource of ``action``, or None if it can.
 
@@ -97,6 +137,10 @@ def resource_problem(action: str, resource: str) -> str | None:
             f"{action} supports no resource type, so IAM authorizes it against '*' only, "
             f"not {resource}"
         )
+    for _key, template in types:
+        regex = _template_regex(template)
+        if any(regex.fullmatch(w) for w in _witnesses(resource, template)):
+            return None
     pattern = _resource_glob(resource)
     for _key, template in types:
         try:

@@ -214,7 +214,9 @@ def cloudformation(proposal: PolicyProposal, function: str) -> str:
     else:
         # A template needs a resource: a proposal that grants nothing deploys a no-op
         # (the role then keeps no identity policy of its own).
-        template["Resources"] = {"NothingToGrant": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}
+        template["Resources"] = {
+            "NothingToGrant": {"Type": "AWS::CloudFormation::WaitConditionHandle"}
+        }
     lines = [f"# {line}" for line in header_lines(proposal, function)]
     if proposal.replaces:
         lines.append(
