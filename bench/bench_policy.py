@@ -294,7 +294,7 @@ def run_row(path: Path, functions: int) -> dict[str, float]:
         requests = IamRequests()
         t0, c0 = time.perf_counter(), time.process_time()
         findings = analyse(store, now=NOW, window=window)
-        t1, c1 = time.perf_counter(), time.process_time()
+        t1, _c1 = time.perf_counter(), time.process_time()
         step = policy_step(inputs, store=store, now=NOW, window=window, requests=requests)
         findings = step(findings)
         t2, c2 = time.perf_counter(), time.process_time()

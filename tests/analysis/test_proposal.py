@@ -7,17 +7,6 @@ import random
 from datetime import timedelta
 
 import pytest
-
-from lambdaguard.analysis.compare import granted_actions
-from lambdaguard.analysis.proposal import (
-    MANAGED_POLICY_LIMIT,
-    Options,
-    Role,
-    build,
-    compact_size,
-    propose,
-)
-from lambdaguard.iam import Grant, parse_policy
 from tests.analysis.policy_kit import (
     ACCOUNT,
     NOW,
@@ -29,6 +18,17 @@ from tests.analysis.policy_kit import (
     need,
     pol,
 )
+
+from lambdaguard.analysis.compare import granted_actions
+from lambdaguard.analysis.proposal import (
+    MANAGED_POLICY_LIMIT,
+    Options,
+    Role,
+    build,
+    compact_size,
+    propose,
+)
+from lambdaguard.iam import Grant, parse_policy
 
 BUCKET = "arn:aws:s3:::photos"
 LOGS = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/orders-api:*"
@@ -81,7 +81,10 @@ def test_every_kept_statement_cites_its_calls_with_trace_and_span() -> None:
     (st,) = p.statements
     (c,) = st.evidence
     assert (c.operation, c.resource, c.count) == ("PutItem", table, 41)
-    assert c.trace_id and c.span_id and c.first_seen and c.last_seen
+    assert c.trace_id
+    assert c.span_id
+    assert c.first_seen
+    assert c.last_seen
     assert c.last_seen <= NOW
 
 
@@ -333,7 +336,8 @@ def test_unused_permissions_say_since_when_and_riskiest_first() -> None:
         history={"s3:deleteobject": seen},
     )
     assert [u.action for u in p.unused] == ["iam:PassRole", "s3:DeleteObject"]
-    assert p.unused[0].risks and p.unused[0].since == "never used in the window"
+    assert p.unused[0].risks
+    assert p.unused[0].since == "never used in the window"
     assert p.unused[1].since == f"not used since {seen:%Y-%m-%d}"
 
 

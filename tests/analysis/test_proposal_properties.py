@@ -25,10 +25,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.analysis.policy_kit import ACCOUNT, ROLE, need
 
 from lambdaguard.analysis.proposal import Role, build
 from lambdaguard.iam import Grant, Policy, parse_policy
-from tests.analysis.policy_kit import ACCOUNT, ROLE, need
 
 ACTIONS = (
     "s3:GetObject",

@@ -8,6 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from tests.analysis.policy_kit import allow, pol
+from tests.collector.conftest import pg_database, pg_url  # noqa: F401 - fixtures
+from tests.fleet import ACCOUNT, Call, Function, Inv, arn, seed
+from tests.timekeeping import Clock
 
 from lambdaguard.analysis.evidence import IamRequests
 from lambdaguard.analysis.fleet import analyse
@@ -15,10 +19,6 @@ from lambdaguard.analysis.policies import FunctionInputs, policy_step
 from lambdaguard.analysis.proposal import Role
 from lambdaguard.analysis.trial import NotProved, check, pin, pinned_documents
 from lambdaguard.collector.store import Store, open_store
-from tests.analysis.policy_kit import allow, pol
-from tests.collector.conftest import pg_database, pg_url  # noqa: F401 - fixtures
-from tests.fleet import ACCOUNT, Call, Function, Inv, arn, seed
-from tests.timekeeping import Clock
 
 ORDERS = arn("orders-api")
 GET = Call("s3", "GetObject", {"Bucket": "orders", "Key": "in/"})
@@ -52,7 +52,8 @@ def _proposed(store: Store, clock: Clock):  # type: ignore[no-untyped-def]
     step = policy_step([INPUTS], store=store, now=clock.now, window=timedelta(days=90))
     findings = analyse(store, now=clock.now, window=timedelta(days=90), steps=[step])
     (fn,) = findings.functions
-    assert fn.proposal is not None and fn.proposal.proved
+    assert fn.proposal is not None
+    assert fn.proposal.proved
     return fn
 
 
@@ -77,9 +78,11 @@ def test_calls_after_the_pin_are_checked_and_would_be_denials_kept(
         "dynamodb:DeleteItem",
         f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/orders",
     )
-    assert denial.citation.count == 2 and denial.citation.trace_id
+    assert denial.citation.count == 2
+    assert denial.citation.trace_id
     assert denial.first_detected == found_at
-    assert not trial.ready and "not ready" in trial.status
+    assert not trial.ready
+    assert "not ready" in trial.status
 
     later = check(
         store, ORDERS, now=found_at + timedelta(days=20), requests=IamRequests(), record=True
@@ -100,12 +103,16 @@ def test_a_clean_trial_is_ready_only_after_its_period(store: Store, clock: Clock
     early = check(
         store, ORDERS, now=clock.now + timedelta(days=3), requests=IamRequests(), record=True
     )
-    assert early is not None and not early.ready and early.calls_checked == 4
+    assert early is not None
+    assert not early.ready
+    assert early.calls_checked == 4
     assert "to go" in early.status
     done = check(
         store, ORDERS, now=clock.now + timedelta(days=15), requests=IamRequests(), record=True
     )
-    assert done is not None and done.ready and not done.denials
+    assert done is not None
+    assert done.ready
+    assert not done.denials
     assert "READY TO APPLY" in done.status
 
 
@@ -125,7 +132,9 @@ def test_a_changed_proposal_is_no_longer_the_one_under_trial(store: Store, clock
         record=False,
         current=pinned_documents(changed),
     )
-    assert trial is not None and not trial.current and not trial.ready
+    assert trial is not None
+    assert not trial.current
+    assert not trial.ready
     assert "changed" in trial.status
 
 
@@ -167,7 +176,8 @@ def test_the_findings_show_the_trial(store: Store, clock: Clock) -> None:
         store, now=clock.now + timedelta(days=1), window=timedelta(days=90), steps=[step]
     )
     (again,) = findings.functions
-    assert again.proposal is not None and again.proposal.trial is not None
+    assert again.proposal is not None
+    assert again.proposal.trial is not None
     assert [d.action for d in again.proposal.trial.denials] == ["dynamodb:DeleteItem"]
     assert not again.proposal.trial.current  # DeleteItem is now part of the proposal
     assert store.trial_denials(ORDERS) == []  # the views never write

@@ -6,13 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from tests.analysis.policy_kit import ACCOUNT, ROLE, SURE, allow, deny, managed, need, pol
 
 from lambdaguard.analysis.findings import Confidence, Level, PolicyProposal
 from lambdaguard.analysis.proposal import Options, Role, propose
 from lambdaguard.iam import parse_policy
 from lambdaguard.iam.validity import action_problem, resource_problem
 from lambdaguard.views.policy_formats import cloudformation, diff_text, terraform
-from tests.analysis.policy_kit import ACCOUNT, ROLE, SURE, allow, deny, managed, need, pol
 
 TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table"
 # The aws_iam_policy_document schema (Terraform AWS provider): the blocks and attributes it takes.
@@ -80,8 +80,10 @@ def _as_list(value: Any) -> list[Any]:
 
 def _hcl_value(text: str) -> str:
     # python-hcl2 keeps the quotes and the template escapes of a string literal.
-    assert text.startswith('"') and text.endswith('"'), text
-    return json.loads(text.replace("$${", "${").replace("%%{", "%{"))
+    assert text.startswith('"'), text
+    assert text.endswith('"'), text
+    value: str = json.loads(text.replace("$${", "${").replace("%%{", "%{"))
+    return value
 
 
 def test_terraform_parses_as_hcl_and_says_what_the_json_says(rich_proposal: PolicyProposal) -> None:
