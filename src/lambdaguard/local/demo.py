@@ -63,6 +63,7 @@ class _CallRow:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every part ran (sample failures are part of the show)."""
+    from lambdaguard.local import demo_policy
     from lambdaguard.local.harness import Stage, build_host_layer
 
     out: Path = args.out.resolve()
@@ -86,10 +87,14 @@ def run(args: argparse.Namespace) -> int:
         # Lambda ends idle environments with SIGTERM; anything the agent still holds is flushed.
         stage.shutdown_functions()
         summary = _summarise(stage, runs)
+        say("proposing right-sized policies and proving them under moto's IAM enforcement ...")
+        policies = demo_policy.run(stage, runs)
     finally:
         stage.stop()
     elapsed = time.monotonic() - started
     _print_summary(say, summary)
+    demo_policy.show(say, policies)
+    summary["policies"] = demo_policy.summary(policies)
     summary["elapsed_s"] = round(elapsed, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     say("")

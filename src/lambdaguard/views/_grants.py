@@ -10,13 +10,15 @@ what the proposal needs per function (:class:`~lambdaguard.analysis.policies.Fun
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lambdaguard.analysis.policies import FunctionInputs
 from lambdaguard.analysis.proposal import RoleLike
 from lambdaguard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lambdaguard.analysis.grants import FunctionGrant
 
 __all__ = ["add_grant_options", "inputs_from_grants", "read_inputs"]
 
@@ -58,24 +60,12 @@ def add_grant_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _grants_module() -> Any:
-    # The granted-permissions reader (analysis.grants) is its own part of analysis.
-    return importlib.import_module("lambdaguard.analysis.grants")
-
-
-def _service_needs(grant: Any) -> tuple[Any, ...]:
-    try:
-        module = importlib.import_module("lambdaguard.analysis.service_needs")
-    except ImportError:
-        return ()
-    derive: Callable[[Any], Sequence[Any]] = module.service_needs
-    return tuple(derive(grant))
-
-
 def inputs_from_grants(
-    grants: Sequence[Any], roles: Callable[[str], RoleLike | None] | None = None
+    grants: Sequence[FunctionGrant], roles: Callable[[str], RoleLike | None] | None = None
 ) -> list[FunctionInputs]:
-    """The proposal inputs of each function grant (``analysis.grants.FunctionGrant``)."""
+    """The proposal inputs of each function grant, with what the Lambda service needs of it."""
+    from lambdaguard.analysis.service_needs import service_needs
+
     out = []
     for g in grants:
         cfg = g.config
@@ -86,7 +76,7 @@ def inputs_from_grants(
                 role=g.role,
                 account=cfg.account,
                 partition=cfg.partition,
-                service_needs=_service_needs(g),
+                service_needs=service_needs(g),
                 roles=roles,
                 warnings=tuple(str(w) for w in g.all_warnings()),
             )
@@ -96,7 +86,13 @@ def inputs_from_grants(
 
 def read_inputs(args: argparse.Namespace) -> list[FunctionInputs]:
     """Every function's proposal inputs, from the exports named on the command line or live."""
-    grants = _grants_module()
+    from lambdaguard.analysis.grants import (
+        read_grants_live,
+        read_grants_offline,
+        role_reader_live,
+        role_reader_offline,
+    )
+
     files = args.authorization_details, args.functions
     if any(files) and not all(files):
         raise ConfigError(
@@ -104,15 +100,11 @@ def read_inputs(args: argparse.Namespace) -> list[FunctionInputs]:
             "`aws iam get-account-authorization-details` and of `aws lambda list-functions`"
         )
     if all(files):
-        found = grants.read_grants_offline(
+        found = read_grants_offline(
             args.authorization_details,
             args.functions,
             event_source_mappings=args.event_source_mappings,
             event_invoke_configs=args.event_invoke_configs,
         )
-        return inputs_from_grants(
-            found,
-            getattr(grants, "role_reader_offline", lambda *_: None)(args.authorization_details),
-        )
-    found = grants.read_grants_live(regions=args.region)
-    return inputs_from_grants(found, getattr(grants, "role_reader_live", lambda *_: None)())
+        return inputs_from_grants(found, role_reader_offline(args.authorization_details))
+    return inputs_from_grants(read_grants_live(regions=args.region), role_reader_live())

@@ -231,14 +231,26 @@ def cloudformation(proposal: PolicyProposal, function: str) -> str:
 # Diff
 
 
-def diff_text(proposal: PolicyProposal) -> str:
-    """The diff as plain text: ``-`` removed, ``+`` added, two spaces for kept, notes after ``#``."""
+def diff_text(proposal: PolicyProposal, *, compact: bool = False) -> str:
+    """The diff as plain text: ``-`` removed, ``+`` added, two spaces for kept, notes after ``#``.
+
+    ``compact`` folds the lines of a service that are all removed and never used
+    into one line per service (what the demo prints).
+    """
     lines = []
-    service = None
+    by_service: dict[str, list[Any]] = {}
     for d in proposal.diff:
-        if d.service != service:
-            service = d.service
-            lines.append(f"{service}:")
-        sign = {"removed": "-", "added": "+"}.get(d.change, " ")
-        lines.append(f"{sign} {d.text}" + (f"    # {d.note}" if d.note else ""))
+        by_service.setdefault(d.service, []).append(d)
+    for service, found in by_service.items():
+        lines.append(f"{service}:")
+        if compact and all(d.change == "removed" and "never used" in d.note for d in found):
+            policies = sorted({d.note.split(":", 1)[0] for d in found})
+            lines.append(
+                f"- {len(found)} line(s) granting {service} actions, never used in the window "
+                f"({', '.join(policies)})"
+            )
+            continue
+        for d in found:
+            sign = {"removed": "-", "added": "+"}.get(d.change, " ")
+            lines.append(f"{sign} {d.text}" + (f"    # {d.note}" if d.note else ""))
     return "\n".join(lines) + ("\n" if lines else "")
