@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from lambdaguard import __version__
-from lambdaguard.errors import LambdaguardError, StoreError
+from lambdaguard.errors import AwsReadError, LambdaguardError, StoreError
 
 __all__ = ["main"]
 
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     try:
         return int(args._run(args))
-    except StoreError as exc:
+    except (StoreError, AwsReadError) as exc:
         print(f"lambdaguard {args.command}: {exc}", file=sys.stderr)
         return 3
     except LambdaguardError as exc:

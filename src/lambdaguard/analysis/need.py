@@ -34,6 +34,7 @@ __all__ = [
     "Needs",
     "ServiceNeedLike",
     "citation",
+    "citation_order",
     "collect_needs",
     "merge_needs",
 ]
@@ -160,7 +161,7 @@ class _Builder:
                 resource=resource,
                 confidence=item.confidence,
                 explanations=tuple(item.explanations),
-                evidence=tuple(sorted(item.evidence, key=_citation_order)),
+                evidence=tuple(sorted(item.evidence, key=citation_order)),
                 origin=item.origin,
                 denied_calls=item.denied,
                 succeeded_calls=item.succeeded,
@@ -169,7 +170,8 @@ class _Builder:
         )
 
 
-def _citation_order(c: Citation) -> tuple[str, ...]:
+def citation_order(c: Citation) -> tuple[str, ...]:
+    """The order (and identity) of citations: by call, resource, function, then occurrence."""
     return (
         c.service,
         c.operation,
@@ -284,7 +286,7 @@ def collect_needs(
         execution.add(need.action, need.resource, SERVICE, why, origin="lambda-service")
     return Needs(
         by_role={role: b.build() for role, b in builders.items()},
-        static=tuple(sorted(static, key=_citation_order)),
+        static=tuple(sorted(static, key=citation_order)),
         unmapped=tuple(sorted(set(unmapped))),
         wildcard=wildcard,
         incomplete=incomplete,

@@ -61,7 +61,7 @@ from lambdaguard.analysis.findings import (
     ProposedStatement,
     UsedPermission,
 )
-from lambdaguard.analysis.need import Need
+from lambdaguard.analysis.need import Need, citation_order
 from lambdaguard.iam import Decision, Grant, Policy, StatementRef
 from lambdaguard.iam._glob import TooComplex, covers, parse_glob
 from lambdaguard.iam.risk import AccessLevel, access_level
@@ -173,16 +173,7 @@ _DenyKey = tuple[str, tuple[str, ...], bool, str | None]
 
 
 def _cite_key(c: Citation) -> tuple[Any, ...]:
-    return (
-        c.service,
-        c.operation,
-        c.resource,
-        c.function,
-        c.region,
-        c.error_code,
-        c.trace_id,
-        c.span_id,
-    )
+    return citation_order(c)
 
 
 class _Intersection:

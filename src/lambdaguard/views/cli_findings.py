@@ -29,14 +29,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the findings, riskiest function first."""
-    import sys
     from datetime import UTC, datetime, timedelta
 
     from lambdaguard.analysis.evidence import IamRequests
     from lambdaguard.analysis.fleet import analyse, open_for_reading, printable_url
     from lambdaguard.analysis.policies import policy_step
     from lambdaguard.collector.settings import parse_duration
-    from lambdaguard.errors import AwsReadError
     from lambdaguard.views._grants import read_inputs
     from lambdaguard.views._options import emit_json, store_url
     from lambdaguard.views.document import document
@@ -50,11 +48,7 @@ def run(args: argparse.Namespace) -> int:
     url = store_url(args)
     store = open_for_reading(url)
     try:
-        try:
-            inputs = read_inputs(args)
-        except AwsReadError as exc:
-            print(f"lambdaguard findings: {exc}", file=sys.stderr)
-            return 3
+        inputs = read_inputs(args)
         step = policy_step(inputs, store=store, now=now, window=window, requests=IamRequests())
         findings = analyse(store, now=now, window=window, source=printable_url(url), steps=[step])
     finally:

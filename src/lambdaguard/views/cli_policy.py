@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from lambdaguard.analysis.policies import policy_step
     from lambdaguard.analysis.trial import NotProved, check, pin, pinned_documents
     from lambdaguard.collector.settings import parse_duration
-    from lambdaguard.errors import AwsReadError, ConfigError
+    from lambdaguard.errors import ConfigError
     from lambdaguard.views._grants import read_inputs
     from lambdaguard.views._options import emit_json, store_url
     from lambdaguard.views.policy_formats import cloudformation, terraform
@@ -133,11 +133,7 @@ def run(args: argparse.Namespace) -> int:
     url = store_url(args)
     store = open_for_reading(url)
     try:
-        try:
-            inputs = read_inputs(args)
-        except AwsReadError as exc:
-            print(f"lambdaguard policy: {exc}", file=sys.stderr)
-            return 3
+        inputs = read_inputs(args)
         target = next(
             (i for i in inputs if args.function in (i.arn, i.arn.rsplit(":", 1)[-1])), None
         )
