@@ -215,18 +215,45 @@ def _granted_where(policies: tuple[Policy, ...], action: str) -> tuple[str, ...]
     return tuple(dict.fromkeys(r for p in policies for r in _policy_where(p, action)))
 
 
-@lru_cache(maxsize=65536)
+def _where_many(policies: Sequence[Policy], actions: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """:func:`granted_where` for many actions at once (one pass over each policy's statements)."""
+    found: dict[str, list[str]] = {a: [] for a in actions}
+    for policy in policies:
+        for named, where in _allow_index(policy):
+            for action in actions:
+                if action in named:
+                    found[action].extend(where)
+    return {a: tuple(dict.fromkeys(w)) for a, w in found.items()}
+
+
+_ALLOW_INDEX: dict[int, tuple[Policy, tuple[tuple[frozenset[str], tuple[str, ...]], ...]]] = {}
+
+
+def _allow_index(policy: Policy) -> tuple[tuple[frozenset[str], tuple[str, ...]], ...]:
+    """Each Allow statement of a policy as (the actions it names, where), kept by identity."""
+    found = _ALLOW_INDEX.get(id(policy))
+    if found is not None and found[0] is policy:
+        return found[1]
+    if len(_ALLOW_INDEX) >= 65_536:
+        _ALLOW_INDEX.clear()
+    index = tuple(
+        (
+            _statement_actions(st),
+            ("everything but " + ", ".join(st.resources),) if st.not_resource else st.resources,
+        )
+        for st in policy.statements
+        if st.usable and st.effect == "Allow"
+    )
+    _ALLOW_INDEX[id(policy)] = (policy, index)
+    return index
+
+
 def _policy_where(policy: Policy, action: str) -> tuple[str, ...]:
-    # Per policy: managed policies are shared by many roles.
     out: list[str] = []
-    for p in (policy,):
-        for st in p.statements:
-            if st.usable and st.effect == "Allow" and action in _statement_actions(st):
-                if st.not_resource:
-                    out.append("everything but " + ", ".join(st.resources))
-                else:
-                    out.extend(st.resources)
-    return tuple(dict.fromkeys(out))
+    for actions, where in _allow_index(policy):
+        if action in actions:
+            out.extend(where)
+    return tuple(dict.fromkeys(out)) if len(out) > 1 else tuple(out)
 
 
 # ---------------------------------------------------------------------------
@@ -430,10 +457,11 @@ def compare(
     )
     unused_total = len(granted) - len(used_granted)
     risky_total = risky_count - sum(1 for f in used_granted if f.risky)
+    where = _where_many(policies, [f.action for f in unused_all])
     unused = tuple(
         UnusedPermission(
             action=f.action,
-            resources=_granted_where(policies, f.action),
+            resources=where[f.action],
             access_level=f.level,
             risks=f.risks,
             last_used=history.get(f.lower),

@@ -737,14 +737,20 @@ def _pack(drafts: Sequence[_Draft], limit: int) -> list[list[tuple[str, _Draft]]
             n = used.get(name, 0) + 1
             used[name] = n
             named.append((name if n == 1 else f"{name}{n}", piece))
+    # A document's compact size is its frame plus its statements and the commas between.
+    frame = compact_size({"Version": VERSION, "Statement": []})
     documents: list[list[tuple[str, _Draft]]] = [[]]
+    size = frame
     for sid, d in named:
         current = documents[-1]
-        trial = [x.as_dict(s) for s, x in (*current, (sid, d))]
-        if current and compact_size({"Version": VERSION, "Statement": trial}) > limit:
+        own = len(json.dumps(d.as_dict(sid), separators=(",", ":"), ensure_ascii=False))
+        grown = size + own + (1 if current else 0)
+        if current and grown > limit:
             documents.append([(sid, d)])
+            size = frame + own
         else:
             current.append((sid, d))
+            size = grown
     return documents
 
 

@@ -85,7 +85,7 @@ class Glob:
     concrete: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "concrete", not any(isinstance(t, int) for t in self.tokens))
+        object.__setattr__(self, "concrete", int not in map(type, self.tokens))
 
     @property
     def text(self) -> str:

@@ -58,6 +58,7 @@ from functools import cache, lru_cache
 from lambdaguard.errors import PolicyError
 from lambdaguard.iam._data import iam_service
 from lambdaguard.iam._glob import (
+    STAR_ALL,
     Glob,
     Token,
     TooComplex,
@@ -167,6 +168,7 @@ class _Rule:
     exact: tuple[Glob, ...]  # resource patterns without policy variables
     variable: tuple[Glob, ...]  # resource patterns with one (read as wildcards)
     exact_names: frozenset[str]  # concrete ARNs among the exact patterns: a set lookup
+    exact_prefixes: tuple[str, ...]  # patterns "literal*" (the most common): a prefix test
     exact_re: re.Pattern[str] | None  # the exact patterns with wildcards
     variable_re: re.Pattern[str] | None
     everything: bool  # "*" among the exact patterns
@@ -174,6 +176,18 @@ class _Rule:
 
     def applies_to(self, action: str) -> bool:
         return self.action_test(action) != self.not_action
+
+
+def _literal_then_star(glob: Glob) -> str | None:
+    """The literal head of a pattern that is a literal followed by one ``*`` ending it, else None.
+
+    Such a ``*`` ends its segment, so it matches anything (colons included): the
+    pattern matches exactly the strings that start with the head.
+    """
+    tokens = glob.tokens
+    if len(tokens) < 2 or tokens[-1] != STAR_ALL or int in map(type, tokens[:-1]):
+        return None
+    return "".join(str(t) for t in tokens[:-1])
 
 
 def _alternation(globs: Sequence[Glob]) -> re.Pattern[str] | None:
@@ -213,7 +227,10 @@ def _compile(policy: Policy, statement: Statement, *, boundary: bool) -> _Rule |
         exact=exact,
         variable=variable,
         exact_names=frozenset("".join(str(t) for t in g.tokens) for g in exact if g.concrete),
-        exact_re=_alternation([g for g in exact if not g.concrete]),
+        exact_prefixes=tuple(p for g in exact if (p := _literal_then_star(g)) is not None),
+        exact_re=_alternation(
+            [g for g in exact if not g.concrete and _literal_then_star(g) is None]
+        ),
         variable_re=_alternation(variable),
         everything=any(g.everything for g in exact),
         has_condition=statement.condition is not None,
@@ -236,6 +253,7 @@ def _match_concrete(rule: _Rule, resource: str) -> int:
     if (
         rule.everything
         or resource in rule.exact_names
+        or (rule.exact_prefixes and resource.startswith(rule.exact_prefixes))
         or (rule.exact_re is not None and rule.exact_re.fullmatch(resource))
     ):
         inside = _YES
