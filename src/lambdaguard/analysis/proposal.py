@@ -182,6 +182,7 @@ class _Intersection:
     def __init__(self, grant: Grant, policies: Sequence[Policy], boundary: Policy | None) -> None:
         self.grant = grant
         self.policies = tuple(policies)
+        self.where: dict[str, tuple[str, ...]] = {}
         self.statements: dict[tuple[str, bool], Policy] = {(p.label, False): p for p in policies}
         if boundary is not None:
             self.statements[boundary.label, True] = boundary
@@ -234,7 +235,9 @@ class _Intersection:
         from lambdaguard.analysis.compare import granted_where
 
         # Where the policy text grants the action, as a reviewer reads it.
-        granted_as = granted_where(self.policies, action)
+        granted_as = self.where.get(action)
+        if granted_as is None:
+            granted_as = self.where[action] = granted_where(self.policies, action)
         if d.allowed:
             status = "granted-conditional" if d.conditional else "granted"
             reason = d.reason
