@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from lambdaguard.analysis.policies import FunctionInputs
 from lambdaguard.analysis.proposal import RoleLike
@@ -20,7 +21,7 @@ from lambdaguard.errors import ConfigError
 if TYPE_CHECKING:
     from lambdaguard.analysis.grants import FunctionGrant
 
-__all__ = ["add_grant_options", "inputs_from_grants", "read_inputs"]
+__all__ = ["add_grant_options", "inputs_from_grants", "policy_steps", "read_inputs"]
 
 
 def add_grant_options(parser: argparse.ArgumentParser) -> None:
@@ -108,3 +109,21 @@ def read_inputs(args: argparse.Namespace) -> list[FunctionInputs]:
         )
         return inputs_from_grants(found, role_reader_offline(args.authorization_details))
     return inputs_from_grants(read_grants_live(regions=args.region), role_reader_live())
+
+
+def policy_steps(
+    args: argparse.Namespace,
+) -> Callable[[Any, datetime, timedelta | None], list[Any]]:
+    """The policy step for a view, its grants read as the command line says (see ``_options.load``)."""
+
+    def make(store: Any, now: datetime, window: timedelta | None) -> list[Any]:
+        from lambdaguard.analysis.evidence import IamRequests
+        from lambdaguard.analysis.policies import policy_step
+
+        return [
+            policy_step(
+                read_inputs(args), store=store, now=now, window=window, requests=IamRequests()
+            )
+        ]
+
+    return make

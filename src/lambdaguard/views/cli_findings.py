@@ -29,32 +29,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the findings, riskiest function first."""
-    from datetime import UTC, datetime, timedelta
-
-    from lambdaguard.analysis.evidence import IamRequests
-    from lambdaguard.analysis.fleet import analyse, open_for_reading, printable_url
-    from lambdaguard.analysis.policies import policy_step
-    from lambdaguard.collector.settings import parse_duration
-    from lambdaguard.views._grants import read_inputs
-    from lambdaguard.views._options import emit_json, store_url
+    from lambdaguard.views._grants import policy_steps
+    from lambdaguard.views._options import emit_json, load
     from lambdaguard.views.document import document
     from lambdaguard.views.policy_view import render_findings
     from lambdaguard.views.terminal import console_for
 
-    window = (
-        timedelta(seconds=parse_duration(args.window, name="--window")) if args.window else None
-    )
-    now = datetime.now(UTC)
-    url = store_url(args)
-    store = open_for_reading(url)
-    try:
-        inputs = read_inputs(args)
-        step = policy_step(inputs, store=store, now=now, window=window, requests=IamRequests())
-        findings = analyse(store, now=now, window=window, source=printable_url(url), steps=[step])
-    finally:
-        store.close()
+    findings = load(args, label="judging", steps=policy_steps(args))
     if args.format == "json":
         emit_json(document(findings))
     else:
-        render_findings(findings, console_for(), now=now)
+        render_findings(findings, console_for(), now=findings.generated_at)
     return 0
