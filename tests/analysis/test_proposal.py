@@ -276,6 +276,8 @@ def test_large_needs_are_split_into_documents_within_the_managed_policy_limit() 
     sids = [st["Sid"] for st in _statements(p)]
     assert len(sids) == len(set(sids))
     assert p.proved, p.proof
+    # Together they exceed what a role's inline policies may hold: said, with what to do.
+    assert any("attach them as managed policies" in n for n in p.notes)
 
 
 def test_too_many_documents_lowers_the_threshold_then_says_so() -> None:

@@ -98,10 +98,16 @@ def _calls(evidence: Evidence) -> list[MappedCall]:
     return [m for g in evidence.calls for m in g.calls]
 
 
-def proposal_confidence(evidence: Evidence, needs: Needs, *, role: str = "") -> Confidence:
-    """How much a proposal rests on: how long and how much was observed, and what is uncertain."""
+def proposal_confidence(
+    evidence: Evidence, needs: Needs, *, role: str = "", since: datetime | None = None
+) -> Confidence:
+    """How much a proposal rests on: how long and how much was observed, and what is uncertain.
+
+    ``since`` is the start of the window: days seen before it do not count.
+    """
     inv = evidence.invocations
-    span = evidence.last_seen - evidence.first_seen
+    first = max(evidence.first_seen, since) if since is not None else evidence.first_seen
+    span = max(evidence.last_seen - first, timedelta(0))
     days = span.total_seconds() / 86_400
     active = sum(1 for d in inv.days if d.invocations)
     triggers = sorted({t.kind for t in evidence.triggers})
@@ -196,6 +202,7 @@ def propose_roles(
     everyone: Sequence[FunctionInputs] = (),
     last_used: Mapping[str, Mapping[str, datetime]] | None = None,
     options: Options = DEFAULT_OPTIONS,
+    since: datetime | None = None,
 ) -> dict[str, tuple[PolicyProposal | None, tuple[PolicyProposal, ...]]]:
     """Proposals for the functions ``members`` (by function ARN): per role, the union of needs.
 
@@ -211,7 +218,9 @@ def propose_roles(
         if fn.evidence is None:
             continue
         needs = collect_needs(_calls(fn.evidence), service_needs=inputs.service_needs)
-        built.append(_Member(fn, inputs, needs, proposal_confidence(fn.evidence, needs)))
+        built.append(
+            _Member(fn, inputs, needs, proposal_confidence(fn.evidence, needs, since=since))
+        )
     with_evidence = {m.fn.arn for m in built}
     by_role: dict[str, list[_Member]] = defaultdict(list)
     for m in built:
@@ -264,7 +273,7 @@ def propose_roles(
         role_needs = merge_needs(*(m.needs.by_role.get(role_arn, ()) for m in group))
         confidence = _weakest(
             [
-                proposal_confidence(m.fn.evidence, m.needs, role=role_arn)
+                proposal_confidence(m.fn.evidence, m.needs, role=role_arn, since=since)
                 for m in group
                 if m.fn.evidence
             ],
@@ -378,7 +387,13 @@ def policy_step(
                     )
             else:
                 last = history(store, before=now - window, requests=mapper)
-        found = propose_roles(members, everyone=everyone, last_used=last, options=options)
+        found = propose_roles(
+            members,
+            everyone=everyone,
+            last_used=last,
+            options=options,
+            since=findings.window_start,
+        )
         pinned = {t.function_arn for t in store.trials()} if store is not None else set()
         functions = []
         for fn in findings.functions:

@@ -825,6 +825,16 @@ def build(
             "carry by default: ask AWS for a higher quota, or accept wider resources"
         )
     notes.extend(dict.fromkeys(gen_notes))
+    total = sum(
+        compact_size({"Version": VERSION, "Statement": [d.as_dict(sid) for sid, d in doc]})
+        for doc in documents
+        if doc
+    )
+    if total > ROLE_INLINE_LIMIT:
+        notes.append(
+            f"the documents add up to {total:,} characters, more than the {ROLE_INLINE_LIMIT:,} "
+            "all of a role's inline policies may hold: attach them as managed policies"
+        )
     statements: list[ProposedStatement] = []
     texts: list[str] = []
     for doc in documents:
