@@ -19,7 +19,7 @@ TOOLS_VENV := build/tools-venv
 
 # `layer/` and `collector/` are folders too: without .PHONY, make would think
 # those targets are always up to date.
-.PHONY: demo test lint unit integration layer bench bench-quick clean venv shell lock lock-upgrade
+.PHONY: demo test lint unit integration layer bench bench-quick clean venv shell lock lock-upgrade test-async
 
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	@[ -n "$(PYTHON)" ] || exit 1
@@ -42,8 +42,11 @@ shell: $(STAMP)
 	@VIRTUAL_ENV="$(CURDIR)/$(VENV)" PATH="$(CURDIR)/$(BIN):$$PATH" $${SHELL:-/bin/sh}
 
 ## test: lint, type-check and run every test
+# The async AWS clients pin their own botocore, so their agent tests run last, each in
+# its own environment (test-async); the dev environment skips them.
 test: lint $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-async
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples layer
@@ -55,6 +58,20 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
+
+## test-async: the agent's tests with each async AWS client, each in its own venv, because each
+## pins botocore (pyproject's async-* extras); in the dev venv those tests are skipped
+ASYNC_CLIENTS := aiobotocore aioboto3
+test-async: $(STAMP)
+	@for client in $(ASYNC_CLIENTS); do \
+	  venv=build/async-$$client; \
+	  [ $$venv/.installed -nt pyproject.toml ] || { $(PYTHON) -m venv $$venv && \
+	    $$venv/bin/pip install --quiet -e ".[local,async-$$client]" pytest pytest-timeout hypothesis \
+	      httpx opensearch-py requests-aws4auth opentelemetry-proto && touch $$venv/.installed; } && \
+	  echo "== agent tests with $$client" && \
+	  $$venv/bin/python -m pytest -q tests/agent/test_aiobotocore.py tests/agent/test_lambda_runtime_clients.py \
+	    tests/agent/test_failopen.py || exit 1; \
+	done
 
 ## layer: the layer zips, one per Python runtime and architecture, in dist/layer/
 layer: $(STAMP)

@@ -57,7 +57,7 @@ def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
 
 
 def _store_with(tmp_path: Path, name: str, build: str, now: datetime) -> str:
-    import fleet
+    import sample_fleet as fleet
     from lambdaguard.collector.store import open_store
 
     url = f"sqlite:///{tmp_path / name / 'lambdaguard.db'}"
@@ -71,7 +71,7 @@ def _store_with(tmp_path: Path, name: str, build: str, now: datetime) -> str:
 
 @pytest.fixture
 def fleet_url(tmp_path: Path, clock: Clock) -> str:
-    """A SQLite store holding tests/fleet.py's standard fleet, recorded up to ``clock.now``."""
+    """A SQLite store holding tests/sample_fleet.py's standard fleet, recorded up to ``clock.now``."""
     return _store_with(tmp_path, "fleet", "standard", clock.now)
 
 

@@ -35,6 +35,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lambdaguard.collector.cli_store",
         "inspect, migrate and prune the collector's store",
     ),
+    "inventory": (
+        "lambdaguard.analysis.cli_inventory",
+        "every function, what can still invoke it, and what can go (dead, idle, flags)",
+    ),
+    "hosts": (
+        "lambdaguard.analysis.cli_hosts",
+        "third-party hosts per function and an egress allow-list",
+    ),
     "functions": (
         "lambdaguard.views.cli_functions",
         "one line per function: verdict, invocations, errors, cold starts, calls, hosts",

@@ -33,6 +33,7 @@ __all__ = [
     "ErrorSeen",
     "FunctionSeen",
     "HostSeen",
+    "InventoryEntry",
     "InvocationDay",
     "ObservedCall",
     "Principal",
@@ -224,3 +225,24 @@ class ErrorSeen:
     count: int
     first_seen: datetime
     last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryEntry:
+    """A function as the account listed it (``lambdaguard inventory``), telemetry or not."""
+
+    arn: str
+    account: str
+    region: str
+    name: str
+    runtime: str = ""
+    role: str = ""
+    package_type: str = "Zip"
+    architectures: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    lambdaguard: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    state: str = ""
+    last_modified: datetime | None = None
+    source: str = "live"  # live | export
+    read_at: datetime | None = None

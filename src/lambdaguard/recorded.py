@@ -16,12 +16,18 @@ from typing import Any, Final
 
 __all__ = [
     "EXCLUDED",
+    "FLAGS",
     "KEY_MEMBERS",
     "NAMES",
+    "NESTED_BUCKETS",
+    "NESTED_PREFIXES",
     "PRESENCE",
     "RESPONSE_FACTS",
+    "S3_OBJECTS",
     "SES_SENDER",
     "SUFFIXES",
+    "TAG_MEMBERS",
+    "WALK_SKIP",
     "bound_params",
 ]
 
@@ -55,15 +61,45 @@ NAMES: Final = frozenset(
         "EmailIdentity",
         "WorkGroup",
         "SecretIdList",
+        # ECS names its resources without a suffix.
+        "taskDefinition",
+        "service",
+        "services",
+        "task",
+        "tasks",
+        "containerInstance",
+        "containerInstances",
+        "gateway",
     }
 )
 # SES authorizes sending on the sender's identity (an address or its domain).
 SES_SENDER: Final = frozenset({"Source", "FromEmailAddress"})
 # Members whose presence (not value) changes what IAM authorizes: tagging,
 # ACLs, session tags, source identity, SMS to a phone number. Kept as "*".
+# Tags given at creation add the service's tagging action; a capacity provider
+# adds lambda:PassCapacityProvider.
 PRESENCE: Final = frozenset(
-    {"Tagging", "ACL", "Tags", "TransitiveTagKeys", "SourceIdentity", "PhoneNumber"}
+    {
+        "Tagging",
+        "ACL",
+        "Tags",
+        "tags",
+        "TagList",
+        "ResourceTags",
+        "TransitiveTagKeys",
+        "SourceIdentity",
+        "PhoneNumber",
+        "CapacityProviderConfig",
+    }
 )
+# Members (compared lower-case) that tag the resource being created: the
+# service's tagging action is then needed too. Kept as "*" (EC2's
+# TagSpecifications keep their resource types).
+TAG_MEMBERS: Final = frozenset({"tags", "taglist", "resourcetags", "tagsmap"})
+# Boolean members that change what IAM authorizes, kept as true when set:
+# SSM's WithDecryption (kms:Decrypt on a SecureString's key), Step Functions'
+# publish (states:PublishStateMachineVersion).
+FLAGS: Final = frozenset({"WithDecryption", "publish"})
 # Suffixes (compared case-insensitively) of member names that identify a
 # resource: AWS APIs name resources *Arn, *Name, *Url, *Id(s), *Identifier.
 SUFFIXES: Final = ("arn", "arns", "name", "names", "url", "id", "ids", "identifier")
@@ -106,6 +142,42 @@ EXCLUDED: Final = frozenset(
 )
 KEY_MEMBERS: Final = frozenset({"Key", "Prefix", "StartAfter", "Delimiter"})
 
+# -- nested members ---------------------------------------------------------------
+# Inside structures and lists, the agent keeps only: IAM role ARNs (a role the
+# call passes, iam:PassRole), s3:// URIs (bucket kept, key cut to a prefix),
+# S3 object references (a service reads them with the caller's permissions),
+# bucket names and key prefixes, and KMS key ids (members whose name contains
+# "kms"). Everything else nested is dropped.
+S3_OBJECTS: Final = frozenset({"S3Object", "ManifestS3Object"})  # {Bucket, Name, Version}
+NESTED_BUCKETS: Final = frozenset({"Bucket", "S3Bucket", "BucketName"})
+NESTED_PREFIXES: Final = frozenset({"S3KeyPrefix", "S3Prefix", "KeyPrefix"})
+# Top-level members that hold data, not configuration: never walked (cost).
+WALK_SKIP: Final = frozenset(
+    {
+        "Item",
+        "Items",
+        "ExpressionAttributeValues",
+        "ExpressionAttributeNames",
+        "ExclusiveStartKey",
+        "AttributeUpdates",
+        "Expected",
+        "KeyConditions",
+        "QueryFilter",
+        "ScanFilter",
+        "MessageAttributes",
+        "MessageSystemAttributes",
+        "Body",
+        "Payload",
+        "Metadata",
+        "Records",
+        "Parameters",
+        "Messages",
+        # Lambda environment variables are values, never exported.
+        "Environment",
+        "Variables",
+    }
+)
+
 # -- response facts --------------------------------------------------------------
 # Facts of a call's (successful) response that change the permissions the call
 # needed, by the name they are stored under -> the paths in botocore's parsed
@@ -124,6 +196,9 @@ RESPONSE_FACTS: Final[dict[str, tuple[str, ...]]] = {
     # kms:ReEncrypt reports the source key it decrypted under: the resource of
     # kms:ReEncryptFrom when the request named none.
     "SourceKeyId": ("SourceKeyId",),
+    # SSM parameter types read (String, StringList, SecureString): only a
+    # SecureString read WithDecryption needs kms:Decrypt.
+    "ParameterType": ("Parameter.Type", "Parameters[].Type"),
 }
 
 

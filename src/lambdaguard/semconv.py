@@ -149,6 +149,11 @@ AWS_VIA: Final = "lambdaguard.aws.via"
 VIA_SDK: Final = "sdk"
 VIA_SIGV4: Final = "sigv4"
 VIA_EXTENSION: Final = "extension"
+# A SigV4-signed request (AWS_VIA = "sigv4") is recorded as a pseudo-operation of its
+# signing service (lambdaguard.aws.service = "es", "execute-api", "lambda", "appsync",
+# "neptune-db" ...): operation "HTTP " + its method ("HTTP GET"; no botocore operation
+# has a space in its name), params {"Host": host, "Path": path cut like an object key}.
+SIGV4_OPERATION_PREFIX: Final = "HTTP "
 
 # -- outbound connections ------------------------------------------------------
 CONNECTION_EVENT: Final = "lambdaguard.connection"
@@ -157,6 +162,10 @@ NET_TLS: Final = "lambdaguard.net.tls"  # bool
 NET_AWS: Final = "lambdaguard.net.aws"  # bool: an AWS service endpoint
 NET_COUNT: Final = "lambdaguard.net.count"  # connections opened
 NET_FAILURES: Final = "lambdaguard.net.failures"  # connections that failed to open
+# "host:port" of the HTTP proxy the connection went through (absent: direct). The
+# event's server.address/server.port are then the destination: the CONNECT target,
+# or the host of an absolute-form request ("GET http://host/ HTTP/1.1").
+NET_PROXY: Final = "lambdaguard.net.proxy"
 
 # -- span names ----------------------------------------------------------------
 INIT_SPAN_NAME: Final = "lambdaguard.init"

@@ -310,7 +310,11 @@ def test_install_is_idempotent_and_uninstall_restores_botocore() -> None:
             {"Entries": [{"EventBusName": "bus", "Detail": "{}"}, {"Detail": "{}"}]},
             {"Entries": [{"EventBusName": "bus"}, {}]},
         ),
-        ("ssm", {"Names": ["/a", "/b"], "WithDecryption": True}, {"Names": ["/a", "/b"]}),
+        (
+            "ssm",
+            {"Names": ["/a", "/b"], "WithDecryption": True},
+            {"Names": ["/a", "/b"], "WithDecryption": True},
+        ),
         (
             "stepfunctions",
             {"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:s", "input": "{}"},

@@ -116,13 +116,13 @@ def test_overflow_is_folded_with_counts() -> None:
 
 def test_folding_keeps_the_response_facts_the_collector_judges_by() -> None:
     """Folded calls keep their SSE-KMS key id, and calls under different keys never merge."""
-    key_a = "arn:aws:kms:us-east-1:123456789012:key/a"
-    key_b = "arn:aws:kms:us-east-1:123456789012:key/b"
+    key_a = '{"SSEKMSKeyId":"arn:aws:kms:us-east-1:123456789012:key/a"}'
+    key_b = '{"SSEKMSKeyId":"arn:aws:kms:us-east-1:123456789012:key/b"}'
     calls = [_call(0)] + [
-        _call(i)._replace(kms_key_id=key_a if i % 2 else key_b) for i in range(1, 9)
+        _call(i)._replace(response=key_a if i % 2 else key_b) for i in range(1, 9)
     ]
     folded = export.fold(calls, 2)
-    assert sorted((c.kms_key_id, c.count) for c in folded[1:]) == [(key_a, 4), (key_b, 4)]
+    assert sorted((c.response, c.count) for c in folded[1:]) == [(key_a, 4), (key_b, 4)]
 
 
 def test_log_line_groups_calls_and_hosts() -> None:

@@ -15,9 +15,92 @@ import boto3
 import pytest
 
 from lambdaguard import instrument
-from lambdaguard.agent import _agent, aws, export, flush, network, triggers
+from lambdaguard.agent import (
+    _agent,
+    _facts,
+    aws,
+    aws_extensions,
+    export,
+    flush,
+    network,
+    signing,
+    triggers,
+)
 
 from .conftest import Context, Sink
+
+# A loopback server the handler sends SigV4-signed requests to, and reads a
+# "secret" from as if it were the Parameters and Secrets extension (its port is
+# put in PARAMETERS_SECRETS_EXTENSION_HTTP_PORT by the autouse fixture below).
+_LOOPBACK: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module")
+def _loopback_server() -> Iterator[int]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _loopback(_loopback_server: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    _LOOPBACK["port"] = _loopback_server
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(_loopback_server))
+
+
+def _signed_and_async_calls(moto_endpoint: str, n: int) -> list[object]:
+    # What the hooks added for issue 14 see: a SigV4Auth-signed request, a
+    # requests-aws4auth one, an extension read and an aiobotocore call.
+    import asyncio
+    import importlib.util
+
+    import requests
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from requests_aws4auth import AWS4Auth
+
+    port = _LOOPBACK["port"]
+    url = f"http://127.0.0.1:{port}/prod/items/{n}"
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials("testing", "testing"), "execute-api", "us-east-1").add_auth(request)
+    out: list[object] = [requests.get(url, headers=dict(request.headers), timeout=5).status_code]
+    auth = AWS4Auth("testing", "testing", "us-east-1", "es")
+    out.append(requests.get(url, auth=auth, timeout=5).status_code)
+    out.append(
+        requests.get(
+            f"http://127.0.0.1:{port}/secretsmanager/get?secretId=s{n}", timeout=5
+        ).status_code
+    )
+
+    if importlib.util.find_spec("aiobotocore") is None:
+        return out  # the dev venv; `make test-async` runs this with aiobotocore
+    from aiobotocore.session import get_session
+
+    session = _LOOPBACK.setdefault("session", get_session())
+
+    async def send() -> object:
+        async with session.create_client(
+            "sqs", endpoint_url=moto_endpoint, region_name="us-east-1"
+        ) as sqs:
+            url = (await sqs.create_queue(QueueName="failopen-async"))["QueueUrl"]
+            return (await sqs.send_message(QueueUrl=url, MessageBody=str(n)))["MD5OfMessageBody"]
+
+    out.append(asyncio.run(send()))
+    return out
 
 
 class Boom(RuntimeError):
@@ -27,11 +110,15 @@ class Boom(RuntimeError):
 def make_handler(moto_endpoint: str, side_effects: list[str]) -> Callable[[Any, Any], Any]:
     """A handler with side effects, AWS calls, a socket, a return value and an error path."""
     sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    sts = boto3.client("sts", endpoint_url=moto_endpoint, region_name="us-east-1")
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         side_effects.append(f"start:{event['n']}")
         url = sqs.create_queue(QueueName="failopen")["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody=str(event["n"]))
+        side_effects.append(repr(_signed_and_async_calls(moto_endpoint, event["n"])))
+        side_effects.append(str(sts.get_caller_identity()["Account"]))
+        sqs.generate_presigned_url("list_queues")
         with socket.socket() as s:
             s.connect_ex(("127.0.0.1", 9))
         with socket.socket() as s:  # non-blocking: settled by SO_ERROR
@@ -70,6 +157,25 @@ HOOKS: list[tuple[Any, str]] = [
     (aws, "_finish"),
     (aws, "_describe"),
     (aws, "identifying_params"),
+    (aws, "_credentials"),
+    (aws, "_presign_caller"),
+    (aws, "_presigned"),
+    (aws, "is_sdk_request"),
+    (aws, "_patch_aio"),
+    (_facts, "response_facts"),
+    (_facts, "bounded_params"),
+    (_facts, "credentials_of"),
+    (_facts, "access_key_of"),
+    (signing, "_botocore_signed"),
+    (signing, "_aws4auth_signed"),
+    (signing, "record"),
+    (signing, "_patch_botocore"),
+    (signing, "_patch_aws4auth"),
+    (aws_extensions, "configure"),
+    (aws_extensions, "request"),
+    (network, "_sent"),
+    (network, "_request_line"),
+    (network, "_through_proxy"),
     (network, "_connecting"),
     (network, "_resolved"),
     (network, "_failed"),
@@ -256,3 +362,34 @@ def test_extension_registration_failure_falls_back_to_the_queue(
     assert wrapped({}, Context()) == "fine"
     assert flush(5000)
     assert len(sink.bodies) == 1
+
+
+@pytest.mark.parametrize("hook_fails", [False, True], ids=["export-works", "init-failed-raises"])
+def test_an_unloadable_handler_raises_the_very_same_error(
+    enable: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    sink: Sink,
+    hook_fails: bool,
+) -> None:
+    """Whether the init-error export works or breaks, the module's own exception escapes unchanged."""
+    from lambdaguard.agent import bootstrap
+
+    (tmp_path / "lg_unloadable.py").write_text("raise LookupError('broken config')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    enable(AWS_LAMBDA_FUNCTION_NAME="orders", LAMBDAGUARD_HANDLER="lg_unloadable.handler")
+    if hook_fails:
+
+        def explode(self: Any, error: BaseException) -> None:
+            raise RuntimeError("lambdaguard bug")
+
+        monkeypatch.setattr(_agent.Agent, "init_failed", explode)
+    monkeypatch.setattr(bootstrap, "_cache", {})
+    with pytest.raises(LookupError, match="broken config") as caught:
+        bootstrap.module_getattr("lambda_handler")
+    assert traceback.extract_tb(caught.value.__traceback__)[-1].filename.endswith(
+        "lg_unloadable.py"
+    )
+    if not hook_fails:
+        assert b"LookupError" in b"".join(sink.bodies)
+        assert b"broken config" not in b"".join(sink.bodies)

@@ -315,3 +315,61 @@ def test_disabled_layer_is_a_pass_through(
     assert service.invoke("orders", {}).json() == "plain"
     assert service.environment("orders").extension_names == ()
     assert sink.bodies == []
+
+
+@pytest.mark.parametrize(
+    ("source", "handler", "error_type"),
+    [
+        (
+            "import no_such_module\ndef handler(e, c): pass\n",
+            "app.handler",
+            "Runtime.ImportModuleError",
+        ),
+        ("def handler(e, c): pass\n", "app.missing", "Runtime.HandlerNotFound"),
+        (
+            "raise ValueError('secret=hunter2')\ndef handler(e, c): pass\n",
+            "app.handler",
+            "ValueError",
+        ),
+    ],
+    ids=["import-error", "handler-not-found", "module-raises"],
+)
+def test_unloadable_handler_sends_its_init_error_by_name_and_region(  # noqa: PLR0917 - fixtures
+    tmp_path: Path,
+    service: LocalLambda,
+    layer_dir: Path,
+    sink: Sink,
+    source: str,
+    handler: str,
+    error_type: str,
+) -> None:
+    """A handler that cannot be loaded leaves an init error naming the function, never its message."""
+    code = function(tmp_path, "fn", source)
+    add(service, code, handler=handler, name="plain")
+    add(service, code, handler=handler, layer=layer_dir, env={"LAMBDAGUARD_ENDPOINT": sink.url})
+    _same_failure(service.invoke("orders", {}), service.invoke("plain", {}))
+    init = [s for s in sink.spans() if s.name == semconv.INIT_SPAN_NAME]
+    assert init, "no init span was exported"
+    attrs = attributes(init[0].attributes)
+    assert attrs[semconv.INVOCATION_OUTCOME] == semconv.OUTCOME_ERROR
+    assert attrs[semconv.INVOCATION_ERROR_TYPE] == error_type
+    assert semconv.FUNCTION_ARN not in attrs
+    resource = sink.resources()[0]
+    assert resource[semconv.FAAS_NAME] == "orders"
+    assert resource[semconv.CLOUD_REGION]
+    assert b"hunter2" not in b"".join(sink.bodies)
+
+
+def test_init_error_export_failing_changes_nothing(
+    tmp_path: Path, service: LocalLambda, layer_dir: Path
+) -> None:
+    """With the collector unreachable, the init error Lambda reports is exactly the same."""
+    code = function(tmp_path, "fn", "import no_such_module\ndef handler(e, c): pass\n")
+    add(service, code, name="plain")
+    add(
+        service,
+        code,
+        layer=layer_dir,
+        env={"LAMBDAGUARD_ENDPOINT": "http://127.0.0.1:9", "LAMBDAGUARD_EXPORT_TIMEOUT_MS": "200"},
+    )
+    _same_failure(service.invoke("orders", {}), service.invoke("plain", {}))

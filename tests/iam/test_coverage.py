@@ -40,3 +40,11 @@ def test_mapped_lambda_favourites_have_arn_templates() -> None:
     """Every mapped operation of the 40 services has ARN templates wherever its actions have resource types."""
     report = coverage(TOP_SERVICES)
     assert report.templated == report.mapped
+
+
+def test_second_pass_counts_are_consistent() -> None:
+    """Data-older operations are unknown ones; dependent and nested-role counts stay within the mapped."""
+    for s in coverage(TOP_SERVICES).services:
+        assert set(s.data_older) <= set(s.unknown), s.service
+        assert s.with_dependent <= s.mapped, s.service
+        assert s.nested_roles <= s.mapped, s.service

@@ -892,8 +892,9 @@ def test_prefix_marks_template(full: Any) -> None:
 
 def test_secret_suffix_is_template(full: Any) -> None:
     """A secret named without its random suffix gets '-??????' and TEMPLATE confidence."""
-    [auth] = full("secretsmanager", "GetSecretValue", {"SecretId": "db"})
+    [auth, kms] = full("secretsmanager", "GetSecretValue", {"SecretId": "db"})
     assert auth.confidence is Confidence.TEMPLATE
+    assert (kms.action, kms.confidence) == ("kms:Decrypt", Confidence.DEPENDENT)
     assert "six random characters" in auth.explanation
 
 

@@ -54,7 +54,23 @@ def test_demo_reports_every_function_and_leaves_no_process(layer_zip: Path, tmp_
     for name in summary["functions"]:
         assert f"== {name}" in proc.stdout
     assert (out / "lambdaguard.db").exists()
+    inventory = {f["name"]: f for f in summary["inventory"]["functions"]}
+    assert {f["verdict"] for f in inventory.values()} == {"active", "idle", "idle-expected", "dead"}
+    assert inventory["orders-api"]["verdict"] == "active"
+    # Its handler cannot be imported: the init error the agent sent marks it broken.
+    assert "broken" in inventory["broken-import"]["flags"]
+    assert inventory["broken-import"]["verdict"] == "active"  # invoked, failing at INIT
+    assert "orphaned-trigger" in inventory["legacy-queue-deleted"]["flags"]
+    assert "== inventory" in proc.stdout
     assert (out / "functions.log").read_text()
+    # It ends with where its outputs are, the HTML report among them, and what to run next.
+    report = (out / "report.html").read_text()
+    assert report.startswith("<!doctype html>")
+    assert '"name":"orders-api"' in report
+    ending = proc.stdout[proc.stdout.index("done in") :]
+    assert (out / "report.html").as_uri() in ending
+    assert "functions --store sqlite:///" in ending
+    assert "show orders-api --store" in ending
     # Function processes run in their own sessions (not our children): look for any
     # process whose command line points into the demo's directory.
     leftovers = []

@@ -90,6 +90,15 @@ def test_invocations_cold_starts_errors_and_timeouts_are_counted(with_layer: Ran
     exp = with_layer.expected
     for name, arn in _arns(with_layer).items():
         days = store.invocations(arn)
+        if name == "broken-import":
+            # INIT never completed, so no invocation ran: the init errors the agent sent
+            # (named by function and region, no account) are what the store keeps.
+            assert days == []
+            assert arn == f"arn:aws:lambda:{with_layer.stage.account.region}::function:{name}"
+            init = [e for e in store.errors(arn) if e.phase == "init"]
+            assert [e.error_type for e in init] == ["Runtime.ImportModuleError"]
+            assert sum(e.count for e in init) == exp.errors[name] == 2
+            continue
         assert sum(d.count for d in days) == exp.invocations[name], name
         assert sum(d.cold_starts for d in days) == exp.cold_starts[name], name
         assert sum(d.timeouts for d in days) == exp.timeouts[name], name

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import fleet
+import sample_fleet as fleet
 from lambdaguard.cli import main
 from lambdaguard.collector.store import open_store
 from lambdaguard.views.document import SCHEMA
@@ -238,3 +238,38 @@ def test_terminal_views_print_hostile_text_inertly(
     assert "\x1b" not in out
     assert "\\x1b[2J" in out  # the escape is shown, not obeyed
     assert fleet.HOSTILE_MARKUP in out  # rich markup printed literally
+
+
+def test_a_terminal_gets_colour_and_table_lines(fleet_url: str, tmp_path: Path) -> None:
+    """On a terminal, `functions` draws a rich table with colours (the same rows as in a pipe)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160", "LINES": "40", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambdaguard", "functions", "--store", fleet_url],
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        cwd=tmp_path,
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=120) == 0
+    os.close(primary)
+    screen = b"".join(chunks).decode()
+    assert "\x1b[" in screen  # colour
+    assert "━" in screen or "─" in screen  # table rules
+    assert "orders-api" in screen

@@ -8,8 +8,12 @@ from typing import Any
 
 import pytest
 
-import fleet
+import sample_fleet as fleet
 from lambdaguard.cli import main
+
+# The first test may install Debian's chromium (tests/views/conftest.py), which can
+# take minutes on a fresh machine: longer than the suite's default per-test timeout.
+pytestmark = pytest.mark.timeout(1200)
 
 
 def _cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import fleet
+import sample_fleet as fleet
 from lambdaguard.analysis.fleet import analyse, open_for_reading
 from lambdaguard.views.document import document
 from lambdaguard.views.report import embed_json, render_html

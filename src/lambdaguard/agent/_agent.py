@@ -43,7 +43,7 @@ from types import FrameType
 from typing import Any
 
 from lambdaguard import semconv
-from lambdaguard.agent import _guard, _imports, aws, export, network, recorder, triggers
+from lambdaguard.agent import _guard, _imports, aws, export, network, recorder, signing, triggers
 from lambdaguard.agent.config import (
     AWS_LAMBDA_FUNCTION_NAME,
     AWS_LAMBDA_FUNCTION_VERSION,
@@ -154,6 +154,7 @@ class Agent:
         recorder.set_current(self.init_recording)
         network.install()
         aws.install(self.config.key_prefix_depth, self.config.record_full_keys)
+        signing.install()
         runtime_api = os.environ.get(AWS_LAMBDA_RUNTIME_API, "")
         if runtime_api:
             host, _, port = runtime_api.rpartition(":")
@@ -170,6 +171,7 @@ class Agent:
     def uninstall(self) -> None:
         """Remove every hook (tests; idempotent)."""
         aws.uninstall()
+        signing.uninstall()
         network.uninstall()
         _imports.uninstall()
         recorder.set_current(None)
@@ -184,6 +186,40 @@ class Agent:
         """The function's module has been imported: INIT ends here."""
         if not self.init_end_ns:
             self.init_end_ns = time.time_ns()
+
+    def init_failed(self, error: BaseException) -> None:
+        """The handler could not be loaded: export the init error now, on this thread.
+
+        No context exists yet, so the record names the function by
+        ``AWS_LAMBDA_FUNCTION_NAME`` (the resource adds ``AWS_REGION`` and the
+        version) and the collector joins it to the function. Only the error's
+        type is sent (``Runtime.ImportModuleError`` or the exception's class),
+        never its message. There is no response to wait for: the send is
+        bounded by the export timeout and Lambda reports the error after it.
+        """
+        init = self.init_recording
+        if init is None:
+            return
+        self.init_recording = None
+        init.closed = True
+        recorder.set_current(None)
+        error_type = str(getattr(error, "exception_type", "") or type(error).__name__)[:128]
+        record = Record(
+            phase=semconv.PHASE_INIT,
+            trace_id=init.trace_id,
+            span_id=init.span_id,
+            start_ns=init.start_ns,
+            end_ns=time.time_ns(),
+            function_name=str(os.environ.get(AWS_LAMBDA_FUNCTION_NAME, "")),
+            version=str(os.environ.get(AWS_LAMBDA_FUNCTION_VERSION, "")),
+            outcome=semconv.OUTCOME_ERROR,
+            error_type=error_type,
+            aws_calls=tuple(init.calls),
+            connections=init.connections(),
+            dropped_calls=init.dropped,
+        )
+        with recorder.suppressed():
+            self.export_now([record], self.config.export_timeout_ms)
 
     # -- one invocation ------------------------------------------------------------
     def start(self, event: Any, context: Any) -> Invocation:

@@ -11,8 +11,19 @@ PartiQL statements become ``"VERB table"``; DynamoDB ``RequestItems`` become
 EventBridge ``Entries`` keep only ``EventBusName`` (``{}`` for the default bus).
 S3 ``Delete`` keeps one ``{"Key": prefix}`` per distinct prefix. Members whose
 mere presence changes the IAM actions (``Tagging``, ``ACL``, ``Grant*``,
-``Tags``, ``SourceIdentity``, ``PhoneNumber`` …) are kept as ``"*"``. Maps (DynamoDB keys and
-items), bodies, attributes and every other member are dropped.
+``Tags``, ``SourceIdentity``, ``PhoneNumber`` …) are kept as ``"*"``; flags that
+change them (``WithDecryption``, ``publish``) as ``true``. EC2 ``TagSpecifications``
+keep each entry's ``ResourceType``. Inside other structures and lists (EventBridge
+targets, a Textract ``Document``, an Athena ``ResultConfiguration`` …) only IAM role
+ARNs, ``s3://`` URIs (key cut to a prefix), S3 object references (``S3Object``:
+bucket, key prefix, version), bucket names, key prefixes and KMS key ids are kept,
+in their place, so the mapping finds the roles a call passes and the objects a
+service reads for the caller; the walk is bounded (``_MAX_NODES`` members).
+Maps (DynamoDB keys and items), bodies, attributes and every other member are
+dropped.
+
+The response facts of :data:`lambdaguard.recorded.RESPONSE_FACTS` are read
+from botocore's parsed response by :mod:`lambdaguard.agent._facts`.
 """
 
 from __future__ import annotations
@@ -31,7 +42,15 @@ _PRESENCE = recorded.PRESENCE
 _SUFFIXES = recorded.SUFFIXES
 _EXCLUDED = recorded.EXCLUDED
 _KEY_MEMBERS = recorded.KEY_MEMBERS
+_FLAGS = recorded.FLAGS
+_TAG_MEMBERS = recorded.TAG_MEMBERS
+_S3_OBJECTS = recorded.S3_OBJECTS
+_NESTED_BUCKETS = recorded.NESTED_BUCKETS
+_NESTED_PREFIXES = recorded.NESTED_PREFIXES
+_WALK_SKIP = recorded.WALK_SKIP
 _MAX_VALUE = 512
+_MAX_NODES = 256
+_MAX_DEPTH = 8
 # Patterns are kept as strings and compiled by re's own cache on first use:
 # compiling at import would put them on every cold start's INIT path, and most
 # functions never run a PartiQL statement.
@@ -114,6 +133,105 @@ def _transact(items: object) -> list[dict[str, dict[str, str]]]:
     return out
 
 
+def _role(text: str) -> bool:
+    # arn:PARTITION:iam::ACCOUNT:role/NAME, checked without a regex (hot path).
+    return (
+        text.startswith("arn:")
+        and ":iam::" in text
+        and ":role/" in text
+        and len(text) <= 2048
+        and " " not in text
+        and "\n" not in text
+    )
+
+
+def _s3_uri(text: str, depth: int, full: bool) -> str:
+    bucket, _, key = text[5:].partition("/")
+    return f"s3://{bucket}/{key_prefix(key, depth, full)}"
+
+
+def _leaf(name: str, value: str, depth: int, full: bool) -> str | None:
+    """What is kept of a string nested in a structure, or None."""
+    if value.startswith("arn:"):
+        keep = _role(value) or ("kms" in name.lower() and " " not in value)
+        return value[:_MAX_VALUE] if keep else None
+    if value.startswith("s3://"):
+        return _s3_uri(value[:_MAX_VALUE], depth, full)
+    if name in _NESTED_BUCKETS or "kms" in name.lower():
+        return value[:_MAX_VALUE]
+    if name in _NESTED_PREFIXES:
+        return key_prefix(value, depth, full)
+    return None
+
+
+def _nested(value: object, depth: int, full: bool, budget: list[int], level: int) -> Any:
+    """The kept part of a nested structure or list (None when nothing is kept)."""
+    if level > _MAX_DEPTH or budget[0] <= 0:
+        return None
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            budget[0] -= 1
+            if budget[0] <= 0:
+                break
+            if not isinstance(name, str) or name in _WALK_SKIP:
+                continue
+            if name.lower() in _TAG_MEMBERS:
+                if item:
+                    out[name] = "*"  # tags at creation, nested (S3 CreateBucketConfiguration)
+                continue
+            if isinstance(item, str):
+                kept = _leaf(name, item, depth, full)
+                if kept is not None:
+                    out[name] = kept
+            elif name in _S3_OBJECTS and isinstance(item, Mapping):
+                ref = _s3_object(item, depth, full)
+                if ref:
+                    out[name] = ref
+            elif isinstance(item, (Mapping, list)):
+                inner = _nested(item, depth, full, budget, level + 1)
+                if inner:
+                    out[name] = inner
+        return out or None
+    if isinstance(value, list):
+        items: list[Any] = []
+        for item in value[:100]:
+            budget[0] -= 1
+            if budget[0] <= 0:
+                break
+            if isinstance(item, str):
+                if _role(item):
+                    items.append(item[:_MAX_VALUE])
+            else:
+                inner = _nested(item, depth, full, budget, level + 1)
+                if inner:
+                    items.append(inner)
+        return items or None
+    return None
+
+
+def _s3_object(value: Mapping[str, Any], depth: int, full: bool) -> dict[str, str]:
+    # Textract / Rekognition S3Object: {Bucket, Name (the key), Version}.
+    out: dict[str, str] = {}
+    if isinstance(value.get("Bucket"), str):
+        out["Bucket"] = value["Bucket"][:_MAX_VALUE]
+    if isinstance(value.get("Name"), str):
+        out["Name"] = key_prefix(value["Name"], depth, full)
+    if isinstance(value.get("Version"), str):
+        out["Version"] = value["Version"][:_MAX_VALUE]
+    return out
+
+
+def _tag_specifications(value: object) -> list[dict[str, str]]:
+    # EC2: the resource types tagged at creation, never the tags.
+    return [
+        {"ResourceType": spec["ResourceType"][:64]}
+        if isinstance(spec, Mapping) and isinstance(spec.get("ResourceType"), str)
+        else {}
+        for spec in (value[:50] if isinstance(value, list) else ())
+    ]
+
+
 def identifying_params(
     service: str, params: Mapping[str, Any], depth: int = 1, full_keys: bool = False
 ) -> dict[str, Any]:
@@ -122,6 +240,7 @@ def identifying_params(
     for name, value in params.items():
         if name in _EXCLUDED:
             continue
+        low = name.lower()
         if name in _KEY_MEMBERS:
             if service == "s3" and isinstance(value, str) and name != "Delimiter":
                 out[name] = key_prefix(value, depth, full_keys)
@@ -129,6 +248,18 @@ def identifying_params(
         if name in _PRESENCE or name.startswith("Grant"):
             if value:
                 out[name] = "*"
+            continue
+        if low in _TAG_MEMBERS:
+            if value:
+                out[name] = "*"
+            continue
+        if name in _FLAGS:
+            if value is True:
+                out[name] = True
+            continue
+        if name == "TagSpecifications":
+            if value:
+                out[name] = _tag_specifications(value)
             continue
         if name == "Delete" and service == "s3":
             out[name] = _delete_objects(value, depth, full_keys)
@@ -167,7 +298,6 @@ def identifying_params(
                 for e in value[:10]
             ]
             continue
-        low = name.lower()
         if name in _NAMES or low.endswith(_SUFFIXES):
             text = _string(value)
             if text is not None and low.endswith("url"):
@@ -175,6 +305,18 @@ def identifying_params(
                 text = text.split("?", 1)[0].split("#", 1)[0]
             if text is not None:
                 out[name] = text
-            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                continue
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 out[name] = [v[:_MAX_VALUE] for v in value[:100]]
+                continue
+        if isinstance(value, str):
+            # A role passed under any name (Role, ServiceRole ...), an s3:// URI.
+            if _role(value):
+                out[name] = value[:_MAX_VALUE]
+            elif value.startswith("s3://"):
+                out[name] = _s3_uri(value[:_MAX_VALUE], depth, full_keys)
+        elif isinstance(value, (Mapping, list)) and name not in _WALK_SKIP:
+            inner = _nested(value, depth, full_keys, [_MAX_NODES], 1)
+            if inner:
+                out[name] = inner
     return out

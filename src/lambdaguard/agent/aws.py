@@ -1,4 +1,4 @@
-"""AWS API calls, seen where every botocore client makes them.
+"""AWS API calls, seen where every botocore-based client makes them.
 
 Two methods of ``botocore.client.BaseClient`` are wrapped, on the class, so a
 client created before lambdaguard loaded is covered as well as one created
@@ -11,27 +11,41 @@ after, in the handler, at module level or in a worker thread:
   ``generate_presigned_post`` with ``context["is_presign_request"]``: that is
   recorded as a signing event (the permission is used when the URL is used).
 
+aiobotocore (under aioboto3, s3fs and most async AWS code) subclasses
+``BaseClient`` and overrides both methods with coroutines, so the same two are
+wrapped on ``aiobotocore.client.AioBaseClient`` when (and only if) the
+function imports it; paginators and waiters call the client's operation
+methods, so they pass through the wrapper too. Why here and not botocore's
+event system: the class wrap also covers clients created before lambdaguard
+was installed (``@instrument`` below a module-level client), costs one call
+frame per API call instead of three handler dispatches, and every SDK client
+still meets one of the two classes. What signs requests without an SDK
+operation is seen by :mod:`lambdaguard.agent.signing`, which knows an SDK
+operation's own request by the context botocore gives it
+(:func:`is_sdk_request`) and leaves it to this module.
+
 The patch is applied when the function's code first imports
 ``botocore.client`` (see :mod:`lambdaguard.agent._imports`).
 
-What is kept of the request is decided in :mod:`lambdaguard.agent._reduce`.
+What is kept of the request is decided in :mod:`lambdaguard.agent._reduce`;
+response facts, the size bound and whose credentials in
+:mod:`lambdaguard.agent._facts`.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import weakref
 from collections.abc import Mapping
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from lambdaguard.agent import _guard, _imports, network, recorder
+from lambdaguard.agent import _facts, _guard, _imports, network, recorder
 from lambdaguard.agent._reduce import identifying_params, key_prefix
 
-__all__ = ["identifying_params", "install", "key_prefix", "uninstall"]
+__all__ = ["identifying_params", "install", "is_sdk_request", "key_prefix", "uninstall"]
 
 _MARK = "__lambdaguard_original__"
 
@@ -54,13 +68,32 @@ class _Pending(NamedTuple):
     region: str
     endpoint: str
     params: str
+    truncated: bool
     t0: int
 
 
 _settings = {"depth": 1, "full": False}
-# Compact sorted JSON, as json.dumps(sort_keys=True, separators=(",", ":"))
-# gives, without building an encoder on every call (this runs in the call).
-_PARAMS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_ASSUME_ROLE = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
+
+
+def is_sdk_request(request: Any) -> bool:
+    """Whether a request being signed is an SDK operation's (botocore's or aiobotocore's).
+
+    botocore builds an operation's ``AWSRequest`` with the call's context
+    (``client_config``, or ``is_presign_request`` for a presign); a request
+    code builds itself (opensearch-py, hand-written signing) has an empty one.
+    """
+    context = getattr(request, "context", None)
+    return isinstance(context, Mapping) and (
+        "client_config" in context or "is_presign_request" in context
+    )
+
+
+def _credentials(client: Any) -> tuple[str, str]:
+    # Read after the call, so refreshed (or deferred) credentials are the ones
+    # that signed it; the attributes are read without triggering a refresh.
+    creds = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    return _facts.credentials_of(_facts.access_key_of(creds), str(getattr(creds, "method", "")))
 
 
 # A client's service, region and endpoint never change after it is created:
@@ -94,6 +127,7 @@ def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording)
         int(_settings["depth"]),
         bool(_settings["full"]),
     )
+    params, truncated = _facts.bounded_params(reduced)
     return _Pending(
         rec=rec,
         service=service,
@@ -101,7 +135,8 @@ def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording)
         operation=operation,
         region=region,
         endpoint=endpoint,
-        params=_PARAMS_JSON.encode(reduced) if reduced else "{}",
+        params=params,
+        truncated=truncated,
         t0=time.time_ns(),
     )
 
@@ -119,21 +154,22 @@ def _meta(response: Any) -> tuple[int, str, int]:
     )
 
 
-def _finish(pending: _Pending, result: Any, exc: BaseException | None) -> None:
+def _finish(client: Any, pending: _Pending, result: Any, exc: BaseException | None) -> None:
     end = time.time_ns()
     error_code = ""
-    kms = version = ""
+    response = ""
     if exc is None:
         status, request_id, retries = _meta(result)
-        if isinstance(result, Mapping):
-            kms = str(result.get("SSEKMSKeyId") or "")
-            version = str(result.get("VersionId") or "")
+        response = _facts.response_facts(result)
+        if pending.service == "sts" and pending.operation in _ASSUME_ROLE:
+            _facts.learn_assumed(result)
     else:
-        response = getattr(exc, "response", None)
-        status, request_id, retries = _meta(response)
-        error = response.get("Error") if isinstance(response, Mapping) else None
+        failed = getattr(exc, "response", None)
+        status, request_id, retries = _meta(failed)
+        error = failed.get("Error") if isinstance(failed, Mapping) else None
         code = error.get("Code") if isinstance(error, Mapping) else None
         error_code = str(code) if code else type(exc).__name__
+    credentials, role = _credentials(client)
     pending.rec.add_call(
         recorder.AwsCall(
             service=pending.service,
@@ -147,9 +183,11 @@ def _finish(pending: _Pending, result: Any, exc: BaseException | None) -> None:
             status=status,
             request_id=request_id,
             error_code=error_code,
-            kms_key_id=kms,
-            version_id=version,
+            response=response,
             retries=retries,
+            params_truncated=pending.truncated,
+            credentials=credentials,
+            role_arn=role,
         )
     )
 
@@ -164,6 +202,7 @@ def _presigned(client: Any, params: Any, operation_model: Any, caller: str) -> N
         # the permission the URL will exercise is s3:PutObject on the bucket.
         operation = "PutObject"
     pending = _describe(client, operation, params, rec)
+    credentials, role = _credentials(client)
     rec.add_call(
         recorder.AwsCall(
             service=pending.service,
@@ -175,6 +214,9 @@ def _presigned(client: Any, params: Any, operation_model: Any, caller: str) -> N
             start_ns=pending.t0,
             end_ns=pending.t0,
             presign=True,
+            params_truncated=pending.truncated,
+            credentials=credentials,
+            role_arn=role,
         )
     )
 
@@ -184,6 +226,25 @@ def _start(client: Any, operation: str, params: Any) -> _Pending | None:
     if rec is None:
         return None
     return _describe(client, operation, params, rec)
+
+
+_PRESIGNERS = ("generate_presigned_post", "generate_presigned_url")
+
+
+def _presign_caller(context: Any) -> str:
+    # Which client method asked: a presigned URL or a presigned POST (the
+    # caller of _emit_api_params, a few frames up; an awaiting coroutine's
+    # frame is linked the same way while it runs).
+    if not (isinstance(context, Mapping) and context.get("is_presign_request")):
+        return ""
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(6):
+        if frame is None:
+            break
+        if frame.f_code.co_name in _PRESIGNERS:
+            return frame.f_code.co_name
+        frame = frame.f_back
+    return _PRESIGNERS[1]
 
 
 def _patch(module: ModuleType) -> None:
@@ -200,24 +261,63 @@ def _patch(module: ModuleType) -> None:
         try:
             result = original_call(self, operation_name, api_params)
         except BaseException as exc:
-            _guard.safe("aws.finish", _finish, pending, None, exc, default=None)
+            _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
             raise
-        _guard.safe("aws.finish", _finish, pending, result, None, default=None)
+        _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
         return result
 
     def _emit_api_params(self: Any, api_params: Any, operation_model: Any, context: Any) -> Any:
         result = original_emit(self, api_params, operation_model, context)
-        if isinstance(context, Mapping) and context.get("is_presign_request"):
-            caller = sys._getframe(1).f_code.co_name
+        caller = _guard.safe("aws.presign_caller", _presign_caller, context, default="")
+        if caller:
             _guard.safe(
                 "aws.presign", _presigned, self, result, operation_model, caller, default=None
             )
         return result
 
-    setattr(_make_api_call, _MARK, original_call)
-    setattr(_emit_api_params, _MARK, original_emit)
-    base._make_api_call = _make_api_call
-    base._emit_api_params = _emit_api_params
+    _install_on(base, _make_api_call, original_call, _emit_api_params, original_emit)
+
+
+def _patch_aio(module: ModuleType) -> None:
+    # aiobotocore: the same two methods, as coroutines; the work around them is
+    # the same functions as for botocore, only the shells differ (await).
+    base = module.AioBaseClient
+    if getattr(base._make_api_call, _MARK, None) is not None:
+        return
+    original_call = base._make_api_call
+    original_emit = base._emit_api_params
+
+    async def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
+        pending = _guard.safe("aws.start", _start, self, operation_name, api_params, default=None)
+        if pending is None:
+            return await original_call(self, operation_name, api_params)
+        try:
+            result = await original_call(self, operation_name, api_params)
+        except BaseException as exc:
+            _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
+            raise
+        _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
+        return result
+
+    async def _emit_api_params(
+        self: Any, api_params: Any, operation_model: Any, context: Any
+    ) -> Any:
+        result = await original_emit(self, api_params, operation_model, context)
+        caller = _guard.safe("aws.presign_caller", _presign_caller, context, default="")
+        if caller:
+            _guard.safe(
+                "aws.presign", _presigned, self, result, operation_model, caller, default=None
+            )
+        return result
+
+    _install_on(base, _make_api_call, original_call, _emit_api_params, original_emit)
+
+
+def _install_on(base: Any, call: Any, original_call: Any, emit: Any, original_emit: Any) -> None:
+    setattr(call, _MARK, original_call)
+    setattr(emit, _MARK, original_emit)
+    base._make_api_call = call
+    base._emit_api_params = emit
 
 
 def install(key_prefix_depth: int = 1, record_full_keys: bool = False) -> None:
@@ -225,15 +325,24 @@ def install(key_prefix_depth: int = 1, record_full_keys: bool = False) -> None:
     _settings["depth"] = key_prefix_depth
     _settings["full"] = record_full_keys
     _imports.when_imported("botocore.client", _patch)
+    _imports.when_imported(
+        "aiobotocore.client",
+        lambda module: _guard.safe("aws.aiobotocore", _patch_aio, module, default=None),
+    )
 
 
 def uninstall() -> None:
-    """Put botocore back as it was (idempotent)."""
-    module = sys.modules.get("botocore.client")
-    if module is None:
-        return
-    base = module.BaseClient
-    for name in ("_make_api_call", "_emit_api_params"):
-        original = getattr(getattr(base, name), _MARK, None)
-        if original is not None:
-            setattr(base, name, original)
+    """Put botocore and aiobotocore back as they were (idempotent)."""
+    _facts.forget()
+    for name, attribute in (
+        ("botocore.client", "BaseClient"),
+        ("aiobotocore.client", "AioBaseClient"),
+    ):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        base = getattr(module, attribute)
+        for method in ("_make_api_call", "_emit_api_params"):
+            original = getattr(base.__dict__.get(method), _MARK, None)
+            if original is not None:
+                setattr(base, method, original)

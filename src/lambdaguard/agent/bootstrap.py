@@ -112,7 +112,16 @@ def module_getattr(name: str) -> Handler:
     if config.enabled:
         # Install before the function's module is imported so its INIT calls are recorded.
         _guard.safe("install", _agent.get, config, default=None)
-    handler = load_handler(spec)  # raises exactly what the runtime would
+    try:
+        handler = load_handler(spec)  # raises exactly what the runtime would
+    except BaseException as exc:
+        # Nothing else will ever be exported from this environment: send the
+        # init error now (bounded by the export timeout), then re-raise the
+        # very exception, traceback untouched.
+        failed = _agent.current()
+        if failed is not None:
+            _guard.safe("init_failed", failed.init_failed, exc, default=None)
+        raise
     agent = _agent.current()
     if agent is not None:
         _guard.safe("init_done", agent.init_done, default=None)

@@ -52,6 +52,13 @@ AWS_EXECUTION_ENV = "AWS_EXECUTION_ENV"  # "AWS_Lambda_python3.12": the managed 
 AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
 X_AMZN_TRACE_ID = "_X_AMZN_TRACE_ID"
 HANDLER = "_HANDLER"
+# The function's own credentials, as Lambda puts them in the environment: only
+# compared with the key that signed a call (execution role or not), never exported.
+AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
+# Ports of AWS's own Lambda extensions on localhost, as their documentation names
+# them (defaults 2773 and 2772): requests to them are AWS calls the extension makes.
+PARAMETERS_SECRETS_EXTENSION_HTTP_PORT = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+AWS_APPCONFIG_EXTENSION_HTTP_PORT = "AWS_APPCONFIG_EXTENSION_HTTP_PORT"
 
 ENV = (
     LAMBDAGUARD_ENABLED,

@@ -118,8 +118,6 @@ def _call_attributes(call: AwsCall) -> tuple[_otlp.Attr, ...]:
     for key, value in (
         (semconv.AWS_REQUEST_ID, call.request_id),
         (semconv.AWS_ERROR_CODE, call.error_code),
-        (semconv.AWS_KMS_KEY_ID, call.kms_key_id),
-        (semconv.AWS_VERSION_ID, call.version_id),
     ):
         if value:
             attrs.append((key, value))
@@ -129,7 +127,27 @@ def _call_attributes(call: AwsCall) -> tuple[_otlp.Attr, ...]:
         attrs.append((semconv.AWS_PRESIGN, True))
     if call.count > 1:
         attrs.append((semconv.AWS_COUNT, call.count))
+    attrs.extend(_call_facts(call))
     return tuple(attrs)
+
+
+def _call_facts(call: AwsCall) -> list[_otlp.Attr]:
+    # Response facts, the params bound, whose credentials and how the call was
+    # seen (issues 8 and 14). The old kms_key_id/version_id attributes are no
+    # longer sent: the collector reads AWS_RESPONSE and falls back to them only
+    # for older agents.
+    attrs: list[_otlp.Attr] = []
+    if call.response:
+        attrs.append((semconv.AWS_RESPONSE, call.response))
+    if call.params_truncated:
+        attrs.append((semconv.AWS_PARAMS_TRUNCATED, True))
+    if call.credentials:
+        attrs.append((semconv.AWS_CREDENTIALS, call.credentials))
+    if call.role_arn:
+        attrs.append((semconv.AWS_CREDENTIALS_ROLE, call.role_arn))
+    if call.via:
+        attrs.append((semconv.AWS_VIA, call.via))
+    return attrs
 
 
 def fold(calls: Sequence[AwsCall], cap: int) -> list[AwsCall]:
@@ -139,10 +157,12 @@ def fold(calls: Sequence[AwsCall], cap: int) -> list[AwsCall]:
     kept = list(calls[: max(cap - 1, 0)])
     groups: dict[tuple[object, ...], list[AwsCall]] = {}
     for call in calls[len(kept) :]:
-        # Everything the collector judges by stays in the key: the SSE-KMS key
-        # id decides a kms: permission, so calls differing in it never merge.
+        # Everything the collector judges by stays in the key: a response fact
+        # (an SSE-KMS key id) decides a kms: permission, the credentials whose
+        # role is charged, so calls differing in them never merge.
         key: tuple[object, ...] = (call.service, call.operation, call.region, call.endpoint)
-        key = (*key, call.params, call.error_code, call.presign, call.kms_key_id)
+        key = (*key, call.params, call.error_code, call.presign, call.response)
+        key = (*key, call.params_truncated, call.credentials, call.role_arn, call.via)
         groups.setdefault(key, []).append(call)
     for group in groups.values():
         first = group[0]
@@ -170,6 +190,7 @@ def _connection_events(record: Record) -> tuple[_otlp.Event, ...]:
                 (semconv.NET_AWS, conn.aws),
                 (semconv.NET_COUNT, conn.count),
                 (semconv.NET_FAILURES, conn.failures),
+                *(((semconv.NET_PROXY, conn.proxy),) if conn.proxy else ()),
             ),
         )
         for conn in record.connections
@@ -216,6 +237,11 @@ def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
         attrs: list[_otlp.Attr] = [(semconv.PHASE, semconv.PHASE_INIT)]
         if record.function_arn:
             attrs.append((semconv.FUNCTION_ARN, record.function_arn))
+        if record.outcome != semconv.OUTCOME_SUCCESS:
+            # The handler could not be loaded (Agent.init_failed).
+            attrs.append((semconv.INVOCATION_OUTCOME, record.outcome))
+            if record.error_type:
+                attrs.append((semconv.INVOCATION_ERROR_TYPE, record.error_type))
         parent = b""
         flags = 0x101
     else:

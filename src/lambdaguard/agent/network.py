@@ -26,6 +26,18 @@ The host name, in order of trust:
 
 A name that does not resolve is a failed connection to that name.
 
+Through an HTTP proxy the destination is what matters. The first bytes sent on
+each plaintext connection are read for an HTTP request line (``socket.send``/
+``sendall``, which every HTTP/1 client ends in, asyncio's transports included;
+TLS sockets write through ``ssl`` and are never read): ``CONNECT host:port``
+or an absolute-form request (``GET http://host/path``) makes that host and
+port the connection's, and the proxy's own ``host:port`` goes beside it
+(``Connection.proxy``). A proxy connection reused for another absolute-form
+destination counts as a connection to that one. Requests to AWS's own Lambda
+extensions on loopback (:mod:`lambdaguard.agent.aws_extensions`) are read the
+same way, every request on the connection. Only the request line is read; not
+a header, not the body.
+
 Non-blocking connects (asyncio, aiohttp, any selector loop) end in one of
 three ways this module also watches: ``getsockopt(SOL_SOCKET, SO_ERROR)``
 (asyncio's completion check: non-zero is a failure), ``connect``/``connect_ex``
@@ -66,6 +78,15 @@ _local = threading.local()
 _open: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
 # Sockets whose non-blocking connect is still in progress, and its attempt.
 _pending: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
+# Plaintext sockets nothing was sent on yet, and sockets whose every request
+# line is read (to a proxy in absolute form, to an AWS extension on loopback).
+_unsent: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
+_watched: weakref.WeakKeyDictionary[Any, recorder.OpenConnection] = weakref.WeakKeyDictionary()
+_METHODS = frozenset(
+    {b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE", b"CONNECT"}
+)
+_MAX_LINE = 8192
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 # The host the running asyncio create_connection was asked for (a ContextVar,
 # made when asyncio is first imported: each task sees its own).
 _asked: Any = None
@@ -153,8 +174,75 @@ def _connecting(sock: Any, address: Any) -> recorder.OpenConnection | None:
     ssl_module = sys.modules.get("ssl")
     if ssl_module is not None and isinstance(sock, ssl_module.SSLSocket):
         conn.tls = True
+    else:
+        _unsent[sock] = conn
     _open[sock] = conn
     return conn
+
+
+def _authority(target: str, default_port: int) -> tuple[str, int]:
+    host, colon, port = target.rpartition(":")
+    if not colon or not port.isdigit() or (host.count(":") and not host.endswith("]")):
+        return target.strip("[]").lower(), default_port
+    return host.strip("[]").lower(), int(port)
+
+
+def _request_line(data: Any) -> tuple[str, str] | None:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        return None  # the send itself will refuse it; not a reason to switch the hook off
+    head = bytes(memoryview(data).cast("B")[:_MAX_LINE])
+    end = head.find(b"\r\n")
+    if end <= 0:
+        return None
+    method, _, rest = head[:end].partition(b" ")
+    target, _, version = rest.rpartition(b" ")
+    if method not in _METHODS or not target or not version.startswith(b"HTTP/"):
+        return None
+    return method.decode("ascii"), target.decode("latin-1")
+
+
+def _through_proxy(conn: recorder.OpenConnection, host: str, port: int) -> None:
+    conn.proxy = conn.proxy or f"{conn.host}:{conn.port}"
+    conn.host = host
+    conn.port = port
+    conn.aws = is_aws_host(host, port)
+
+
+def _sent(sock: Any, data: Any) -> None:
+    # The first bytes on a plaintext connection (or any on a watched one).
+    conn = _unsent.pop(sock, None)
+    if conn is None:
+        conn = _watched.get(sock)
+        if conn is None:
+            return
+    line = _request_line(data)
+    if line is None:
+        return
+    method, target = line
+    if method == "CONNECT":
+        _through_proxy(conn, *_authority(target, 443))
+        return
+    if target.startswith(("http://", "https://")):
+        parts = target.split("/", 3)  # scheme, "", authority, path
+        host, port = _authority(parts[2], 443 if target.startswith("https") else 80)
+        if host and conn.proxy and (host, port) != (conn.host, conn.port):
+            # The same proxy connection, reused for another destination.
+            rec = recorder.current()
+            if rec is not None:
+                proxy = conn.proxy
+                conn = rec.open_connection(host, port, is_aws_host(host, port))
+                conn.proxy = proxy
+        elif host:
+            _through_proxy(conn, host, port)
+        _watched[sock] = conn
+        return
+    if conn.host.lower() in _LOOPBACK:
+        # Imported here, not at INIT: only loopback plaintext requests need it.
+        from lambdaguard.agent import aws_extensions
+
+        if aws_extensions.is_extension(conn.host, conn.port):
+            aws_extensions.request(conn.port, method, target)
+            _watched[sock] = conn
 
 
 def _failed(conn: recorder.OpenConnection) -> None:
@@ -191,6 +279,7 @@ def _hostname(server_hostname: Any) -> Any:
 
 
 def _tls(sock: Any, server_hostname: Any) -> None:
+    _unsent.pop(sock, None)
     conn = _open.get(sock)
     if conn is None:
         return
@@ -222,6 +311,8 @@ def _patch_socket(module: ModuleType) -> None:
     original_connect_ex = module.socket.connect_ex
     original_getsockopt = module.socket.getsockopt
     original_close = module.socket.close
+    original_send = module.socket.send
+    original_sendall = module.socket.sendall
     sol_socket, so_error = module.SOL_SOCKET, module.SO_ERROR
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
@@ -281,12 +372,25 @@ def _patch_socket(module: ModuleType) -> None:
             _guard.safe("net.closing", _closing, self, default=None)
         original_close(self)
 
+    def send(self: Any, data: Any, *args: Any) -> int:
+        if _unsent or _watched:
+            _guard.safe("net.sent", _sent, self, data, default=None)
+        result: int = original_send(self, data, *args)
+        return result
+
+    def sendall(self: Any, data: Any, *args: Any) -> None:
+        if _unsent or _watched:
+            _guard.safe("net.sent", _sent, self, data, default=None)
+        original_sendall(self, data, *args)
+
     for wrapper, original in (
         (getaddrinfo, original_getaddrinfo),
         (connect, original_connect),
         (connect_ex, original_connect_ex),
         (getsockopt, original_getsockopt),
         (close, original_close),
+        (send, original_send),
+        (sendall, original_sendall),
     ):
         setattr(wrapper, _MARK, original)
     setattr(module, "getaddrinfo", getaddrinfo)  # noqa: B010 - mypy: ModuleType has no such attribute
@@ -295,6 +399,9 @@ def _patch_socket(module: ModuleType) -> None:
     # getsockopt is inherited from _socket.socket; uninstall removes this override.
     module.socket.getsockopt = getsockopt
     module.socket.close = close
+    # send/sendall are inherited from _socket.socket too; uninstall removes them.
+    module.socket.send = send
+    module.socket.sendall = sendall
 
 
 def _patch_ssl(module: ModuleType) -> None:
@@ -434,8 +541,9 @@ def uninstall() -> None:
         original = getattr(getattr(owner, name), _MARK, None)
         if original is not None:
             setattr(owner, name, original)
-    if getattr(socket.socket.__dict__.get("getsockopt"), _MARK, None) is not None:
-        del socket.socket.getsockopt  # back to the inherited _socket.socket method
+    for name in ("getsockopt", "send", "sendall"):
+        if getattr(socket.socket.__dict__.get(name), _MARK, None) is not None:
+            delattr(socket.socket, name)  # back to the inherited _socket.socket method
     base_events = sys.modules.get("asyncio.base_events")
     if base_events is not None:
         for name in ("create_connection", "getaddrinfo"):
@@ -451,3 +559,8 @@ def uninstall() -> None:
     _names.clear()
     _open.clear()
     _pending.clear()
+    _unsent.clear()
+    _watched.clear()
+    extensions = sys.modules.get("lambdaguard.agent.aws_extensions")
+    if extensions is not None:
+        extensions.forget()  # the ports are read again from the environment next time

@@ -36,7 +36,14 @@ __all__ = [
 
 
 class AwsCall(NamedTuple):
-    """One AWS API call made through botocore (or one presigned URL generated)."""
+    """One AWS API call: a botocore operation, a SigV4-signed request, or one made for the
+    function by an AWS Lambda extension (``via``); or one presigned URL generated.
+
+    ``response`` is the compact JSON object of the response facts
+    (:data:`lambdaguard.recorded.RESPONSE_FACTS`), ``""`` when there were none.
+    ``credentials`` says whose credentials signed it (``semconv.CREDENTIALS_*``),
+    ``role_arn`` the assumed role's ARN; never the credentials themselves.
+    """
 
     service: str
     service_id: str
@@ -49,16 +56,24 @@ class AwsCall(NamedTuple):
     status: int = 0
     request_id: str = ""
     error_code: str = ""
-    kms_key_id: str = ""
-    version_id: str = ""
+    response: str = ""
     retries: int = 0
     presign: bool = False
+    params_truncated: bool = False
+    credentials: str = ""
+    role_arn: str = ""
+    via: str = ""
     # Shadows tuple.count on purpose: the wire contract calls it count.
     count: int = 1  # type: ignore[assignment]
 
 
 class Connection(NamedTuple):
-    """Outbound connections to one (host, port, tls), with how many opened and failed."""
+    """Outbound connections to one (host, port, tls), with how many opened and failed.
+
+    Through an HTTP proxy, ``host``/``port`` are the destination (the ``CONNECT``
+    target or the absolute-form request's host) and ``proxy`` is ``"host:port"``
+    of the proxy itself; ``""`` for a direct connection.
+    """
 
     host: str
     port: int
@@ -66,6 +81,7 @@ class Connection(NamedTuple):
     aws: bool
     count: int  # type: ignore[assignment]  # shadows tuple.count, as in AwsCall
     failures: int
+    proxy: str = ""
 
 
 class Link(NamedTuple):
@@ -117,7 +133,7 @@ class Record(NamedTuple):
 class OpenConnection:
     """One connection attempt, mutable until the record is frozen (TLS is learnt later)."""
 
-    __slots__ = ("aws", "failed", "host", "port", "tls")
+    __slots__ = ("aws", "failed", "host", "port", "proxy", "tls")
 
     def __init__(self, host: str, port: int, aws: bool) -> None:
         self.host = host
@@ -125,6 +141,7 @@ class OpenConnection:
         self.aws = aws
         self.tls = False
         self.failed = False
+        self.proxy = ""
 
 
 # A bound on memory for a runaway loop of calls; beyond it calls are counted, not kept.
@@ -163,18 +180,19 @@ class Recording:
         return conn
 
     def connections(self) -> tuple[Connection, ...]:
-        """The attempts so far, grouped by (host, port, tls) in first-seen order."""
-        grouped: dict[tuple[str, int, bool], list[int]] = {}
-        aws: dict[tuple[str, int, bool], bool] = {}
+        """The attempts so far, grouped by (host, port, tls, proxy) in first-seen order."""
+        grouped: dict[tuple[str, int, bool, str], list[int]] = {}
+        aws: dict[tuple[str, int, bool, str], bool] = {}
         for conn in list(self.conns):
-            key = (conn.host, conn.port, conn.tls)
+            key = (conn.host, conn.port, conn.tls, conn.proxy)
             counts = grouped.setdefault(key, [0, 0])
             counts[0] += 1
             counts[1] += int(conn.failed)
             aws[key] = aws.get(key, False) or conn.aws
         return tuple(
-            Connection(host, port, tls, aws[(host, port, tls)], n, failed)
-            for (host, port, tls), (n, failed) in grouped.items()
+            Connection(host, port, tls, aws[key], n, failed, proxy)
+            for key, (n, failed) in grouped.items()
+            for host, port, tls, proxy in (key,)
         )
 
 

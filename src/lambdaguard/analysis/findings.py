@@ -141,7 +141,7 @@ class IamRequest:
 
     action: str
     resource: str
-    confidence: str  # exact | template | wildcard, as lambdaguard.iam.Confidence
+    confidence: str  # exact | template | wildcard | dependent, as lambdaguard.iam.Confidence
     explanation: str
 
 
@@ -216,8 +216,18 @@ class Evidence:
 
     @property
     def actions_used(self) -> frozenset[str]:
-        """Every IAM action the recorded calls needed."""
-        return frozenset(r.action for g in self.calls for c in g.calls for r in c.requests)
+        """Every IAM action the recorded calls needed.
+
+        A ``dependent`` request (AWS may evaluate it, depending on what the
+        record does not show) is not counted as used.
+        """
+        return frozenset(
+            r.action
+            for g in self.calls
+            for c in g.calls
+            for r in c.requests
+            if r.confidence != "dependent"
+        )
 
 
 # -- the proposal (policies issue): filled by analysis.policies ---------------------

@@ -193,7 +193,38 @@ def _v2(conn: Connection) -> None:
 
 
 def _v3(conn: Connection) -> None:
-    """Version 3: policy trials (``lambdaguard policy FUNCTION --pin``).
+    """Version 3: the account's own listing, for functions that never sent telemetry.
+
+    ``lambdaguard inventory`` records every function it read (live or from
+    exported files), so the store knows the functions without the layer too.
+    One row per function ARN, replaced at each reading; list-like facts are
+    JSON text.
+    """
+    meta = sa.MetaData()
+    sa.Table(
+        "lg_inventory",
+        meta,
+        sa.Column("arn", sa.Text, primary_key=True),
+        sa.Column("account", sa.Text, nullable=False),
+        sa.Column("region", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("runtime", sa.Text, nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("package_type", sa.Text, nullable=False),
+        sa.Column("architectures", sa.Text, nullable=False),
+        sa.Column("layers", sa.Text, nullable=False),
+        sa.Column("lambdaguard", sa.Boolean, nullable=False),
+        sa.Column("tags", sa.Text, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("last_modified", sa.BigInteger, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("read_at", sa.BigInteger, nullable=False),
+    )
+    meta.create_all(conn, checkfirst=True)
+
+
+def _v4(conn: Connection) -> None:
+    """Version 4: policy trials (``lambdaguard policy FUNCTION --pin``).
 
     - ``lg_trials``: the proposal under trial per function (its documents per
       role, as JSON), when it was pinned and for how long it must run.
@@ -243,5 +274,5 @@ def _v3(conn: Connection) -> None:
 
 
 # version -> step. A new schema version appends a step; steps never change.
-MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _v1, 2: _v2, 3: _v3}
+MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 SCHEMA_VERSION: Final = max(MIGRATIONS)

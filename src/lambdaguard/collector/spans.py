@@ -318,6 +318,37 @@ def _function_from(raw: str, resource: dict[str, Any]) -> FunctionFact | None:
     )
 
 
+def _unloaded_function(
+    span: Any, attrs: dict[str, Any], resource: dict[str, Any]
+) -> FunctionFact | None:
+    """The function of a failed INIT span that carries no ARN, from name and region.
+
+    A handler that cannot be imported fails before Lambda hands the runtime a
+    context, so the agent knows only ``AWS_LAMBDA_FUNCTION_NAME``,
+    ``AWS_REGION`` and the version. Its init error is kept against
+    ``arn:aws:lambda:REGION:ACCOUNT:function:NAME`` with the account empty when
+    unknown; analysis joins it to the function by region and name.
+    """
+    if span.name != semconv.INIT_SPAN_NAME and _text(attrs, semconv.PHASE) != semconv.PHASE_INIT:
+        return None
+    if _text(attrs, semconv.INVOCATION_OUTCOME) != semconv.OUTCOME_ERROR:
+        return None
+    name = _text(resource, semconv.FAAS_NAME)
+    region = _text(resource, semconv.CLOUD_REGION)
+    if not name or not region or ":" in name or ":" in region:
+        return None
+    account = _text(resource, semconv.CLOUD_ACCOUNT_ID)
+    return FunctionFact(
+        arn=f"arn:aws:lambda:{region}:{account if account.isdigit() else ''}:function:{name}",
+        account=account if account.isdigit() else "",
+        region=region,
+        name=name,
+        layer_version=_text(resource, semconv.LAYER_VERSION),
+        runtime=_text(resource, semconv.FUNCTION_RUNTIME),
+        version=_text(resource, semconv.FAAS_VERSION),
+    )
+
+
 def _hosts(span: Any, default_ns: int) -> Iterator[tuple[HostFact, int]]:
     for event in span.events:
         if event.name != semconv.CONNECTION_EVENT:
@@ -369,7 +400,9 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
                     else resource_function
                 )
                 if function is None:
-                    continue
+                    function = _unloaded_function(span, attrs, resource)
+                    if function is None:
+                        continue
                 time_ns = span.start_time_unix_nano or now_ns
                 phase = _text(attrs, semconv.PHASE)
                 is_init = span.name == semconv.INIT_SPAN_NAME or phase == semconv.PHASE_INIT

@@ -29,6 +29,7 @@ errors are translated to :class:`~lambdaguard.errors.StoreError` here.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -53,6 +54,7 @@ from lambdaguard.evidence import (
     ErrorSeen,
     FunctionSeen,
     HostSeen,
+    InventoryEntry,
     InvocationDay,
     ObservedCall,
     Principal,
@@ -203,7 +205,27 @@ durations_t = sa.Table(
     sa.Column("bucket", sa.Integer, primary_key=True),  # spans.duration_bucket
     sa.Column("count", sa.BigInteger, nullable=False),
 )
-# Policy trials (`lambdaguard policy --pin`): written by analysis, never by ingestion.
+# The account's listing (schema v3), written by `lambdaguard inventory`.
+inventory_t = sa.Table(
+    "lg_inventory",
+    metadata,
+    sa.Column("arn", sa.Text, primary_key=True),
+    sa.Column("account", sa.Text, nullable=False),
+    sa.Column("region", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("runtime", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("package_type", sa.Text, nullable=False),
+    sa.Column("architectures", sa.Text, nullable=False),
+    sa.Column("layers", sa.Text, nullable=False),
+    sa.Column("lambdaguard", sa.Boolean, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("last_modified", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("read_at", sa.BigInteger, nullable=False),
+)
+# Policy trials (schema v4, `lambdaguard policy --pin`): written by analysis, never by ingestion.
 trials_t = sa.Table(
     "lg_trials",
     metadata,
@@ -237,7 +259,6 @@ trial_denials_t = sa.Table(
     sa.Column("span_id", sa.Text, nullable=False),
     sa.Column("first_detected", sa.BigInteger, nullable=False),  # unix ns
 )
-
 # Every evidence table, in the order writers lock them and stats counts them.
 _TABLES: Final = (
     functions_t,
@@ -886,6 +907,74 @@ class Store:
                 r.arn, r.phase, r.error_type, int(r.count), _dt(r.first_seen), _dt(r.last_seen)
             )
             for r in self._rows(self._where_arn(stmt, errors_t, function_arn))
+        ]
+
+    def record_inventory(self, entries: Sequence[InventoryEntry], *, read_at: datetime) -> int:
+        """Replace the listed functions' rows (one transaction); returns rows written."""
+        if not entries:
+            return 0
+        at = int(read_at.timestamp() * 1e9)
+        rows = sorted(
+            (
+                {
+                    "arn": e.arn,
+                    "account": e.account,
+                    "region": e.region,
+                    "name": e.name,
+                    "runtime": e.runtime,
+                    "role": e.role,
+                    "package_type": e.package_type,
+                    "architectures": json.dumps(list(e.architectures)),
+                    "layers": json.dumps(list(e.layers)),
+                    "lambdaguard": e.lambdaguard,
+                    "tags": json.dumps(dict(e.tags), sort_keys=True),
+                    "state": e.state,
+                    "last_modified": int(e.last_modified.timestamp() * 1e9)
+                    if e.last_modified
+                    else 0,
+                    "source": e.source,
+                    "read_at": at,
+                }
+                for e in entries
+                if e.arn
+            ),
+            key=lambda r: str(r["arn"]),
+        )
+        stmt = self._insert(inventory_t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["arn"],
+            set_={c.name: stmt.excluded[c.name] for c in inventory_t.columns if c.name != "arn"},
+        )
+
+        def work(conn: Connection) -> int:
+            conn.execute(stmt, rows)
+            return len(rows)
+
+        written: int = self._retrying(work)
+        return written
+
+    def inventory(self) -> list[InventoryEntry]:
+        """Every function the account listed at the last inventory, by ARN (one query)."""
+        t = inventory_t.c
+        return [
+            InventoryEntry(
+                arn=r.arn,
+                account=r.account,
+                region=r.region,
+                name=r.name,
+                runtime=r.runtime,
+                role=r.role,
+                package_type=r.package_type,
+                architectures=tuple(json.loads(r.architectures or "[]")),
+                layers=tuple(json.loads(r.layers or "[]")),
+                lambdaguard=bool(r.lambdaguard),
+                tags=json.loads(r.tags or "{}"),
+                state=r.state,
+                last_modified=_dt(r.last_modified) if r.last_modified else None,
+                source=r.source,
+                read_at=_dt(r.read_at),
+            )
+            for r in self._rows(sa.select(inventory_t).order_by(t.arn))
         ]
 
     def stats(self) -> StoreStats:

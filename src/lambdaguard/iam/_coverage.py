@@ -8,11 +8,11 @@ from functools import cache
 from typing import Any
 
 from lambdaguard.errors import IamDataError
-from lambdaguard.iam._grant import Call, _slots, lookup_action
+from lambdaguard.iam._authorize import Call, _slots, lookup_action
 from lambdaguard.iam._mapper import operation_plan
 from lambdaguard.iam._model import Confidence
 from lambdaguard.iam._models import available_services, operation_members, service_info
-from lambdaguard.iam._rules import prepared_grant
+from lambdaguard.iam._rules import authorize_prepared
 
 __all__ = ["TOP_SERVICES", "CoverageReport", "ServiceCoverage", "coverage", "emittable_actions"]
 
@@ -77,6 +77,18 @@ class ServiceCoverage:
     free: int  # known to need no permission
     unknown: tuple[str, ...]  # operations with no mapping
     unscoped: tuple[str, ...]  # mapped but the request members cannot name the resource
+    # Second pass (beyond the call's own action):
+    data_older: tuple[
+        str, ...
+    ] = ()  # unknown, but the IAM service exists: the data predates the API
+    with_dependent: int = 0  # mapped operations whose actions list dependent actions
+    nested_roles: int = 0  # operations whose request can pass a role below the top level
+    # Authorizations of a sample request per mapped operation (every top-level
+    # string member named), by confidence.
+    exact: int = 0
+    template: int = 0
+    wildcard: int = 0
+    dependent: int = 0
 
     @property
     def known(self) -> int:
@@ -130,6 +142,11 @@ class CoverageReport:
         """Operations with no mapping, in total."""
         return sum(len(s.unknown) for s in self.services)
 
+    def total(self, field: str) -> int:
+        """The sum of an integer field (or the length of a tuple field) over the services."""
+        values = (getattr(s, field) for s in self.services)
+        return sum(len(v) if isinstance(v, tuple) else int(v) for v in values)
+
 
 # Sample values for members whose shape the preparers parse.
 _SAMPLES: dict[str, str] = {
@@ -155,6 +172,8 @@ def _sample_params(service: str, operation: str) -> dict[str, Any]:
         sample = _SAMPLES.get(name.lower(), "example")
         if member.type_name == "string":
             params[name] = sample
+        elif member.type_name in ("integer", "long") and name.lower() in _SAMPLES:
+            params[name] = int(sample)
         elif member.type_name == "list" and getattr(member.member, "type_name", "") == "string":
             params[name] = [sample]
     return params
@@ -181,7 +200,7 @@ def _addressable(service: str, operation: str, action: str) -> bool | None:
         "123456789012",
         "aws",
     )
-    found = prepared_grant(call, action)
+    found = authorize_prepared(call, action)
     if all(a.resource == "*" and a.confidence is Confidence.EXACT for a in found):
         return None  # the request targets none of the action's optional resource types
     return any(a.resource != "*" for a in found)
@@ -227,6 +246,7 @@ def service_coverage(service: str) -> ServiceCoverage:
             scoped += 1
         else:
             unscoped.append(op)
+    second = _second_pass(service, info.operations, frozenset(unknown))
     return ServiceCoverage(
         service=service,
         prefix=prefix,
@@ -238,7 +258,49 @@ def service_coverage(service: str) -> ServiceCoverage:
         free=free,
         unknown=tuple(unknown),
         unscoped=tuple(unscoped),
+        data_older=tuple(op for op in unknown if operation_plan(service, op).prefix is not None),
+        **second,
     )
+
+
+def _second_pass(
+    service: str, operations: tuple[str, ...], unknown: frozenset[str]
+) -> dict[str, int]:
+    """Dependent actions, nested roles and answer confidences of one service's operations."""
+    from lambdaguard.iam._beyond import role_paths
+    from lambdaguard.iam._dependent import dependent_actions
+    from lambdaguard.iam._mapper import authorizations
+
+    counts = {c.value: 0 for c in Confidence}
+    with_dependent = nested = 0
+    for op in operations:
+        plan = operation_plan(service, op)
+        if op in unknown or plan.kind == "free":
+            continue
+        if any(dependent_actions(a) for a in plan.actions):
+            with_dependent += 1
+        if any("." in p or "[]" in p for p in role_paths(service, op)):
+            nested += 1
+        try:
+            found = authorizations(
+                service,
+                op,
+                _sample_params(service, op),
+                region="us-east-1",
+                account="123456789012",
+            )
+        except IamDataError:
+            continue
+        for auth in found:
+            counts[auth.confidence.value] += 1
+    return {
+        "with_dependent": with_dependent,
+        "nested_roles": nested,
+        "exact": counts["exact"],
+        "template": counts["template"],
+        "wildcard": counts["wildcard"],
+        "dependent": counts["dependent"],
+    }
 
 
 def coverage(services: Iterable[str] | None = None) -> CoverageReport:
@@ -247,14 +309,116 @@ def coverage(services: Iterable[str] | None = None) -> CoverageReport:
     return CoverageReport(tuple(service_coverage(name) for name in names))
 
 
-# Actions the mapper adds on top of a plan's own actions.
+# Actions the mapper adds on top of a plan's own actions (``_beyond`` and the
+# S3 KMS / Data API extras), besides the dependent and tagging actions below.
 _DEPENDENT_ACTIONS = (
     "iam:PassRole",
+    "iam:CreateServiceLinkedRole",
     "kms:GenerateDataKey",
     "kms:Decrypt",
     "s3express:CreateSession",
     "secretsmanager:GetSecretValue",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+    "s3:GetBucketLocation",
 )
+
+
+def extra_actions(service: str, operation: str, actions: Iterable[str]) -> set[str]:
+    """Actions the mapper may add for one operation: dependent, tagging, S3 variants."""
+    from lambdaguard.iam._beyond import tagging_action
+    from lambdaguard.iam._data import iam_service
+    from lambdaguard.iam._dependent import dependent_actions
+
+    out: set[str] = set()
+    prefix = None
+    for action in actions:
+        prefix, _, name = action.partition(":")
+        out.update(dependent_actions(action))
+        if prefix == "s3":
+            # Directory buckets (s3express) and S3 on Outposts (s3-outposts).
+            for other in ("s3express", "s3-outposts"):
+                data = iam_service(other)
+                found = data.action(name) if data is not None else None
+                if found is not None:
+                    out.add(f"{other}:{found.name}")
+    if prefix is not None:
+        tagging = tagging_action(prefix, operation)
+        if tagging is not None:
+            out.add(tagging)
+    return out
+
+
+@cache
+def _bound_in(service: str, operation: str) -> frozenset[tuple[str, str, str]]:
+    """(prefix, resource type, placeholder) the operation's sample request fills."""
+    from lambdaguard.iam._arns import CONTEXT_VARIABLES
+
+    plan = operation_plan(service, operation)
+    if plan.kind not in ("name", "rename", "documented", "rule"):
+        return frozenset()
+    params = _sample_params(service, operation)
+    # A member holding an ARN (``...Arn``) names its resource verbatim.
+    verbatim = any(m.lower().endswith("arn") for m in operation_members(service, operation))
+    out: set[tuple[str, str, str]] = set()
+    for action in plan.actions:
+        try:
+            slots = _slots(action)
+        except IamDataError:
+            continue
+        prefix = action.partition(":")[0]
+        if verbatim and prefix == plan.prefix:
+            for slot in slots:
+                out.update(
+                    (prefix, slot.key, v)
+                    for v in slot.template.variables
+                    if v not in CONTEXT_VARIABLES
+                )
+            continue
+        call = Call(service, prefix, operation, params, "us-east-1", "123456789012", "aws")
+        try:
+            found = [a.resource for a in authorize_prepared(call, action)]
+        except (IamDataError, LookupError, ValueError, TypeError):
+            continue
+        for slot in slots:
+            if any(slot.template.pattern.match(r) for r in found):
+                out.update(
+                    (prefix, slot.key, v)
+                    for v in slot.template.variables
+                    if v not in CONTEXT_VARIABLES
+                )
+    return frozenset(out)
+
+
+def unbound_placeholders(services: Iterable[str]) -> frozenset[tuple[str, str, str]]:
+    """ARN template placeholders of the services' actions that no request of theirs fills.
+
+    Each is (IAM prefix, resource type, placeholder); a placeholder counts as
+    bound when a request naming every top-level string member of some
+    operation gets an ARN of that resource type from the real mapping path.
+    """
+    from lambdaguard.iam._arns import CONTEXT_VARIABLES
+
+    seen: set[tuple[str, str, str]] = set()
+    bound: set[tuple[str, str, str]] = set()
+    for service in services:
+        for op in service_info(service).operations:
+            plan = operation_plan(service, op)
+            for action in plan.actions:
+                try:
+                    slots = _slots(action)
+                except IamDataError:
+                    continue
+                prefix = action.partition(":")[0]
+                for slot in slots:
+                    seen.update(
+                        (prefix, slot.key, v)
+                        for v in slot.template.variables
+                        if v not in CONTEXT_VARIABLES
+                    )
+            bound.update(_bound_in(service, op))
+    return frozenset(seen - bound)
 
 
 def emittable_actions() -> frozenset[str]:
@@ -262,5 +426,7 @@ def emittable_actions() -> frozenset[str]:
     actions: set[str] = set(_DEPENDENT_ACTIONS)
     for service in available_services():
         for op in service_info(service).operations:
-            actions.update(operation_plan(service, op).actions)
+            plan = operation_plan(service, op)
+            actions.update(plan.actions)
+            actions.update(extra_actions(service, op, plan.actions))
     return frozenset(actions)

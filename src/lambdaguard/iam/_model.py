@@ -20,11 +20,17 @@ class Confidence(enum.Enum):
     - ``WILDCARD``: the action supports resource types but the recorded
       parameters do not name one, so the resource fell back to ``*``; the
       explanation says why.
+    - ``DEPENDENT``: AWS may evaluate this action as well, depending on
+      something the request does not show (the Service Authorization Reference
+      lists it as a dependent action, or the data may be encrypted under a
+      customer-managed key). A proposal keeps it where today's grant allows it,
+      and the explanation says when it is needed.
     """
 
     EXACT = "exact"
     TEMPLATE = "template"
     WILDCARD = "wildcard"
+    DEPENDENT = "dependent"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from lambdaguard.iam._arns import parse_arn, usable
-from lambdaguard.iam._grant import Call, grant, unscoped
+from lambdaguard.iam._authorize import Call, authorize, unscoped
 from lambdaguard.iam._model import Authorization, Confidence
 
 __all__ = ["PERMISSION_FREE", "PREPARERS", "RENAMES", "RULES", "RULE_ACTIONS", "Prepared"]
@@ -166,6 +166,11 @@ RENAMES: dict[tuple[str, str], str] = {
             "DescribeSubscribersForNotification",
         )
     },
+    # Timestream's Query API: the Service Authorization Reference links four
+    # actions to it (Select for "select from table" queries, SelectValues for
+    # "select 1", Unload, ListMeasures); the query text, which decides, is not
+    # recorded, so the common one is named.
+    ("timestream-query", "Query"): "timestream:Select",
     # IoT secure tunneling and the IoT data plane live under the iot prefix.
     ("iotsecuretunneling", "OpenTunnel"): "iot:OpenTunnel",
 }
@@ -302,10 +307,32 @@ def _secret(value: str) -> Prepared:
     return Prepared({"SecretId": f"{value}-??????"}, _SECRET_NOTE)
 
 
+def _secret_arn(value: str) -> Prepared:
+    """A secret ARN given without its random suffix (a partial ARN) still needs '-??????'.
+
+    Secrets Manager API reference (SecretId): "For an ARN, we recommend that
+    you specify a complete ARN rather than a partial ARN"; a partial ARN
+    (without the six characters AWS appends) finds the secret, but IAM
+    evaluates the complete ARN, so the grant must allow the suffix.
+    """
+    arn = parse_arn(value)
+    if arn is None or arn.service != "secretsmanager" or not arn.resource.startswith("secret:"):
+        return Prepared()
+    if _SUFFIXED.search(arn.resource):
+        return Prepared()
+    return Prepared(
+        arn=f"{value}-??????",
+        note="The secret ARN was given without its six random characters (a partial ARN), "
+        "so the ARN ends in '-??????'.",
+    )
+
+
 def _prepare_secretsmanager(call: Call) -> Prepared:
     raw = _str(call.params, "SecretId") or _str(call.params, "Name")
-    if raw is None or raw.startswith("arn:"):
+    if raw is None:
         return Prepared()
+    if raw.startswith("arn:"):
+        return _secret_arn(raw)
     return _secret(raw)
 
 
@@ -491,7 +518,7 @@ PREPARERS: dict[str, Callable[[Call], Prepared]] = {
 }
 
 
-def prepared_grant(call: Call, action: str, **overrides: Any) -> list[Authorization]:
+def authorize_prepared(call: Call, action: str, **overrides: Any) -> list[Authorization]:
     """Grant ``action`` with the service's preparer applied (``overrides`` win)."""
     preparer = PREPARERS.get(call.service)
     prep = preparer(call) if preparer else Prepared()
@@ -499,7 +526,7 @@ def prepared_grant(call: Call, action: str, **overrides: Any) -> list[Authorizat
         return [unscoped(action, prep.blocked + ".")]
     kwargs: dict[str, Any] = {"values": prep.values, "note": prep.note, "arn": prep.arn}
     kwargs.update(overrides)
-    return grant(call, action, **kwargs)
+    return authorize(call, action, **kwargs)
 
 
 def _sub(call: Call, params: Mapping[str, Any]) -> Call:
@@ -537,7 +564,7 @@ def _has_version(params: Mapping[str, Any]) -> bool:
 @_rule("s3", _S3_VERSIONED, tuple(a for pair in _S3_VERSIONED.values() for a in pair))
 def _s3_versioned(call: Call) -> list[Authorization]:
     plain, versioned = _S3_VERSIONED[call.operation]
-    return prepared_grant(call, versioned if _has_version(call.params) else plain)
+    return authorize_prepared(call, versioned if _has_version(call.params) else plain)
 
 
 @_rule(
@@ -556,7 +583,7 @@ def _s3_object_attributes(call: Call) -> list[Authorization]:
         pair = ("s3:GetObjectVersion", "s3:GetObjectVersionAttributes")
     else:
         pair = ("s3:GetObject", "s3:GetObjectAttributes")
-    return [a for action in pair for a in prepared_grant(call, action)]
+    return [a for action in pair for a in authorize_prepared(call, action)]
 
 
 def _copy_source(call: Call) -> tuple[dict[str, Any], bool] | None:
@@ -584,11 +611,11 @@ def _copy_source(call: Call) -> tuple[dict[str, Any], bool] | None:
 def _s3_put(call: Call) -> list[Authorization]:
     # Uploading with a tag set also needs s3:PutObjectTagging, and with an ACL
     # s3:PutObjectAcl (S3 API reference, PutObject "Permissions").
-    out = prepared_grant(call, "s3:PutObject")
+    out = authorize_prepared(call, "s3:PutObject")
     if call.params.get("Tagging"):
-        out += prepared_grant(call, "s3:PutObjectTagging")
+        out += authorize_prepared(call, "s3:PutObjectTagging")
     if call.params.get("ACL") or any(str(k).startswith("Grant") for k in call.params):
-        out += prepared_grant(call, "s3:PutObjectAcl")
+        out += authorize_prepared(call, "s3:PutObjectAcl")
     return out
 
 
@@ -604,8 +631,8 @@ def _s3_copy(call: Call) -> list[Authorization]:
     else:
         params, version = source
         action = "s3:GetObjectVersion" if version else "s3:GetObject"
-        out += prepared_grant(_sub(call, params), action)
-    out += prepared_grant(call, "s3:PutObject")
+        out += authorize_prepared(_sub(call, params), action)
+    out += authorize_prepared(call, "s3:PutObject")
     return out
 
 
@@ -616,7 +643,7 @@ def _s3_delete_objects(call: Call) -> list[Authorization]:
     delete = call.params.get("Delete")
     objects = delete.get("Objects") if isinstance(delete, Mapping) else None
     if not isinstance(objects, list) or not objects:
-        return prepared_grant(
+        return authorize_prepared(
             _sub(call, {"Bucket": call.params.get("Bucket")}),
             "s3:DeleteObject",
             values={"ObjectName": "*"},
@@ -631,7 +658,7 @@ def _s3_delete_objects(call: Call) -> list[Authorization]:
         if (action, repr(entry.get("Key"))) in seen:  # keys cut to one prefix repeat
             continue
         seen.add((action, repr(entry.get("Key"))))
-        out += prepared_grant(
+        out += authorize_prepared(
             _sub(call, {"Bucket": call.params.get("Bucket"), "Key": entry.get("Key")}), action
         )
     return out or [unscoped("s3:DeleteObject", "The request's object list holds no usable key.")]
@@ -662,7 +689,7 @@ def _ddb_batch(call: Call) -> list[Authorization]:
         return [unscoped(action, "The request's tables (RequestItems) were not recorded.")]
     out: list[Authorization] = []
     for table in list(items)[:100]:  # BatchGetItem names at most 100 items, so 100 tables
-        out += grant(_sub(call, _table_params(table)), action)
+        out += authorize(_sub(call, _table_params(table)), action)
     return out
 
 
@@ -697,7 +724,7 @@ def _ddb_transact(call: Call) -> list[Authorization]:
             pairs.setdefault((action, repr(table)), table)
     out: list[Authorization] = []
     for (action, _), table in pairs.items():
-        out += grant(_sub(call, _table_params(table)), action)
+        out += authorize(_sub(call, _table_params(table)), action)
     return out or [unscoped("dynamodb:GetItem", "No transaction item names a known action.")]
 
 
@@ -744,7 +771,7 @@ def partiql_target(statement: object) -> tuple[str, str, str | None] | None:
     return action, table, index
 
 
-def _statement_grants(call: Call, statements: Iterable[object]) -> list[Authorization]:
+def _statement_authorizations(call: Call, statements: Iterable[object]) -> list[Authorization]:
     out: list[Authorization] = []
     seen: set[str] = set()
     for statement in statements:
@@ -762,7 +789,7 @@ def _statement_grants(call: Call, statements: Iterable[object]) -> list[Authoriz
             )
             continue
         action, table, index = target
-        out += grant(_sub(call, _table_params(table, index)), action)
+        out += authorize(_sub(call, _table_params(table, index)), action)
     return out
 
 
@@ -772,7 +799,7 @@ _PARTIQL_ACTIONS = tuple(dict.fromkeys(_PARTIQL_VERBS.values()))
 @_rule("dynamodb", ["ExecuteStatement"], _PARTIQL_ACTIONS)
 def _ddb_statement(call: Call) -> list[Authorization]:
     # A PartiQL statement is authorized by its verb's action on its table (or index).
-    return _statement_grants(call, [call.params.get("Statement")])
+    return _statement_authorizations(call, [call.params.get("Statement")])
 
 
 @_rule("dynamodb", ["BatchExecuteStatement", "ExecuteTransaction"], _PARTIQL_ACTIONS)
@@ -781,7 +808,7 @@ def _ddb_statements(call: Call) -> list[Authorization]:
     raw = call.params.get(key)
     if not isinstance(raw, list) or not raw:
         return [unscoped("dynamodb:PartiQLSelect", f"The statements ({key}) were not recorded.")]
-    return _statement_grants(
+    return _statement_authorizations(
         call, [s.get("Statement") if isinstance(s, Mapping) else s for s in raw[:100]]
     )
 
@@ -810,7 +837,7 @@ def _bedrock_invoke(call: Call) -> list[Authorization]:
     # as well as on the profile (Bedrock user guide, "Prerequisites for
     # inference profiles").
     action = _BEDROCK[call.operation]
-    out = prepared_grant(call, action)
+    out = authorize_prepared(call, action)
     raw = _str(call.params, "modelId")
     if raw is not None and _PROFILE.match(raw):
         model = raw.split(".", 1)[1]
@@ -836,11 +863,11 @@ def _sts_assume_role(call: Call) -> list[Authorization]:
     # Passing session tags needs sts:TagSession, and a source identity
     # sts:SetSourceIdentity, on the same role (IAM User Guide, "Passing session
     # tags in AWS STS" and "Monitor and control actions taken with assumed roles").
-    out = grant(call, "sts:AssumeRole")
+    out = authorize(call, "sts:AssumeRole")
     if call.params.get("Tags") or call.params.get("TransitiveTagKeys"):
-        out += grant(call, "sts:TagSession")
+        out += authorize(call, "sts:TagSession")
     if call.params.get("SourceIdentity"):
-        out += grant(call, "sts:SetSourceIdentity")
+        out += authorize(call, "sts:SetSourceIdentity")
     return out
 
 
@@ -856,9 +883,9 @@ def _ssm_names(call: Call) -> list[Authorization]:
     out: list[Authorization] = []
     for name in names[:10]:  # both operations accept at most 10 names
         if isinstance(name, str) and name.startswith("arn:"):
-            out += grant(_sub(call, {}), action, arn=name)
+            out += authorize(_sub(call, {}), action, arn=name)
         elif isinstance(name, str) and usable(name) is None and _ssm_name(name):
-            out += grant(
+            out += authorize(
                 _sub(call, {}), action, values={"ParameterNameWithoutLeadingSlash": _ssm_name(name)}
             )
         else:
@@ -874,7 +901,7 @@ def _ssm_names(call: Call) -> list[Authorization]:
 def _secrets_batch(call: Call) -> list[Authorization]:
     # BatchGetSecretValue needs secretsmanager:BatchGetSecretValue, and
     # GetSecretValue on every secret it returns.
-    out = grant(_sub(call, {}), "secretsmanager:BatchGetSecretValue")
+    out = authorize(_sub(call, {}), "secretsmanager:BatchGetSecretValue")
     ids = call.params.get("SecretIdList")
     if not isinstance(ids, list) or not ids:
         out.append(
@@ -885,10 +912,16 @@ def _secrets_batch(call: Call) -> list[Authorization]:
         return out
     for raw in ids[:20]:  # the API accepts at most 20 ids
         if isinstance(raw, str) and raw.startswith("arn:"):
-            out += grant(_sub(call, {}), "secretsmanager:GetSecretValue", arn=raw)
+            partial = _secret_arn(raw)
+            out += authorize(
+                _sub(call, {}),
+                "secretsmanager:GetSecretValue",
+                arn=partial.arn or raw,
+                note=partial.note,
+            )
         elif isinstance(raw, str) and usable(raw) is None:
             prep = _secret(raw)
-            out += grant(
+            out += authorize(
                 _sub(call, {}), "secretsmanager:GetSecretValue", values=prep.values, note=prep.note
             )
         else:
@@ -910,7 +943,7 @@ def _events_put(call: Call) -> list[Authorization]:
         bus = entry.get("EventBusName") if isinstance(entry, Mapping) else None
         if bus is None:
             bus = "default"
-        out += grant(_sub(call, {"EventBusName": bus}), "events:PutEvents")
+        out += authorize(_sub(call, {"EventBusName": bus}), "events:PutEvents")
     return out
 
 
@@ -924,13 +957,13 @@ def _kms_reencrypt(call: Call) -> list[Authorization]:
     ):
         used = call.response.get(answer)
         if isinstance(used, str) and parse_arn(used) is not None:
-            out += grant(_sub(call, {}), action, arn=used)
+            out += authorize(_sub(call, {}), action, arn=used)
             continue
         raw = call.params.get(param)
         if isinstance(raw, str) and _KEY_ID.match(raw):
-            out += grant(_sub(call, {}), action, values={"KeyId": raw})
+            out += authorize(_sub(call, {}), action, values={"KeyId": raw})
         else:
-            out += grant(_sub(call, {param: raw} if isinstance(raw, str) else {}), action)
+            out += authorize(_sub(call, {param: raw} if isinstance(raw, str) else {}), action)
     return out
 
 
@@ -950,4 +983,157 @@ def _sns_publish(call: Call) -> list[Authorization]:
                 "An SMS sent to a phone number is authorized on '*'.",
             )
         ]
-    return grant(call, "sns:Publish")
+    return authorize(call, "sns:Publish")
+
+
+# -- S3 Control: S3 on Outposts, account-level settings, directory-bucket access points --
+
+# S3 Control operations that exist only for S3 on Outposts buckets (their API
+# reference: "This action creates an Amazon S3 on Outposts bucket", "To use
+# this operation, you must have permission to perform the
+# s3-outposts:PutLifecycleConfiguration action" ...). Deleting a
+# sub-configuration is authorized by its Put action, as for S3 buckets.
+_OUTPOSTS_BUCKET_OPS: dict[str, str] = {
+    "CreateBucket": "s3-outposts:CreateBucket",
+    "DeleteBucket": "s3-outposts:DeleteBucket",
+    "GetBucket": "s3-outposts:GetBucket",
+    "GetBucketLifecycleConfiguration": "s3-outposts:GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "s3-outposts:PutLifecycleConfiguration",
+    "DeleteBucketLifecycleConfiguration": "s3-outposts:PutLifecycleConfiguration",
+    "GetBucketReplication": "s3-outposts:GetReplicationConfiguration",
+    "PutBucketReplication": "s3-outposts:PutReplicationConfiguration",
+    "DeleteBucketReplication": "s3-outposts:PutReplicationConfiguration",
+    "GetBucketTagging": "s3-outposts:GetBucketTagging",
+    "PutBucketTagging": "s3-outposts:PutBucketTagging",
+    "DeleteBucketTagging": "s3-outposts:PutBucketTagging",
+    "GetBucketPolicy": "s3-outposts:GetBucketPolicy",
+    "PutBucketPolicy": "s3-outposts:PutBucketPolicy",
+    "DeleteBucketPolicy": "s3-outposts:DeleteBucketPolicy",
+    "GetBucketVersioning": "s3-outposts:GetBucketVersioning",
+    "PutBucketVersioning": "s3-outposts:PutBucketVersioning",
+}
+_OUTPOSTS_ARN = re.compile(
+    r"^arn:(?P<partition>[^:]+):s3-outposts:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"outpost/(?P<outpost>[A-Za-z0-9-]+)/(?P<kind>bucket|accesspoint)/(?P<name>[^/]+)$"
+)
+
+
+def _outposts_target(call: Call, member: str) -> str | None:
+    raw = call.params.get(member)
+    return raw if isinstance(raw, str) and _OUTPOSTS_ARN.match(raw) else None
+
+
+@_rule("s3control", list(_OUTPOSTS_BUCKET_OPS), tuple(dict.fromkeys(_OUTPOSTS_BUCKET_OPS.values())))
+def _s3control_outposts_bucket(call: Call) -> list[Authorization]:
+    action = _OUTPOSTS_BUCKET_OPS[call.operation]
+    arn = _outposts_target(call, "Bucket")
+    if arn is not None:
+        return authorize(_sub(call, {}), action, arn=arn)
+    outpost, bucket = _str(call.params, "OutpostId"), _str(call.params, "Bucket")
+    if call.operation == "CreateBucket" and outpost and bucket and "/" not in bucket:
+        # CreateBucket names the bucket and its Outpost (x-amz-outpost-id).
+        return authorize(
+            _sub(call, {}), action, values={"OutpostId": outpost, "BucketName": bucket}
+        )
+    return [
+        unscoped(
+            action,
+            "S3 on Outposts buckets are named by their ARN "
+            "(arn:aws:s3-outposts:REGION:ACCOUNT:outpost/ID/bucket/NAME), which was not recorded.",
+        )
+    ]
+
+
+@_rule("s3control", ["ListRegionalBuckets"], ("s3-outposts:ListRegionalBuckets",))
+def _s3control_regional_buckets(call: Call) -> list[Authorization]:
+    return authorize(call, "s3-outposts:ListRegionalBuckets")
+
+
+# Account-level Block Public Access (S3 Control): s3:GetAccountPublicAccessBlock
+# and s3:PutAccountPublicAccessBlock; deleting the setting is a Put.
+_ACCOUNT_BPA = {
+    "GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+    "PutPublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+    "DeletePublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+}
+
+
+@_rule("s3control", list(_ACCOUNT_BPA), tuple(dict.fromkeys(_ACCOUNT_BPA.values())))
+def _s3control_account_bpa(call: Call) -> list[Authorization]:
+    return authorize(call, _ACCOUNT_BPA[call.operation])
+
+
+# Access point operations go to s3-outposts for an Outposts access point (named
+# by its ARN), to s3express for a directory bucket's access point (its name
+# ends in --xa-s3; the bucket's in --x-s3), and to s3 otherwise.
+_ACCESS_POINT_OPS = (
+    "CreateAccessPoint",
+    "DeleteAccessPoint",
+    "GetAccessPoint",
+    "GetAccessPointPolicy",
+    "PutAccessPointPolicy",
+    "DeleteAccessPointPolicy",
+    "ListAccessPoints",
+)
+_DIRECTORY_ACCESS_POINT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}--[a-z0-9-]+--xa-s3$")
+
+
+@_rule(
+    "s3control",
+    _ACCESS_POINT_OPS,
+    (
+        *(
+            f"{p}:{op}"
+            for op in _ACCESS_POINT_OPS
+            for p in ("s3", "s3-outposts", "s3express")
+            if f"{p}:{op}" != "s3express:ListAccessPoints"
+        ),
+        "s3express:ListAccessPointsForDirectoryBuckets",
+    ),
+)
+def _s3control_access_point(call: Call) -> list[Authorization]:
+    op = call.operation
+    name = _str(call.params, "Name")
+    bucket = _str(call.params, "Bucket")
+    outposts = _outposts_target(call, "Name") or _outposts_target(call, "Bucket")
+    if outposts is not None:
+        m = _OUTPOSTS_ARN.match(outposts)
+        assert m is not None  # _outposts_target matched it
+        if m.group("kind") == "accesspoint":
+            return authorize(_sub(call, {}), f"s3-outposts:{op}", arn=outposts)
+        ap = name if name and not name.startswith("arn:") else None
+        if ap is not None:
+            values = {
+                "OutpostId": m.group("outpost"),
+                "AccessPointName": ap,
+                "Account": m.group("account"),
+                "Region": m.group("region"),
+            }
+            return authorize(_sub(call, {}), f"s3-outposts:{op}", values=values)
+        return authorize(_sub(call, {}), f"s3-outposts:{op}")
+    directory = (name is not None and _DIRECTORY_ACCESS_POINT.match(name) is not None) or (
+        bucket is not None and _DIRECTORY_BUCKET.match(bucket) is not None
+    )
+    if directory:
+        if op == "ListAccessPoints":
+            return authorize(_sub(call, {}), "s3express:ListAccessPointsForDirectoryBuckets")
+        params = {"AccessPointName": name} if name else {}
+        return authorize(_sub(call, params), f"s3express:{op}")
+    return authorize_prepared(call, f"s3:{op}")
+
+
+_DIRECTORY_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}--[a-z0-9-]+--x-s3$")
+_DIRECTORY_AP_OPS = (
+    "GetAccessPointScope",
+    "PutAccessPointScope",
+    "DeleteAccessPointScope",
+    "ListAccessPointsForDirectoryBuckets",
+)
+
+
+@_rule("s3control", _DIRECTORY_AP_OPS, tuple(f"s3express:{op}" for op in _DIRECTORY_AP_OPS))
+def _s3control_directory_scope(call: Call) -> list[Authorization]:
+    # "To use this operation, you must have the permission to perform the
+    # s3express:GetAccessPointScope action." (S3 Control API reference)
+    name = call.params.get("Name")
+    return authorize(_sub(call, {"AccessPointName": name}), f"s3express:{call.operation}")

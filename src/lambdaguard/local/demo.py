@@ -8,9 +8,10 @@ errors, timeouts), the AWS calls with the IAM authorization requests each
 needs, and the outbound hosts with their TLS status. Everything runs on
 127.0.0.1 and is stopped before the command returns.
 
-Outputs (``--out``, default ``out/demo``): ``lambdaguard.db`` (the store),
-``functions.log`` (every function's stdout/stderr, including lambdaguard's
-JSON log line per invocation) and ``summary.json`` (what is printed, as data).
+Outputs (``--out``, default ``out/demo``): ``report.html`` (the HTML report
+of the demo's store), ``lambdaguard.db`` (the store), ``functions.log`` (every
+function's stdout/stderr, including lambdaguard's JSON log line per
+invocation) and ``summary.json`` (what is printed, as data).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class _CallRow:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every part ran (sample failures are part of the show)."""
-    from lambdaguard.local import demo_policy
+    from lambdaguard.local import demo_inventory, demo_policy
     from lambdaguard.local.harness import Stage, build_host_layer
 
     out: Path = args.out.resolve()
@@ -87,26 +88,79 @@ def run(args: argparse.Namespace) -> int:
         # Lambda ends idle environments with SIGTERM; anything the agent still holds is flushed.
         stage.shutdown_functions()
         summary = _summarise(stage, runs)
+        summary["inventory"] = demo_inventory.collect(stage)
+        # Last: the proof changes the account (a role per proposal, moto's IAM enforced).
         say("proposing right-sized policies and proving them under moto's IAM enforcement ...")
         policies = demo_policy.run(stage, runs)
     finally:
         stage.stop()
-    elapsed = time.monotonic() - started
     _print_summary(say, summary)
+    demo_inventory.show(say, summary["inventory"])
     demo_policy.show(say, policies)
     summary["policies"] = demo_policy.summary(policies)
+    report = _write_report(stage.store_url, out)
+    elapsed = time.monotonic() - started
     summary["elapsed_s"] = round(elapsed, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    _print_ending(say, out, report, elapsed, summary)
+    return 0
+
+
+def _write_report(store_url: str, out: Path) -> Path:
+    """The HTML report of the demo's store, drawn by the same code as `lambdaguard report`."""
+    from datetime import UTC, datetime
+
+    from lambdaguard.analysis.fleet import analyse, open_for_reading, printable_url
+    from lambdaguard.views.document import document
+    from lambdaguard.views.report import render_html
+
+    store = open_for_reading(store_url)
+    try:
+        findings = analyse(store, now=datetime.now(UTC), source=printable_url(store_url))
+    finally:
+        store.close()
+    path = out / "report.html"
+    path.write_text(render_html(document(findings)), encoding="utf-8")
+    return path
+
+
+def _command() -> str:
+    """How to run `lambdaguard` from here: plain when the environment is on PATH."""
+    own = Path(sys.executable).parent / "lambdaguard"
+    found = shutil.which("lambdaguard")
+    if found and Path(found).resolve() == own.resolve():
+        return "lambdaguard"
+    return _short(own)
+
+
+def _print_ending(
+    say: _Printer, out: Path, report: Path, elapsed: float, summary: dict[str, Any]
+) -> None:
+    store = f"sqlite:///{_short(out / 'lambdaguard.db')}"
+    lg = _command()
+    busiest = max(
+        (n for n, e in summary["functions"].items() if e["recorded"]),
+        key=lambda n: summary["functions"][n]["recorded"]["invocations"],
+        default="orders-api",
+    )
     say("")
     say(f"done in {elapsed:.0f} s; nothing left running. Outputs in {_short(out)}/:")
-    say(
-        f"  lambdaguard.db   the collector's store   (lambdaguard store --store {stage.store_url} stats)"
-    )
+    say(f"  report.html      the HTML report; open it in a browser: {report.as_uri()}")
+    say("  lambdaguard.db   the collector's store (SQLite)")
     say(
         "  functions.log    each function's stdout/stderr, with lambdaguard's JSON line per invocation"
     )
-    say("  summary.json     this report as data")
-    return 0
+    say("  summary.json     what is printed above, as data")
+    say("")
+    say("Next, on the demo's store:")
+    say(f"  {lg} functions --store {store}")
+    say(f"  {lg} show {busiest} --store {store}")
+    say(f"  {lg} report --store {store} -o report.html")
+    say(f"  {lg} store stats --store {store}")
+    if lg != "lambdaguard":
+        say("  (or run `make shell` first, then type `lambdaguard ...`)")
+    say("Then on your own functions: `make layer`, publish the zip as a layer, run")
+    say(f"`{lg} serve` and point the functions at it (README: Adding the layer to a function).")
 
 
 def _summarise(stage: Any, runs: list[Any]) -> dict[str, Any]:
@@ -276,7 +330,10 @@ def _short(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python -m lambdaguard.local.demo``."""
-    parser = argparse.ArgumentParser(prog="lambdaguard demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="lambdaguard demo",
+        description="Run the sample functions locally and show what was recorded.",
+    )
     configure(parser)
     try:
         return run(parser.parse_args(argv))

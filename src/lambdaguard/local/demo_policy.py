@@ -184,7 +184,8 @@ def prove(
         calls = [m for g in fn.evidence.calls for m in g.calls] if fn.evidence else []
         adapted = moto_policy(p.documents, calls)
         arn, credentials = proposed_role(stage.moto, f"{fn.name}-proposed", adapted.documents)
-        stage.use_credentials(fn.name, credentials)
+        # The proof run is not evidence: the agent stays off, the store keeps the first run only.
+        stage.use_credentials(fn.name, credentials, environment={"LAMBDAGUARD_ENABLED": "false"})
         roles[fn.name] = (arn, credentials, adapted.notes)
     # Functions lambdaguard never heard from (an INIT that fails before any
     # record) keep their role: there is nothing to propose for them.

@@ -470,13 +470,16 @@ class Stage:
             runs.append(self.invoke("broken-import", "direct", {"ping": True}))
         return runs
 
-    def use_credentials(self, function: str, credentials: Credentials) -> None:
-        """Run ``function`` from now on with other credentials (a fresh environment, as Lambda
-        does after a configuration change)."""
+    def use_credentials(
+        self, function: str, credentials: Credentials, *, environment: dict[str, str] | None = None
+    ) -> None:
+        """Run ``function`` from now on with other credentials (and environment variables
+        added), in a fresh environment, as Lambda does after a configuration change."""
         if self.service is None:
             raise ConfigError("Stage.start() must run before changing a function's credentials")
         config = self.service.config(function)
-        self.service.add(dataclasses.replace(config, credentials=credentials))
+        env = {**config.environment, **(environment or {})}
+        self.service.add(dataclasses.replace(config, credentials=credentials, environment=env))
 
     def shutdown_functions(self) -> None:
         """Shut the execution environments down (SIGTERM), so buffered telemetry is flushed."""

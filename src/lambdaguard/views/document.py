@@ -19,16 +19,20 @@ part that was not analysed is ``null``, never an empty object)::
 
     function = row + {"role_arn", "runtime", "tags": {k: v}, "evidence", "proposal",
                       "assumed_roles": [proposal, …], "judgement"}
+    evidence.calls[] = {"service", "operation", "count", "failed", "first_seen", "last_seen",
+                        "requests": [{"action", "resource", "confidence", "explanation"}, …],
+                        "calls": [{…, "requests": [index into the group's requests, …]}]}
     proposal = {"role_arn", "principal", "grant_read", "documents": [JSON text], "policies",
                 "statements", "replaces", "boundary", "confidence", "used", "unused",
                 "unused_total", "access", "diff", "terraform", "cloudformation", "unused_risky",
                 "unused_risky_total", "admin_equivalent", "escalation_paths_now",
                 "escalation_paths_after", "paths_now", "paths_after", "proved", "proof",
-                "notes", "trial"}                        (README: "lambdaguard policy")
+                "notes", "trial"}                        (README: "Right-sized policies")
     row      = {"name", "arn", "account", "region", "verdict": v | null,
                 "risk": {"score", "reasons"}, "invocations", "errors", "timeouts",
                 "cold_starts", "first_seen", "last_seen", "calls", "operations",
                 "hosts", "plaintext_hosts", "layer_version"}      (lambdaguard functions)
+               hosts and plaintext_hosts count third-party hosts: AWS endpoints apart
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from lambdaguard import __version__
@@ -74,6 +79,13 @@ def iso(moment: datetime | date | None) -> str | None:
     """ISO 8601 in UTC, with ``Z`` for datetimes (what every JSON output uses)."""
     if moment is None:
         return None
+    return _iso(moment)
+
+
+# A fleet's records share few distinct instants (a call's first and last seen are
+# its invocations'), and a large report formats each of them many times.
+@lru_cache(maxsize=1 << 16)
+def _iso(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
         return moment.isoformat().replace("+00:00", "Z")
     return moment.isoformat()
@@ -89,6 +101,10 @@ def _request(r: IamRequest) -> dict[str, str]:
 
 
 def _call_group(g: CallGroup) -> dict[str, Any]:
+    requests = g.requests
+    # Each call names its requests by their index in the group's list: the
+    # explanations are long and shared, and a large report repeats them otherwise.
+    index = {(r.action, r.resource): i for i, r in enumerate(requests)}
     return {
         "service": g.service,
         "operation": g.operation,
@@ -96,7 +112,7 @@ def _call_group(g: CallGroup) -> dict[str, Any]:
         "failed": g.failed,
         "first_seen": iso(g.first_seen),
         "last_seen": iso(g.last_seen),
-        "requests": [_request(r) for r in g.requests],
+        "requests": [_request(r) for r in requests],
         "calls": [
             {
                 "region": m.call.region,
@@ -115,7 +131,7 @@ def _call_group(g: CallGroup) -> dict[str, Any]:
                 "last_seen": iso(m.call.last_seen),
                 "trace_id": m.call.trace_id or None,
                 "span_id": m.call.span_id or None,
-                "requests": [f"{r.action} {r.resource}" for r in m.requests],
+                "requests": sorted({index[r.action, r.resource] for r in m.requests}),
                 "note": m.note,
             }
             for m in g.calls

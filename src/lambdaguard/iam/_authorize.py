@@ -1,4 +1,4 @@
-"""Turn one IAM action plus a call's recorded parameters into authorizations.
+"""Build authorizations: one IAM action plus a call's recorded parameters -> action on resource.
 
 This is the generic path every mapping ends in: look the action up in the IAM
 data, take its resource types, and find the resource the request names,
@@ -29,7 +29,7 @@ from lambdaguard.iam._data import IamAction, iam_service
 from lambdaguard.iam._model import Authorization, Confidence
 from lambdaguard.iam._models import operation_members
 
-__all__ = ["Call", "grant", "lookup_action", "unscoped"]
+__all__ = ["Call", "authorize", "lookup_action", "unscoped"]
 
 # Template placeholders whose request member does not share their name. Keyed
 # by (IAM prefix, placeholder); the value lists request members to try, in
@@ -57,6 +57,17 @@ _ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("xray", "GroupName"): ("GroupName",),
     ("scheduler", "ScheduleGroupName"): ("GroupName",),
     ("scheduler", "ScheduleName"): ("Name",),
+    ("ec2", "KeyPairName"): ("KeyName",),
+    ("ssm", "RoleName"): ("IamRole",),
+    ("lambda", "Alias"): ("Qualifier",),
+    ("sns", "TopicName"): ("Name",),
+    ("states", "ActivityName"): ("name",),
+    ("xray", "SamplingRuleName"): ("RuleName",),
+    ("glue", "UserDefinedFunctionName"): ("FunctionName",),
+    ("rekognition", "ProjectName"): ("ProjectName",),
+    ("sts", "FederatedUserName"): ("Name",),
+    # Restores name the table they create TargetTableName.
+    ("dynamodb", "TableName"): ("TableName", "TargetTableName"),
 }
 _SUFFIXES = ("Name", "Id", "Identifier", "Arn")
 _OWNER_MEMBERS = ("accountid", "awsaccountid")
@@ -170,7 +181,7 @@ def unscoped(action: str, why: str) -> Authorization:
     return Authorization(action, "*", Confidence.WILDCARD, why)
 
 
-def grant(
+def authorize(
     call: Call,
     action: str,
     *,
@@ -198,7 +209,15 @@ def grant(
 
     # 1. ARNs the request names verbatim (TopicArn, a function ARN as FunctionName ...).
     arns = [arn] if arn is not None else []
-    arns += [v for v in source.values() if isinstance(v, str) and v.startswith("arn:")]
+    # A request ARN the rule completed (a partial secret ARN + "-??????") is
+    # replaced by the completed form.
+    arns += [
+        v
+        for v in source.values()
+        if isinstance(v, str)
+        and v.startswith("arn:")
+        and not (arn and arn != v and arn.startswith(v))
+    ]
     wrong: list[str] = []
     filled: dict[str, list[str]] = {}
     verbatim: set[str] = set()

@@ -1,0 +1,203 @@
+"""What the agent keeps of a call beyond its request: response facts, bounds, credentials.
+
+Three small rules every AWS hook shares (botocore, aiobotocore, signed requests,
+calls made through AWS's Lambda extensions):
+
+- **Response facts** (:func:`response_facts`): read generically from
+  :data:`lambdaguard.recorded.RESPONSE_FACTS` (name -> paths; a ``[]`` segment
+  is every item of a list; distinct values joined by ``,``), so a fact added
+  there is recorded with no change here. Exported as one compact sorted JSON
+  object (``lambdaguard.aws.response``).
+- **Bounded params** (:func:`bounded_params`): the reduced request stays valid
+  JSON of at most :data:`MAX_PARAMS_BYTES`, by the rule the collector shares
+  (:func:`lambdaguard.recorded.bound_params`: the longest lists are halved
+  first, never a string in half), and the call says so (``params_truncated``):
+  the mapping then widens the resource instead of failing on cut JSON.
+- **Whose credentials** (:func:`credentials_of`): the access key id that signed
+  a call is compared, in memory only, with ``AWS_ACCESS_KEY_ID`` (the execution
+  role's, as Lambda put it in the environment) and with the keys returned by
+  ``sts:AssumeRole*`` calls the function made (:func:`learn_assumed`, which
+  remembers key id -> role ARN). Only the verdict and the role ARN are kept;
+  never a key id, a secret or a token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from lambdaguard import recorded, semconv
+from lambdaguard.agent.config import AWS_ACCESS_KEY_ID, AWS_LAMBDA_FUNCTION_NAME
+
+__all__ = [
+    "MAX_PARAMS_BYTES",
+    "access_key_of",
+    "bounded_params",
+    "credentials_of",
+    "forget",
+    "learn_assumed",
+    "response_facts",
+]
+
+MAX_PARAMS_BYTES = recorded.MAX_PARAMS_BYTES
+_MAX_FACT = 512
+_MAX_ITEMS = 1000  # list items read per "[]" segment
+_MAX_ASSUMED = 256
+
+# Compact sorted JSON without building an encoder per call.
+JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+# -- response facts ---------------------------------------------------------------
+
+_Paths = tuple[tuple[str, ...], ...]
+_compiled: tuple[int, int, tuple[tuple[str, _Paths], ...]] = (0, -1, ())
+
+
+def _split(path: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for segment in path.split("."):
+        if segment.endswith("[]") and segment != "[]":
+            out += [segment[:-2], "[]"]  # "Grants[]" is "Grants" then every item
+        elif segment:
+            out.append(segment)
+    return tuple(out)
+
+
+def _facts() -> tuple[tuple[str, _Paths], ...]:
+    # Split the paths once; again only if the table object or its size changed.
+    global _compiled  # noqa: PLW0603 - a cache of the shared table's parsed form
+    table = recorded.RESPONSE_FACTS
+    if _compiled[0] != id(table) or _compiled[1] != len(table):
+        parsed = tuple(
+            (str(name), tuple(_split(p) for p in paths)) for name, paths in table.items()
+        )
+        _compiled = (id(table), len(table), parsed)
+    return _compiled[2]
+
+
+def _walk(value: Any, path: tuple[str, ...], at: int, out: list[str]) -> None:
+    if at == len(path):
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            # A value too long to be an identifier is skipped, never cut: half a
+            # key id would name another key (the collector applies the same bound).
+            text = str(value)
+            if text and len(text) <= _MAX_FACT and text not in out:
+                out.append(text)
+        return
+    segment = path[at]
+    if segment == "[]":
+        if isinstance(value, list | tuple):
+            for item in value[:_MAX_ITEMS]:
+                _walk(item, path, at + 1, out)
+        return
+    if isinstance(value, Mapping):
+        child = value.get(segment)
+        if child is not None:
+            _walk(child, path, at + 1, out)
+
+
+def response_facts(response: object) -> str:
+    """The response facts of one parsed response as compact sorted JSON; ``""`` if none."""
+    if not isinstance(response, Mapping):
+        return ""
+    found: dict[str, str] = {}
+    for name, paths in _facts():
+        for path in paths:
+            if not path or path[0] not in response:
+                continue
+            values: list[str] = []
+            _walk(response, path, 0, values)
+            if values:
+                found[name] = ",".join(values)
+                break  # paths are tried in order: the first that answers wins
+    return JSON.encode(found) if found else ""
+
+
+# -- bounded params ---------------------------------------------------------------
+
+
+def bounded_params(reduced: Mapping[str, Any], limit: int = MAX_PARAMS_BYTES) -> tuple[str, bool]:
+    """``reduced`` as compact sorted JSON of at most ``limit`` bytes; True if anything was cut.
+
+    The rule is the one the collector applies too (:func:`lambdaguard.recorded.bound_params`):
+    the longest lists are halved first, no string is ever cut, and the text is
+    always valid JSON.
+    """
+    if not reduced:
+        return "{}", False
+    text, whole = recorded.bound_params(dict(reduced), limit)
+    return text, not whole
+
+
+# -- whose credentials ----------------------------------------------------------------
+
+_assumed: dict[str, str] = {}  # access key id -> role ARN (in memory only, bounded)
+
+
+def access_key_of(credentials: object) -> str:
+    """The access key id of a botocore credentials object, without refreshing it."""
+    if credentials is None:
+        return ""
+    attrs = getattr(credentials, "__dict__", None)
+    if isinstance(attrs, dict):
+        # RefreshableCredentials keeps it in _access_key; its access_key property
+        # would refresh (network I/O), so the attribute is read directly.
+        key = attrs.get("access_key") or attrs.get("_access_key")
+    else:
+        key = getattr(credentials, "access_key", None)  # ReadOnlyCredentials (a tuple)
+    return key if isinstance(key, str) else ""
+
+
+def _role_arn(assumed_arn: str) -> str:
+    # arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION -> arn:PARTITION:iam::ACCOUNT:role/NAME
+    # (the role's path is not in the assumed-role ARN, so it cannot be restored).
+    parts = assumed_arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "sts" or not parts[5].startswith("assumed-role/"):
+        return ""
+    name = parts[5].split("/")[1] if parts[5].count("/") >= 1 else ""
+    return f"arn:{parts[1]}:iam::{parts[4]}:role/{name}" if name else ""
+
+
+def learn_assumed(response: object) -> None:
+    """Remember which role the credentials an ``sts:AssumeRole*`` response returned belong to."""
+    if not isinstance(response, Mapping):
+        return
+    credentials = response.get("Credentials")
+    user = response.get("AssumedRoleUser")
+    if not isinstance(credentials, Mapping) or not isinstance(user, Mapping):
+        return
+    key = credentials.get("AccessKeyId")
+    arn = user.get("Arn")
+    if not isinstance(key, str) or not isinstance(arn, str):
+        return
+    role = _role_arn(arn)
+    if role:
+        if len(_assumed) >= _MAX_ASSUMED:
+            del _assumed[next(iter(_assumed))]  # the oldest: its credentials expired first
+        _assumed[key] = role
+
+
+def credentials_of(access_key: str, method: str = "") -> tuple[str, str]:
+    """(whose credentials, role ARN if assumed) for the access key id that signed a call.
+
+    ``method`` is botocore's name for where the credentials came from: Lambda
+    SnapStart serves the execution role's from a container endpoint
+    (``container-role``) instead of the environment.
+    """
+    if not access_key:
+        return semconv.CREDENTIALS_UNKNOWN, ""
+    role = _assumed.get(access_key)
+    if role:
+        return semconv.CREDENTIALS_ASSUMED_ROLE, role
+    if access_key == os.environ.get(AWS_ACCESS_KEY_ID) or (
+        method == "container-role" and AWS_LAMBDA_FUNCTION_NAME in os.environ
+    ):
+        return semconv.CREDENTIALS_EXECUTION_ROLE, ""
+    return semconv.CREDENTIALS_STATIC, ""
+
+
+def forget() -> None:
+    """Forget every learnt assumed role (tests)."""
+    _assumed.clear()
