@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.analysis.policy_kit import allow, pol
 from tests.collector.conftest import pg_database, pg_url  # noqa: F401 - fixtures
-from tests.fleet import ACCOUNT, Call, Function, Inv, arn, seed
+from tests.sample_fleet import ACCOUNT, Call, Function, Inv, arn, seed
 from tests.timekeeping import Clock
 
 from lambdaguard.analysis.evidence import IamRequests

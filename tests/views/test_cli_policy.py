@@ -1,6 +1,6 @@
 """`lambdaguard policy` and `lambdaguard findings` on a real store and exported grants.
 
-The store holds tests/fleet.py's standard fleet (orders-api, nightly-report
+The store holds tests/sample_fleet.py's standard fleet (orders-api, nightly-report
 with calls signed as an assumed role, legacy-cron); the grants are the files
 ``aws iam get-account-authorization-details`` and ``aws lambda list-functions``
 write. ``--window 3650d`` because the fleet is recorded at the test clock's
