@@ -399,3 +399,23 @@ def test_the_proof_catches_a_missing_request() -> None:
     (replay,) = [c for c in checks if c.name == "replay"]
     assert not replay.passed
     assert any("s3:PutObject" in f or "s3:GetObject" in f for f in replay.failures)
+
+
+def test_kms_on_the_callers_behalf_is_kept_only_through_that_service() -> None:
+    """SSM's kms:Decrypt on an unknown key stays, but only via SSM: no decrypt-everything path."""
+    import dataclasses
+
+    role = Role(ROLE, (pol(allow("*")),))
+    via = dataclasses.replace(
+        need("kms:Decrypt", "*", confidence="dependent"),
+        via=("ssm.us-east-1.amazonaws.com",),
+    )
+    p = propose(role, [via], account=ACCOUNT, confidence=SURE)
+    (st,) = _statements(p)
+    assert st["Condition"] == {"StringEquals": {"kms:ViaService": ["ssm.us-east-1.amazonaws.com"]}}
+    assert p.proved
+    assert p.escalation_paths_after == 0
+    # The same key used directly by the function: no service to limit it to.
+    direct = need("kms:Decrypt", "*")
+    p = propose(role, [via, direct], account=ACCOUNT, confidence=SURE)
+    assert all("Condition" not in st for st in _statements(p))

@@ -408,7 +408,7 @@ class PolicyProposal:
     # escalation (the first 100; unused_risky_total counts them all).
     unused_risky: tuple[str, ...] = ()
     admin_equivalent: bool = False
-    # Paths open on every resource they need (scope "all"); paths_now/after list all.
+    # Paths open on every resource they need and under no condition; paths_now/after list all.
     escalation_paths_now: int = 0
     escalation_paths_after: int = 0
     proved: bool | None = None

@@ -77,6 +77,9 @@ class Need:
     origin: str = "used"  # used | lambda-service | assumed-role | unmapped
     denied_calls: int = 0  # citing calls that failed with an access-denied error
     succeeded_calls: int = 0  # citing calls that returned without an error
+    # KMS used on the caller's behalf by these services only (kms:ViaService values,
+    # "ssm.eu-west-1.amazonaws.com"); empty when some call used the key directly.
+    via: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,8 @@ class _Acc:
     evidence: list[Citation] = field(default_factory=list)
     denied: int = 0
     succeeded: int = 0
+    via: set[str] = field(default_factory=set)
+    direct: bool = False  # some contribution came without a service on whose behalf
 
 
 class _Builder:
@@ -140,6 +145,7 @@ class _Builder:
         cite: Citation | None = None,
         denied: int = 0,
         succeeded: int = 0,
+        via: str = "",
     ) -> None:
         item = self.items.get((action, resource))
         if item is None:
@@ -153,6 +159,10 @@ class _Builder:
             item.origin, item.confidence = "used", confidence
         item.denied += denied
         item.succeeded += succeeded
+        if via:
+            item.via.add(via)
+        else:
+            item.direct = True
 
     def build(self) -> tuple[Need, ...]:
         return tuple(
@@ -165,6 +175,7 @@ class _Builder:
                 origin=item.origin,
                 denied_calls=item.denied,
                 succeeded_calls=item.succeeded,
+                via=() if item.direct else tuple(sorted(item.via)),
             )
             for (action, resource), item in sorted(self.items.items())
         )
@@ -198,9 +209,11 @@ def merge_needs(*groups: Iterable[Need]) -> tuple[Need, ...]:
                     origin=n.origin,
                     denied=n.denied_calls if i == 0 else 0,
                     succeeded=n.succeeded_calls if i == 0 else 0,
+                    via=n.via[0] if n.via else "",
                 )
             item = builder.items[n.action, n.resource]
             item.evidence.extend(n.evidence)
+            item.via.update(n.via)
     return builder.build()
 
 
@@ -269,6 +282,7 @@ def collect_needs(
                 cite=citation(m, r.resource),
                 denied=denied,
                 succeeded=ok,
+                via=_via(r.action, r.confidence, c.service, c.region),
             )
     execution = builders[ROLE_EXECUTION]
     for role in assumed:
@@ -293,6 +307,25 @@ def collect_needs(
         otel_only=otel,
         assumed=tuple(sorted(assumed)),
     )
+
+
+def _via(action: str, confidence: str, service: str, region: str) -> str:
+    """The kms:ViaService value when ``service`` uses KMS with the caller's permission, else "".
+
+    S3 (SSE-KMS), SSM (SecureString), Secrets Manager, SQS, DynamoDB … call KMS
+    on the caller's behalf; such a request can only come through that service,
+    which ``kms:ViaService`` states ("the service's endpoint in the region").
+    """
+    if not action.lower().startswith("kms:") or service == "kms" or confidence != "dependent":
+        return ""
+    from lambdaguard.errors import IamDataError
+    from lambdaguard.iam._models import service_info
+
+    try:
+        endpoint = service_info(service).endpoint_prefix
+    except IamDataError:
+        return ""
+    return f"{endpoint}.{region}.amazonaws.com" if region else ""
 
 
 def _prefix(service: str, prefix_of: dict[str, str] | None) -> str:

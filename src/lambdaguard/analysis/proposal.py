@@ -195,7 +195,18 @@ class _Intersection:
 
     # -- adding ------------------------------------------------------------------
     def _allow(self, action: str, resource: str, condition: str | None, need: Need) -> None:
+        if need.via:
+            # KMS used on the caller's behalf: only through the services that did so.
+            via = {"StringEquals": {"kms:ViaService": list(need.via)}}
+            merged = _merge_conditions(condition, _dump(via))
+            if not isinstance(merged, _Conflict):
+                condition = merged
         info = self.allow.setdefault((action, resource, condition), _Info())
+        if need.via:
+            info.note(
+                f"{action} only through {', '.join(need.via)} (kms:ViaService): the service uses "
+                "the key with the function's permission"
+            )
         info.origins.add(need.origin)
         for c in need.evidence:
             info.evidence.setdefault(_cite_key(c), c)
@@ -496,6 +507,14 @@ def _generalize(
             out[action, dst, cond].note(
                 f"{n} resources of {action} share the prefix {dst[:-1]}, so one pattern covers them"
             )
+    # What is allowed under a condition where it is also allowed without one is
+    # allowed: the conditional copy adds nothing.
+    for key in [k for k in out if k[2] is not None]:
+        action, resource, _ = key
+        for plain in ((action, resource, None), (action, "*", None)):
+            if plain in out:
+                out[plain].absorb(out.pop(key))
+                break
     return out, notes
 
 
@@ -865,6 +884,11 @@ def build(
     )
 
 
+def _open(paths: Iterable[Any]) -> int:
+    """Paths open on every resource they need and under no condition: the ones counted."""
+    return sum(1 for x in paths if x.scope == "all" and not x.conditional)
+
+
 def propose(
     role: RoleLike,
     needs: Sequence[Need],
@@ -913,8 +937,8 @@ def propose(
         unused_risky=comparison_result.unused_risky,
         unused_risky_total=comparison_result.unused_risky_total,
         admin_equivalent=comparison_result.admin_equivalent,
-        escalation_paths_now=sum(1 for x in comparison_result.paths_now if x.scope == "all"),
-        escalation_paths_after=sum(1 for x in comparison_result.paths_after if x.scope == "all"),
+        escalation_paths_now=_open(comparison_result.paths_now),
+        escalation_paths_after=_open(comparison_result.paths_after),
         paths_now=comparison_result.paths_now,
         paths_after=comparison_result.paths_after,
         proved=all(c.passed for c in proof),
