@@ -256,6 +256,12 @@ class _Intersection:
                 reason += "; the condition could not be carried over, so it is not proposed"
         elif d.partial:
             status, reason = "granted-in-part", d.reason
+        elif need.confidence == "dependent":
+            # AWS asks for these only in some cases (a KMS-encrypted queue, a role passed on).
+            status = "not-covered"
+            reason = f"{d.reason}; AWS asks for it only in some cases"
+            if need.succeeded_calls:
+                reason += " and the calls succeeded without it here (or a key policy allowed it)"
         elif need.denied_calls:
             status = "denied"
             reason = f"{d.reason}; the call failed with an access-denied error"
