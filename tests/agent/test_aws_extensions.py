@@ -107,6 +107,11 @@ def test_secret_parameter_and_configuration_reads_are_the_extensions_aws_calls(
         ("appconfigdata", "StartConfigurationSession"),
         ("appconfigdata", "GetLatestConfiguration"),
     ]
+    (ssm,) = [c for c in found if c[semconv.AWS_SERVICE] == "ssm"]
+    assert json.loads(ssm[semconv.AWS_PARAMS]) == {"Name": "/app/db", "WithDecryption": True}
+    # A secret, or a SecureString read with decryption, may be under a customer key that
+    # the caller must be allowed to use: the mapping adds kms:Decrypt as a dependent
+    # request on the key it cannot name.
     mapped = {
         (a.action, a.resource)
         for c in found
@@ -125,6 +130,7 @@ def test_secret_parameter_and_configuration_reads_are_the_extensions_aws_calls(
             "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-??????",
         ),
         ("ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/app/db"),
+        ("kms:Decrypt", "*"),
         ("appconfig:StartConfigurationSession", config),
         ("appconfig:GetLatestConfiguration", config),
     }

@@ -118,9 +118,9 @@ def test_download_and_copy_buttons(
     assert json.loads(saved.read_text()) == fn
     button = page.locator("button:text('Copy its IAM requests (JSON)')")
     button.click()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('button')].some(b => b.textContent.startsWith('Cop'))"
-    )
+    # The clipboard write is asynchronous: wait for the button to say how it went
+    # (its text starts "Copy" before the click too, so wait for the new text itself).
+    page.wait_for_selector("button:text('Copied'), button:text('Copy failed')", timeout=30_000)
     assert page.locator("button:text('Copied')").count() == 1
     assert page.problems == []
 

@@ -16,7 +16,8 @@ local request                                                      recorded as
 =================================================================  ==========================================
 ``GET /secretsmanager/get?secretId=ID``                             secretsmanager ``GetSecretValue`` {SecretId}
 ``GET /systemsmanager/parameters/get?name=NAME``                    ssm ``GetParameter`` {Name} (``:version``/
-                                                                    ``:label`` selectors dropped)
+                                                                    ``:label`` selectors dropped;
+                                                                    ``withDecryption=true`` kept)
 ``GET /applications/A/environments/E/configurations/C``             appconfigdata ``StartConfigurationSession``
                                                                     and ``GetLatestConfiguration`` {A, E, C}
 =================================================================  ==========================================
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambdaguard import semconv
@@ -84,7 +86,7 @@ def _first(query: dict[str, list[str]], name: str) -> str:
     return values[0] if values else ""
 
 
-def _calls(kind: str, target: str) -> list[tuple[str, str, str, dict[str, str]]]:
+def _calls(kind: str, target: str) -> list[tuple[str, str, str, dict[str, Any]]]:
     # (service, service id, operation, params) of the AWS calls behind one local request.
     parts = urlsplit(target)
     path = parts.path
@@ -99,7 +101,12 @@ def _calls(kind: str, target: str) -> list[tuple[str, str, str, dict[str, str]]]
             # Parameter names have no ":"; what follows one selects a version or label.
             name = name.split(":", 1)[0]
         if name:
-            return [("ssm", "SSM", "GetParameter", {"Name": name})]
+            params: dict[str, Any] = {"Name": name}
+            # withDecryption=true asks the extension to decrypt a SecureString: its
+            # GetParameter then needs kms:Decrypt on the parameter's key.
+            if _first(query, "withDecryption") == "true":
+                params["WithDecryption"] = True
+            return [("ssm", "SSM", "GetParameter", params)]
     elif kind == _APPCONFIG:
         segments = [unquote(s) for s in path.strip("/").split("/")]
         if (
