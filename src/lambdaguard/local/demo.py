@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     demo_inventory.show(say, summary["inventory"])
     demo_policy.show(say, policies)
     summary["policies"] = demo_policy.summary(policies)
-    report = _write_report(stage.store_url, out)
+    report = _write_report(stage.store_url, out, steps=[demo_policy.as_step(policies)])
     elapsed = time.monotonic() - started
     summary["elapsed_s"] = round(elapsed, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report(store_url: str, out: Path) -> Path:
+def _write_report(store_url: str, out: Path, steps: Any = ()) -> Path:
     """The HTML report of the demo's store, drawn by the same code as `lambdaguard report`."""
     from datetime import UTC, datetime
 
@@ -116,7 +116,9 @@ def _write_report(store_url: str, out: Path) -> Path:
 
     store = open_for_reading(store_url)
     try:
-        findings = analyse(store, now=datetime.now(UTC), source=printable_url(store_url))
+        findings = analyse(
+            store, now=datetime.now(UTC), source=printable_url(store_url), steps=steps
+        )
     finally:
         store.close()
     path = out / "report.html"

@@ -25,7 +25,17 @@ from lambdaguard.errors import ConfigError
 if TYPE_CHECKING:
     from lambdaguard.local.harness import Invocation, Stage
 
-__all__ = ["FunctionProof", "PolicyDemo", "probe", "propose", "prove", "run", "show"]
+__all__ = [
+    "FunctionProof",
+    "PolicyDemo",
+    "as_step",
+    "probe",
+    "propose",
+    "prove",
+    "run",
+    "show",
+    "summary",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +271,29 @@ def show(say: Callable[[str], None], demo: PolicyDemo) -> None:
             say(f"     NOT refused: {name}")
         for note in proof.moto_notes:
             say(f"     (for moto: {note})")
+
+
+def as_step(demo: PolicyDemo) -> Callable[[Findings], Findings]:
+    """A findings step that puts the demo's proposals in (for the report drawn after moto stopped)."""
+    import dataclasses
+
+    made = {f.arn: f for f in demo.findings.functions}
+
+    def step(findings: Findings) -> Findings:
+        functions = tuple(
+            dataclasses.replace(
+                fn,
+                proposal=made[fn.arn].proposal,
+                assumed_roles=made[fn.arn].assumed_roles,
+                role_arn=made[fn.arn].role_arn or fn.role_arn,
+            )
+            if fn.arn in made
+            else fn
+            for fn in findings.functions
+        )
+        return dataclasses.replace(findings, functions=functions)
+
+    return step
 
 
 def summary(demo: PolicyDemo) -> dict[str, Any]:
