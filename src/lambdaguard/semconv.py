@@ -27,6 +27,17 @@ Shape of what one invocation emits (OTLP traces):
   distinct call whose :data:`AWS_COUNT` is greater than one.
 - One span event :data:`CONNECTION_EVENT` per distinct outbound
   (host, port, tls) on the invocation or init span, with counts.
+
+In evidence mode (the default) only invocations holding a fact new to their
+execution environment are exported as above; every invocation is counted,
+and the counts go out as OTLP metrics (``METRIC_*`` below) under the scope
+:data:`AGENT_SCOPE`: cumulative monotonic integer sums whose start time is the
+environment's start, one series per fact (the call's span attributes without
+per-occurrence values, plus ``lambdaguard.phase``; a host's
+``server.address``/``server.port``/``lambdaguard.net.*``; an invocation's
+``faas.trigger``, ``lambdaguard.trigger.*``, alias and ``error.type``), each
+split by :data:`COUNTED_IN_SPANS`; durations as a base-2 exponential histogram
+at :data:`DURATION_SCALE`. The resource adds :data:`SERVICE_INSTANCE_ID`.
 """
 
 from __future__ import annotations
@@ -169,6 +180,36 @@ NET_PROXY: Final = "lambdaguard.net.proxy"
 
 # -- span names ----------------------------------------------------------------
 INIT_SPAN_NAME: Final = "lambdaguard.init"
+
+# -- evidence mode: what is counted instead of exported (OTLP metrics) -----------
+# Resource: a random id per execution environment (process), beside faas.instance
+# (the log stream name, which only Lambda sets): the collector keys the last
+# cumulative value it saw per (environment, series) on them.
+SERVICE_INSTANCE_ID: Final = "service.instance.id"
+# Every metric is a cumulative monotonic sum (or, for durations, an exponential
+# histogram) whose start time is the environment's start: the same for every
+# flush of one environment, so a resend after a failure carries the same value.
+# OpenTelemetry FaaS metric names where they exist (faas-metrics.md):
+METRIC_INVOCATIONS: Final = "faas.invocations"  # {invocation}: successful invocations
+METRIC_ERRORS: Final = "faas.errors"  # {error}: invocations that raised (error.type)
+METRIC_TIMEOUTS: Final = "faas.timeouts"  # {timeout}
+METRIC_COLDSTARTS: Final = "faas.coldstarts"  # {coldstart}
+METRIC_INVOKE_DURATION: Final = "faas.invoke_duration"  # s, base-2 exponential histogram
+# lambdaguard's own: one series per distinct fact, with the fact's span attributes.
+METRIC_AWS_CALLS: Final = "lambdaguard.aws.calls"  # {call}
+METRIC_CONNECTIONS: Final = "lambdaguard.connections"  # {connection}
+METRIC_CONNECTION_FAILURES: Final = "lambdaguard.connection.failures"  # {connection}
+# On every data point: True for the part of the count whose invocations were
+# also exported as spans (the collector already counted those from the spans
+# and adds only the False series; a metrics backend sums both for totals).
+COUNTED_IN_SPANS: Final = "lambdaguard.counted_in_spans"
+ERROR_TYPE: Final = "error.type"  # the exception class name, on faas.errors
+# The instrumentation scope of the agent's spans and metrics: the collector
+# turns only this scope's metrics into evidence.
+AGENT_SCOPE: Final = "lambdaguard.agent"
+# Scale of the faas.invoke_duration exponential histogram: bucket i holds
+# durations in (2**(i / 16), 2**((i + 1) / 16)] seconds, each within 2.2 %.
+DURATION_SCALE: Final = 4
 
 # -- JSON log line (one per invocation, on stdout) -------------------------------
 # Keys of the structured log line. Flat keys so CloudWatch Logs Insights can

@@ -52,6 +52,24 @@ class Sink:
     delay_s: float = 0.0
     received: threading.Event = field(default_factory=threading.Event)
 
+    def traces(self) -> list[bytes]:
+        """The bodies POSTed to the traces path."""
+        return [b for b, p in zip(self.bodies, self.paths, strict=False) if p.endswith("/traces")]
+
+    def metrics(self) -> list[Any]:
+        """Every ExportMetricsServiceRequest received, decoded with the official classes."""
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+            ExportMetricsServiceRequest,
+        )
+
+        out = []
+        for body, path in zip(self.bodies, self.paths, strict=False):
+            if path.endswith("/metrics"):
+                request = ExportMetricsServiceRequest()
+                request.ParseFromString(body)
+                out.append(request)
+        return out
+
     def spans(self) -> list[Any]:
         """Every span received, decoded with the official opentelemetry-proto classes."""
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -59,7 +77,7 @@ class Sink:
         )
 
         out = []
-        for body in self.bodies:
+        for body in self.traces():
             request = ExportTraceServiceRequest()
             request.ParseFromString(body)
             for rs in request.resource_spans:
@@ -74,7 +92,7 @@ class Sink:
         )
 
         out = []
-        for body in self.bodies:
+        for body in self.traces():
             request = ExportTraceServiceRequest()
             request.ParseFromString(body)
             for rs in request.resource_spans:
@@ -105,8 +123,8 @@ def sink() -> Iterator[Sink]:
             body = self.rfile.read(length)
             if state.delay_s:
                 time.sleep(state.delay_s)
-            state.bodies.append(body)
             state.paths.append(self.path)
+            state.bodies.append(body)
             state.headers.append({k.lower(): v for k, v in self.headers.items()})
             self.send_response(state.status)
             self.send_header("Content-Length", "0")
@@ -163,12 +181,18 @@ class Context:
 
 @pytest.fixture
 def enable(monkeypatch: pytest.MonkeyPatch, sink: Sink) -> Callable[..., None]:
-    """Turn the agent on, exporting to the sink (extra variables as keyword arguments)."""
+    """Turn the agent on, exporting to the sink (extra variables as keyword arguments).
+
+    Trace mode ``all`` unless a test says otherwise: most tests here check what
+    an invocation's spans hold, so every invocation must be exported; the
+    evidence-mode tests pass ``LAMBDAGUARD_TRACES="off"``.
+    """
 
     def _enable(**env: str) -> None:
         monkeypatch.setenv("LAMBDAGUARD_ENABLED", "true")
         monkeypatch.setenv("LAMBDAGUARD_ENDPOINT", sink.url)
         monkeypatch.setenv("LAMBDAGUARD_LOG", "true")
+        monkeypatch.setenv("LAMBDAGUARD_TRACES", "all")
         for name, value in env.items():
             monkeypatch.setenv(name, value)
 

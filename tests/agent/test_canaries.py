@@ -49,21 +49,30 @@ def echo() -> Iterator[str]:
     server.shutdown()
 
 
-def test_no_canary_in_otlp_or_logs(
+@pytest.mark.parametrize("mode", ["trace", "evidence"])
+def test_no_canary_in_otlp_or_logs(  # noqa: PLR0917 - fixtures
+    mode: str,
     enable: Callable[..., None],
     sink: Sink,
     moto_endpoint: str,
     echo: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Canaries in event, headers, query, environment, bodies, object keys and secrets never leave."""
-    enable(APP_SECRET=CANARIES["env"])
+    """Canaries in event, headers, query, environment, bodies, object keys and secrets never leave.
+
+    In evidence mode the second invocation repeats the first and the interval
+    is zero, so its counts go out as metrics: those bytes are checked too.
+    """
+    if mode == "evidence":
+        enable(APP_SECRET=CANARIES["env"], LAMBDAGUARD_TRACES="off", LAMBDAGUARD_FLUSH_INTERVAL="0")
+    else:
+        enable(APP_SECRET=CANARIES["env"])
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
     secrets = boto3.client("secretsmanager", endpoint_url=moto_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket="canary-bucket")
     queue = sqs.create_queue(QueueName="canary-q")["QueueUrl"]
-    secrets.create_secret(Name="canary/secret", SecretString=CANARIES["secret"])
+    secrets.create_secret(Name=f"canary/secret-{mode}", SecretString=CANARIES["secret"])
 
     def handler(event: dict[str, Any], context: Any) -> str:
         import os
@@ -82,7 +91,7 @@ def test_no_canary_in_otlp_or_logs(
                 "k": {"DataType": "String", "StringValue": os.environ["APP_SECRET"]}
             },
         )
-        value = secrets.get_secret_value(SecretId="canary/secret")["SecretString"]
+        value = secrets.get_secret_value(SecretId=f"canary/secret-{mode}")["SecretString"]
         requests.get(
             f"{echo}/{CANARIES['path']}",
             params={"token": CANARIES["query"]},
@@ -98,8 +107,12 @@ def test_no_canary_in_otlp_or_logs(
         "requestContext": {"apiId": "a", "stage": "s", "accountId": "1", "httpMethod": "GET"},
         "httpMethod": "GET",
     }
-    assert instrument(handler)(event, Context()) == "ok"
+    wrapped = instrument(handler)
+    assert wrapped(event, Context("req-1")) == "ok"
+    assert wrapped(event, Context("req-2")) == "ok"
     assert flush(5000)
+    if mode == "evidence":
+        assert any(p.endswith("/v1/metrics") for p in sink.paths), "no metrics were sent"
     out = capsys.readouterr()
     exported = b"".join(sink.bodies) + out.out.encode() + out.err.encode()
     assert sink.bodies, "nothing was exported: the test would prove nothing"

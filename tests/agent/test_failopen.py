@@ -18,10 +18,12 @@ from lambdaguard import instrument
 from lambdaguard.agent import (
     _agent,
     _facts,
+    _patterns,
     aws,
     aws_extensions,
     export,
     flush,
+    ledger,
     network,
     signing,
     triggers,
@@ -196,6 +198,12 @@ HOOKS: list[tuple[Any, str]] = [
     (export, "encode"),
     (export, "log_line"),
     (export.Sender, "send"),
+    # evidence mode: folding, the fact ledger, the metrics flush
+    (_patterns, "fold_record"),
+    (ledger.Ledger, "new_facts"),
+    (ledger.Ledger, "count"),
+    (ledger.Ledger, "snapshot"),
+    (export, "encode_metrics"),
 ]
 
 
@@ -217,7 +225,9 @@ def test_every_hook_raising_changes_nothing(  # noqa: PLR0917 - fixtures
         raise RuntimeError(f"lambdaguard hook {name} exploded")
 
     monkeypatch.setattr(owner, name, explode)
-    enable()
+    # Evidence mode with a zero interval: every path runs (spans for new facts,
+    # counts, a metrics flush after every invocation).
+    enable(LAMBDAGUARD_TRACES="off", LAMBDAGUARD_FLUSH_INTERVAL="0")
     effects: list[str] = []
     wrapped = instrument(make_handler(moto_endpoint, effects))
     assert outcome(wrapped, event) == expected

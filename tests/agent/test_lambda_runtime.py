@@ -89,24 +89,42 @@ APP = """
 """
 
 
-def test_wrapped_function_exports_after_each_response(
-    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink, moto_endpoint: str
+# How the export runs after the response: on awslambdaric's thread before `next`
+# (the default), or through the internal extension (LAMBDAGUARD_EXTENSION=always).
+EXPORT_PATHS = {"runtime": {}, "extension": {"LAMBDAGUARD_EXTENSION": "always"}}
+
+
+@pytest.mark.parametrize("path", sorted(EXPORT_PATHS))
+def test_wrapped_function_exports_after_each_response(  # noqa: PLR0917 - fixtures
+    path: str,
+    tmp_path: Path,
+    service: LocalLambda,
+    layer_dir: Path,
+    sink: Sink,
+    moto_endpoint: str,
 ) -> None:
-    """Through the exec wrapper: same responses, an INIT span once, one invocation span per invoke."""
+    """Through the exec wrapper, trace mode all: same responses, an INIT span once, a span per invoke."""
     code = function(tmp_path, "fn", APP)
     add(
         service,
         code,
         layer=layer_dir,
-        env={"MOTO": moto_endpoint, "LAMBDAGUARD_ENDPOINT": sink.url},
+        env={
+            "MOTO": moto_endpoint,
+            "LAMBDAGUARD_ENDPOINT": sink.url,
+            "LAMBDAGUARD_TRACES": "all",
+            **EXPORT_PATHS[path],
+        },
     )
     first = service.invoke("orders", {"n": 1})
     second = service.invoke("orders", {"n": 2})
     assert first.ok, (first, service.environment("orders").logs)
     assert second.ok, (second, service.environment("orders").logs)
     assert (first.json(), second.json()) == ({"n": 1}, {"n": 2})
-    assert "lambdaguard" in service.environment("orders").extension_names
-    # The extension exported before calling event/next, so the invoke ended after it.
+    registered = service.environment("orders").extension_names
+    assert registered == (("lambdaguard",) if path == "extension" else ())
+    # The export ran before the runtime's (or the extension's) next `next`, so
+    # the invoke ended after it: the spans are at the sink already.
     spans = sink.spans()
     names = [s.name for s in spans if s.name in ("orders", semconv.INIT_SPAN_NAME)]
     assert names == [semconv.INIT_SPAN_NAME, "orders", "orders"]
@@ -123,8 +141,10 @@ def test_wrapped_function_exports_after_each_response(
     assert one[semconv.FAAS_INVOCATION_ID] == first.request_id
     assert one[semconv.FAAS_COLDSTART] is True
     assert attributes(invocations[1].attributes)[semconv.FAAS_COLDSTART] is False
-    # The X-Ray header the runtime set for the invoke is continued.
-    assert invocations[0].parent_span_id != b""
+    # The X-Ray header the runtime set for the invoke is a link, not the parent
+    # (semconv: the X-Ray context is the parent only with the xray-lambda propagator).
+    assert invocations[0].parent_span_id == b""
+    assert len(invocations[0].links) == 1
     logs = [
         json.loads(line)
         for line in service.environment("orders").logs
@@ -243,8 +263,9 @@ def test_handler_error_is_reported_identically(
     assert attrs[semconv.INVOCATION_ERROR_TYPE] == "KeyError"
 
 
+@pytest.mark.parametrize("path", sorted(EXPORT_PATHS))
 def test_timing_out_invocation_still_leaves_its_record(
-    tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink
+    path: str, tmp_path: Path, service: LocalLambda, layer_dir: Path, sink: Sink
 ) -> None:
     """A handler still running near its deadline is exported with outcome timeout before the kill."""
     code = function(tmp_path, "fn", "import time\ndef handler(e, c):\n    time.sleep(30)\n")
@@ -252,7 +273,11 @@ def test_timing_out_invocation_still_leaves_its_record(
         service,
         code,
         layer=layer_dir,
-        env={"LAMBDAGUARD_ENDPOINT": sink.url, "LAMBDAGUARD_EXPORT_TIMEOUT_MS": "200"},
+        env={
+            "LAMBDAGUARD_ENDPOINT": sink.url,
+            "LAMBDAGUARD_EXPORT_TIMEOUT_MS": "200",
+            **EXPORT_PATHS[path],
+        },
         timeout_s=1.5,
     )
     result = service.invoke("orders", {})

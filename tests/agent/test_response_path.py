@@ -45,7 +45,9 @@ def test_record_is_built_later_from_what_finish_captured(
     time.sleep(0.05)  # the exporting thread runs later
     exported: list[list[Record]] = []
     monkeypatch.setattr(
-        agent, "export_now", lambda records, timeout_ms=None: exported.append(records)
+        agent,
+        "export_now",
+        lambda records, timeout_ms=None, deadline_s=None: exported.append(records),
     )
     agent._export_finished(finished)
     (record,) = [r for r in exported[0] if r.phase == semconv.PHASE_INVOKE]

@@ -17,6 +17,7 @@ ACCOUNT = "123456789012"
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 PARENT = "b7ad6b7169203331"
 XRAY = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+XRAY_UNSAMPLED = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
 
 # Sample events written from the shapes AWS documents for each integration.
 EVENTS: dict[str, tuple[dict[str, Any], str]] = {
@@ -246,14 +247,42 @@ def test_traceparent_from_http_headers_is_continued(
     assert span.kind == span.SPAN_KIND_SERVER
 
 
-def test_xray_environment_header_is_continued(enable: Callable[..., None], sink: Sink) -> None:
-    """Without a traceparent, the _X_AMZN_TRACE_ID root and parent are continued."""
-    enable(_X_AMZN_TRACE_ID=XRAY)
+def test_xray_environment_header_is_a_link_by_default(
+    enable: Callable[..., None], sink: Sink
+) -> None:
+    """Without an event context, the _X_AMZN_TRACE_ID context is a link: the trace starts here."""
+    enable(_X_AMZN_TRACE_ID=XRAY_UNSAMPLED)
+    instrument(lambda e, c: None)({}, Context())
+    assert flush(5000)
+    span = next(s for s in sink.spans() if s.name == "orders")
+    assert span.trace_id.hex() != "5759e988bd862e3fe1be46a994272793"
+    assert span.parent_span_id == b""
+    assert [(link.trace_id.hex(), link.span_id.hex()) for link in span.links] == [
+        ("5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8")
+    ]
+    # Lambda's Sampled=0 (tracing off) neither parents nor unsamples what is exported.
+    assert all(s.flags & 0x1 for s in sink.spans())
+
+
+def test_xray_environment_header_is_the_parent_with_xray_lambda_propagator(
+    enable: Callable[..., None], sink: Sink
+) -> None:
+    """OTEL_PROPAGATORS=...,xray-lambda (Active Tracing, X-Ray backend) makes it the parent."""
+    enable(_X_AMZN_TRACE_ID=XRAY, OTEL_PROPAGATORS="tracecontext,baggage,xray-lambda")
     instrument(lambda e, c: None)({}, Context())
     assert flush(5000)
     span = next(s for s in sink.spans() if s.name == "orders")
     assert span.trace_id.hex() == "5759e988bd862e3fe1be46a994272793"
     assert span.parent_span_id.hex() == "53995c3f42cd8ad8"
+    assert list(span.links) == []
+
+
+def test_event_context_wins_over_the_xray_parent_setting() -> None:
+    """With xray-lambda configured, an HTTP traceparent is still the parent; X-Ray becomes a link."""
+    trigger = triggers.trigger_of(EVENTS["api_gateway_rest"][0], XRAY, xray_parent=True)
+    assert (trigger.parent_trace_id.hex(), trigger.parent_span_id.hex()) == (TRACE, PARENT)
+    links = triggers.links_of(trigger)
+    assert [link.trace_id.hex() for link in links] == ["5759e988bd862e3fe1be46a994272793"]
 
 
 def test_sqs_and_sns_messages_become_links(enable: Callable[..., None], sink: Sink) -> None:

@@ -21,6 +21,9 @@ def test_quick_run_prints_every_table_with_numbers_for_every_runnable_variant(
             "--runs=1",
             "--rounds=3",
             "--warmup=1",
+            "--bill-rounds=2",
+            "--network-rounds=2",
+            "--import-runs=1",
             f"--json={out}",
         ],
         capture_output=True,
@@ -29,7 +32,13 @@ def test_quick_run_prints_every_table_with_numbers_for_every_runnable_variant(
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for title in ("1. INIT duration", "2. Warm response latency", "3. Memory"):
+    for title in (
+        "1. INIT duration",
+        "2. Warm response latency",
+        "3. Memory",
+        "4. The bill",
+        "5. Network cost",
+    ):
         assert title in proc.stdout
     numbers = json.loads(out.read_text())
     variants = numbers["variants"]
@@ -37,6 +46,8 @@ def test_quick_run_prints_every_table_with_numbers_for_every_runnable_variant(
     runnable = [name for name, v in variants.items() if not v["unavailable"]]
     assert "plain" in runnable
     for name in runnable:
+        if variants[name]["warm_only"]:
+            continue
         assert numbers["init"][name]["ms"]["n"] == 1, name
         assert numbers["memory"][name]["rss_mb"]["n"] == 1, name
         if name != "plain":
@@ -47,11 +58,23 @@ def test_quick_run_prints_every_table_with_numbers_for_every_runnable_variant(
             continue
         for calls in ("0", "1", "10"):
             assert numbers["warm"][name][calls]["latency_us"]["n"] == 3, (name, calls)
-        if name != "plain":
+        if name not in ("plain", "lambdaguard"):
+            # Variants that export every invocation (lambdaguard in evidence mode
+            # exports only new facts: the bill below proves it exported those).
             assert numbers["warm"][name]["exporter_requests_total"] > 0, name
             # The measured variant really recorded the calls it was timed making.
             ten = numbers["warm"][name]["exported_spans_last_invocation"]["10"]
             assert ten["aws_spans"] > 0, (name, ten)
+    if "lambdaguard" in runnable:
+        billed = numbers["bill"]["billed"]["lambdaguard"]
+        for calls in ("0", "1", "3", "10"):
+            # Evidence mode: repeats export nothing, every new fact is exported.
+            assert billed[f"{calls}/repeat"]["exports"] == 0, calls
+            assert billed[f"{calls}/new"]["exports"] == 2, calls
+            assert billed[f"{calls}/new"]["billed_us"]["n"] == 2, calls
+        network = numbers["bill"]["network"]["connections"]
+        assert network["lambdaguard kept"]["exports"] > 0
+        assert "lambdaguard's own import self time" in proc.stdout
     for v in variants.values():
         if v["unavailable"]:
             # A variant that cannot run says why, in its row, instead of numbers.

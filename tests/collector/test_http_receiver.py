@@ -179,10 +179,14 @@ def test_invalid_json_gets_a_json_status(collector: CollectorHandle) -> None:
 
 
 def test_unknown_path_and_method(collector: CollectorHandle) -> None:
-    """Unknown paths are 404 and methods other than POST 405."""
+    """Unknown paths are 404 and methods other than POST 405 (/v1/metrics is a path now)."""
+    assert (
+        httpx.post(f"{collector.http_url}/v1/profiles", content=b"", headers=PROTOBUF).status_code
+        == 404
+    )
     assert (
         httpx.post(f"{collector.http_url}/v1/metrics", content=b"", headers=PROTOBUF).status_code
-        == 404
+        == 200
     )
     assert httpx.put(f"{collector.http_url}/v1/traces", content=b"").status_code == 405
     assert httpx.get(f"{collector.http_url}/healthz").json() == {"status": "ok"}

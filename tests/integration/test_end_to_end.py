@@ -237,18 +237,38 @@ def test_lambdaguard_log_line_is_json_per_invocation(with_layer: Ran) -> None:
             assert run.result.request_id in request_ids, run.function
 
 
-def test_api_requests_continue_their_xray_trace(with_layer: Ran) -> None:
-    """Each API Gateway request's X-Ray root (passed on by Lambda) is the trace lambdaguard reports."""
-    by_request: dict[str, str] = {}
-    for line in with_layer.stage.log_path.read_text().splitlines():
-        _, _, text = line.partition(": ")
-        if text.startswith('{"lambdaguard"'):
-            doc = json.loads(text)
-            by_request[doc["request_id"]] = doc["trace_id"]
+def test_api_requests_link_their_xray_trace(with_layer: Ran) -> None:
+    """An API Gateway request's X-Ray context (passed on by Lambda) is a link of its exported span.
+
+    The OpenTelemetry conventions for AWS Lambda make it the parent only with the
+    ``xray-lambda`` propagator; by default the trace starts in the function.
+    """
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    tap = with_layer.stage.tap
+    assert tap is not None
+    links: dict[str, list[str]] = {}
+    for path, body in tap.bodies:
+        if not path.endswith("/v1/traces"):
+            continue
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for rs in request.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    ids = [
+                        a.value.string_value
+                        for a in span.attributes
+                        if a.key == "faas.invocation_id"
+                    ]
+                    if ids:
+                        links[ids[0]] = [link.trace_id.hex() for link in span.links]
     checked = 0
     for run in with_layer.runs:
-        if run.trigger.startswith("api") and run.result.ok:
+        if run.trigger.startswith("api") and run.result.ok and run.result.request_id in links:
             root = run.event["headers"]["x-amzn-trace-id"].removeprefix("Root=1-")
-            assert by_request[run.result.request_id] == root.replace("-", "")
+            assert root.replace("-", "") in links[run.result.request_id]
             checked += 1
-    assert checked >= 8
+    assert checked >= 2  # evidence mode exports the API functions' invocations with new facts

@@ -52,6 +52,14 @@ How it is built, and why:
   decodes the event: work it did on waking held the GIL as the handler was
   about to start (measured: ~+260 µs warm overhead before, ~+130 µs after,
   0 AWS calls, in ``make bench``'s local runtime).
+- **Evidence mode** (the default, :mod:`~lambdaguard.agent.ledger`): each
+  execution environment exports an invocation as spans only when it holds a
+  fact the environment has not exported yet, and counts the rest, flushed as
+  cumulative OTLP metrics at most every ``LAMBDAGUARD_FLUSH_INTERVAL`` (on
+  the first invocation after it); per-call identifiers in names are folded
+  into ``*`` patterns first (:mod:`~lambdaguard.agent._patterns`). Trace mode
+  (``LAMBDAGUARD_TRACES=all|sampled``) exports more, never less. The export
+  connection is kept across invocations.
 - **A failed export is carried over**: on no response, 408, 429 or 5xx the
   request's bytes are kept (at most ``LAMBDAGUARD_CARRY_RECORDS`` records and
   ``LAMBDAGUARD_CARRY_BYTES`` bytes, oldest dropped first and counted, one

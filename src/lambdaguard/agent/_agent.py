@@ -2,7 +2,14 @@
 
 When export happens:
 
-- **With the internal extension** (inside Lambda, the default): the extension
+- **On the runtime's thread** (inside Lambda under awslambdaric, the default):
+  right before awslambdaric asks the Runtime API for the next invocation, so
+  after the response is posted and before the environment can be frozen
+  (:mod:`~lambdaguard.agent._runtime`). A watchdog thread, asleep until 100 ms
+  plus the send budget (at most 300 ms) before the deadline of the invocation
+  in progress, exports a record with outcome ``timeout`` for a handler still
+  running then: Lambda stops a timed-out runtime before it can ask for ``next``.
+- **With the internal extension** (another runtime, or awslambdaric not found): the extension
   thread receives each INVOKE event, waits until the handler for that request
   has returned, exports, then calls ``event/next``. The response is already
   posted, so nothing waits on the network before it. If the handler is still
@@ -15,9 +22,23 @@ When export happens:
   with the environment and finish on the next thaw; :func:`flush` drains it
   (tests, SIGTERM).
 
+What is exported (:meth:`Agent.export_now`, on the exporting thread, after
+the response): evidence mode decides per invocation. The invocation (with the
+INIT record on the first one) is exported as spans when it holds a fact this
+environment has not exported yet (:mod:`~lambdaguard.agent.ledger`), or when
+trace mode wants it (``LAMBDAGUARD_TRACES``: ``all``; ``sampled``, by the
+ratio, the incoming context's decision when parent-based, and always for
+errors and timeouts). Everything is counted; the counts go out as OTLP
+metrics on the first invocation after ``LAMBDAGUARD_FLUSH_INTERVAL``. Unique
+per-call identifiers in request members are folded into patterns first
+(:mod:`~lambdaguard.agent._patterns`), so they do not make every invocation new.
+The sampling decision never suppresses a new fact.
+
 A send that fails with no response, 408, 429 or 5xx keeps its bytes in a
-bounded :class:`~lambdaguard.agent.export.Backlog`; the next export sends them
-first in the same request (see :meth:`Agent.export_now`).
+bounded :class:`~lambdaguard.agent.export.Backlog`; the next invocation sends
+them first in one request, with its own spans if it has any (see
+:meth:`Agent.export_now`). Metrics need no backlog: their values are
+cumulative, so the next flush covers a failed one.
 
 Shutdown: with the extension, every record is exported before the
 extension's next ``event/next``, so nothing is pending when Lambda sends
@@ -40,21 +61,27 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdaguard import semconv
-from lambdaguard.agent import _guard, _imports, aws, export, network, recorder, signing, triggers
+from lambdaguard.agent import _guard, _imports, _runtime, aws, network, recorder, signing, triggers
 from lambdaguard.agent.config import (
     AWS_LAMBDA_FUNCTION_NAME,
     AWS_LAMBDA_FUNCTION_VERSION,
     AWS_LAMBDA_INITIALIZATION_TYPE,
     AWS_LAMBDA_RUNTIME_API,
+    TRACES_ALL,
+    TRACES_OFF,
     X_AMZN_TRACE_ID,
     Config,
     emit_warnings,
 )
-from lambdaguard.agent.extension import Extension, InvokeEvent
 from lambdaguard.agent.recorder import Record, Recording
+
+if TYPE_CHECKING:
+    from lambdaguard.agent import export
+    from lambdaguard.agent.extension import Extension, InvokeEvent
+    from lambdaguard.agent.ledger import Ledger
 
 __all__ = ["Agent", "Invocation", "get", "reset"]
 
@@ -71,6 +98,15 @@ _TIMEOUT_SEND_MS = 300  # the longest the pre-deadline export may take
 # decodes its event (Lambda's shortest timeout is 1 s, far beyond this plus
 # the pre-deadline margin).
 _WAKE_WAIT_S = 0.02
+# How often the runtime-hook watchdog looks for a running invocation when it
+# saw none: well within Lambda's shortest timeout (1 s) minus the pre-deadline
+# margin (at most 0.4 s).
+_WATCH_IDLE_S = 0.25
+# On the runtime-hook path, sends end this long before the invocation's deadline
+# (Lambda's timeout runs until the runtime is back in `next`), and a send with
+# less time than _MIN_SEND_MS left is not started: its body waits for the next one.
+_DEADLINE_MARGIN_S = 0.1
+_MIN_SEND_MS = 20
 
 
 class Invocation:
@@ -82,6 +118,7 @@ class Invocation:
         "alias",
         "cold_start",
         "context",
+        "deadline_s",
         "exported",
         "function_arn",
         "init_duration_ms",
@@ -114,6 +151,7 @@ class Invocation:
         self.init_duration_ms = init_duration_ms
         self.memory_mb = memory_mb
         self.exported = False
+        self.deadline_s = 0.0  # wall-clock deadline (s), 0 when the context gives none
 
 
 def _function_arn(context: Any) -> tuple[str, str]:
@@ -130,13 +168,23 @@ class Agent:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.sender = export.Sender(config)
-        self.backlog = export.Backlog(config.carry_records, config.carry_bytes)
+        # The exporter (export.py and its Sender and Backlog) is made on first
+        # use, after the first response: nothing of it is needed at INIT.
+        self._sender: export.Sender | None = None
+        self._backlog: export.Backlog | None = None
         self.init_recording: Recording | None = Recording(semconv.PHASE_INIT)
         self.init_end_ns = 0
         self.pending_init: Record | None = None
         self.invocations = 0
         self.extension: Extension | None = None
+        # True when export runs on awslambdaric's thread before `next` (see _runtime).
+        self.runtime_hook = False
+        self._pending: _Finished | None = None
+        self._watchdog: threading.Thread | None = None
+        # Set by Lambda for the environment's life: read once, not per invocation.
+        self._provisioned = (
+            os.environ.get(AWS_LAMBDA_INITIALIZATION_TYPE) == "provisioned-concurrency"
+        )
         self._lock = threading.Condition()
         self._finished: dict[str, _Finished] = {}
         self._running: Invocation | None = None
@@ -146,6 +194,40 @@ class Agent:
         self._worker: threading.Thread | None = None
         self._previous_sigterm: Any = None
         self.exports = 0
+        # Evidence mode: the ledger is made on the first export (after the
+        # first response), so its class creation stays off the INIT path; its
+        # series start at the agent's start, the same for every flush.
+        self.started_ns = time.time_ns()
+        self.clock: Callable[[], int] = time.time_ns
+        self.ledger: Ledger | None = None
+        self.span_exports = 0  # invocations (and INIT records) exported as spans
+        self.metric_flushes = 0
+
+    @property
+    def sender(self) -> export.Sender:
+        """The exporter's HTTP sender (made on first use)."""
+        if self._sender is None:
+            from lambdaguard.agent import export
+
+            self._sender = export.Sender(self.config)
+        return self._sender
+
+    @sender.setter
+    def sender(self, value: export.Sender) -> None:
+        self._sender = value
+
+    @property
+    def backlog(self) -> export.Backlog:
+        """Bodies of failed exports, kept for the next one (made on first use)."""
+        if self._backlog is None:
+            from lambdaguard.agent import export
+
+            self._backlog = export.Backlog(self.config.carry_records, self.config.carry_bytes)
+        return self._backlog
+
+    @backlog.setter
+    def backlog(self, value: export.Backlog) -> None:
+        self._backlog = value
 
     # -- lifecycle ---------------------------------------------------------------
     def install(self) -> None:
@@ -161,6 +243,19 @@ class Agent:
             if port.isdigit():
                 network.ignore(host, int(port))
         if runtime_api and self.config.extension and os.environ.get(AWS_LAMBDA_FUNCTION_NAME):
+            hooked = not self.config.force_extension and _guard.safe(
+                "runtime.install", _runtime.install, self._before_next, default=False
+            )
+            if hooked:
+                self.runtime_hook = True
+                self._watchdog = threading.Thread(
+                    target=self._watch, name="lambdaguard-watchdog", daemon=True
+                )
+                self._watchdog.start()
+                return
+            # The fallback (not awslambdaric's loop): only then is its module loaded.
+            from lambdaguard.agent.extension import Extension
+
             extension = Extension(runtime_api, self._on_invoke_event, self._on_wake)
             if extension.start():
                 self.extension = extension
@@ -173,6 +268,7 @@ class Agent:
         aws.uninstall()
         signing.uninstall()
         network.uninstall()
+        _runtime.uninstall()
         _imports.uninstall()
         recorder.set_current(None)
         if (
@@ -246,9 +342,11 @@ class Agent:
                 dropped_calls=init.dropped,
             )
             self.init_recording = None
-        if os.environ.get(AWS_LAMBDA_INITIALIZATION_TYPE) == "provisioned-concurrency":
+        if self._provisioned:
             cold = False  # INIT ran ahead of any request: no caller waited for it
-        trigger = triggers.trigger_of(event, os.environ.get(X_AMZN_TRACE_ID))
+        trigger = triggers.trigger_of(
+            event, os.environ.get(X_AMZN_TRACE_ID), xray_parent=self.config.xray_parent
+        )
         recording = Recording(semconv.PHASE_INVOKE, trigger.parent_trace_id or None)
         arn, alias = _function_arn(context)
         memory = getattr(context, "memory_limit_in_mb", 0)
@@ -270,6 +368,10 @@ class Agent:
             between.closed = True
             recording.calls.extend(between.calls)
             recording.conns.extend(between.conns)
+        if self.runtime_hook:
+            remaining = self._remaining(context)
+            if remaining >= 0:
+                invocation.deadline_s = time.time() + remaining / 1000
         with self._lock:
             self._running = invocation
         recorder.set_current(recording)
@@ -359,9 +461,11 @@ class Agent:
                 if self.extension is not None:
                     self._finished[inv.request_id] = finished
                     self._lock.notify_all()
+                elif self.runtime_hook:
+                    self._pending = finished  # exported before the runtime's next `next`
         if already:
             self.release(inv.request_id)
-        elif self.extension is None and finished is not None:
+        elif self.extension is None and not self.runtime_hook and finished is not None:
             self._enqueue(finished)
         return True
 
@@ -380,39 +484,138 @@ class Agent:
         return [init] if init is not None else []
 
     # -- export ----------------------------------------------------------------------
-    def _export_finished(self, finished: _Finished, timeout_ms: int | None = None) -> None:
-        """Build the finished invocation's Record, then export (exporting thread only)."""
+    def _export_finished(
+        self, finished: _Finished, timeout_ms: int | None = None, *, bounded: bool = False
+    ) -> None:
+        """Build the finished invocation's Record, then export (exporting thread only).
+
+        ``bounded``: every send must end before the invocation's deadline
+        (less a margin), because Lambda's timeout covers the time until the
+        runtime is back in ``next`` (the runtime-hook path).
+        """
         records, done = finished
+        deadline_s = None
         if done is not None:
             records = [*records, self._record(*done)]
-        self.export_now(records, timeout_ms)
+            if bounded and done[0].deadline_s:
+                deadline_s = done[0].deadline_s - _DEADLINE_MARGIN_S
+        self.export_now(records, timeout_ms, deadline_s=deadline_s)
 
-    def export_now(self, records: list[Record], timeout_ms: int | None = None) -> None:
-        """Encode, send and log ``records`` on this thread (after the response only).
+    def _export_bounded(self, finished: _Finished) -> None:
+        self._export_finished(finished, bounded=True)
 
-        Bodies of earlier failed exports go first in the same request (one
-        send, the same timeout: no retry loop, no sleep); if this send fails
-        too, they and this body are kept for the next export, within bounds.
+    def _ledger(self) -> Ledger:
+        ledger = self.ledger
+        if ledger is None:
+            from lambdaguard.agent.ledger import Ledger
+
+            ledger = self.ledger = Ledger(
+                self.config.flush_interval_s,
+                self.config.max_facts,
+                clock=self.clock,
+                start_ns=self.started_ns,
+            )
+        return ledger
+
+    def _sampled(self, records: list[Record]) -> bool:
+        """Trace mode's decision for these records (evidence is decided apart)."""
+        mode = self.config.traces
+        if mode == TRACES_OFF:
+            return False
+        if mode == TRACES_ALL:
+            return True
+        invocation = next((r for r in records if r.phase == semconv.PHASE_INVOKE), None)
+        if invocation is None:
+            return False
+        if invocation.outcome != semconv.OUTCOME_SUCCESS:
+            return True  # errors and timeouts are always traced in trace mode
+        trigger = invocation.trigger
+        if self.config.parent_based and trigger.parent_span_id:
+            return trigger.sampled  # the caller's decision, as parent-based samplers do
+        # TraceIdRatioBased: the low 64 bits of the trace id against the ratio,
+        # so every service sampling this trace id decides alike.
+        low = int.from_bytes(invocation.trace_id[8:16], "big")
+        return low < self.config.sample_ratio * (1 << 64)
+
+    def export_now(
+        self,
+        records: list[Record],
+        timeout_ms: int | None = None,
+        *,
+        deadline_s: float | None = None,
+    ) -> None:
+        """Decide, encode, send and log ``records`` on this thread (after the response only).
+
+        Spans go out when a record holds a fact new to this environment or
+        trace mode samples it; bodies of earlier failed exports go first in the
+        same request (one send, one timeout: no retry loop, no sleep); if this
+        send fails too, they and this body are kept for the next export, within
+        bounds. Every record is counted; the counts are flushed as metrics when
+        the interval has passed (not on the pre-deadline path, whose time is
+        short, nor after a span export that got no answer). ``deadline_s``
+        (wall clock) bounds every send; with too little time left a body is
+        kept for the next invocation instead of sent.
         """
         if not records:
             return
-        body = export.encode(self.config, records)
+
+        def budget_ms() -> int | None:
+            if deadline_s is None:
+                return timeout_ms
+            left = int((deadline_s - time.time()) * 1000)
+            return min(left, timeout_ms or self.config.export_timeout_ms)
+
+        from lambdaguard.agent import _patterns, export
+
+        records = [_patterns.fold_record(record) for record in records]
+        ledger = self._ledger()
+        new = ledger.new_facts(records)
+        traced = bool(new) or self._sampled(records)
         carried = self.backlog.take()
-        payload = b"".join(kept for kept, _ in carried) + body if carried else body
-        status = self.sender.send(payload, timeout_ms)
-        self.exports += 1
-        if not 200 <= status < 300:
-            entries = [*carried, (body, len(records))]
-            if export.retryable(status):
-                dropped = self.backlog.keep(entries)
+        answered = True
+        if traced or carried:
+            body = export.encode(self.config, records) if traced else b""
+            payload = b"".join(kept for kept, _ in carried) + body if carried else body
+            left = budget_ms()
+            if left is not None and left < _MIN_SEND_MS:
+                status = 0  # no time left before the deadline: kept for the next invocation
             else:
-                dropped = self.backlog.discard(entries)
-            if dropped:
-                self._warn_dropped(dropped, status)
+                status = self.sender.send(payload, left)
+                self.exports += 1
+            answered = status != 0
+            if 200 <= status < 300:
+                ledger.remember(new)
+            else:
+                entries = [*carried, *([(body, len(records))] if traced else [])]
+                if export.retryable(status):
+                    dropped = self.backlog.keep(entries)
+                else:
+                    dropped = self.backlog.discard(entries)
+                if dropped:
+                    self._warn_dropped(dropped, status)
+        if traced:
+            self.span_exports += len(records)
+        ledger.count(records, in_spans=traced)
+        if timeout_ms is None and answered and ledger.due():
+            left = budget_ms()
+            if left is None or left >= _MIN_SEND_MS:
+                self._flush_metrics(ledger, records, left)
         if self.config.log:
             for record in records:
                 if record.phase == semconv.PHASE_INVOKE:
                     export.write_log(record)
+
+    def _flush_metrics(
+        self, ledger: Ledger, records: list[Record], timeout_ms: int | None = None
+    ) -> None:
+        from lambdaguard.agent import export
+
+        snapshot = ledger.snapshot()
+        described = next((r for r in reversed(records) if r.function_arn), records[-1])
+        body = export.encode_metrics(self.config, snapshot, described)
+        status = self.sender.send(body, timeout_ms, signal="metrics")
+        ledger.flushed(snapshot, 200 <= status < 300)
+        self.metric_flushes += 1
 
     def _warn_dropped(self, dropped: int, status: int) -> None:
         # One stderr line when the total first reaches each power of ten, so a
@@ -462,6 +665,41 @@ class Agent:
                     return False
                 self._lock.wait(left)
         return True
+
+    def _before_next(self) -> None:
+        # awslambdaric's thread, after the response was posted, before `next`.
+        with self._lock:
+            finished, self._pending = self._pending, None
+        if finished is not None:
+            with recorder.suppressed():
+                _guard.safe("export", self._export_bounded, finished, default=None)
+
+    def _watch(self) -> None:
+        # The runtime-hook mode's deadline guard. It is never woken by the
+        # response path: with nothing running it looks again every
+        # _WATCH_IDLE_S (a frozen environment does not run it at all; on thaw
+        # the overdue timer fires once), and with an invocation running it
+        # sleeps until shortly before that invocation's deadline.
+        send_ms = min(self.config.export_timeout_ms, _TIMEOUT_SEND_MS)
+        margin_s = (send_ms + 100) / 1000
+        with recorder.suppressed():
+            while True:
+                with self._lock:
+                    inv = self._running
+                    if inv is None or inv.exported or not inv.deadline_s:
+                        self._lock.wait(_WATCH_IDLE_S)
+                        continue
+                    left = inv.deadline_s - margin_s - time.time()
+                    if left > 0:
+                        self._lock.wait(left)
+                        continue
+                    if self._running is not inv or inv.exported:
+                        continue
+                    inv.exported = True
+                record = self._record(inv, semconv.OUTCOME_TIMEOUT, "")
+                _guard.safe(
+                    "export", self.export_now, [*self._take_init(), record], send_ms, default=None
+                )
 
     def _on_wake(self) -> None:
         # Runs on the extension thread the moment an event arrives, which is
@@ -549,11 +787,17 @@ def get(config: Config) -> Agent:
             _agent.install()
         elif config != _agent.config:
             _agent.config = config
-            _agent.sender = export.Sender(config)
-            previous = _agent.backlog
-            _agent.backlog = export.Backlog(config.carry_records, config.carry_bytes)
-            _agent.backlog.dropped = previous.dropped
-            _agent.backlog.keep(previous.take())
+            if _agent._sender is not None:
+                _agent._sender.close()
+                _agent._sender = None  # remade from the new config on first use
+            previous = _agent._backlog
+            _agent._backlog = None
+            if previous is not None:
+                _agent.backlog.dropped = previous.dropped
+                _agent.backlog.keep(previous.take())
+            if _agent.ledger is not None:
+                _agent.ledger.interval_ns = int(config.flush_interval_s * 1e9)
+                _agent.ledger.max_facts = config.max_facts
             aws.install(config.key_prefix_depth, config.record_full_keys)
         return _agent
 

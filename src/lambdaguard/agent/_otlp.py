@@ -1,4 +1,4 @@
-"""A minimal OTLP/protobuf encoder for ``ExportTraceServiceRequest``.
+"""A minimal OTLP/protobuf encoder for ``ExportTraceServiceRequest`` and ``ExportMetricsServiceRequest``.
 
 Why not opentelemetry-sdk + the OTLP exporter: importing them (with protobuf)
 costs well over the agent's whole 30 ms INIT budget and several MB of RSS,
@@ -6,8 +6,12 @@ while the agent emits one fixed message shape. The protobuf wire format is
 small and stable: varint keys ``(field << 3) | wire_type``, wire type 0
 varint, 1 fixed64, 2 length-delimited, 5 fixed32. Field numbers follow
 opentelemetry-proto (``trace/v1/trace.proto``, ``common/v1/common.proto``,
-``resource/v1/resource.proto``); the tests decode the bytes with the official
-``opentelemetry-proto`` classes.
+``resource/v1/resource.proto``, ``metrics/v1/metrics.proto``); the tests
+decode the bytes with the official ``opentelemetry-proto`` classes.
+
+Metrics are only what evidence mode sends: cumulative monotonic sums of
+integers and base-2 exponential histograms (positive values), one resource
+and one scope per request.
 """
 
 from __future__ import annotations
@@ -16,7 +20,17 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Attr", "Event", "Link", "Span", "encode_request"]
+__all__ = [
+    "Attr",
+    "Event",
+    "ExpHistogramPoint",
+    "Link",
+    "Metric",
+    "Span",
+    "SumPoint",
+    "encode_metrics_request",
+    "encode_request",
+]
 
 Value = str | bool | int | float | Sequence[str]
 Attr = tuple[str, Value]
@@ -27,6 +41,7 @@ KIND_CLIENT = 3
 KIND_CONSUMER = 5
 STATUS_UNSET = 0
 STATUS_ERROR = 2
+TEMPORALITY_CUMULATIVE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +82,47 @@ class Span:
     extra: tuple[Attr, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class SumPoint:
+    """One data point of a cumulative monotonic integer sum."""
+
+    attributes: tuple[Attr, ...]
+    start_ns: int
+    time_ns: int
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExpHistogramPoint:
+    """One data point of a cumulative base-2 exponential histogram (positive values only).
+
+    ``counts[k]`` is the count of bucket ``offset + k``: values in
+    ``(2**((offset + k) / 2**scale), 2**((offset + k + 1) / 2**scale)]``.
+    """
+
+    attributes: tuple[Attr, ...]
+    start_ns: int
+    time_ns: int
+    count: int
+    total: float
+    scale: int
+    zero_count: int
+    offset: int
+    counts: tuple[int, ...]
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A named metric: its unit and its sum or exponential-histogram points."""
+
+    name: str
+    unit: str
+    points: tuple[SumPoint, ...] | tuple[ExpHistogramPoint, ...]
+    description: str = ""
+
+
 def _varint(value: int) -> bytes:
     if value < 0:
         value += 1 << 64  # int64 negatives are ten-byte two's complement varints
@@ -92,6 +148,14 @@ def _str(number: int, text: str) -> bytes:
 
 def _fixed64(number: int, value: int) -> bytes:
     return _key(number, 1) + struct.pack("<Q", value)
+
+
+def _double(number: int, value: float) -> bytes:
+    return _key(number, 1) + struct.pack("<d", value)
+
+
+def _zigzag(value: int) -> int:
+    return (value << 1) ^ (value >> 63)
 
 
 def _fixed32(number: int, value: int) -> bytes:
@@ -158,3 +222,63 @@ def encode_request(
     scope_spans = _bytes(1, scope) + b"".join(_bytes(2, _span(s)) for s in spans)
     resource_spans = _bytes(1, _attributes(1, resource)) + _bytes(2, scope_spans)
     return _bytes(1, resource_spans)
+
+
+def _sum_point(point: SumPoint) -> bytes:
+    # NumberDataPoint: 7 attributes, 2 start_time_unix_nano, 3 time_unix_nano, 6 as_int (sfixed64)
+    return b"".join(
+        (
+            _attributes(7, point.attributes),
+            _fixed64(2, point.start_ns),
+            _fixed64(3, point.time_ns),
+            _key(6, 1) + struct.pack("<q", point.value),
+        )
+    )
+
+
+def _histogram_point(point: ExpHistogramPoint) -> bytes:
+    # ExponentialHistogramDataPoint: 1 attributes, 2 start, 3 time, 4 count (fixed64),
+    # 5 sum (double), 6 scale (sint32), 7 zero_count (fixed64), 8 positive Buckets
+    # (1 offset sint32, 2 packed uint64 bucket_counts), 12 min, 13 max.
+    buckets = _key(1, 0) + _varint(_zigzag(point.offset))
+    if point.counts:
+        buckets += _bytes(2, b"".join(_varint(n) for n in point.counts))
+    parts = [
+        _attributes(1, point.attributes),
+        _fixed64(2, point.start_ns),
+        _fixed64(3, point.time_ns),
+        _fixed64(4, point.count),
+        _double(5, point.total),
+        _key(6, 0) + _varint(_zigzag(point.scale)),
+        _fixed64(7, point.zero_count),
+        _bytes(8, buckets),
+    ]
+    if point.count:
+        parts += [_double(12, point.low), _double(13, point.high)]
+    return b"".join(parts)
+
+
+def _metric(metric: Metric) -> bytes:
+    # Metric: 1 name, 2 description, 3 unit, 7 Sum(1 points, 2 temporality, 3 monotonic),
+    # 10 ExponentialHistogram(1 points, 2 temporality)
+    head = _str(1, metric.name) + _str(2, metric.description) + _str(3, metric.unit)
+    temporality = _key(2, 0) + _varint(TEMPORALITY_CUMULATIVE)
+    histograms = [p for p in metric.points if isinstance(p, ExpHistogramPoint)]
+    if histograms:
+        body = b"".join(_bytes(1, _histogram_point(p)) for p in histograms)
+        return head + _bytes(10, body + temporality)
+    sums = [p for p in metric.points if isinstance(p, SumPoint)]
+    body = b"".join(_bytes(1, _sum_point(p)) for p in sums)
+    return head + _bytes(7, body + temporality + _key(3, 0) + _varint(1))
+
+
+def encode_metrics_request(
+    resource: Sequence[Attr], scope_name: str, scope_version: str, metrics: Sequence[Metric]
+) -> bytes:
+    """Serialise one ``ExportMetricsServiceRequest`` with one resource and one scope."""
+    # ExportMetricsServiceRequest: 1 ResourceMetrics(1 Resource, 2 ScopeMetrics(
+    #   1 InstrumentationScope, 2 metrics))
+    scope = _str(1, scope_name) + _str(2, scope_version)
+    scope_metrics = _bytes(1, scope) + b"".join(_bytes(2, _metric(m)) for m in metrics)
+    resource_metrics = _bytes(1, _attributes(1, resource)) + _bytes(2, scope_metrics)
+    return _bytes(1, resource_metrics)

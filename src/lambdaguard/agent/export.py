@@ -1,10 +1,12 @@
-"""Records become OTLP spans and one JSON log line; the OTLP bytes are POSTed.
+"""Records become OTLP spans, counts become OTLP metrics, one JSON log line; the bytes are POSTed.
 
 The shapes follow :mod:`lambdaguard.semconv` (read its docstring). Sending is
 plain ``http.client`` (stdlib, already imported by any boto3 function) with a
-hard timeout; the caller decides *when* (after the response: see
-:mod:`lambdaguard.agent._agent`). Every byte sent is built here from a
-:class:`~lambdaguard.agent.recorder.Record`, which holds only identifiers.
+hard timeout, on one connection kept across invocations (and across Lambda's
+freezes, where the far side allows: see :class:`Sender`); the caller decides
+*when* (after the response: see :mod:`lambdaguard.agent._agent`). Every byte
+sent is built here from a :class:`~lambdaguard.agent.recorder.Record` or a
+:class:`~lambdaguard.agent.ledger.Snapshot`, which hold only identifiers and counts.
 
 The log line uses ``json.dumps`` rather than structlog: it is one flat dict
 per invocation, and structlog would add ~10 ms of import to INIT for no gain.
@@ -15,10 +17,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lambdaguard import __version__, semconv
@@ -33,9 +36,11 @@ from lambdaguard.agent.config import (
     Config,
 )
 from lambdaguard.agent.recorder import AwsCall, Record
+from lambdaguard.agent.triggers import links_of
 
 if TYPE_CHECKING:
     from lambdaguard.agent import _otlp
+    from lambdaguard.agent.ledger import Snapshot
 
 # The encoder (_otlp) is imported by the functions that build spans, which run
 # after the response; importing it at INIT would put its class creation on the
@@ -45,14 +50,26 @@ __all__ = [
     "Backlog",
     "Sender",
     "encode",
+    "encode_metrics",
+    "instance_id",
     "log_line",
     "resource_attributes",
     "retryable",
     "spans_for",
 ]
 
-SCOPE_NAME = "lambdaguard.agent"
+SCOPE_NAME = semconv.AGENT_SCOPE
 CONTENT_TYPE = "application/x-protobuf"
+
+_instance: list[tuple[int, str]] = []
+
+
+def instance_id() -> str:
+    """A random id for this process (``service.instance.id``), new after a fork."""
+    pid = os.getpid()
+    if not _instance or _instance[0][0] != pid:
+        _instance[:] = [(pid, os.urandom(16).hex())]
+    return _instance[0][1]
 
 
 def _account(arn: str) -> str:
@@ -74,6 +91,7 @@ def resource_attributes(
         (semconv.TELEMETRY_DISTRO_NAME, semconv.DISTRO_NAME),
         (semconv.TELEMETRY_DISTRO_VERSION, __version__),
         (semconv.LAYER_VERSION, __version__),
+        (semconv.SERVICE_INSTANCE_ID, instance_id()),
     ]
     optional: list[tuple[str, str]] = [
         (semconv.CLOUD_REGION, env.get(AWS_REGION, "")),
@@ -128,6 +146,25 @@ def _call_attributes(call: AwsCall) -> tuple[_otlp.Attr, ...]:
     if call.count > 1:
         attrs.append((semconv.AWS_COUNT, call.count))
     attrs.extend(_call_facts(call))
+    return tuple(attrs)
+
+
+# Recorded per occurrence, not part of the fact a call stands for (see ledger.call_fact).
+_PER_OCCURRENCE_ATTRIBUTES = frozenset(
+    {
+        semconv.AWS_REQUEST_ID,
+        semconv.AWS_RETRIES,
+        semconv.AWS_LATENCY_MS,
+        semconv.HTTP_RESPONSE_STATUS_CODE,
+        semconv.AWS_COUNT,
+    }
+)
+
+
+def fact_attributes(call: AwsCall, phase: str) -> tuple[_otlp.Attr, ...]:
+    """The attributes of the fact ``call`` stands for: its span attributes minus per-occurrence ones."""
+    attrs = [kv for kv in _call_attributes(call) if kv[0] not in _PER_OCCURRENCE_ATTRIBUTES]
+    attrs.append((semconv.PHASE, phase))
     return tuple(attrs)
 
 
@@ -230,7 +267,10 @@ def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
     from lambdaguard.agent import _otlp
 
     trigger = record.trigger
-    sampled = 1 if trigger.sampled else 0
+    # Exported spans are sampled, whatever the caller's context said: the
+    # decision to export them was taken (and a backend or gateway that honours
+    # the flag must not drop them).
+    sampled = 1
     if record.phase == semconv.PHASE_INIT:
         name = semconv.INIT_SPAN_NAME
         kind = _otlp.KIND_INTERNAL
@@ -265,7 +305,7 @@ def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
             events=_connection_events(record),
             links=tuple(
                 _otlp.Link(link.trace_id, link.span_id, 1 if link.sampled else 0)
-                for link in trigger.links
+                for link in links_of(trigger)
             ),
             status_code=_otlp.STATUS_ERROR if failed else _otlp.STATUS_UNSET,
             status_message=record.error_type or (record.outcome if failed else ""),
@@ -276,7 +316,7 @@ def spans_for(record: Record, cap: int) -> list[_otlp.Span]:
         spans.append(
             _otlp.Span(
                 trace_id=record.trace_id,
-                span_id=os.urandom(8),
+                span_id=recorder.new_id(8),
                 parent_span_id=record.span_id,
                 name=f"{call.service_id}.{call.operation}",
                 kind=_otlp.KIND_CLIENT,
@@ -305,6 +345,110 @@ def encode(config: Config, records: Sequence[Record]) -> bytes:
         spans.extend(spans_for(record, config.max_aws_spans))
     return _otlp.encode_request(
         resource_attributes(config, described), SCOPE_NAME, __version__, spans
+    )
+
+
+def _metric_points(
+    snapshot: Snapshot,
+) -> list[tuple[str, str, list[tuple[tuple[_otlp.Attr, ...], Any]]]]:
+    # (metric name, unit, [(attributes, value or histogram)]) in a fixed order.
+    flag = semconv.COUNTED_IN_SPANS
+    by_name: dict[str, list[tuple[tuple[_otlp.Attr, ...], Any]]] = {}
+
+    def add(name: str, attrs: tuple[_otlp.Attr, ...], value: Any) -> None:
+        by_name.setdefault(name, []).append((attrs, value))
+
+    for (
+        kind,
+        source,
+        alias,
+        faas_trigger,
+        outcome,
+        error_type,
+    ), in_spans, n in snapshot.invocations:
+        attrs: list[_otlp.Attr] = [
+            (semconv.FAAS_TRIGGER, faas_trigger),
+            (semconv.TRIGGER_KIND, kind),
+        ]
+        if source:
+            attrs.append((semconv.TRIGGER_SOURCE, source))
+        if alias:
+            attrs.append((semconv.FUNCTION_ALIAS, alias))
+        if outcome == semconv.OUTCOME_ERROR:
+            name = semconv.METRIC_ERRORS
+            attrs.append((semconv.ERROR_TYPE, error_type or "error"))
+        elif outcome == semconv.OUTCOME_TIMEOUT:
+            name = semconv.METRIC_TIMEOUTS
+        else:
+            name = semconv.METRIC_INVOCATIONS
+        attrs.append((flag, in_spans))
+        add(name, tuple(attrs), n)
+    for faas_trigger, in_spans, n in snapshot.coldstarts:
+        add(semconv.METRIC_COLDSTARTS, ((semconv.FAAS_TRIGGER, faas_trigger), (flag, in_spans)), n)
+    for faas_trigger, in_spans, histogram in snapshot.durations:
+        attrs_h = ((semconv.FAAS_TRIGGER, faas_trigger), (flag, in_spans))
+        add(semconv.METRIC_INVOKE_DURATION, attrs_h, histogram)
+    for (phase, call), in_spans, n in snapshot.calls:
+        add(semconv.METRIC_AWS_CALLS, (*fact_attributes(call, phase), (flag, in_spans)), n)
+    for (host, port, tls, aws), in_spans, opened, failed in snapshot.hosts:
+        host_attrs: tuple[_otlp.Attr, ...] = (
+            (semconv.SERVER_ADDRESS, host),
+            (semconv.SERVER_PORT, port),
+            (semconv.NET_TLS, tls),
+            (semconv.NET_AWS, aws),
+            (flag, in_spans),
+        )
+        add(semconv.METRIC_CONNECTIONS, host_attrs, opened)
+        add(semconv.METRIC_CONNECTION_FAILURES, host_attrs, failed)
+    units = {
+        semconv.METRIC_INVOCATIONS: "{invocation}",
+        semconv.METRIC_ERRORS: "{error}",
+        semconv.METRIC_TIMEOUTS: "{timeout}",
+        semconv.METRIC_COLDSTARTS: "{coldstart}",
+        semconv.METRIC_INVOKE_DURATION: "s",
+        semconv.METRIC_AWS_CALLS: "{call}",
+        semconv.METRIC_CONNECTIONS: "{connection}",
+        semconv.METRIC_CONNECTION_FAILURES: "{connection}",
+    }
+    return [(name, units[name], points) for name, points in by_name.items()]
+
+
+def encode_metrics(config: Config, snapshot: Snapshot, described: Record | None) -> bytes:
+    """One OTLP ``ExportMetricsServiceRequest`` with the snapshot's cumulative counts.
+
+    ``described`` (the environment's latest invocation record) gives the
+    resource its ARN, version and memory, as for spans.
+    """
+    from lambdaguard.agent import _otlp
+
+    metrics: list[_otlp.Metric] = []
+    start, now = snapshot.start_ns, snapshot.time_ns
+    for name, unit, points in _metric_points(snapshot):
+        if name == semconv.METRIC_INVOKE_DURATION:
+            histograms = []
+            for attrs, histogram in points:
+                offset, counts = histogram.dense()
+                histograms.append(
+                    _otlp.ExpHistogramPoint(
+                        attributes=attrs,
+                        start_ns=start,
+                        time_ns=now,
+                        count=histogram.count,
+                        total=histogram.total,
+                        scale=semconv.DURATION_SCALE,
+                        zero_count=histogram.zero,
+                        offset=offset,
+                        counts=counts,
+                        low=histogram.low if histogram.count else 0.0,
+                        high=histogram.high,
+                    )
+                )
+            metrics.append(_otlp.Metric(name, unit, tuple(histograms)))
+        else:
+            sums = tuple(_otlp.SumPoint(attrs, start, now, int(value)) for attrs, value in points)
+            metrics.append(_otlp.Metric(name, unit, sums))
+    return _otlp.encode_metrics_request(
+        resource_attributes(config, described), SCOPE_NAME, __version__, metrics
     )
 
 
@@ -421,39 +565,131 @@ class Backlog:
         return n
 
 
+def _connect(address: tuple[str, int], *args: Any) -> socket.socket:
+    # socket.getaddrinfo IDNA-encodes a str host (importing encodings.idna and
+    # stringprep, ~1.6 ms, on the first export); an ASCII host passed as bytes
+    # needs no codec. TCP_NODELAY: a small POST must not wait on delayed ACKs.
+    host, port = address
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
+    sock = socket.create_connection((name, port), *args)  # type: ignore[arg-type]
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    # A connection kept across a freeze may have been closed by the far side
+    # meanwhile (its idle timeout): then it is readable (EOF, a reset, a TLS
+    # close_notify). An idle HTTP/1.1 connection has nothing to read, so
+    # anything readable means it cannot be reused. poll(), not select(): file
+    # descriptors above 1023 are legal in a busy function.
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return True
+
+
+# Failures that mean "the kept connection was already dead", not "the collector failed".
+_STALE = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+    ConnectionAbortedError,
+)
+
+
 class Sender:
-    """POSTs OTLP bytes to the configured traces URL; never raises, never records itself."""
+    """POSTs OTLP bytes on connections kept across invocations; never raises, never records itself.
+
+    Lambda freezes the environment between invocations, so a connection kept
+    open may have been closed by the far side meanwhile (a collector's or load
+    balancer's idle timeout). Before reusing one, a non-blocking peek tells
+    whether it was closed; a request that still fails on a reused connection
+    before any response arrives is sent once more on a new connection. Both
+    signals are idempotent (span ids are de-duplicated by the collector,
+    metrics are cumulative), so a duplicate costs nothing. :attr:`connects`,
+    :attr:`reused` and :attr:`stale` count what happened (``make bench``
+    prints them).
+    """
 
     def __init__(self, config: Config) -> None:
         self._config = config
-        parts = urlsplit(config.traces_url)
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or "localhost"
-        self._port = parts.port or (443 if self._https else 80)
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.last_status = 0
-
-    def send(self, body: bytes, timeout_ms: int | None = None) -> int:
-        """Send one request; the HTTP status, or 0 if it could not be sent in time."""
-        timeout = (timeout_ms or self._config.export_timeout_ms) / 1000
-        headers = {"Content-Type": CONTENT_TYPE, "User-Agent": f"lambdaguard/{__version__}"}
-        headers.update(dict(self._config.headers))
-        connection: http.client.HTTPConnection
-        with recorder.suppressed():
+        self._targets: dict[str, tuple[tuple[bool, str, int], str]] = {}
+        for signal, url in (("traces", config.traces_url), ("metrics", config.metrics_url)):
+            parts = urlsplit(url)
+            https = parts.scheme == "https"
             try:
-                if self._https:
-                    connection = http.client.HTTPSConnection(
-                        self._host, self._port, timeout=timeout
-                    )
+                port = parts.port or (443 if https else 80)
+            except ValueError:
+                port = 443 if https else 80
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            self._targets[signal] = ((https, parts.hostname or "localhost", port), path)
+        self._connections: dict[tuple[bool, str, int], http.client.HTTPConnection] = {}
+        self._headers = {"Content-Type": CONTENT_TYPE, "User-Agent": f"lambdaguard/{__version__}"}
+        self._headers.update(dict(config.headers))
+        self.last_status = 0
+        self.connects = 0  # connections opened (TCP, and TLS for https)
+        self.reused = 0  # requests sent on a connection kept from an earlier request
+        self.stale = 0  # kept connections found closed by the far side (replaced)
+
+    def _connection(self, key: tuple[bool, str, int], timeout: float) -> http.client.HTTPConnection:
+        connection = self._connections.get(key)
+        if (
+            connection is not None
+            and connection.sock is not None
+            and _closed_by_peer(connection.sock)
+        ):
+            self.stale += 1
+            connection.close()
+        if connection is None:
+            https, host, port = key
+            if https:
+                connection = http.client.HTTPSConnection(host, port, timeout=timeout)
+            else:
+                connection = http.client.HTTPConnection(host, port, timeout=timeout)
+            connection._create_connection = _connect  # type: ignore[attr-defined]
+            self._connections[key] = connection
+        connection.timeout = timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout)
+        return connection
+
+    def send(self, body: bytes, timeout_ms: int | None = None, *, signal: str = "traces") -> int:
+        """Send one request (``signal``: traces or metrics); the HTTP status, or 0 if none came in time."""
+        timeout = (timeout_ms or self._config.export_timeout_ms) / 1000
+        key, path = self._targets[signal]
+        with recorder.suppressed():
+            for attempt in (0, 1):
+                connection = self._connection(key, timeout)
+                reused = connection.sock is not None
+                if reused:
+                    self.reused += 1
                 else:
-                    connection = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+                    self.connects += 1
                 try:
-                    connection.request("POST", self._path, body=body, headers=headers)
+                    connection.request("POST", path, body=body, headers=self._headers)
                     response = connection.getresponse()
                     response.read()
-                    self.last_status = response.status
-                finally:
+                except _STALE:
                     connection.close()
-            except (OSError, http.client.HTTPException, ValueError):
-                self.last_status = 0
-        return self.last_status
+                    if reused and attempt == 0:
+                        self.stale += 1
+                        continue  # the kept connection had died: once more on a new one
+                    self.last_status = 0
+                    return 0
+                except (OSError, http.client.HTTPException, ValueError):
+                    connection.close()
+                    self.last_status = 0
+                    return 0
+                self.last_status = response.status
+                return self.last_status
+        return 0  # pragma: no cover - the loop always returns
+
+    def close(self) -> None:
+        """Close every kept connection."""
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()

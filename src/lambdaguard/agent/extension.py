@@ -1,4 +1,10 @@
-"""The internal extension: how the export runs after the response.
+"""The internal extension: how the export runs after the response on runtimes other than awslambdaric.
+
+Under awslambdaric (Lambda's Python runtimes) the agent works on the
+runtime's own thread before it asks for the next invocation instead
+(:mod:`~lambdaguard.agent._runtime`), which spares this thread's Extensions API
+round trip on every invocation; ``LAMBDAGUARD_EXTENSION=always`` keeps using
+this module.
 
 Lambda ends an invocation only when the runtime has posted its response *and*
 every registered extension has called ``event/next`` again
@@ -88,7 +94,11 @@ class _Client:
         """Send ``request``; (status, lower-cased headers, body). Blocks without a timeout."""
         if self._sock is None:
             # No timeout: event/next blocks for as long as the environment idles.
-            self._sock = socket.create_connection(self._address)
+            # The host goes to getaddrinfo as bytes: a str host is IDNA-encoded,
+            # which imports encodings.idna and stringprep (~1.6 ms of INIT).
+            host, port = self._address
+            name = host.encode("ascii") if host.isascii() else host
+            self._sock = socket.create_connection((name, port))  # type: ignore[arg-type]
             self._buffer = b""
         try:
             self._sock.sendall(request)

@@ -15,7 +15,7 @@ immutable and typed, but creating the classes costs ~0.1 ms each instead of
 
 from __future__ import annotations
 
-import os
+import random
 import threading
 import time
 from typing import NamedTuple
@@ -30,6 +30,7 @@ __all__ = [
     "Recording",
     "Trigger",
     "current",
+    "new_id",
     "set_current",
     "suppressed",
 ]
@@ -103,6 +104,9 @@ class Trigger(NamedTuple):
     parent_span_id: bytes = b""
     sampled: bool = True
     links: tuple[Link, ...] = ()
+    # The X-Ray header to link to, kept raw: parsed only if the invocation is
+    # exported (see triggers.links_of), not on every invocation's response path.
+    xray: str = ""
 
 
 class Record(NamedTuple):
@@ -144,6 +148,16 @@ class OpenConnection:
         self.proxy = ""
 
 
+def new_id(size: int) -> bytes:
+    """A random, non-zero trace (16) or span (8) id.
+
+    ``random.getrandbits`` (seeded from the OS at start and after a fork), as
+    the OpenTelemetry SDK's id generator does: ids need to be unique, not
+    secret, and ``os.urandom`` is a system call on the response path.
+    """
+    return (random.getrandbits(size * 8) or 1).to_bytes(size, "big")
+
+
 # A bound on memory for a runaway loop of calls; beyond it calls are counted, not kept.
 _MAX_KEPT = 5000
 
@@ -157,8 +171,8 @@ class Recording:
         # ids=False: a recording that is never exported as a span of its own
         # (calls made between invocations, merged into the next one).
         self.phase = phase
-        self.trace_id = (trace_id or os.urandom(16)) if ids else b""
-        self.span_id = os.urandom(8) if ids else b""
+        self.trace_id = (trace_id or new_id(16)) if ids else b""
+        self.span_id = new_id(8) if ids else b""
         self.start_ns = time.time_ns()
         self.calls: list[AwsCall] = []
         self.conns: list[OpenConnection] = []

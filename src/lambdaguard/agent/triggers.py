@@ -8,6 +8,17 @@ triggers, the X-Ray header in ``_X_AMZN_TRACE_ID`` (set per invocation by
 the runtime client), and for SQS/SNS records the ``AWSTraceHeader`` system
 attribute and a ``traceparent`` message attribute, which become span links
 (one invocation consumes many messages, each with its own producer).
+
+Parenting follows the OpenTelemetry semantic conventions for AWS Lambda
+(``docs/faas/aws-lambda.md``, "AWS X-Ray Active Tracing Considerations"): the
+parent is the event's own context; the X-Ray context of ``_X_AMZN_TRACE_ID``
+becomes the parent only when the user asks for it (``xray-lambda`` in
+``OTEL_PROPAGATORS``: Active Tracing on, X-Ray as the backend), otherwise a
+span link. Lambda passes an X-Ray header even with tracing off
+(``Sampled=0``), and its parent span never reaches any other backend: as a
+parent it made most invocations orphans there, and its ``Sampled=0`` made
+gateways drop the spans. A trace that starts in the function is sampled by
+the function's own decision (see :mod:`lambdaguard.agent._agent`).
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ from typing import Any
 from lambdaguard.agent.config import AWS_REGION
 from lambdaguard.agent.recorder import Link, Trigger
 
-__all__ = ["parse_traceparent", "parse_xray", "trigger_of"]
+__all__ = ["links_of", "parse_traceparent", "parse_xray", "trigger_of"]
 
 # Compiled by re's cache on first use, not at import (INIT path).
 _TRACEPARENT = r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})"
@@ -230,17 +241,25 @@ def _kind_and_source(event: Any) -> tuple[str, str]:
     return "direct", ""
 
 
-def trigger_of(event: Any, xray_header: str | None) -> Trigger:
-    """The trigger of one invocation, with the parent context and links it carried."""
+def trigger_of(event: Any, xray_header: str | None, *, xray_parent: bool = False) -> Trigger:
+    """The trigger of one invocation, with the parent context and links it carried.
+
+    ``xray_parent``: the X-Ray context is the parent when the event carries
+    none; otherwise (the default) it is a link.
+    """
     kind, source = _kind_and_source(event)
     parent = None
     if kind in _HTTP and isinstance(event, Mapping):
         parent = parse_traceparent(_header(event, "traceparent"))
-    if parent is None:
-        parent = parse_xray(xray_header)
     links: tuple[Link, ...] = ()
     if kind in ("sqs", "sns") and isinstance(event, Mapping):
         links = _links(event["Records"])
+    xray_link = ""
+    if xray_header:
+        if parent is None and xray_parent:
+            parent = parse_xray(xray_header)
+        else:
+            xray_link = xray_header[:512]
     return Trigger(
         kind=kind,
         source=source[:512],
@@ -250,4 +269,13 @@ def trigger_of(event: Any, xray_header: str | None) -> Trigger:
         parent_span_id=parent[1] if parent else b"",
         sampled=parent[2] if parent else True,
         links=links,
+        xray=xray_link,
     )
+
+
+def links_of(trigger: Trigger) -> tuple[Link, ...]:
+    """The invocation span's links: the X-Ray context first (when it is not the parent), then messages'."""
+    found = parse_xray(trigger.xray) if trigger.xray else None
+    if found is None:
+        return trigger.links
+    return (Link(found[0], found[1], found[2]), *trigger.links)

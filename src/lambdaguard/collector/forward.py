@@ -65,11 +65,12 @@ class Forwarder:
         base = endpoint.rstrip("/")
         # Like OTEL_EXPORTER_OTLP_ENDPOINT: a base URL gets the per-signal path;
         # a URL already ending in /v1/traces is used for traces as is.
-        for suffix in ("/v1/traces", "/v1/logs"):
+        for suffix in ("/v1/traces", "/v1/logs", "/v1/metrics"):
             base = base.removesuffix(suffix)
         self._urls: dict[str, str] = {
             "traces": f"{base}/v1/traces",
             "logs": f"{base}/v1/logs",
+            "metrics": f"{base}/v1/metrics",
         }
         self._headers = dict(headers)
         self._timeout = timeout_s

@@ -224,7 +224,46 @@ def _v3(conn: Connection) -> None:
 
 
 def _v4(conn: Connection) -> None:
-    """Version 4: policy trials (``lambdaguard policy FUNCTION --pin``).
+    """Version 4: evidence at fleet scale.
+
+    - ``lg_metric_series``: the agent sends cumulative counts per execution
+      environment; the store keeps the last value (and start time) it applied
+      per series (environment x metric x attributes, a 16-byte digest) so a
+      value sent again adds nothing and only increases are counted. Histogram
+      series keep their cumulative buckets as JSON. ``updated_at`` (unix s)
+      lets old series be pruned.
+    - ``lg_pending_counts``: counter increments appended by collectors on
+      PostgreSQL (contention-free inserts) and rolled up into the evidence
+      tables by one collector at a time, so a busy function's counter rows are
+      updated once per interval instead of once per request.
+    """
+    meta = sa.MetaData()
+    sa.Table(
+        "lg_metric_series",
+        meta,
+        sa.Column("series", sa.LargeBinary(16), primary_key=True),
+        sa.Column("start_ns", sa.BigInteger, nullable=False),
+        sa.Column("value", sa.BigInteger, nullable=False),
+        sa.Column("buckets", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.BigInteger, nullable=False, index=True),
+    )
+    sa.Table(
+        "lg_pending_counts",
+        meta,
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("rows", sa.Text, nullable=False),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
+    )
+    meta.create_all(conn, checkfirst=True)
+
+
+def _v5(conn: Connection) -> None:
+    """Version 5: policy trials (``lambdaguard policy FUNCTION --pin``).
 
     - ``lg_trials``: the proposal under trial per function (its documents per
       role, as JSON), when it was pinned and for how long it must run.
@@ -274,5 +313,11 @@ def _v4(conn: Connection) -> None:
 
 
 # version -> step. A new schema version appends a step; steps never change.
-MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
+    1: _v1,
+    2: _v2,
+    3: _v3,
+    4: _v4,
+    5: _v5,
+}
 SCHEMA_VERSION: Final = max(MIGRATIONS)

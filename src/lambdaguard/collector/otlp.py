@@ -27,6 +27,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from google.rpc import status_pb2  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from lambdaguard.errors import IngestError
@@ -45,7 +46,7 @@ __all__ = [
     "negotiate",
 ]
 
-Signal = Literal["traces", "logs"]
+Signal = Literal["traces", "logs", "metrics"]
 Encoding = Literal["protobuf", "json"]
 
 CONTENT_TYPE_PROTOBUF: Final = "application/x-protobuf"
@@ -54,10 +55,12 @@ CONTENT_TYPE_JSON: Final = "application/json"
 _REQUEST: Final = {
     "traces": trace_service_pb2.ExportTraceServiceRequest,
     "logs": logs_service_pb2.ExportLogsServiceRequest,
+    "metrics": metrics_service_pb2.ExportMetricsServiceRequest,
 }
 _RESPONSE: Final = {
     "traces": trace_service_pb2.ExportTraceServiceResponse,
     "logs": logs_service_pb2.ExportLogsServiceResponse,
+    "metrics": metrics_service_pb2.ExportMetricsServiceResponse,
 }
 
 
@@ -162,7 +165,7 @@ def _json_hex_ids(doc: Any, signal: Signal) -> None:
                     _fix_ids(span)
                     for link in _list(span, "links"):
                         _fix_ids(link)
-    else:
+    elif signal == "logs":
         for rl in _list(doc, "resourceLogs", "resource_logs"):
             for sl in _list(rl, "scopeLogs", "scope_logs"):
                 for record in _list(sl, "logRecords", "log_records"):
@@ -187,6 +190,15 @@ def check_attribute_counts(signal: Signal, message: Any, max_attributes: int) ->
                         check(len(event.attributes), "span event")
                     for link in span.links:
                         check(len(link.attributes), "span link")
+    elif signal == "metrics":
+        for rm in message.resource_metrics:
+            check(len(rm.resource.attributes), "resource")
+            for sm in rm.scope_metrics:
+                check(len(sm.scope.attributes), "scope")
+                for metric in sm.metrics:
+                    kind = metric.WhichOneof("data")
+                    for point in getattr(metric, kind).data_points if kind else ():
+                        check(len(point.attributes), "data point")
     else:
         for rl in message.resource_logs:
             check(len(rl.resource.attributes), "resource")
@@ -245,6 +257,8 @@ def encode_response(
         partial = response.partial_success
         if signal == "traces":
             partial.rejected_spans = rejected
+        elif signal == "metrics":
+            partial.rejected_data_points = rejected
         else:
             partial.rejected_log_records = rejected
         partial.error_message = error_message

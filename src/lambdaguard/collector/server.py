@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import grpc
 
 from lambdaguard.collector.forward import Forwarder
+from lambdaguard.collector.metrics import extract_metrics
 from lambdaguard.collector.otlp import (
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_PROTOBUF,
@@ -47,6 +48,7 @@ from lambdaguard.collector.otlp import (
     encode_status,
     negotiate,
 )
+from lambdaguard.collector.rollup import start_rollup, stop_rollup
 from lambdaguard.collector.settings import CollectorConfig
 from lambdaguard.collector.spans import extract
 from lambdaguard.collector.store import Store, open_store
@@ -56,12 +58,17 @@ __all__ = ["CollectorConfig", "CollectorHandle", "Ingestor", "start_collector"]
 
 log = logging.getLogger("lambdaguard.collector")
 
-_HTTP_PATHS: Final[dict[str, Signal]] = {"/v1/traces": "traces", "/v1/logs": "logs"}
+_HTTP_PATHS: Final[dict[str, Signal]] = {
+    "/v1/traces": "traces",
+    "/v1/logs": "logs",
+    "/v1/metrics": "metrics",
+}
 _GRPC_SERVICES: Final[dict[Signal, str]] = {
     "traces": "opentelemetry.proto.collector.trace.v1.TraceService",
     "logs": "opentelemetry.proto.collector.logs.v1.LogsService",
 }
 _DRAIN_CHUNK: Final = 64 * 1024
+_SERIES_WINDOW_S: Final = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,10 @@ class _Counters:
                 "spans_duplicate",
                 "spans_rejected",
                 "log_records",
+                "data_points",
+                "series_applied",
+                "series_unchanged",
+                "data_points_rejected",
                 "throttled",
                 "unauthenticated",
                 "bad_requests",
@@ -166,6 +177,8 @@ class Ingestor:
                 spans_rejected=facts.rejected,
             )
             outcome = Outcome(facts.rejected, facts.reject_reason)
+        elif signal == "metrics":
+            outcome = self._ingest_metrics(decoded.message)
         else:
             records = sum(
                 len(sl.log_records) for rl in decoded.message.resource_logs for sl in rl.scope_logs
@@ -174,6 +187,22 @@ class Ingestor:
         if self.forwarder is not None:
             self.forwarder.submit(signal, decoded.payload)
         return outcome
+
+    def _ingest_metrics(self, message: Any) -> Outcome:
+        # Evidence mode's counts (collector/metrics.py); stored in one transaction.
+        mfacts = extract_metrics(message, time.time_ns())
+        try:
+            result = self.store.ingest_metrics(mfacts.points)
+        except StoreError:
+            self.counters.add(store_errors=1)
+            raise
+        self.counters.add(
+            data_points=mfacts.data_points,
+            series_applied=result.applied,
+            series_unchanged=result.unchanged,
+            data_points_rejected=mfacts.rejected,
+        )
+        return Outcome(mfacts.rejected, mfacts.reject_reason)
 
     def stats(self) -> dict[str, int]:
         """Counters since start (requests, spans stored/duplicate/rejected, throttled …)."""
@@ -324,7 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
         if signal is None:
             self._error(
                 404,
-                f"no such path {self.path!r}: use /v1/traces or /v1/logs",
+                f"no such path {self.path!r}: use /v1/traces, /v1/metrics or /v1/logs",
                 reply_encoding,
                 close=True,
             )
@@ -525,12 +554,14 @@ class CollectorHandle:
         grpc_port: int | None,
         pruner: threading.Thread,
         stopping: threading.Event,
+        rollup: threading.Thread | None = None,
     ) -> None:
         self.config = config
         self._ingestor = ingestor
         self._http = http_server
         self._grpc = grpc_server
         self._pruner = pruner
+        self._rollup = rollup
         self._stopping = stopping
         scheme = "https" if config.tls_cert else "http"
         host = _client_host(config.bind)
@@ -569,6 +600,7 @@ class CollectorHandle:
         if self._ingestor.forwarder is not None:
             self._ingestor.forwarder.close()
         self._pruner.join(2)
+        stop_rollup(self._ingestor.store, self._rollup)
         self._ingestor.store.close()
 
 
@@ -580,6 +612,8 @@ def _pruner(store: Store, window_s: int, stopping: threading.Event) -> threading
                 removed = store.prune_span_keys(window_s)
                 if removed:
                     log.info("forgot %d span ids older than %d s", removed, window_s)
+                # Metric series of environments gone for a week (none lives that long).
+                store.prune_metric_series(max(window_s, _SERIES_WINDOW_S))
             except StoreError as exc:
                 log.warning("span id pruning failed: %s", exc)
             if stopping.wait(interval):
@@ -619,6 +653,7 @@ def start_collector(config: CollectorConfig, *, store: Store | None = None) -> C
         raise
     stopping = threading.Event()
     pruner = _pruner(store, config.span_window_s, stopping)
+    rollup = start_rollup(store, config.counter_rollup_s, stopping)
     return CollectorHandle(
         config=config,
         ingestor=ingestor,
@@ -627,4 +662,5 @@ def start_collector(config: CollectorConfig, *, store: Store | None = None) -> C
         grpc_port=grpc_port,
         pruner=pruner,
         stopping=stopping,
+        rollup=rollup,
     )

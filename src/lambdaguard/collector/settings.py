@@ -53,6 +53,7 @@ ENV: Final[Mapping[str, str]] = {
     "max_attributes": "LAMBDAGUARD_MAX_ATTRIBUTES",
     "span_window": "LAMBDAGUARD_SPAN_WINDOW",
     "sqlite_synchronous": "LAMBDAGUARD_SQLITE_SYNCHRONOUS",
+    "counter_rollup_s": "LAMBDAGUARD_COUNTER_ROLLUP",
 }
 
 _SYNC_MODES: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -90,6 +91,10 @@ class CollectorConfig:
     # spans/s x window, so this is the store's main size knob.
     span_window_s: int = 24 * 3600
     sqlite_synchronous: str = "NORMAL"
+    # PostgreSQL only: seconds between roll-ups of counter increments (0: every
+    # request updates the counter rows itself). Rolling up keeps a busy
+    # function's rows from serialising several collectors; reads roll up first.
+    counter_rollup_s: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("http_port", "grpc_port"):
@@ -106,6 +111,10 @@ class CollectorConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if not 0 <= self.counter_rollup_s <= 3600:
+            raise ConfigError(
+                f"counter_rollup_s must be 0..3600 seconds, got {self.counter_rollup_s}"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls_cert and tls_key must be given together")
         if self.sqlite_synchronous.upper() not in _SYNC_MODES:
@@ -197,7 +206,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         "retry_after_s",
     }:
         return _to_int(value, name=label)
-    if name == "forward_timeout_s":
+    if name in ("forward_timeout_s", "counter_rollup_s"):
         try:
             return float(value)
         except (TypeError, ValueError):

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -49,6 +49,9 @@ from lambdaguard import semconv
 from lambdaguard.collector.migrations import MIGRATIONS, SCHEMA_VERSION
 from lambdaguard.collector.spans import SpanFacts, call_key
 from lambdaguard.errors import StoreError, StoreNotFound
+
+if TYPE_CHECKING:
+    from lambdaguard.collector.metrics import SeriesPoint
 from lambdaguard.evidence import (
     DurationDay,
     ErrorSeen,
@@ -66,6 +69,7 @@ from lambdaguard.evidence import (
 __all__ = [
     "SCHEMA_VERSION",
     "IngestResult",
+    "MetricsResult",
     "Store",
     "StoreStats",
     "TrialCall",
@@ -76,6 +80,8 @@ __all__ = [
 
 # Arbitrary constant naming lambdaguard's migration lock in PostgreSQL.
 _PG_MIGRATION_LOCK: Final = 0x6C67_7561_7264
+# ... and the lock one collector holds while it rolls pending counts up.
+_PG_ROLLUP_LOCK: Final = 0x6C67_726F_6C6C
 _RETRIES: Final = 6
 
 
@@ -168,6 +174,29 @@ span_keys_t = sa.Table(
     sa.Column("key", _Bytes(24), primary_key=True),  # trace_id + span_id
     sa.Column("seen_at", sa.BigInteger, nullable=False, index=True),  # unix s
 )
+# Evidence mode: the last cumulative value applied per metric series (see .series).
+metric_series_t = sa.Table(
+    "lg_metric_series",
+    metadata,
+    sa.Column("series", _Bytes(16), primary_key=True),  # environment x metric x attributes
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("buckets", sa.Text, nullable=False),  # JSON {store bucket: count}, histograms
+    sa.Column("updated_at", sa.BigInteger, nullable=False, index=True),  # unix s
+)
+# Counter increments waiting to be rolled up (PostgreSQL with counter_rollup_s > 0).
+pending_counts_t = sa.Table(
+    "lg_pending_counts",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("rows", sa.Text, nullable=False),  # JSON: the aggregate rows of one transaction
+    sa.Column("created_at", sa.BigInteger, nullable=False),  # unix s
+)
 
 
 def _seen_table(name: str, *key: sa.Column[Any]) -> sa.Table:
@@ -225,7 +254,7 @@ inventory_t = sa.Table(
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("read_at", sa.BigInteger, nullable=False),
 )
-# Policy trials (schema v4, `lambdaguard policy --pin`): written by analysis, never by ingestion.
+# Policy trials (schema v5, `lambdaguard policy --pin`): written by analysis, never by ingestion.
 trials_t = sa.Table(
     "lg_trials",
     metadata,
@@ -270,6 +299,8 @@ _TABLES: Final = (
     errors_t,
     durations_t,
     span_keys_t,
+    metric_series_t,
+    pending_counts_t,
 )
 
 
@@ -279,6 +310,15 @@ class IngestResult:
 
     new_spans: int
     duplicate_spans: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsResult:
+    """What one metrics ingest did: series that added counts, series already applied."""
+
+    applied: int
+    unchanged: int
+    increments: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +441,68 @@ def _sorted_rows(rows: Mapping[Any, dict[str, Any]]) -> list[dict[str, Any]]:
     return [rows[k] for k in sorted(rows)]
 
 
+# The key columns of each aggregate table, and how two rows of one key combine.
+_PENDING_KEYS: Final = {
+    "functions": ("arn",),
+    "calls": ("arn", "call_key"),
+    "hosts": ("arn", "host", "port", "tls"),
+    "days": ("arn", "day"),
+    "lg_triggers": ("arn", "kind", "source"),
+    "lg_versions": ("arn", "version", "alias"),
+    "lg_errors": ("arn", "phase", "error_type"),
+    "durations": ("arn", "day", "bucket"),
+}
+_SUMMED: Final = frozenset({"count", "cold_starts", "errors", "timeouts", "failures"})
+_ROLLUP_BATCH: Final = 20_000
+
+
+def _combine(kept: dict[str, Any], row: dict[str, Any]) -> None:
+    if row.get("last_seen", 0) >= kept.get("last_seen", 0):
+        for name in ("layer_version", "runtime"):
+            if row.get(name):
+                kept[name] = row[name]
+    for name, value in row.items():
+        if name in _SUMMED:
+            kept[name] += value
+        elif name == "first_seen":
+            kept[name] = min(kept[name], value)
+        elif name in ("last_seen", "last_invoked"):
+            kept[name] = max(kept[name], value)
+        elif name == "aws":
+            kept[name] = kept[name] or value
+
+
+def _merge_pending(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Sum many transactions' pending rows into one row per key and table."""
+    out: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {name: {} for name in _PENDING_KEYS}
+    for doc in docs:
+        tables = [
+            (name, doc.get(name, ()))
+            for name in ("functions", "calls", "hosts", "days", "durations")
+        ]
+        tables += [(name, rows) for name, rows in doc.get("seen", {}).items()]
+        for name, rows in tables:
+            merged = out[name]
+            for raw in rows:
+                row = dict(raw)
+                if name == "calls":
+                    row["call_key"] = bytes.fromhex(row["call_key"])
+                key = tuple(row[k] for k in _PENDING_KEYS[name])
+                kept = merged.get(key)
+                if kept is None:
+                    merged[key] = row
+                else:
+                    _combine(kept, row)
+    return {
+        "functions": out["functions"],
+        "calls": out["calls"],
+        "hosts": out["hosts"],
+        "days": out["days"],
+        "seen": {name: out[name] for name in ("lg_triggers", "lg_versions", "lg_errors")},
+        "durations": out["durations"],
+    }
+
+
 def _is_retryable(exc: DBAPIError) -> bool:
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     if code in ("40P01", "40001"):  # deadlock_detected, serialization_failure
@@ -431,6 +533,9 @@ class Store:
             raise StoreError(
                 f"unsupported store backend {self.backend!r}: use sqlite or postgresql"
             )
+        # Counter increments appended to lg_pending_counts and rolled up later
+        # (see roll_up); set by the collector on PostgreSQL. Reads roll up first.
+        self.defer_counts = False
         self._build_statements()
 
     # -- setup -----------------------------------------------------------------
@@ -762,6 +867,35 @@ class Store:
                     hrow["failures"] += host.failures
                     hrow["first_seen"] = min(hrow["first_seen"], ht)
                     hrow["last_seen"] = max(hrow["last_seen"], ht)
+        self._apply_rows(
+            conn,
+            functions=functions,
+            calls=calls,
+            hosts=hosts,
+            days=days,
+            seen=seen,
+            durations=durations,
+        )
+
+    def _apply_rows(
+        self,
+        conn: Connection,
+        *,
+        functions: Mapping[Any, dict[str, Any]],
+        calls: Mapping[Any, dict[str, Any]],
+        hosts: Mapping[Any, dict[str, Any]],
+        days: Mapping[Any, dict[str, Any]],
+        seen: Mapping[str, Mapping[Any, dict[str, Any]]],
+        durations: Mapping[Any, dict[str, Any]],
+    ) -> None:
+        """Add the aggregate rows built by a span or metrics ingest (or defer them)."""
+        if self.defer_counts:
+            self._defer(conn, functions, calls, hosts, days, seen, durations)
+        else:
+            self._upsert_aggregates(conn, functions, calls, hosts, days, seen, durations)
+
+    def _upsert_aggregates(self, conn: Connection, *tables: Mapping[Any, Any]) -> None:
+        functions, calls, hosts, days, seen, durations = tables
         # Sorted rows, tables in a fixed order: concurrent writers take row
         # locks in the same order and cannot deadlock each other.
         for stmt, rows in (
@@ -777,8 +911,113 @@ class Store:
             if rows:
                 conn.execute(stmt, rows)
 
+    # -- counter roll-up (PostgreSQL, several collectors) -----------------------------
+    def _defer(self, conn: Connection, *tables: Mapping[Any, Any]) -> None:
+        functions, calls, hosts, days, seen, durations = tables
+        doc = {
+            "functions": list(functions.values()),
+            "calls": [{**row, "call_key": row["call_key"].hex()} for row in calls.values()],
+            "hosts": list(hosts.values()),
+            "days": list(days.values()),
+            "seen": {name: list(rows.values()) for name, rows in seen.items()},
+            "durations": list(durations.values()),
+        }
+        if any(doc[k] for k in ("functions", "calls", "hosts", "days", "durations")):
+            conn.execute(
+                sa.insert(pending_counts_t),
+                {"rows": json.dumps(doc, separators=(",", ":")), "created_at": int(time.time())},
+            )
+
+    def roll_up(self, *, wait: bool = False, limit: int = 20_000) -> int:
+        """Apply up to ``limit`` pending increments to the evidence tables; how many were applied.
+
+        One collector at a time (a PostgreSQL advisory lock; with ``wait``
+        False another roll-up in progress means "nothing to do now"). The
+        pending rows are deleted and their sums upserted in one transaction,
+        so an increment counts exactly once whoever rolls it up.
+        """
+        if self._sqlite:
+            return 0
+        lock = sa.func.pg_advisory_xact_lock if wait else sa.func.pg_try_advisory_xact_lock
+        oldest = sa.select(pending_counts_t.c.id).order_by(pending_counts_t.c.id).limit(limit)
+        take = (
+            sa.delete(pending_counts_t)
+            .where(pending_counts_t.c.id.in_(oldest.scalar_subquery()))
+            .returning(pending_counts_t.c.rows)
+        )
+
+        def work(conn: Connection) -> int:
+            got = conn.execute(sa.select(lock(_PG_ROLLUP_LOCK))).scalar()
+            if not wait and not got:
+                return 0
+            docs = [json.loads(row[0]) for row in conn.execute(take)]
+            if docs:
+                m = _merge_pending(docs)
+                self._upsert_aggregates(
+                    conn,
+                    m["functions"],
+                    m["calls"],
+                    m["hosts"],
+                    m["days"],
+                    m["seen"],
+                    m["durations"],
+                )
+            return len(docs)
+
+        return int(self._retrying(work))
+
+    def _settle(self) -> None:
+        # Reads see every increment committed before them: pending ones are
+        # rolled up first (waiting for a roll-up in progress).
+        if self._sqlite:
+            return
+        try:
+            with self._engine.connect() as conn:
+                pending = conn.execute(sa.select(pending_counts_t.c.id).limit(1)).first()
+        except SQLAlchemyError:
+            return  # no table yet (an older schema): nothing can be pending
+        if pending is not None:
+            # Until a batch comes back short: what was pending when the read
+            # started is then applied (newer increments may still arrive).
+            while self.roll_up(wait=True, limit=_ROLLUP_BATCH) >= _ROLLUP_BATCH:
+                pass
+
+    def ingest_metrics(
+        self, points: Sequence[SeriesPoint], *, now_ns: int | None = None
+    ) -> MetricsResult:
+        """Apply evidence-mode metric points in one transaction; values seen before add nothing."""
+        from lambdaguard.collector import series
+
+        if not points:
+            return MetricsResult(0, 0, 0)
+        now_s = (now_ns or time.time_ns()) // 1_000_000_000
+
+        def work(conn: Connection) -> MetricsResult:
+            result = series.apply(self, conn, points, now_s)
+            return MetricsResult(result.applied, result.unchanged, result.increments)
+
+        done: MetricsResult = self._retrying(work)
+        return done
+
+    def prune_metric_series(self, older_than_s: int, *, now: datetime | None = None) -> int:
+        """Forget series not updated for ``older_than_s`` (environments long gone); rows removed.
+
+        A series forgotten while its environment still lives would count its
+        whole value again at its next flush, so the window must outlast any
+        environment (Lambda recycles them within hours; the default is 7 days).
+        """
+        cutoff = int((now or datetime.now(UTC)).timestamp()) - older_than_s
+        stmt = sa.delete(metric_series_t).where(metric_series_t.c.updated_at < cutoff)
+
+        def work(conn: Connection) -> int:
+            return int(conn.execute(stmt).rowcount or 0)
+
+        return int(self._retrying(work))
+
     # -- reading -----------------------------------------------------------------
-    def _rows(self, stmt: Any) -> list[Any]:
+    def _rows(self, stmt: Any, *, settle: bool = True) -> list[Any]:
+        if settle:
+            self._settle()
         try:
             with self._engine.connect() as conn:
                 return list(conn.execute(stmt))

@@ -312,6 +312,11 @@ class Stage:
                 unpack_layer(self.layer_zip, layer_dir)
                 env["AWS_LAMBDA_EXEC_WRAPPER"] = WRAPPER
                 env["LAMBDAGUARD_ENDPOINT"] = endpoint or "http://127.0.0.1:9"
+                # Evidence mode as shipped (new facts as spans, repeats counted), but
+                # the counts are flushed after every invocation instead of every
+                # minute: the workload is compared with exact per-invocation truth
+                # and ends in seconds, before any real interval would pass.
+                env["LAMBDAGUARD_FLUSH_INTERVAL"] = "0"
             self.service.add(
                 FunctionConfig(
                     name=spec.name,
