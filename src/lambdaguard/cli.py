@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from lambdaguard import __version__
-from lambdaguard.errors import LambdaguardError, StoreError
+from lambdaguard.errors import AwsReadError, LambdaguardError, StoreError
 
 __all__ = ["main"]
 
@@ -54,6 +54,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": (
         "lambdaguard.views.cli_report",
         "write the HTML report: one self-contained file (-o report.html)",
+    ),
+    "policy": (
+        "lambdaguard.views.cli_policy",
+        "the right-sized IAM policy for a function's role: diff, evidence, proof, trial",
+    ),
+    "findings": (
+        "lambdaguard.views.cli_findings",
+        "every function, riskiest first, with its policy proposal (JSON or a table)",
     ),
     "demo": (
         "lambdaguard.local.demo",
@@ -113,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     try:
         return int(args._run(args))
-    except StoreError as exc:
+    except (StoreError, AwsReadError) as exc:
         print(f"lambdaguard {args.command}: {exc}", file=sys.stderr)
         return 3
     except LambdaguardError as exc:

@@ -1139,6 +1139,42 @@ CASES: list[Case] = [
         expect=(("timestream:Select", "*", W),),
     ),
     Case(
+        "s3-not-found-proves-list-bucket",
+        "s3",
+        "GetObject",
+        {"Bucket": "photos", "Key": "in/"},
+        "If you have the s3:ListBucket permission on the bucket, Amazon S3 returns an HTTP "
+        "status code 404 Not Found error.",
+        bc("s3", "GetObject"),
+        response={"ErrorCode": "NoSuchKey"},
+        expect=(
+            ("s3:GetObject", "arn:aws:s3:::photos/in/*", T),
+            ("s3:ListBucket", "arn:aws:s3:::photos", E),
+        ),
+    ),
+    Case(
+        "s3-head-404-proves-list-bucket",
+        "s3",
+        "HeadObject",
+        {"Bucket": "photos", "Key": "in/"},
+        "If you have the s3:ListBucket permission on the bucket, Amazon S3 returns an HTTP "
+        "status code 404 Not Found error.",
+        bc("s3", "HeadObject"),
+        response={"ErrorCode": "404"},
+        expect=(("s3:ListBucket", "arn:aws:s3:::photos", E),),
+    ),
+    Case(
+        "s3-access-denied-proves-nothing-about-list-bucket",
+        "s3",
+        "GetObject",
+        {"Bucket": "photos", "Key": "in/"},
+        "If you don\u2019t have the s3:ListBucket permission, Amazon S3 returns an HTTP status "
+        "code 403 Access Denied error.",
+        bc("s3", "GetObject"),
+        response={"ErrorCode": "AccessDenied"},
+        absent=("s3:ListBucket",),
+    ),
+    Case(
         "data-older-than-api",
         "athena",
         "GetSystemTableConfiguration",

@@ -19,7 +19,14 @@ def test_all_names_exist_and_are_documented() -> None:
 def test_no_public_module_level_extras() -> None:
     """Public (non-underscore) attributes are __all__ plus the public submodules."""
     public = {n for n in dir(iam) if not n.startswith("_")}
-    assert public - set(iam.__all__) <= {"annotations", "cli", "evaluation", "policy", "risk"}
+    assert public - set(iam.__all__) <= {
+        "annotations",
+        "cli",
+        "evaluation",
+        "policy",
+        "risk",
+        "validity",
+    }
 
 
 def test_authorization_is_frozen_and_slotted() -> None:

@@ -29,7 +29,7 @@ def test_demo_reports_every_function_and_leaves_no_process(layer_zip: Path, tmp_
         ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=420,
         env=env,
         check=False,
     )
@@ -62,11 +62,28 @@ def test_demo_reports_every_function_and_leaves_no_process(layer_zip: Path, tmp_
     assert inventory["broken-import"]["verdict"] == "active"  # invoked, failing at INIT
     assert "orphaned-trigger" in inventory["legacy-queue-deleted"]["flags"]
     assert "== inventory" in proc.stdout
+    # Each function it heard from: a proposal proved by replay and, under moto's IAM
+    # enforcement with only that proposal, every invocation ending as before.
+    policies = summary["policies"]
+    assert set(policies) == {
+        "orders-api",
+        "thumbnailer",
+        "nightly-report",
+        "queue-worker",
+        "slow-export",
+    }
+    for name, entry in policies.items():
+        assert entry["proved_by_replay"] is True, name
+        assert entry["moto"]["still_works"] is True, name
+        assert entry["moto"]["not_refused"] == [], name
+    assert "== right-sized policies" in proc.stdout
     assert (out / "functions.log").read_text()
     # It ends with where its outputs are, the HTML report among them, and what to run next.
     report = (out / "report.html").read_text()
     assert report.startswith("<!doctype html>")
     assert '"name":"orders-api"' in report
+    # The proposals are in the report too (a proposal opens with its role and principal).
+    assert '"role_arn":"arn:aws:iam::123456789012:role/orders-api-role","principal":' in report
     ending = proc.stdout[proc.stdout.index("done in") :]
     assert (out / "report.html").as_uri() in ending
     assert "functions --store sqlite:///" in ending

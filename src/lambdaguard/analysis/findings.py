@@ -16,7 +16,12 @@ the IAM knowledge. Each part has one owner in ``analysis`` and is filled by it::
         │   ├── hosts: HostSeen …             outbound hosts, TLS or plaintext
         │   ├── triggers: TriggerSeen …       trigger kinds and sources seen
         │   └── versions: VersionSeen …       versions and aliases that ran
-        ├── proposal: PolicyProposal | None   the right-sized policy        (policies issue)
+        ├── proposal: PolicyProposal | None   the right-sized policy        (analysis.policies)
+        │   ├── statements: ProposedStatement  each with its reasons and cited calls
+        │   ├── used: UsedPermission …        what the calls needed, how the grant answers
+        │   ├── unused: UnusedPermission …    granted, never used (access level, risks)
+        │   ├── diff, proof, paths_now/after, trial
+        ├── assumed_roles: PolicyProposal …   roles the function assumed, each its own
         ├── judgement: Judgement | None       verdict, flags, clean-up plan (inventory issue)
         └── risk: Risk                        from whichever parts are there (analysis.risk)
 
@@ -30,19 +35,23 @@ Every record is a frozen, slotted dataclass; times are aware UTC datetimes.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, Final
 
 from lambdaguard.evidence import ErrorSeen, HostSeen, ObservedCall, TriggerSeen, VersionSeen
 
 __all__ = [
     "AccessUse",
     "CallGroup",
+    "Citation",
     "Confidence",
     "ConfiguredTrigger",
     "DayCount",
     "DiffLine",
+    "EscalationPath",
     "Evidence",
     "Findings",
     "Flag",
@@ -53,8 +62,14 @@ __all__ = [
     "Level",
     "MappedCall",
     "PolicyProposal",
+    "ProofCheck",
+    "ProposedStatement",
     "Risk",
+    "Trial",
+    "UnusedPermission",
+    "UsedPermission",
     "Verdict",
+    "WouldBeDenial",
 ]
 
 
@@ -215,7 +230,9 @@ class Evidence:
         )
 
 
-# -- the proposal (policies issue): filled by analysis' policy modules ---------------
+# -- the proposal (policies issue): filled by analysis.policies ---------------------
+# Why each permission stays, or goes, is part of the record: a reviewer checks a
+# proposal against the observed calls it cites, not against our word.
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +246,157 @@ class AccessUse:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """One recorded call behind a permission, enough to find it in a tracing backend."""
+
+    service: str
+    operation: str
+    resource: str  # the IAM resource the call needed (an ARN, a pattern, or "*")
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    trace_id: str = ""
+    span_id: str = ""
+    error_code: str = ""
+    region: str = ""
+    function: str = ""  # the function that made it (roles may be shared by several)
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedStatement:
+    """One statement of the proposal, with why it is there and the calls that need it."""
+
+    sid: str
+    effect: str  # "Allow" | "Deny"
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    not_resource: bool = False  # only Deny statements carried over from today's grant
+    condition: str | None = None  # the Condition element as JSON text
+    # "used" (recorded calls), "lambda-service" (the Lambda service through the
+    # role), "assumed-role" (sts:AssumeRole for roles the function assumed),
+    # "kept-deny" (a Deny of today's grant that still applies), "unmapped"
+    # (calls the IAM knowledge could not map: what today's grant allows their service)
+    origin: str = "used"
+    reasons: tuple[str, ...] = ()
+    evidence: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UsedPermission:
+    """An authorization request the recorded calls needed, and how today's grant answers it.
+
+    ``status``: ``granted``; ``granted-conditional`` (only under a condition
+    of the grant, kept); ``granted-in-part`` (the grant covers part of the
+    pattern); ``denied`` (the grant does not allow it and the call failed with
+    an access-denied error); ``resource-policy`` (the grant does not allow it,
+    yet the call succeeded: a resource policy, or another grant, allowed it);
+    ``not-covered`` (the grant does not allow it; the calls failed otherwise).
+    ``granted_as`` is where today's grant allows the action, for "``s3:*`` on
+    ``*`` granted; used ``s3:GetObject`` on ``photos/uploads/*``".
+    """
+
+    action: str
+    resource: str
+    status: str
+    reason: str
+    confidence: str  # of the IAM mapping: exact | template | wildcard | dependent | service
+    explanation: str
+    evidence: tuple[Citation, ...] = ()
+    granted_as: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UnusedPermission:
+    """A granted action no recorded call used in the window."""
+
+    action: str
+    resources: tuple[str, ...]  # where today's grant allows it (its statements' Resource)
+    access_level: str  # List | Read | Write | Tagging | Permissions management | "" (unknown)
+    risks: tuple[str, ...] = ()  # ids of lambdaguard.iam.risk classes the action takes part in
+    last_used: datetime | None = None  # seen before the window: "not used since"
+
+    @property
+    def since(self) -> str:
+        """ "not used since …" or "never used in the window"."""
+        if self.last_used is None:
+            return "never used in the window"
+        return f"not used since {self.last_used:%Y-%m-%d}"
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPath:
+    """A privilege-escalation or data-exfiltration path a grant opens."""
+
+    id: str
+    kind: str  # privilege-escalation | data-exfiltration
+    title: str
+    description: str
+    # "all": open on every resource the path needs; "some": only on part of them
+    # (a proposal that reads its own bucket has "read every object" on "some").
+    scope: str = "all"
+    conditional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProofCheck:
+    """One check of the proof, its outcome and what failed."""
+
+    name: str  # actions | resources | within-grant | replay | size
+    passed: bool
+    detail: str
+    failures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WouldBeDenial:
+    """A call recorded after the pin that the pinned proposal would deny."""
+
+    action: str
+    resource: str
+    citation: Citation
+    first_detected: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """A proposal under trial (``lambdaguard policy FUNCTION --pin``) and how it is doing."""
+
+    pinned_at: datetime
+    trial_days: int
+    days_pinned: float
+    calls_checked: int
+    denials: tuple[WouldBeDenial, ...]
+    ready: bool  # the trial period passed with zero would-be denials
+    current: bool  # the pinned documents equal today's proposal
+    status: str  # one sentence
+
+
+@dataclass(frozen=True, slots=True)
 class DiffLine:
-    """One line of the human diff between today's policy and the proposal."""
+    """One line of the human diff between today's policy and the proposal.
+
+    ``removed``: granted today, not in the proposal; ``kept``: in both, as
+    written; ``added``: the narrower line that replaces what was removed (never
+    wider than today's grant).
+    """
 
     change: str  # "removed" | "kept" | "added"
     text: str
+    note: str = ""
+    service: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyProposal:
-    """A right-sized policy for the function's role, its diff and its proof."""
+    """A right-sized policy for one role of the function, its comparison, diff and proof.
+
+    ``documents`` are the proposed IAM policy documents, each as the generator
+    wrote it (deterministic JSON text, each within a managed policy's 6,144
+    characters); they replace the role's identity policies (``replaces``), and
+    the permissions boundary stays as it is. An empty ``documents`` with
+    ``grant_read`` False means the role's policies could not be read: the
+    need is listed in ``used``, nothing is proposed.
+    """
 
     role_arn: str
     # Each proposed IAM policy document as the generator wrote it (deterministic JSON text).
@@ -246,15 +404,42 @@ class PolicyProposal:
     confidence: Confidence
     access: tuple[AccessUse, ...] = ()
     diff: tuple[DiffLine, ...] = ()
-    terraform: str | None = None
-    cloudformation: str | None = None
-    # Unused actions of Write or Permissions-management level, or that allow escalation.
+    # Unused actions of Write or Permissions-management level, or that allow
+    # escalation (the first 100; unused_risky_total counts them all).
     unused_risky: tuple[str, ...] = ()
     admin_equivalent: bool = False
+    # Paths open on every resource they need and under no condition; paths_now/after list all.
     escalation_paths_now: int = 0
     escalation_paths_after: int = 0
     proved: bool | None = None
-    proof: tuple[str, ...] = ()
+    proof: tuple[ProofCheck, ...] = ()
+    principal: str = "execution-role"  # or "assumed-role": calls signed as a role it assumed
+    grant_read: bool = True
+    statements: tuple[ProposedStatement, ...] = ()
+    replaces: tuple[str, ...] = ()  # today's identity policies of the role (ARNs or names)
+    boundary: str | None = None  # the permissions boundary that stays attached
+    used: tuple[UsedPermission, ...] = ()
+    # The first unused actions, riskiest first (unused_total counts them all).
+    unused: tuple[UnusedPermission, ...] = ()
+    unused_total: int = 0
+    unused_risky_total: int = 0
+    paths_now: tuple[EscalationPath, ...] = ()
+    paths_after: tuple[EscalationPath, ...] = ()
+    notes: tuple[str, ...] = ()
+    trial: Trial | None = None
+
+    @property
+    def denied(self) -> tuple[UsedPermission, ...]:
+        """What the calls needed and today's grant does not allow."""
+        return tuple(u for u in self.used if u.status in _NOT_GRANTED)
+
+    @property
+    def policies(self) -> tuple[dict[str, Any], ...]:
+        """The proposed documents as JSON objects."""
+        return tuple(json.loads(d) for d in self.documents)
+
+
+_NOT_GRANTED: Final = frozenset({"denied", "resource-policy", "not-covered"})
 
 
 # -- the judgement (inventory issue): filled by analysis' inventory modules ----------
@@ -326,6 +511,8 @@ class FunctionFindings:
     proposal: PolicyProposal | None = None
     judgement: Judgement | None = None
     risk: Risk = Risk(0)
+    # Proposals for roles the function assumed (calls signed with their credentials).
+    assumed_roles: tuple[PolicyProposal, ...] = ()
     role_arn: str | None = None
     runtime: str | None = None
     tags: tuple[tuple[str, str], ...] = ()

@@ -69,6 +69,8 @@ __all__ = [
     "RoleGrant",
     "read_grants_live",
     "read_grants_offline",
+    "role_reader_live",
+    "role_reader_offline",
 ]
 
 PathLike = str | Path
@@ -984,3 +986,51 @@ def read_grants_offline(
             )
         )
     return out
+
+
+# ---------------------------------------------------------------------------
+# Any role by ARN: the roles functions assumed (their calls are proposed for them)
+
+
+def _readable(role: RoleGrant | None) -> RoleGrant | None:
+    # A role of which nothing could be read (refused, another account, deleted)
+    # is not a grant to propose within: the caller reports its need instead.
+    if role is None or (not role.policies and role.boundary is None and role.warnings):
+        return None
+    return role
+
+
+def role_reader_live(
+    session: Any = None, *, retry_mode: str = "standard", max_attempts: int = 10
+) -> Callable[[str], RoleGrant | None]:
+    """A reader of any role's grant by ARN, live; None for a role that cannot be read.
+
+    For the roles functions assume (``sts:AssumeRole``): the calls they make
+    with those credentials are that role's need. Each role is read once.
+    """
+    import boto3
+    from botocore.config import Config
+
+    session = session or boto3.Session()
+    retries: Any = {"mode": retry_mode, "max_attempts": max_attempts}
+    iam = _LiveIam(session.client("iam", config=Config(retries=retries)))
+
+    def read(role_arn: str) -> RoleGrant | None:
+        try:
+            return _readable(iam.role(role_arn))
+        except AwsReadError:
+            return None
+
+    return read
+
+
+def role_reader_offline(
+    authorization_details: PathLike | Sequence[PathLike],
+) -> Callable[[str], RoleGrant | None]:
+    """A reader of any role's grant by ARN from the authorization details export; None if absent."""
+    export = _Export(_paths(authorization_details))
+
+    def read(role_arn: str) -> RoleGrant | None:
+        return _readable(export.role(role_arn))
+
+    return read

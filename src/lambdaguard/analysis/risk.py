@@ -54,7 +54,7 @@ def assess(fn: FunctionFindings) -> Risk:
         if proposal.escalation_paths_now:
             hit("escalation", f"{proposal.escalation_paths_now} path(s)")
         if proposal.unused_risky:
-            n = len(proposal.unused_risky)
+            n = max(proposal.unused_risky_total, len(proposal.unused_risky))
             points = min(_UNUSED_RISKY_CAP, _UNUSED_RISKY_POINTS * n)
             score += points
             reasons.append(

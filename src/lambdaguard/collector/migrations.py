@@ -263,7 +263,57 @@ def _v4(conn: Connection) -> None:
 
 
 def _v5(conn: Connection) -> None:
-    """Version 5: the forward backlog, payloads accepted but not yet sent upstream."""
+    """Version 5: policy trials (``lambdaguard policy FUNCTION --pin``).
+
+    - ``lg_trials``: the proposal under trial per function (its documents per
+      role, as JSON), when it was pinned and for how long it must run.
+    - ``lg_trial_baseline``: each call's count at the moment of the pin, so the
+      calls recorded since (count now minus count then) are exactly the ones
+      the trial checks.
+    - ``lg_trial_denials``: calls the pinned proposal would deny, with the call
+      (service, operation, params, one trace and span id) and when the check
+      first found them. The collector never writes these: analysis does, at
+      read time.
+    """
+    meta = sa.MetaData()
+    sa.Table(
+        "lg_trials",
+        meta,
+        sa.Column("arn", sa.Text, primary_key=True),
+        sa.Column("pinned_at", sa.BigInteger, nullable=False),  # unix ns
+        sa.Column("trial_days", sa.Integer, nullable=False),
+        sa.Column("documents", sa.Text, nullable=False),  # {"role ARN": ["policy JSON", ...]}
+        sa.Column("digest", sa.Text, nullable=False),  # sha256 of documents
+    )
+    sa.Table(
+        "lg_trial_baseline",
+        meta,
+        sa.Column("arn", sa.Text, primary_key=True),
+        sa.Column("call_key", sa.LargeBinary(16), primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False),
+    )
+    sa.Table(
+        "lg_trial_denials",
+        meta,
+        sa.Column("arn", sa.Text, primary_key=True),
+        sa.Column("call_key", sa.LargeBinary(16), primary_key=True),
+        sa.Column("action", sa.Text, primary_key=True),
+        sa.Column("resource", sa.Text, primary_key=True),
+        sa.Column("role_arn", sa.Text, nullable=False),
+        sa.Column("service", sa.Text, nullable=False),
+        sa.Column("operation", sa.Text, nullable=False),
+        sa.Column("region", sa.Text, nullable=False),
+        sa.Column("params", sa.Text, nullable=False),
+        sa.Column("count", sa.BigInteger, nullable=False),  # calls since the pin, when found
+        sa.Column("trace_id", sa.Text, nullable=False),
+        sa.Column("span_id", sa.Text, nullable=False),
+        sa.Column("first_detected", sa.BigInteger, nullable=False),  # unix ns
+    )
+    meta.create_all(conn, checkfirst=True)
+
+
+def _v6(conn: Connection) -> None:
+    """Version 6: the forward backlog, payloads accepted but not yet sent upstream."""
     meta = sa.MetaData()
     sa.Table(
         "lg_forward_backlog",
@@ -290,5 +340,6 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     3: _v3,
     4: _v4,
     5: _v5,
+    6: _v6,
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)

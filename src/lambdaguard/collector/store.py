@@ -72,6 +72,9 @@ __all__ = [
     "MetricsResult",
     "Store",
     "StoreStats",
+    "TrialCall",
+    "TrialDenial",
+    "TrialRecord",
     "open_store",
 ]
 
@@ -251,6 +254,40 @@ inventory_t = sa.Table(
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("read_at", sa.BigInteger, nullable=False),
 )
+# Policy trials (schema v5, `lambdaguard policy --pin`): written by analysis, never by ingestion.
+trials_t = sa.Table(
+    "lg_trials",
+    metadata,
+    sa.Column("arn", sa.Text, primary_key=True),
+    sa.Column("pinned_at", sa.BigInteger, nullable=False),  # unix ns
+    sa.Column("trial_days", sa.Integer, nullable=False),
+    sa.Column("documents", sa.Text, nullable=False),  # {"role ARN": ["policy JSON", ...]}
+    sa.Column("digest", sa.Text, nullable=False),
+)
+trial_baseline_t = sa.Table(
+    "lg_trial_baseline",
+    metadata,
+    sa.Column("arn", sa.Text, primary_key=True),
+    sa.Column("call_key", _Bytes(16), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+trial_denials_t = sa.Table(
+    "lg_trial_denials",
+    metadata,
+    sa.Column("arn", sa.Text, primary_key=True),
+    sa.Column("call_key", _Bytes(16), primary_key=True),
+    sa.Column("action", sa.Text, primary_key=True),
+    sa.Column("resource", sa.Text, primary_key=True),
+    sa.Column("role_arn", sa.Text, nullable=False),
+    sa.Column("service", sa.Text, nullable=False),
+    sa.Column("operation", sa.Text, nullable=False),
+    sa.Column("region", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("trace_id", sa.Text, nullable=False),
+    sa.Column("span_id", sa.Text, nullable=False),
+    sa.Column("first_detected", sa.BigInteger, nullable=False),  # unix ns
+)
 # Every evidence table, in the order writers lock them and stats counts them.
 _TABLES: Final = (
     functions_t,
@@ -316,8 +353,78 @@ class StoreStats:
     span_keys: int
 
 
+@dataclass(frozen=True, slots=True)
+class TrialRecord:
+    """A proposal under trial for one function, as pinned."""
+
+    function_arn: str
+    pinned_at: datetime
+    trial_days: int
+    documents: str  # JSON: {"role ARN": ["policy document JSON", ...]}
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrialCall:
+    """A call recorded since the pin: the stored call and how many times it happened since."""
+
+    key: bytes
+    call: ObservedCall
+    since_pin: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrialDenial:
+    """A call the pinned proposal would deny, as recorded when first found."""
+
+    function_arn: str
+    key: bytes
+    action: str
+    resource: str
+    role_arn: str
+    service: str
+    operation: str
+    region: str
+    params: str
+    count: int
+    trace_id: str
+    span_id: str
+    first_detected: datetime
+
+
 def _dt(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000_000)
+
+
+def _observed(r: Any) -> ObservedCall:
+    """A stored call row (joined with its function's account) as the one observed-call record."""
+    params, whole = parse_params(r.params)
+    response, _ = parse_params(r.response)
+    return ObservedCall(
+        function_arn=r.arn,
+        account=r.account or r.arn.split(":")[4],
+        service=r.service,
+        operation=r.operation,
+        region=r.region,
+        params=params,
+        phase=r.phase,
+        error_code=r.error_code,
+        response={k: str(v) for k, v in response.items()},
+        presign=bool(r.presign),
+        params_complete=bool(r.params_complete) and whole,
+        principal=Principal(r.credentials, r.role_arn),
+        via=r.via,
+        source=r.source,
+        count=int(r.count),
+        first_seen=_dt(r.first_seen),
+        last_seen=_dt(r.last_seen),
+        trace_id=r.trace_id,
+        span_id=r.span_id,
+    )
 
 
 def _earliest(col: Any, new: Any) -> Any:
@@ -1099,34 +1206,7 @@ class Store:
             .join(functions_t, functions_t.c.arn == t.arn, isouter=True)
             .order_by(t.arn, t.service, t.operation, t.params, t.phase, t.error_code, t.call_key)
         )
-        out = []
-        for r in self._rows(self._where_arn(stmt, calls_t, function_arn)):
-            params, whole = parse_params(r.params)
-            response, _ = parse_params(r.response)
-            out.append(
-                ObservedCall(
-                    function_arn=r.arn,
-                    account=r.account or r.arn.split(":")[4],
-                    service=r.service,
-                    operation=r.operation,
-                    region=r.region,
-                    params=params,
-                    phase=r.phase,
-                    error_code=r.error_code,
-                    response={k: str(v) for k, v in response.items()},
-                    presign=bool(r.presign),
-                    params_complete=bool(r.params_complete) and whole,
-                    principal=Principal(r.credentials, r.role_arn),
-                    via=r.via,
-                    source=r.source,
-                    count=int(r.count),
-                    first_seen=_dt(r.first_seen),
-                    last_seen=_dt(r.last_seen),
-                    trace_id=r.trace_id,
-                    span_id=r.span_id,
-                )
-            )
-        return out
+        return [_observed(r) for r in self._rows(self._where_arn(stmt, calls_t, function_arn))]
 
     def hosts(self, function_arn: str | None = None) -> list[HostSeen]:
         """The outbound hosts of one function, or of every function (one query)."""
@@ -1295,6 +1375,148 @@ class Store:
                 else 0
             )
         return StoreStats(self.backend, version, *counts)
+
+    # -- policy trials -------------------------------------------------------------
+    # Analysis pins a proposal and checks the calls recorded since; ingestion never
+    # touches these tables (the collector keeps evidence, it does not judge).
+
+    def pin_trial(
+        self, function_arn: str, *, documents: str, digest: str, trial_days: int, now: datetime
+    ) -> TrialRecord:
+        """Put a proposal under trial for a function, replacing any earlier trial of it.
+
+        The count of every call of the function is kept as the baseline, in the
+        same transaction, so calls recorded afterwards are told apart exactly.
+        """
+        pinned_ns = _ns(now)
+
+        def work(conn: Connection) -> None:
+            for table in (trial_denials_t, trial_baseline_t, trials_t):
+                conn.execute(sa.delete(table).where(table.c.arn == function_arn))
+            conn.execute(
+                sa.insert(trials_t).values(
+                    arn=function_arn,
+                    pinned_at=pinned_ns,
+                    trial_days=trial_days,
+                    documents=documents,
+                    digest=digest,
+                )
+            )
+            conn.execute(
+                sa.insert(trial_baseline_t).from_select(
+                    ["arn", "call_key", "count"],
+                    sa.select(calls_t.c.arn, calls_t.c.call_key, calls_t.c.count).where(
+                        calls_t.c.arn == function_arn
+                    ),
+                )
+            )
+
+        self._retrying(work)
+        return TrialRecord(function_arn, _dt(pinned_ns), trial_days, documents, digest)
+
+    def unpin_trial(self, function_arn: str) -> bool:
+        """End a function's trial (its baseline and would-be denials go too); True if there was one."""
+
+        def work(conn: Connection) -> int:
+            n = 0
+            for table in (trial_denials_t, trial_baseline_t, trials_t):
+                n = int(
+                    conn.execute(sa.delete(table).where(table.c.arn == function_arn)).rowcount or 0
+                )
+            return n
+
+        return bool(self._retrying(work))
+
+    def trials(self, function_arn: str | None = None) -> list[TrialRecord]:
+        """The proposals under trial, for one function or every function."""
+        stmt = sa.select(trials_t).order_by(trials_t.c.arn)
+        return [
+            TrialRecord(r.arn, _dt(r.pinned_at), int(r.trial_days), r.documents, r.digest)
+            for r in self._rows(self._where_arn(stmt, trials_t, function_arn))
+        ]
+
+    def trial_calls(self, function_arn: str) -> list[TrialCall]:
+        """The function's calls recorded since its pin, each with its count since the pin."""
+        t = calls_t.c
+        base = trial_baseline_t.c
+        trial = trials_t.c
+        stmt = (
+            sa.select(calls_t, functions_t.c.account, base["count"].label("baseline"))
+            .join(functions_t, functions_t.c.arn == t.arn, isouter=True)
+            .join(trials_t, trial.arn == t.arn)
+            .join(
+                trial_baseline_t,
+                sa.and_(base.arn == t.arn, base.call_key == t.call_key),
+                isouter=True,
+            )
+            .where(t.arn == function_arn, t.last_seen >= trial.pinned_at)
+            .order_by(t.service, t.operation, t.params, t.phase, t.error_code, t.call_key)
+        )
+        out = []
+        for r in self._rows(stmt):
+            # A call pruned and seen again restarts its count: never below zero.
+            since = max(0, int(r.count) - int(r.baseline or 0))
+            if since:
+                out.append(TrialCall(bytes(r.call_key), _observed(r), since))
+        return out
+
+    def record_trial_denials(self, denials: Sequence[TrialDenial]) -> int:
+        """Keep would-be denials found by a check; ones already kept stay as first found."""
+        if not denials:
+            return 0
+        rows = [
+            {
+                "arn": d.function_arn,
+                "call_key": d.key,
+                "action": d.action,
+                "resource": d.resource,
+                "role_arn": d.role_arn,
+                "service": d.service,
+                "operation": d.operation,
+                "region": d.region,
+                "params": d.params,
+                "count": d.count,
+                "trace_id": d.trace_id,
+                "span_id": d.span_id,
+                "first_detected": _ns(d.first_detected),
+            }
+            for d in sorted(denials, key=lambda d: (d.function_arn, d.key, d.action, d.resource))
+        ]
+        stmt = self._insert(trial_denials_t).on_conflict_do_nothing(
+            index_elements=["arn", "call_key", "action", "resource"]
+        )
+
+        def work(conn: Connection) -> int:
+            return int(conn.execute(stmt, rows).rowcount or 0)
+
+        return int(self._retrying(work))
+
+    def trial_denials(self, function_arn: str) -> list[TrialDenial]:
+        """The would-be denials kept for a function's trial, in the order they were found."""
+        t = trial_denials_t.c
+        stmt = (
+            sa.select(trial_denials_t)
+            .where(t.arn == function_arn)
+            .order_by(t.first_detected, t.service, t.operation, t.action, t.resource, t.call_key)
+        )
+        return [
+            TrialDenial(
+                function_arn=r.arn,
+                key=bytes(r.call_key),
+                action=r.action,
+                resource=r.resource,
+                role_arn=r.role_arn,
+                service=r.service,
+                operation=r.operation,
+                region=r.region,
+                params=r.params,
+                count=int(r.count),
+                trace_id=r.trace_id,
+                span_id=r.span_id,
+                first_detected=_dt(r.first_detected),
+            )
+            for r in self._rows(stmt)
+        ]
 
     # -- retention ---------------------------------------------------------------
     def prune_span_keys(

@@ -80,16 +80,17 @@ class Glob:
 
     tokens: tuple[Token, ...]
     variables: tuple[str, ...] = field(default=(), compare=False)
+    # True if the pattern has no wildcard: it matches exactly one string. Kept
+    # rather than recomputed: the evaluator asks for every request it decides.
+    concrete: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "concrete", int not in map(type, self.tokens))
 
     @property
     def text(self) -> str:
         """The pattern as IAM text (a literal ``*``, ``?`` or ``$`` written ``${*}``, …)."""
         return _render(self.tokens)
-
-    @property
-    def concrete(self) -> bool:
-        """True if the pattern has no wildcard: it matches exactly one string."""
-        return all(isinstance(t, str) for t in self.tokens)
 
     @property
     def everything(self) -> bool:
@@ -106,6 +107,9 @@ class Glob:
 
 def parse_glob(text: str, *, variables: bool = False) -> Glob:
     """Read an IAM resource pattern; ``variables`` as in a Version 2012-10-17 policy."""
+    if "*" not in text and "?" not in text and "${" not in text:
+        # A plain ARN (most requests): every character is a literal.
+        return Glob(tuple(text))
     tokens: list[Token] = []
     names: list[str] = []
     i = 0
@@ -186,13 +190,30 @@ def action_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
     iam:ListAccessKeys is the same as IAM:listaccesskeys." (IAM User Guide,
     "IAM JSON policy elements: Action"); ``*`` and ``?`` are wildcards there too.
     """
-    alternatives = sorted({_action_regex(p) for p in patterns})
-    if not alternatives:
+    patterns = tuple(patterns)
+    if not patterns:
         return _never
-    compiled = re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE | re.DOTALL)
+    return _action_test(tuple(sorted(set(patterns))))
+
+
+@lru_cache(maxsize=8192)
+def _action_test(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    # Names without wildcards are a set lookup; only patterns need a regex
+    # (compiling one per statement was most of what building a grant cost).
+    names = frozenset(p.lower() for p in patterns if "*" not in p and "?" not in p)
+    wild = sorted({_action_regex(p) for p in patterns if "*" in p or "?" in p})
+    compiled = (
+        re.compile("|".join(f"(?:{a})" for a in wild), re.IGNORECASE | re.DOTALL) if wild else None
+    )
+    if compiled is None:
+
+        def test_names(action: str) -> bool:
+            return action.lower() in names
+
+        return test_names
 
     def test(action: str) -> bool:
-        return compiled.fullmatch(action) is not None
+        return action.lower() in names or compiled.fullmatch(action) is not None
 
     return test
 

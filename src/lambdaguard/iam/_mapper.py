@@ -326,6 +326,7 @@ def authorizations(
     own = list(dict.fromkeys(a.action for a in found))
     found += passed_roles(call)
     found += _s3_kms(call)
+    found += _s3_missing_object(call)
     found += _data_api_secret(call)
     found += on_behalf(call)
     found += tags_at_creation(call, own, found)
@@ -609,6 +610,34 @@ _S3_KMS: dict[str, tuple[str, ...]] = {
     "SelectObjectContent": ("kms:Decrypt",),
 }
 _KMS_KEY_ID = re.compile(r"^(?:mrk-)?[0-9a-f-]{32,36}$")
+
+
+# Object reads whose "no such object" answer depends on s3:ListBucket. The S3 API
+# reference (GetObject, HeadObject): "If the object you request doesn't exist, the
+# error that Amazon S3 returns depends on whether you also have the s3:ListBucket
+# permission. If you have the s3:ListBucket permission on the bucket, Amazon S3
+# returns an HTTP status code 404 Not Found error. If you don't have the
+# s3:ListBucket permission, Amazon S3 returns an HTTP status code 403 Access Denied
+# error."
+_S3_NOT_FOUND_READS = frozenset({"GetObject", "HeadObject", "GetObjectAttributes"})
+_S3_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchVersion"})
+
+
+def _s3_missing_object(call: Call) -> list[Authorization]:
+    # A "not found" answer proves the caller holds s3:ListBucket on the bucket: the
+    # function saw a 404 it may rely on (code that treats NoSuchKey as "absent"),
+    # and without ListBucket the same request would fail with 403 instead.
+    if call.service != "s3" or call.operation not in _S3_NOT_FOUND_READS:
+        return []
+    if call.response.get("ErrorCode") not in _S3_NOT_FOUND_CODES:
+        return []
+    bucket = call.params.get("Bucket")
+    found = authorize(call, "s3:ListBucket", params={"Bucket": bucket} if bucket else {})
+    why = (
+        "S3 answered that the object does not exist, which it does only to a caller "
+        "allowed s3:ListBucket on the bucket; without it the same read gets 403 AccessDenied."
+    )
+    return [Authorization(a.action, a.resource, a.confidence, why) for a in found]
 
 
 def _s3_kms(call: Call) -> list[Authorization]:

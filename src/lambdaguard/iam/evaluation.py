@@ -58,7 +58,9 @@ from functools import cache, lru_cache
 from lambdaguard.errors import PolicyError
 from lambdaguard.iam._data import iam_service
 from lambdaguard.iam._glob import (
+    STAR_ALL,
     Glob,
+    Token,
     TooComplex,
     _regex,
     action_matcher,
@@ -165,7 +167,9 @@ class _Rule:
     not_resource: bool
     exact: tuple[Glob, ...]  # resource patterns without policy variables
     variable: tuple[Glob, ...]  # resource patterns with one (read as wildcards)
-    exact_re: re.Pattern[str] | None
+    exact_names: frozenset[str]  # concrete ARNs among the exact patterns: a set lookup
+    exact_prefixes: tuple[str, ...]  # patterns "literal*" (the most common): a prefix test
+    exact_re: re.Pattern[str] | None  # the exact patterns with wildcards
     variable_re: re.Pattern[str] | None
     everything: bool  # "*" among the exact patterns
     has_condition: bool
@@ -174,10 +178,27 @@ class _Rule:
         return self.action_test(action) != self.not_action
 
 
+def _literal_then_star(glob: Glob) -> str | None:
+    """The literal head of a pattern that is a literal followed by one ``*`` ending it, else None.
+
+    Such a ``*`` ends its segment, so it matches anything (colons included): the
+    pattern matches exactly the strings that start with the head.
+    """
+    tokens = glob.tokens
+    if len(tokens) < 2 or tokens[-1] != STAR_ALL or int in map(type, tokens[:-1]):
+        return None
+    return "".join(str(t) for t in tokens[:-1])
+
+
 def _alternation(globs: Sequence[Glob]) -> re.Pattern[str] | None:
     if not globs:
         return None
-    return re.compile("|".join(f"(?:{_regex(g.tokens).pattern})" for g in globs), re.DOTALL)
+    return _alternation_of(tuple(g.tokens for g in globs))
+
+
+@lru_cache(maxsize=16384)
+def _alternation_of(tokens: tuple[tuple[Token, ...], ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{_regex(t).pattern})" for t in tokens), re.DOTALL)
 
 
 def _compile(policy: Policy, statement: Statement, *, boundary: bool) -> _Rule | None:
@@ -205,7 +226,11 @@ def _compile(policy: Policy, statement: Statement, *, boundary: bool) -> _Rule |
         not_resource=statement.not_resource,
         exact=exact,
         variable=variable,
-        exact_re=_alternation(exact),
+        exact_names=frozenset("".join(str(t) for t in g.tokens) for g in exact if g.concrete),
+        exact_prefixes=tuple(p for g in exact if (p := _literal_then_star(g)) is not None),
+        exact_re=_alternation(
+            [g for g in exact if not g.concrete and _literal_then_star(g) is None]
+        ),
         variable_re=_alternation(variable),
         everything=any(g.everything for g in exact),
         has_condition=statement.condition is not None,
@@ -225,7 +250,12 @@ _NO, _YES, _MAYBE = 0, 1, 2
 
 
 def _match_concrete(rule: _Rule, resource: str) -> int:
-    if rule.everything or (rule.exact_re is not None and rule.exact_re.fullmatch(resource)):
+    if (
+        rule.everything
+        or resource in rule.exact_names
+        or (rule.exact_prefixes and resource.startswith(rule.exact_prefixes))
+        or (rule.exact_re is not None and rule.exact_re.fullmatch(resource))
+    ):
         inside = _YES
     elif rule.variable_re is not None and rule.variable_re.fullmatch(resource):
         inside = _MAYBE

@@ -31,6 +31,7 @@ paths under the proposal").
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -415,15 +416,17 @@ def risk_paths(
     account: str | None = None,
     partition: str = "aws",
     kinds: tuple[RiskKind, ...] = (RiskKind.PRIVILEGE_ESCALATION, RiskKind.DATA_EXFILTRATION),
+    classes: Iterable[RiskClass] = RISK_CLASSES,
 ) -> tuple[RiskPath, ...]:
     """Every risk class ``grant`` allows, in :data:`RISK_CLASSES` order.
 
     ``account`` scopes the resource patterns to one account (a grant limited to
     its own account's roles still covers "every role" there); without it they
-    span every account.
+    span every account. ``classes`` limits the classes asked about (a caller
+    that knows which actions a policy names can skip the classes it cannot open).
     """
     out: list[RiskPath] = []
-    for risk in RISK_CLASSES:
+    for risk in classes:
         if risk.kind not in kinds:
             continue
         decisions: list[Decision] = []

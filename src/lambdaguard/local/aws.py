@@ -191,6 +191,10 @@ class MotoServer:
         s3_notifications._invoke_awslambda = _skip_lambda_delivery
         # werkzeug logs every request on stderr; the demo's output is the report.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # The key the drivers sign with. moto accepts any key until its IAM
+        # enforcement is switched on (lambdaguard.local.enforce); then it must be
+        # a key moto issued, so that module puts an administrator's here.
+        self.credentials: tuple[str, str] = ("testing", "testing")
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -202,15 +206,16 @@ class MotoServer:
             pass
 
     def client(self, service: str, region: str = REGION, **kwargs: Any) -> Any:
-        """A boto3 client for this server (test credentials; moto does not check them)."""
+        """A boto3 client for this server, signed with :attr:`credentials`."""
         import boto3
 
+        key, secret = self.credentials
         return boto3.client(
             service,  # type: ignore[call-overload]
             region_name=region,
             endpoint_url=self.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
             **kwargs,
         )
 

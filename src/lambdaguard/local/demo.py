@@ -64,7 +64,7 @@ class _CallRow:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every part ran (sample failures are part of the show)."""
-    from lambdaguard.local import demo_inventory
+    from lambdaguard.local import demo_inventory, demo_policy
     from lambdaguard.local.harness import Stage, build_host_layer
 
     out: Path = args.out.resolve()
@@ -89,11 +89,16 @@ def run(args: argparse.Namespace) -> int:
         stage.shutdown_functions()
         summary = _summarise(stage, runs)
         summary["inventory"] = demo_inventory.collect(stage)
+        # Last: the proof changes the account (a role per proposal, moto's IAM enforced).
+        say("proposing right-sized policies and proving them under moto's IAM enforcement ...")
+        policies = demo_policy.run(stage, runs)
     finally:
         stage.stop()
     _print_summary(say, summary)
     demo_inventory.show(say, summary["inventory"])
-    report = _write_report(stage.store_url, out)
+    demo_policy.show(say, policies)
+    summary["policies"] = demo_policy.summary(policies)
+    report = _write_report(stage.store_url, out, steps=[demo_policy.as_step(policies)])
     elapsed = time.monotonic() - started
     summary["elapsed_s"] = round(elapsed, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -101,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report(store_url: str, out: Path) -> Path:
+def _write_report(store_url: str, out: Path, steps: Any = ()) -> Path:
     """The HTML report of the demo's store, drawn by the same code as `lambdaguard report`."""
     from datetime import UTC, datetime
 
@@ -111,7 +116,9 @@ def _write_report(store_url: str, out: Path) -> Path:
 
     store = open_for_reading(store_url)
     try:
-        findings = analyse(store, now=datetime.now(UTC), source=printable_url(store_url))
+        findings = analyse(
+            store, now=datetime.now(UTC), source=printable_url(store_url), steps=steps
+        )
     finally:
         store.close()
     path = out / "report.html"

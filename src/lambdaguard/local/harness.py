@@ -19,6 +19,7 @@ lambdaguard recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import shutil
@@ -37,6 +38,7 @@ from typing import Any
 from lambdaguard.errors import ConfigError
 from lambdaguard.local import aws, events
 from lambdaguard.local.runtime import (
+    Credentials,
     FunctionConfig,
     InvokeResult,
     LocalLambda,
@@ -472,6 +474,17 @@ class Stage:
         for _ in range(2):
             runs.append(self.invoke("broken-import", "direct", {"ping": True}))
         return runs
+
+    def use_credentials(
+        self, function: str, credentials: Credentials, *, environment: dict[str, str] | None = None
+    ) -> None:
+        """Run ``function`` from now on with other credentials (and environment variables
+        added), in a fresh environment, as Lambda does after a configuration change."""
+        if self.service is None:
+            raise ConfigError("Stage.start() must run before changing a function's credentials")
+        config = self.service.config(function)
+        env = {**config.environment, **(environment or {})}
+        self.service.add(dataclasses.replace(config, credentials=credentials, environment=env))
 
     def shutdown_functions(self) -> None:
         """Shut the execution environments down (SIGTERM), so buffered telemetry is flushed."""

@@ -1252,6 +1252,16 @@ class LocalLambda:
             stale.close()
         return env
 
+    def config(self, name: str) -> FunctionConfig:
+        """The configuration a registered function runs with."""
+        with self._lock:
+            try:
+                return self._configs[name]
+            except KeyError:
+                raise ConfigError(
+                    f"no function named {name!r}; known: {sorted(self._configs)}"
+                ) from None
+
     def environment(self, name: str) -> ExecutionEnvironment:
         """The first execution environment of a registered function."""
         return self.environments(name)[0]

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,8 +56,21 @@ def store_url(args: argparse.Namespace) -> str:
     return str(args.store or os.environ.get(ENV["store_url"]) or DEFAULT_STORE_URL)
 
 
-def load(args: argparse.Namespace, *, only: str | None = None, label: str = "reading") -> Findings:
-    """The findings for the command's store and window, read now (the CLI is where the clock is read)."""
+# Judgement steps for a view, made once the store is open: (store, now, window) -> steps.
+Steps = Callable[[Any, datetime, timedelta | None], Sequence[Any]]
+
+
+def load(
+    args: argparse.Namespace,
+    *,
+    only: str | None = None,
+    label: str = "reading",
+    steps: Steps | None = None,
+) -> Findings:
+    """The findings for the command's store and window, read now (the CLI is where the clock is read).
+
+    ``steps`` adds judgement steps (the policy proposal, the inventory's verdicts).
+    """
     from lambdaguard.analysis.fleet import analyse, open_for_reading, printable_url
     from lambdaguard.collector.settings import parse_duration
 
@@ -68,8 +82,11 @@ def load(args: argparse.Namespace, *, only: str | None = None, label: str = "rea
     store = open_for_reading(url)
     bar = _progress(label)
     try:
+        extra = list(steps(store, now, window)) if steps is not None else []
         if bar is None:
-            return analyse(store, now=now, window=window, source=printable_url(url), only=only)
+            return analyse(
+                store, now=now, window=window, source=printable_url(url), only=only, steps=extra
+            )
         with bar:
             task = bar.add_task(label, total=None)
 
@@ -83,6 +100,7 @@ def load(args: argparse.Namespace, *, only: str | None = None, label: str = "rea
                 source=printable_url(url),
                 only=only,
                 progress=progress,
+                steps=extra,
             )
     finally:
         store.close()

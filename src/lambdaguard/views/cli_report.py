@@ -5,6 +5,9 @@ first) and a page per function (invocations over time, AWS calls and their
 IAM requests, hosts, triggers; the policy and verdict sections once those
 analyses ran), drawn from the findings document embedded in the file. Opens
 without a network. ``--format json`` writes the findings document instead.
+With grants (``--authorization-details FILE --functions FILE``, or
+``--live-grants``) each function's policy proposal, diff, proof and trial are
+in it too.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "'-' for standard output)",
     )
     add_common(parser, formats=("html", "json"))
+    from lambdaguard.views._grants import add_grant_options
+
+    parser.add_argument(
+        "--live-grants",
+        action="store_true",
+        help="read the grants live (read-only) to include each function's policy proposal",
+    )
+    add_grant_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,11 +47,15 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from lambdaguard.errors import ConfigError
+    from lambdaguard.views._grants import policy_steps
     from lambdaguard.views._options import load
     from lambdaguard.views.document import document
     from lambdaguard.views.report import render_html
 
-    findings = load(args, label="building the report")
+    with_grants = args.live_grants or args.authorization_details or args.functions
+    findings = load(
+        args, label="building the report", steps=policy_steps(args) if with_grants else None
+    )
     doc = document(findings)
     if args.format == "json":
         text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

@@ -17,10 +17,17 @@ part that was not analysed is ``null``, never an empty object)::
                  "plaintext_hosts", "granted_actions": n | null, "unused_actions": n | null},
      "functions": [function, …]}                        riskiest first
 
-    function = row + {"role_arn", "runtime", "tags": {k: v}, "evidence", "proposal", "judgement"}
+    function = row + {"role_arn", "runtime", "tags": {k: v}, "evidence", "proposal",
+                      "assumed_roles": [proposal, …], "judgement"}
     evidence.calls[] = {"service", "operation", "count", "failed", "first_seen", "last_seen",
                         "requests": [{"action", "resource", "confidence", "explanation"}, …],
                         "calls": [{…, "requests": [index into the group's requests, …]}]}
+    proposal = {"role_arn", "principal", "grant_read", "documents": [JSON text], "policies",
+                "statements", "replaces", "boundary", "confidence", "used", "unused",
+                "unused_total", "access", "diff", "terraform", "cloudformation", "unused_risky",
+                "unused_risky_total", "admin_equivalent", "escalation_paths_now",
+                "escalation_paths_after", "paths_now", "paths_after", "proved", "proof",
+                "notes", "trial"}                        (README: "Right-sized policies")
     row      = {"name", "arn", "account", "region", "verdict": v | null,
                 "risk": {"score", "reasons"}, "invocations", "errors", "timeouts",
                 "cold_starts", "first_seen", "last_seen", "calls", "operations",
@@ -30,6 +37,7 @@ part that was not analysed is ``null``, never an empty object)::
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import date, datetime
 from functools import lru_cache
@@ -38,17 +46,31 @@ from typing import Any, Final
 from lambdaguard import __version__
 from lambdaguard.analysis.findings import (
     CallGroup,
+    Citation,
     Confidence,
+    EscalationPath,
     Evidence,
     Findings,
     FunctionFindings,
     IamRequest,
     Judgement,
     PolicyProposal,
+    ProposedStatement,
+    Trial,
 )
 from lambdaguard.evidence import HostSeen
 
-__all__ = ["SCHEMA", "document", "function_document", "function_row", "iso"]
+__all__ = [
+    "SCHEMA",
+    "citation_document",
+    "confidence_document",
+    "document",
+    "function_document",
+    "function_row",
+    "iso",
+    "proposal_document",
+    "trial_document",
+]
 
 SCHEMA: Final = "lambdaguard.findings/1"
 
@@ -195,14 +217,129 @@ def _evidence(e: Evidence) -> dict[str, Any]:
 
 
 def _confidence(c: Confidence) -> dict[str, Any]:
+    return confidence_document(c)
+
+
+def confidence_document(c: Confidence) -> dict[str, Any]:
+    """A confidence level and its reasons, as JSON."""
     return {"level": c.level.value, "reasons": list(c.reasons)}
 
 
-def _proposal(p: PolicyProposal) -> dict[str, Any]:
+def _citation(c: Citation) -> dict[str, Any]:
+    return citation_document(c)
+
+
+def citation_document(c: Citation) -> dict[str, Any]:
+    """A recorded call cited as evidence, as JSON."""
+    return {
+        "function": c.function or None,
+        "service": c.service,
+        "operation": c.operation,
+        "resource": c.resource,
+        "region": c.region or None,
+        "count": c.count,
+        "first_seen": iso(c.first_seen),
+        "last_seen": iso(c.last_seen),
+        "error_code": c.error_code or None,
+        "trace_id": c.trace_id or None,
+        "span_id": c.span_id or None,
+    }
+
+
+def _statement(st: ProposedStatement) -> dict[str, Any]:
+    return {
+        "sid": st.sid,
+        "effect": st.effect,
+        "actions": list(st.actions),
+        "resources": list(st.resources),
+        "not_resource": st.not_resource,
+        "condition": json.loads(st.condition) if st.condition else None,
+        "origin": st.origin,
+        "reasons": list(st.reasons),
+        "evidence": [_citation(c) for c in st.evidence],
+    }
+
+
+def _path(x: EscalationPath) -> dict[str, Any]:
+    return {
+        "id": x.id,
+        "kind": x.kind,
+        "title": x.title,
+        "description": x.description,
+        "scope": x.scope,
+        "conditional": x.conditional,
+    }
+
+
+def _trial(t: Trial) -> dict[str, Any]:
+    return trial_document(t)
+
+
+def trial_document(t: Trial) -> dict[str, Any]:
+    """A trial as JSON: days pinned, calls checked, would-be denials with their calls."""
+    return {
+        "pinned_at": iso(t.pinned_at),
+        "trial_days": t.trial_days,
+        "days_pinned": round(t.days_pinned, 2),
+        "calls_checked": t.calls_checked,
+        "would_be_denials": [
+            {
+                "action": d.action,
+                "resource": d.resource,
+                "first_detected": iso(d.first_detected),
+                "call": _citation(d.citation),
+            }
+            for d in t.denials
+        ],
+        "ready": t.ready,
+        "current": t.current,
+        "status": t.status,
+    }
+
+
+def _proposal(p: PolicyProposal, function: str = "") -> dict[str, Any]:
+    return proposal_document(p, function)
+
+
+def proposal_document(p: PolicyProposal, function: str = "") -> dict[str, Any]:
+    """One proposal as JSON: documents, statements with their evidence, comparison, proof, trial."""
+    from lambdaguard.views.policy_formats import cloudformation, terraform
+
     return {
         "role_arn": p.role_arn,
+        "principal": p.principal,
+        "grant_read": p.grant_read,
         "documents": list(p.documents),
+        "policies": list(p.policies),
+        "statements": [_statement(st) for st in p.statements],
+        "replaces": list(p.replaces),
+        "boundary": p.boundary,
         "confidence": _confidence(p.confidence),
+        "used": [
+            {
+                "action": u.action,
+                "resource": u.resource,
+                "status": u.status,
+                "reason": u.reason,
+                "confidence": u.confidence,
+                "explanation": u.explanation,
+                "granted_as": list(u.granted_as),
+                "evidence": [_citation(c) for c in u.evidence],
+            }
+            for u in p.used
+        ],
+        "unused": [
+            {
+                "action": u.action,
+                "resources": list(u.resources),
+                "access_level": u.access_level or None,
+                "risks": list(u.risks),
+                "last_used": iso(u.last_used),
+                "since": u.since,
+            }
+            for u in p.unused
+        ],
+        "unused_total": p.unused_total,
         "access": [
             {
                 "service": a.service,
@@ -212,15 +349,26 @@ def _proposal(p: PolicyProposal) -> dict[str, Any]:
             }
             for a in p.access
         ],
-        "diff": [{"change": d.change, "text": d.text} for d in p.diff],
-        "terraform": p.terraform,
-        "cloudformation": p.cloudformation,
+        "diff": [
+            {"change": d.change, "text": d.text, "note": d.note, "service": d.service}
+            for d in p.diff
+        ],
+        "terraform": terraform(p, function) if p.documents else None,
+        "cloudformation": cloudformation(p, function) if p.documents else None,
         "unused_risky": list(p.unused_risky),
+        "unused_risky_total": p.unused_risky_total,
         "admin_equivalent": p.admin_equivalent,
         "escalation_paths_now": p.escalation_paths_now,
         "escalation_paths_after": p.escalation_paths_after,
+        "paths_now": [_path(x) for x in p.paths_now],
+        "paths_after": [_path(x) for x in p.paths_after],
         "proved": p.proved,
-        "proof": list(p.proof),
+        "proof": [
+            {"check": c.name, "passed": c.passed, "detail": c.detail, "failures": list(c.failures)}
+            for c in p.proof
+        ],
+        "notes": list(p.notes),
+        "trial": _trial(p.trial) if p.trial else None,
     }
 
 
@@ -279,7 +427,8 @@ def function_document(fn: FunctionFindings) -> dict[str, Any]:
         "runtime": fn.runtime,
         "tags": dict(fn.tags),
         "evidence": _evidence(fn.evidence) if fn.evidence else None,
-        "proposal": _proposal(fn.proposal) if fn.proposal else None,
+        "proposal": _proposal(fn.proposal, fn.name) if fn.proposal else None,
+        "assumed_roles": [_proposal(p, fn.name) for p in fn.assumed_roles],
         "judgement": _judgement(fn.judgement) if fn.judgement else None,
     }
 

@@ -22,7 +22,15 @@ from rich.text import Text
 from lambdaguard.analysis.findings import Findings, FunctionFindings
 from lambdaguard.views.document import function_row
 
-__all__ = ["console_for", "render_function", "render_functions", "since"]
+__all__ = [
+    "console_for",
+    "plain",
+    "render_function",
+    "render_functions",
+    "safe_text",
+    "since",
+    "table",
+]
 
 # Days shown in `show`'s invocations table; the JSON has them all.
 MAX_DAYS: Final = 31
@@ -57,6 +65,10 @@ def _t(value: object, style: str = "") -> Text:
     return Text(str(value).translate(_CONTROLS), style=style)
 
 
+# The helpers other views (the policy view) draw with, so every view escapes alike.
+safe_text = _t
+
+
 def _lines(pieces: Sequence[str], style: str = "") -> Text:
     """Several telemetry-derived lines in one cell: each made safe, joined by real newlines."""
     out = Text()
@@ -75,6 +87,16 @@ def _print(console: Console, renderable: Any) -> None:
     with console.capture() as captured:
         console.print(renderable)
     console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def plain(console: Console, renderable: Any) -> None:
+    """Print a table: on a terminal as drawn, elsewhere without trailing padding."""
+    _print(console, renderable)
+
+
+def table(console: Console, *columns: str, right: Sequence[str] = ()) -> Table:
+    """A table in the views' style (box lines on a terminal only; no wrapping)."""
+    return _table(console, *columns, right=right)
 
 
 def _table(console: Console, *columns: str, right: Sequence[str] = ()) -> Table:

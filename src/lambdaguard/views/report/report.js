@@ -503,6 +503,21 @@
     var parts = [h('p', null, 'Role ', h('code', null, p.role_arn), ' \u2014 ' + p.confidence.level + ' confidence' +
       (p.proved === null ? '' : (p.proved ? ', proved' : ', the proof FAILED: do not apply')))];
     if (p.confidence.reasons.length) parts.push(h('ul', null, p.confidence.reasons.map(function (r) { return h('li', null, r); })));
+    if (p.proof && p.proof.length) {
+      parts.push(h('ul', { class: 'proof' }, p.proof.map(function (c) {
+        return h('li', null, (c.passed ? 'ok ' : 'FAILED ') + c.check + ': ' + c.detail);
+      })));
+    }
+    parts.push(h('p', null, 'Privilege-escalation and exfiltration paths: ' + p.escalation_paths_now + ' today, ' +
+      p.escalation_paths_after + ' under the proposal' + (p.admin_equivalent ? ' (today\u2019s grant is admin-equivalent)' : '')));
+    if (p.trial) {
+      parts.push(h('p', { class: 'trial' }, 'Trial: ' + p.trial.status));
+      if (p.trial.would_be_denials.length) {
+        parts.push(h('ul', null, p.trial.would_be_denials.map(function (d) {
+          return h('li', null, 'would deny ' + d.action + ' on ' + d.resource + ' (' + d.call.service + ':' + d.call.operation + ')');
+        })));
+      }
+    }
     var base = safeFile(fn.name) + '-policy';
     p.documents.forEach(function (doc, i) {
       parts.push(h('div', { class: 'toolbar' },
