@@ -165,6 +165,7 @@ class HostSeen:
     failures: int
     first_seen: datetime
     last_seen: datetime
+    proxy: str = ""  # the HTTP proxy it was reached through (the host is the destination)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ import pytest
 
 from lambdaguard.analysis import inventory as inv
 from lambdaguard.analysis.inventory import FunctionInfo, Inventory, Trigger
-from lambdaguard.analysis.telemetry import HostSeen, Telemetry, index
+from lambdaguard.analysis.telemetry import Telemetry, index
 from lambdaguard.analysis.verdicts import AttackSurface, judge, judge_all
+from lambdaguard.evidence import HostSeen
 
 NOW = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(days=90)
@@ -188,7 +189,19 @@ def test_flags() -> None:
         "eu-west-1",
         "123456789012",
         days={days_ago(1): (5, 0)},
-        hosts=(HostSeen("api.example.com", 80, False, False, 3, 0, NOW, NOW),),
+        hosts=(
+            HostSeen(
+                "arn:aws:lambda:eu-west-1:123456789012:function:f",
+                "api.example.com",
+                80,
+                False,
+                False,
+                3,
+                0,
+                NOW,
+                NOW,
+            ),
+        ),
     )
     found = judge(
         fn(

@@ -254,3 +254,20 @@ def test_every_recorded_response_fact_survives_the_store(sqlite_url: str) -> Non
     (observed,) = store.calls(ARN)
     assert dict(observed.response) == facts
     store.close()
+
+
+def test_hosts_reached_through_a_proxy_keep_the_proxy_beside_the_destination(
+    store_url: str,
+) -> None:
+    """A connection event naming a proxy is stored under its destination, with the proxy kept."""
+    store = open_store(store_url)
+    request = trace_request(trace_id=b"\x81" * 16, hosts=[("api.partner.example", 443, True)])
+    event = request.resource_spans[0].scope_spans[0].spans[0].events[0]
+    event.attributes.append(kv(semconv.NET_PROXY, "proxy.corp.internal:3128"))
+    _ingest(store, request)
+    _ingest(store, trace_request(trace_id=b"\x82" * 16, hosts=[("api.partner.example", 443, True)]))
+    (host,) = store.hosts(ARN)
+    assert (host.host, host.port, host.tls, host.count) == ("api.partner.example", 443, True, 2)
+    # A later direct connection does not erase the proxy the host was reached through.
+    assert host.proxy == "proxy.corp.internal:3128"
+    store.close()

@@ -46,6 +46,7 @@ class HostRow:
     count: int
     failures: int
     new: bool  # first seen after the baseline
+    proxy: str = ""  # reached through this HTTP proxy ("" when direct)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -61,6 +62,7 @@ class HostRow:
             "connections": self.count,
             "failures": self.failures,
             "new_since_baseline": self.new,
+            "proxy": self.proxy or None,
         }
 
 
@@ -101,6 +103,7 @@ def host_rows(
                     count=h.count,
                     failures=h.failures,
                     new=baseline is not None and h.first_seen > baseline,
+                    proxy=h.proxy,
                 )
             )
     rows.sort(key=lambda r: (r.function, r.host, r.port, r.tls))

@@ -13,22 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["HostSeen", "Telemetry", "TelemetryIndex", "read_telemetry"]
+from lambdaguard.evidence import HostSeen
 
-
-@dataclass(frozen=True, slots=True)
-class HostSeen:
-    """An outbound (host, port, tls) a function connected to."""
-
-    host: str
-    port: int
-    tls: bool
-    aws: bool
-    count: int
-    failures: int
-    first_seen: datetime
-    last_seen: datetime
-    proxy: str = ""
+__all__ = ["Telemetry", "TelemetryIndex", "read_telemetry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +124,7 @@ def read_telemetry(store: Any) -> TelemetryIndex:
         days.setdefault(d.function_arn, {})[d.day] = (d.count, d.errors + d.timeouts)
     hosts: dict[str, list[HostSeen]] = {}
     for h in store.hosts():
-        hosts.setdefault(h.function_arn, []).append(
-            HostSeen(h.host, h.port, h.tls, h.aws, h.count, h.failures, h.first_seen, h.last_seen)
-        )
+        hosts.setdefault(h.function_arn, []).append(h)
     invoke_errors: dict[str, dict[str, int]] = {}
     init_errors: dict[str, dict[str, int]] = {}
     last_init: dict[str, datetime] = {}

@@ -333,6 +333,15 @@ def _v6(conn: Connection) -> None:
     meta.create_all(conn, checkfirst=True)
 
 
+def _v7(conn: Connection) -> None:
+    """Version 7: the HTTP proxy a host was reached through (``lambdaguard.net.proxy``).
+
+    Through a proxy the agent records the destination as the host and the proxy
+    beside it; the proxy is not part of the host's identity, the last one seen is kept.
+    """
+    _add_columns(conn, "lg_hosts", (("proxy", "TEXT", "''"),))
+
+
 # version -> step. A new schema version appends a step; steps never change.
 MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     1: _v1,
@@ -341,5 +350,6 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     4: _v4,
     5: _v5,
     6: _v6,
+    7: _v7,
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)

@@ -182,6 +182,7 @@ class _Rows:
                 "failures": 0,
                 "first_seen": t,
                 "last_seen": t,
+                "proxy": host.proxy,
             }
         row["failures" if failures else "count"] += n
         row["first_seen"] = min(row["first_seen"], t)

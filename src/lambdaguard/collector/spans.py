@@ -114,6 +114,7 @@ class HostFact:
     aws: bool
     count: int
     failures: int
+    proxy: str = ""  # the HTTP proxy the connection went through, "" when direct
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,6 +517,7 @@ def _hosts(span: Any, default_ns: int) -> Iterator[tuple[HostFact, int]]:
             aws=_bool(attrs, semconv.NET_AWS),
             count=_int(attrs, semconv.NET_COUNT, 1),
             failures=_int(attrs, semconv.NET_FAILURES, 0),
+            proxy=_text(attrs, semconv.NET_PROXY),
         )
         yield fact, event.time_unix_nano or default_ns
 

@@ -157,6 +157,7 @@ hosts_t = sa.Table(
     sa.Column("failures", sa.BigInteger, nullable=False),
     sa.Column("first_seen", sa.BigInteger, nullable=False),
     sa.Column("last_seen", sa.BigInteger, nullable=False),
+    sa.Column("proxy", sa.Text, nullable=False),  # the HTTP proxy it was reached through
 )
 invocations_t = sa.Table(
     "lg_invocations",
@@ -605,6 +606,7 @@ class Store:
                 "failures": hosts_t.c.failures + h.excluded.failures,
                 "first_seen": _earliest(hosts_t.c.first_seen, h.excluded.first_seen),
                 "last_seen": _latest(hosts_t.c.last_seen, h.excluded.last_seen),
+                "proxy": sa.case((h.excluded.proxy != "", h.excluded.proxy), else_=hosts_t.c.proxy),
             },
         )
         self._seen_stmts = {}
@@ -1008,8 +1010,10 @@ class Store:
                         "failures": host.failures,
                         "first_seen": ht,
                         "last_seen": ht,
+                        "proxy": host.proxy,
                     }
                 else:
+                    hrow["proxy"] = host.proxy or hrow["proxy"]
                     hrow["aws"] = hrow["aws"] or host.aws
                     hrow["count"] += host.count
                     hrow["failures"] += host.failures
@@ -1223,6 +1227,7 @@ class Store:
                 failures=int(r.failures),
                 first_seen=_dt(r.first_seen),
                 last_seen=_dt(r.last_seen),
+                proxy=r.proxy,
             )
             for r in self._rows(self._where_arn(stmt, hosts_t, function_arn))
         ]

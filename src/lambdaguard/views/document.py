@@ -149,8 +149,8 @@ def _host(h: HostSeen) -> dict[str, Any]:
         "failures": h.failures,
         "first_seen": iso(h.first_seen),
         "last_seen": iso(h.last_seen),
-        # The proxy a connection went through, once the store keeps it.
-        "proxy": getattr(h, "proxy", None) or None,
+        # The HTTP proxy the connection went through; the host is the destination.
+        "proxy": h.proxy or None,
     }
 
 
