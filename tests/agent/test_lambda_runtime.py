@@ -145,11 +145,13 @@ def test_wrapped_function_exports_after_each_response(  # noqa: PLR0917 - fixtur
     # (semconv: the X-Ray context is the parent only with the xray-lambda propagator).
     assert invocations[0].parent_span_id == b""
     assert len(invocations[0].links) == 1
-    logs = [
-        json.loads(line)
-        for line in service.environment("orders").logs
-        if line.startswith('{"lambdaguard"')
-    ]
+    # The agent's log lines come through the function's stdout pipe, which may
+    # be read after the invoke returned: wait for both, then check them.
+    def agent_lines(lines: list[str]) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in lines if line.startswith('{"lambdaguard"')]
+
+    env = service.environment("orders")
+    logs = agent_lines(env.wait_for_logs(lambda lines: len(agent_lines(lines)) >= 2))
     assert [line[semconv.LOG_REQUEST_ID] for line in logs] == [first.request_id, second.request_id]
 
 

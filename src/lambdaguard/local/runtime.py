@@ -56,7 +56,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -455,7 +455,10 @@ class ExecutionEnvironment:
         self.log_path = log_path
         self.echo = echo
         self.logs: list[str] = []
-        self._logs_lock = threading.Lock()
+        # Guards `logs`; notified on every line so a reader can wait for one
+        # (function output arrives through a pipe, after the invoke may have ended,
+        # as in Lambda, where logs reach CloudWatch asynchronously).
+        self._logs_cond = threading.Condition()
         self._state = _Sandbox()
         self._proc: subprocess.Popen[bytes] | None = None
         # External extensions (executables in /opt/extensions), by file name.
@@ -530,6 +533,18 @@ class ExecutionEnvironment:
                 self._freeze()
         assert self._last_init is not None  # set by every _init
         return self._last_init
+
+    def wait_for_logs(
+        self, done: Callable[[list[str]], bool], timeout: float = 10.0
+    ) -> list[str]:
+        """Wait until `done(lines)` holds for the lines so far (or `timeout` passes); return them.
+
+        Function output comes through a pipe read by a thread, so a line written
+        just before the response can arrive after the invoke returns.
+        """
+        with self._logs_cond:
+            self._logs_cond.wait_for(lambda: done(self.logs), timeout=timeout)
+            return list(self.logs)
 
     def invoke(
         self,
@@ -1011,8 +1026,9 @@ class ExecutionEnvironment:
             st.cond.notify_all()
 
     def _platform(self, line: str) -> None:
-        with self._logs_lock:
+        with self._logs_cond:
             self.logs.append(line)
+            self._logs_cond.notify_all()
         if self.log_path is not None:
             with self.log_path.open("a", encoding="utf-8") as log:
                 log.write(f"{self.config.name} platform: {line}\n")
@@ -1025,8 +1041,9 @@ class ExecutionEnvironment:
             try:
                 for raw in iter(stream.readline, b""):
                     line = raw.decode("utf-8", "replace").rstrip("\n")
-                    with self._logs_lock:
+                    with self._logs_cond:
                         self.logs.append(line)
+                        self._logs_cond.notify_all()
                     if log is not None:
                         log.write(f"{self.config.name} {name}: {line}\n")
                         log.flush()
