@@ -45,7 +45,6 @@ import gzip
 import hashlib
 import hmac
 import json
-import re
 import secrets
 import threading
 import time
@@ -60,7 +59,7 @@ from urllib.parse import parse_qs
 from lambdaguard.collector.settings import CollectorConfig, is_loopback
 from lambdaguard.collector.telemetry import get_logger
 
-__all__ = ["LiveFindings", "LiveView", "Sessions", "access_note"]
+__all__ = ["LiveFindings", "LiveView", "Sessions", "access_note", "auth_required"]
 
 log = get_logger("lambdaguard.collector.ui")
 
@@ -79,7 +78,6 @@ _FAILURE_WINDOW_S: Final = 60.0  # ... within this many seconds; beyond, 429
 _MAX_SESSIONS: Final = 1000
 _JSON: Final = "application/json"
 _HTML: Final = "text/html; charset=utf-8"
-_SAFE_FUNCTION_KEY: Final = re.compile(r"[A-Za-z0-9:_.$-]{1,256}")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ReadBody = Callable[[int], Awaitable[bytes | None]]
@@ -145,6 +143,9 @@ class LiveFindings:
         self._pending: Future[Snapshot] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambdaguard-ui")
         self.runs = 0  # analyses run (tests and the log read it)
+        # Judgement steps made per run (see views._options.Steps): the policy proposal
+        # when `serve` was given grants; none by default (evidence only).
+        self.steps: Callable[[Any, datetime, Any], Any] | None = None
 
     def get(self) -> Future[Snapshot]:
         """The current snapshot, or the run that will make the next one (one at a time)."""
@@ -175,7 +176,9 @@ class LiveFindings:
         from lambdaguard.views.document import SCHEMA, document, function_row, iso
 
         started = self._monotonic()
-        findings = analyse(self._store, now=self._clock(), source=printable_url(self._source))
+        now = self._clock()
+        steps = list(self.steps(self._store, now, None)) if self.steps is not None else []
+        findings = analyse(self._store, now=now, source=printable_url(self._source), steps=steps)
         doc = document(findings)
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         by_name_order = sorted(
@@ -585,7 +588,7 @@ class LiveView:
             raise
 
     async def _function(self, key: str) -> _Reply:
-        if not _SAFE_FUNCTION_KEY.fullmatch(key):
+        if not key or len(key) > 1024:
             raise _error(400, "give a function name or its ARN")
         snap = await self._snapshot()
         fn = snap.by_arn.get(key)
