@@ -611,7 +611,9 @@ class LiveView:
             (b"content-length", str(len(reply.body)).encode()),
             (b"cache-control", b"no-store"),
             (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
+            # Same-origin, not no-referrer: under no-referrer the browser sends "Origin: null"
+            # with our own forms, and the sign-in check could not tell them from a forgery.
+            (b"referrer-policy", b"same-origin"),
             (b"cross-origin-opener-policy", b"same-origin"),
             (b"cross-origin-resource-policy", b"same-origin"),
             *reply.headers,

@@ -101,6 +101,7 @@ def render_html(document: dict[str, Any], *, title: str = "lambdaguard report") 
             "data": embed_json(document),
             "source": "",
             "nav": "",
+            "referrer": "no-referrer",
             "footer": "one self-contained file: nothing is loaded from the network.",
         },
     )
@@ -144,6 +145,8 @@ def render_live(
             "data": "",
             "source": source,
             "nav": nav,
+            # Its sign-out form must carry the page's Origin (no-referrer would send "null").
+            "referrer": "same-origin",
             "footer": "live view: drawn from the collector's JSON API (GET /api/v1/findings).",
         },
     )
