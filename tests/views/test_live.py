@@ -93,6 +93,7 @@ def test_api_answers_what_the_cli_prints(
 ) -> None:
     """/api/v1/findings, /functions and /functions/{name} equal report, functions and show --format json."""
     handle = start()
+    assert handle.live.findings.isolation == "process"  # away from the receivers' GIL
     with _client(handle) as client:
         findings = client.get("/api/v1/findings")
         rows = client.get("/api/v1/functions")
@@ -173,11 +174,15 @@ def test_cache_lasts_four_times_the_analysis(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(fleet_module, "analyse", analyse)
     live = LiveFindings(
-        object(), source="sqlite:///x.db", clock=lambda: FIXED_NOW, monotonic=lambda: clock[0]
+        object(),
+        source="sqlite:///x.db",
+        clock=lambda: FIXED_NOW,
+        monotonic=lambda: clock[0],
+        isolation="thread",  # the replaced analysis runs in this process
     )
     try:
         first = live.get().result(30)
-        assert first.took_s == 2.0
+        assert first.fresh_until == 102.0 + 8.0
         clock[0] = 102.0 + 7.9
         assert live.get().result(30) is first
         assert runs == [100.0]
@@ -204,6 +209,7 @@ def test_ui_requests_never_take_an_ingest_slot(start: Any, monkeypatch: pytest.M
 
     monkeypatch.setattr(fleet_module, "analyse", slow)
     handle = start(max_inflight=1)
+    handle.live.findings.isolation = "thread"  # so the replaced analysis is the one run
     pending: list[int] = []
     waiting = [
         threading.Thread(
@@ -515,3 +521,36 @@ def test_sessions_expire_and_are_bounded() -> None:
     sessions.end(ids[1])
     assert not sessions.valid(ids[1])
     assert not sessions.valid(None)
+
+
+def test_serve_command_serves_the_view_and_says_who_may_see_it(fleet_store: str) -> None:
+    """`python -m lambdaguard serve` names /ui on its listening line, logs its access, answers it."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambdaguard", "serve", "--store", fleet_store,
+         "--http-port", "0", "--grpc-port", "off"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening http=(\S+) .* ui=(\S+)", line)
+        assert match, line
+        assert match.group(2) == match.group(1) + "/ui"
+        logged = [proc.stdout.readline() for _ in range(2)]
+        assert any("open without sign-in" in x for x in logged), logged
+        # The analysis runs in a spawned process, which must not run the CLI again.
+        answer = httpx.get(match.group(1) + "/api/v1/functions", timeout=120)
+        assert answer.status_code == 200
+        assert {r["name"] for r in answer.json()["functions"]} == {
+            "orders-api",
+            "nightly-report",
+            "legacy-cron",
+        }
+    finally:
+        proc.terminate()
+        proc.wait(30)

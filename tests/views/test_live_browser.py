@@ -22,7 +22,7 @@ import sample_fleet as fleet
 from lambdaguard.cli import main
 from lambdaguard.collector.server import CollectorConfig, CollectorHandle, start_collector
 from lambdaguard.collector.store import open_store
-from lambdaguard.views._grants import policy_steps
+from lambdaguard.views.live import GrantSteps
 from timekeeping import FIXED_NOW
 
 from .test_cli_policy import exports  # noqa: F401 - the account's exported grants (a fixture)
@@ -88,7 +88,7 @@ def test_sign_in_overview_function_and_policy(  # noqa: PLR0917 - pytest fixture
         event_invoke_configs=None,
         region=None,
     )
-    handle.live.findings.steps = policy_steps(grants)
+    handle.live.findings.steps = GrantSteps(grants)  # runs in the analysis process
     browser.clear_cookies()
 
     # Not signed in: the page sends the browser to the sign-in form.
@@ -219,6 +219,7 @@ def test_a_page_whose_api_fails_says_so(
 
     monkeypatch.setattr(fleet_module, "analyse", broken)
     handle = start(_store(tmp_path, "standard"))
+    handle.live.findings.isolation = "thread"  # so the replaced analysis is the one run
     browser.clear_cookies()
     page.goto(handle.http_url + "/ui")
     page.wait_for_selector("main:has-text('could not be loaded')")

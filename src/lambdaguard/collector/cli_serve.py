@@ -158,11 +158,12 @@ def run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, grpc_port=None)
     steps = None
     if args.live_grants or args.authorization_details or args.functions:
-        from lambdaguard.views._grants import policy_steps, read_inputs
+        from lambdaguard.views._grants import read_inputs
+        from lambdaguard.views.live import GrantSteps
 
         if not args.live_grants:
             read_inputs(args)  # a missing or broken export stops here, not at the first page view
-        steps = policy_steps(args)
+        steps = GrantSteps(args)
     try:
         handle = start_collector(config)
     except (StoreError, ListenError) as exc:

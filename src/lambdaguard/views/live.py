@@ -31,11 +31,13 @@ sign-out are POSTs checked against cross-site requests (``Origin``,
 per client address.
 
 The analysis is the CLI's (:func:`lambdaguard.analysis.fleet.analyse` then
-:func:`lambdaguard.views.document.document`), run in one thread of its own,
-never on the event loop and never in an ingest slot. Its result is kept for
-``max(min_age_s, cost_factor x the time it took)``, and requests arriving
-while it runs wait for that one run, so however often the page is reloaded
-the analysis takes at most about 1 / (1 + cost_factor) of one core.
+:func:`lambdaguard.views.document.document`), run in a worker process of its
+own (a thread for an in-memory store), never on the event loop, never in an
+ingest slot, and never holding the receivers' interpreter lock. Its result is
+kept, serialized, for ``max(min_age_s, cost_factor x the time it took)``, and
+requests arriving while it runs wait for that one run, so however often the
+page is reloaded the analysis takes at most about 1 / (1 + cost_factor) of
+one core.
 """
 
 from __future__ import annotations
@@ -59,7 +61,16 @@ from urllib.parse import parse_qs
 from lambdaguard.collector.settings import CollectorConfig, is_loopback
 from lambdaguard.collector.telemetry import get_logger
 
-__all__ = ["LiveFindings", "LiveView", "Sessions", "access_note", "auth_required"]
+__all__ = [
+    "GrantSteps",
+    "LiveFindings",
+    "LiveView",
+    "Payload",
+    "Sessions",
+    "access_note",
+    "analyse_payload",
+    "auth_required",
+]
 
 log = get_logger("lambdaguard.collector.ui")
 
@@ -106,21 +117,100 @@ def access_note(config: CollectorConfig) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One analysis, serialized once for every route that answers from it."""
+class Payload:
+    """One analysis, serialized once for every route that answers from it (picklable)."""
 
-    document: dict[str, Any]
+    source: str
     findings_json: bytes
     findings_gzip: bytes
     functions_json: bytes
-    by_arn: dict[str, dict[str, Any]]
+    by_arn: dict[str, bytes]  # each function's document (``show --format json``)
     by_name: dict[str, list[str]]
     took_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A payload and until when it is served without analysing again."""
+
+    payload: Payload
     fresh_until: float
 
 
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def analyse_payload(store: Any, *, now: datetime, source: str, steps: Any = None) -> Payload:
+    """The CLI's analysis of ``store`` (``steps``: a views._options.Steps), serialized."""
+    from lambdaguard.analysis.fleet import analyse, printable_url
+    from lambdaguard.views.document import SCHEMA, document, function_row, iso
+
+    started = time.perf_counter()
+    extra = list(steps(store, now, None)) if steps is not None else []
+    findings = analyse(store, now=now, source=printable_url(source), steps=extra)
+    doc = document(findings)
+    body = _dumps(doc)
+    by_name_order = sorted(findings.functions, key=lambda f: (f.name, f.account, f.region, f.arn))
+    rows = {
+        "schema": SCHEMA,
+        "generated_at": iso(findings.generated_at),
+        "source": findings.source,
+        "window": {"start": iso(findings.window_start), "end": iso(findings.window_end)},
+        "functions": [function_row(f) for f in by_name_order],
+    }
+    by_name: dict[str, list[str]] = {}
+    for fn in doc["functions"]:
+        by_name.setdefault(fn["name"], []).append(fn["arn"])
+    return Payload(
+        source=findings.source,
+        findings_json=body,
+        findings_gzip=gzip.compress(body, compresslevel=6),
+        functions_json=_dumps(rows),
+        by_arn={fn["arn"]: _dumps(fn) for fn in doc["functions"]},
+        by_name=by_name,
+        took_s=time.perf_counter() - started,
+    )
+
+
+def _payload_from_url(url: str, now: datetime, steps: Any) -> Payload:
+    """In the analysis process: open the store read-only, analyse, close."""
+    from lambdaguard.analysis.fleet import open_for_reading
+
+    store = open_for_reading(url)
+    try:
+        return analyse_payload(store, now=now, source=url, steps=steps)
+    finally:
+        store.close()
+
+
+def _own_process_possible(url: str) -> bool:
+    # Another process can open a file or a server, not this process's in-memory SQLite.
+    return ":memory:" not in url and url.rstrip("/") not in ("sqlite:", "sqlite:/", "sqlite://")
+
+
+class GrantSteps:
+    """The policy step, its grants read as ``lambdaguard serve``'s options say (picklable)."""
+
+    def __init__(self, args: Any) -> None:
+        self.args = args
+
+    def __call__(self, store: Any, now: datetime, window: Any) -> Any:
+        from lambdaguard.views._grants import policy_steps
+
+        return policy_steps(self.args)(store, now, window)
+
+
 class LiveFindings:
-    """The findings document of a store, computed in a thread of its own and kept a while."""
+    """The findings of a store, analysed away from the event loop and kept a while.
+
+    ``isolation="process"`` (the default when the store can be opened by URL)
+    runs the analysis in one worker process of its own, so its CPU never
+    holds this process's interpreter lock: measured (bench/bench_live.py) an
+    analysis in a thread of the collector cut OTLP ingestion to about a third
+    while it ran. ``"thread"`` runs it in one thread (an in-memory store,
+    tests that replace the analysis).
+    """
 
     def __init__(
         self,
@@ -131,6 +221,7 @@ class LiveFindings:
         monotonic: Callable[[], float] = time.monotonic,
         min_age_s: float = 5.0,
         cost_factor: float = 4.0,
+        isolation: str | None = None,
     ) -> None:
         self._store = store
         self._source = source
@@ -138,13 +229,16 @@ class LiveFindings:
         self._monotonic = monotonic
         self._min_age_s = min_age_s
         self._cost_factor = cost_factor
+        self.isolation = isolation or ("process" if _own_process_possible(source) else "thread")
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._pending: Future[Snapshot] | None = None
+        # One thread either runs the analysis or waits for the worker process's answer.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambdaguard-ui")
+        self._process: Any = None
         self.runs = 0  # analyses run (tests and the log read it)
         # Judgement steps made per run (see views._options.Steps): the policy proposal
-        # when `serve` was given grants; none by default (evidence only).
+        # when `serve` was given grants (GrantSteps); none by default (evidence only).
         self.steps: Callable[[Any, datetime, Any], Any] | None = None
 
     def get(self) -> Future[Snapshot]:
@@ -161,57 +255,50 @@ class LiveFindings:
 
     def _run(self) -> Snapshot:
         try:
-            snap = self._compute()
+            started = self._monotonic()
+            payload = self._analyse()
+            took = self._monotonic() - started
         except BaseException:
             with self._lock:
                 self._pending = None  # an error is not kept: the next request tries again
             raise
+        self.runs += 1
+        log.info(
+            "ui_analysis",
+            functions=len(payload.by_arn),
+            took_s=round(took, 3),
+            bytes=len(payload.findings_json),
+            isolation=self.isolation,
+        )
+        snap = Snapshot(payload, self._monotonic() + max(self._min_age_s, self._cost_factor * took))
         with self._lock:
             self._snapshot = snap
             self._pending = None
         return snap
 
-    def _compute(self) -> Snapshot:
-        from lambdaguard.analysis.fleet import analyse, printable_url
-        from lambdaguard.views.document import SCHEMA, document, function_row, iso
-
-        started = self._monotonic()
+    def _analyse(self) -> Payload:
         now = self._clock()
-        steps = list(self.steps(self._store, now, None)) if self.steps is not None else []
-        findings = analyse(self._store, now=now, source=printable_url(self._source), steps=steps)
-        doc = document(findings)
-        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        by_name_order = sorted(
-            findings.functions, key=lambda f: (f.name, f.account, f.region, f.arn)
-        )
-        rows = {
-            "schema": SCHEMA,
-            "generated_at": iso(findings.generated_at),
-            "source": findings.source,
-            "window": {"start": iso(findings.window_start), "end": iso(findings.window_end)},
-            "functions": [function_row(f) for f in by_name_order],
-        }
-        by_arn = {fn["arn"]: fn for fn in doc["functions"]}
-        by_name: dict[str, list[str]] = {}
-        for fn in doc["functions"]:
-            by_name.setdefault(fn["name"], []).append(fn["arn"])
-        took = self._monotonic() - started
-        self.runs += 1
-        log.info("ui_analysis", functions=len(by_arn), took_s=round(took, 3), bytes=len(body))
-        return Snapshot(
-            document=doc,
-            findings_json=body,
-            findings_gzip=gzip.compress(body, compresslevel=6),
-            functions_json=json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(),
-            by_arn=by_arn,
-            by_name=by_name,
-            took_s=took,
-            fresh_until=self._monotonic() + max(self._min_age_s, self._cost_factor * took),
-        )
+        if self.isolation == "thread":
+            return analyse_payload(self._store, now=now, source=self._source, steps=self.steps)
+        if self._process is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn: forking a process with running threads (uvloop, gRPC, the writer)
+            # can copy a held lock into the child.
+            self._process = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            )
+        result: Payload = self._process.submit(
+            _payload_from_url, self._source, now, self.steps
+        ).result()
+        return result
 
     def close(self) -> None:
-        """Stop the analysis thread (a run in progress finishes; none starts)."""
+        """Stop the analysis thread and process (a run in progress finishes; none starts)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._process is not None:
+            self._process.shutdown(wait=False, cancel_futures=True)
 
 
 # -- sessions ----------------------------------------------------------------------------
@@ -576,9 +663,9 @@ class LiveView:
         assert self._headers_page is not None
         return _Reply(200, self._page, _HTML, self._headers_page)
 
-    async def _snapshot(self) -> Snapshot:
+    async def _snapshot(self) -> Payload:
         try:
-            return await asyncio.wrap_future(self.findings.get())
+            return (await asyncio.wrap_future(self.findings.get())).payload
         except Exception as exc:
             from lambdaguard.errors import LambdaguardError
 
@@ -597,13 +684,9 @@ class LiveView:
             if len(arns) > 1:
                 raise _error(409, f"{len(arns)} functions are named {key!r}; give the ARN of one")
             if not arns:
-                raise _error(404, f"no function {key!r} in {snap.document['source']}")
+                raise _error(404, f"no function {key!r} in {snap.source}")
             fn = snap.by_arn[arns[0]]
-        loop = asyncio.get_running_loop()
-        body = await loop.run_in_executor(
-            None, lambda: json.dumps(fn, ensure_ascii=False, separators=(",", ":")).encode()
-        )
-        return _Reply(200, body, _JSON)
+        return _Reply(200, fn, _JSON)
 
     async def _send(self, send: Send, reply: _Reply, head: bool) -> None:
         headers = [
