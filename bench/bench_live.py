@@ -100,7 +100,7 @@ def serve(url: str, cache: bool) -> int:
     live = handle.live.findings
     runs = live.runs
     snap = live.get().result()
-    print(f"RESULT {runs} {snap.took_s:.3f} {len(snap.findings_gzip)}", flush=True)
+    print(f"RESULT {runs} {snap.payload.took_s:.3f} {len(snap.payload.findings_gzip)}", flush=True)
     handle.stop()
     return 0
 
@@ -122,7 +122,7 @@ def _spawn(url: str, cache: bool) -> tuple[subprocess.Popen[str], str]:
 
 def _finish(proc: subprocess.Popen[str]) -> tuple[int, float, int]:
     out, _ = proc.communicate("", timeout=600)
-    found = [x.split("RESULT ", 1)[1] for x in out.splitlines() if "RESULT " in x]
+    found = [x.split("RESULT ", 1)[1] for x in out.splitlines() if x.startswith("RESULT ")]
     if not found:
         raise RuntimeError(f"the collector did not report: {out[-2000:]}")
     line = found[0]
@@ -135,7 +135,7 @@ def main(argv: list[str]) -> int:
         return serve(argv[1], argv[2] == "cache")
     quick = "--quick" in argv
     n = 200 if quick else 1000
-    seconds = 4.0 if quick else 10.0
+    seconds = 4.0 if quick else 20.0
     folder = Path(tempfile.mkdtemp(prefix="lambdaguard-bench-live-"))
     url = f"sqlite:///{folder / 'lambdaguard.db'}"
     took = _seed(url, n)
@@ -161,6 +161,7 @@ def main(argv: list[str]) -> int:
     rows.append((f"+ page reloads, cache as shipped ({count[0]} reloads, {runs} analyses)", rate))
 
     proc, base = _spawn(url, cache=False)
+    httpx.get(base + "/api/v1/findings", timeout=600)  # the worker process started and warm
     stop = threading.Event()
     count = [0]
     reloader = threading.Thread(target=_reloader, args=(base, stop, count))
