@@ -554,3 +554,20 @@ def test_serve_command_serves_the_view_and_says_who_may_see_it(fleet_store: str)
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_dead_analysis_process_is_replaced(start: Any) -> None:
+    """If the worker process is killed, one request may get 503; the next starts a new worker."""
+    handle = start()
+    live = handle.live.findings
+    with _client(handle) as client:
+        assert client.get("/api/v1/functions").status_code == 200
+        live._min_age_s = live._cost_factor = 0.0  # every request analyses again
+        live._snapshot = None
+        (worker,) = live._process._processes.values()
+        worker.kill()
+        worker.join(30)
+        statuses = [client.get("/api/v1/functions").status_code for _ in range(2)]
+    assert statuses in ([200, 200], [503, 200])
+    assert live._process is not None
+    assert worker.pid not in {p.pid for p in live._process._processes.values()}

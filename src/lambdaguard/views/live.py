@@ -184,6 +184,13 @@ def _payload_from_url(url: str, now: datetime, steps: Any) -> Payload:
         store.close()
 
 
+def _worker_init() -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group; the collector stops its worker itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _own_process_possible(url: str) -> bool:
     # Another process can open a file or a server, not this process's in-memory SQLite.
     return ":memory:" not in url and url.rstrip("/") not in ("sqlite:", "sqlite:/", "sqlite://")
@@ -280,6 +287,8 @@ class LiveFindings:
         now = self._clock()
         if self.isolation == "thread":
             return analyse_payload(self._store, now=now, source=self._source, steps=self.steps)
+        from concurrent.futures.process import BrokenProcessPool
+
         if self._process is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -287,11 +296,19 @@ class LiveFindings:
             # spawn: forking a process with running threads (uvloop, gRPC, the writer)
             # can copy a held lock into the child.
             self._process = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
             )
-        result: Payload = self._process.submit(
-            _payload_from_url, self._source, now, self.steps
-        ).result()
+        try:
+            result: Payload = self._process.submit(
+                _payload_from_url, self._source, now, self.steps
+            ).result()
+        except BrokenProcessPool:
+            from lambdaguard.errors import LambdaguardError
+
+            self._process = None  # the next request starts a new worker
+            raise LambdaguardError("the analysis process ended unexpectedly") from None
         return result
 
     def close(self) -> None:
@@ -570,8 +587,11 @@ class LiveView:
             raise _error(403, "cross-site request refused")
         origin = headers.get(b"origin")
         if origin is not None:
-            own = f"{scope.get('scheme', 'http')}://{headers.get(b'host', b'').decode('latin-1')}"
-            if origin.decode("latin-1") != own:
+            # Host and port only: behind a proxy that ends TLS the browser says https while
+            # this listener sees http; another site differs in its host, which is what matters.
+            scheme, sep, netloc = origin.decode("latin-1").partition("://")
+            host = headers.get(b"host", b"").decode("latin-1")
+            if not sep or scheme not in ("http", "https") or netloc.lower() != host.lower():
                 raise _error(403, "cross-origin request refused")
 
     # -- sign-in -------------------------------------------------------------------------------
