@@ -267,7 +267,7 @@ class HttpReceiver:
             max_workers=config.max_inflight, thread_name_prefix="lambdaguard-decode"
         )
         # /ui and /api (lambdaguard.views.live): the live view, in the same listener but
-        # outside the ingest path: no ingest slot, its analysis in a thread of its own.
+        # outside the ingest path: no ingest slot, its analysis in a process of its own.
         from lambdaguard.views.live import LiveView
 
         self.live = LiveView(config, ingestor.store, tls=ssl_context is not None)
