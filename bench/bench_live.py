@@ -136,14 +136,30 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, float, int]:
 
 
 def _with_reloads(base: str, seconds: float, offset: int) -> tuple[float, int]:
+    # The reloading client is a process of its own: in this one it would take the
+    # interpreter lock from the ingesting clients and look like the collector's cost.
+    reloader = subprocess.Popen(
+        [sys.executable, __file__, "--reload", base],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    rate = _ingest(base, seconds, offset)
+    out, _ = reloader.communicate("", timeout=600)
+    return rate, int(out.split()[-1])
+
+
+def reload_loop(base: str) -> int:
+    """Reload /api/v1/findings until stdin closes; print how many answered 200."""
     stop = threading.Event()
     count = [0]
-    reloader = threading.Thread(target=_reloader, args=(base, stop, count))
-    reloader.start()
-    rate = _ingest(base, seconds, offset)
+    thread = threading.Thread(target=_reloader, args=(base, stop, count))
+    thread.start()
+    sys.stdin.read()
     stop.set()
-    reloader.join()
-    return rate, count[0]
+    thread.join()
+    print(count[0], flush=True)
+    return 0
 
 
 def _paired(url: str, mode: str, seconds: float, rounds: int) -> tuple[list[float], int, int]:
@@ -164,9 +180,14 @@ def _paired(url: str, mode: str, seconds: float, rounds: int) -> tuple[list[floa
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--serve"]:
         return serve(argv[1], argv[2])
+    if argv[:1] == ["--reload"]:
+        return reload_loop(argv[1])
     quick = "--quick" in argv
     folder = Path(tempfile.mkdtemp(prefix="lambdaguard-bench-live-"))
     sizes = (200,) if quick else (200, 1000)
+    if "--ingest-only" in argv:
+        sizes = ()
+        _seed(f"sqlite:///{folder / '200.db'}", 200)
     for n in sizes:
         url = f"sqlite:///{folder / f'{n}.db'}"
         took = _seed(url, n)
