@@ -4,4 +4,7 @@ import sys
 
 from lambdaguard.cli import main
 
-sys.exit(main())
+# Guarded: a process started with multiprocessing's "spawn" (the live view's analysis
+# worker) imports this module again as __mp_main__, and must not run the CLI.
+if __name__ == "__main__":
+    sys.exit(main())

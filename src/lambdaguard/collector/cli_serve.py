@@ -3,8 +3,9 @@
 Every flag has an environment variable (see :mod:`lambdaguard.collector.settings`)
 and a config-file key; flags win over the environment, which wins over the file.
 Once listening, one line goes to stdout:
-``lambdaguard collector listening http=<url> grpc=<host:port|off> store=<url>``
-(so scripts and tests can start it with ports 0 and learn the ports).
+``lambdaguard collector listening http=<url> grpc=<host:port|off> store=<url> ui=<url>``
+(so scripts and tests can start it with ports 0 and learn the ports). The
+live view at ``/ui`` (:mod:`lambdaguard.views.live`) logs who may open it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="how long span ids are kept for de-duplication (24h)",
     )
+    from lambdaguard.views._grants import add_grant_options
+
+    parser.add_argument(
+        "--live-grants",
+        action="store_true",
+        help="the live view (/ui) reads the grants live (read-only) to show policy proposals",
+    )
+    add_grant_options(parser)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -147,6 +156,14 @@ def run(args: argparse.Namespace) -> int:
         import dataclasses
 
         config = dataclasses.replace(config, grpc_port=None)
+    steps = None
+    if args.live_grants or args.authorization_details or args.functions:
+        from lambdaguard.views._grants import read_inputs
+        from lambdaguard.views.live import GrantSteps
+
+        if not args.live_grants:
+            read_inputs(args)  # a missing or broken export stops here, not at the first page view
+        steps = GrantSteps(args)
     try:
         handle = start_collector(config)
     except (StoreError, ListenError) as exc:
@@ -155,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"lambdaguard serve: cannot start: {exc}", file=sys.stderr)
         return 3
+
+    handle.live.findings.steps = steps
 
     def _stop(signum: int, _frame: Any) -> None:
         threading.Thread(target=handle.stop, name="lambdaguard-stop", daemon=False).start()
@@ -173,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     shown = make_url(config.store_url).render_as_string(hide_password=True)
     print(
         f"lambdaguard collector listening http={handle.http_url} "
-        f"grpc={handle.grpc_target or 'off'} store={shown}",
+        f"grpc={handle.grpc_target or 'off'} store={shown} ui={handle.http_url}/ui",
         flush=True,
     )
     log.info(
@@ -182,6 +201,11 @@ def run(args: argparse.Namespace) -> int:
         grpc=handle.grpc_target or "off",
         store=shown,
         forward=config.forward_url or "off",
+    )
+    from lambdaguard.views.live import access_note, auth_required
+
+    (log.info if auth_required(config) else log.warning)(
+        "ui", url=f"{handle.http_url}/ui", access=access_note(config)
     )
     threading.Thread(target=_report, args=(handle,), name="lambdaguard-stats", daemon=True).start()
     handle.wait()

@@ -41,7 +41,9 @@ The ASGI app then reads the whole body (Content-Length or chunked, at most
 ``max_body_bytes``), takes an ingest slot, decodes (inline on the event loop
 for bodies up to 64 KiB, in a worker thread above), releases the slot and
 awaits the group commit. ``/healthz``, ``/readyz`` and ``/metrics`` (Prometheus
-text) need no token.
+text) need no token. ``/ui`` and ``/api`` go to the live view
+(:mod:`lambdaguard.views.live`), which has its own authentication and never
+takes an ingest slot.
 """
 
 from __future__ import annotations
@@ -264,6 +266,11 @@ class HttpReceiver:
         self._pool = ThreadPoolExecutor(
             max_workers=config.max_inflight, thread_name_prefix="lambdaguard-decode"
         )
+        # /ui and /api (lambdaguard.views.live): the live view, in the same listener but
+        # outside the ingest path: no ingest slot, its analysis in a process of its own.
+        from lambdaguard.views.live import LiveView
+
+        self.live = LiveView(config, ingestor.store, tls=ssl_context is not None)
         app = _OtlpApp(self)
         self._uv_config = uvicorn.Config(
             app,
@@ -388,6 +395,7 @@ class HttpReceiver:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.live.close()
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -443,6 +451,16 @@ class _OtlpApp:
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             headers[name] = value  # bytes, already lower-case names
+        if self.r.live.handles(path):
+
+            async def read_body(limit: int) -> bytes | None:
+                try:
+                    return await self._body(receive, headers, guard, limit=limit)
+                except _Answer as answer:
+                    raise self.r.live.refusal(answer.status, str(answer)) from None
+
+            await self.r.live(scope, path, headers, read_body, send)
+            return
         if method in {"GET", "HEAD"}:
             await self._get(path, send)
             return
@@ -509,9 +527,11 @@ class _OtlpApp:
         else:
             await self._status(send, 404, f"no such path {path!r}", "json")
 
-    async def _body(self, receive: Any, headers: dict[bytes, bytes], guard: Any) -> bytes | None:
+    async def _body(
+        self, receive: Any, headers: dict[bytes, bytes], guard: Any, *, limit: int | None = None
+    ) -> bytes | None:
         """The whole body within the request deadline, the size limit and the buffer budget."""
-        limit = self.config.max_body_bytes
+        limit = limit or self.config.max_body_bytes
         declared = headers.get(b"content-length")
         if declared is not None:
             try:

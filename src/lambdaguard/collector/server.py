@@ -439,6 +439,11 @@ class CollectorHandle:
         return self._ingestor.store
 
     @property
+    def live(self) -> Any:
+        """The live view at /ui (:class:`lambdaguard.views.live.LiveView`)."""
+        return self._http.live
+
+    @property
     def metrics(self) -> Metrics:
         """The collector's Prometheus metrics."""
         return self._ingestor.metrics

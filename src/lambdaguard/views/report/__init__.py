@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from lambdaguard import __version__
 
-__all__ = ["embed_json", "render_html"]
+__all__ = ["embed_json", "render_html", "render_live", "render_login"]
 
 _MARKER: Final = re.compile(r"\{\{(\w+)\}\}")
 # What may not appear raw inside <script>: "</script", "<!--" and the line
@@ -62,27 +62,110 @@ def embed_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_JSON_ESCAPES)
 
 
+def _csp(style: str, script: str | None, *, live: bool) -> str:
+    """The page's Content-Security-Policy: its own script and style only.
+
+    The file connects nowhere and submits nothing; the live view may fetch
+    from and post (sign out) to the collector it came from, and nothing else.
+    """
+    return "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src '{_sha256(script)}'" if script is not None else "script-src 'none'",
+            f"style-src '{_sha256(style)}'",
+            "img-src data: blob:",
+            *(("connect-src 'self'",) if live else ()),
+            "base-uri 'none'",
+            "form-action 'self'" if live else "form-action 'none'",
+        )
+    )
+
+
+def _fill(shell: str, values: dict[str, str]) -> str:
+    # One pass over the shell: a marker-like string inside the data is never expanded.
+    return _MARKER.sub(lambda m: values[m.group(1)], _asset(shell))
+
+
 def render_html(document: dict[str, Any], *, title: str = "lambdaguard report") -> str:
     """The report page for a findings document: one self-contained HTML file."""
     style = _asset("report.css")
     script = _asset("report.js")
-    csp = "; ".join(
-        (
-            "default-src 'none'",
-            f"script-src '{_sha256(script)}'",
-            f"style-src '{_sha256(style)}'",
-            "img-src data: blob:",
-            "base-uri 'none'",
-            "form-action 'none'",
-        )
+    return _fill(
+        "page.html",
+        {
+            "csp": _csp(style, script, live=False),
+            "version": str(__version__).translate(_HTML_ESCAPES),
+            "title": title.translate(_HTML_ESCAPES),
+            "style": style,
+            "script": script,
+            "data": embed_json(document),
+            "source": "",
+            "nav": "",
+            "referrer": "no-referrer",
+            "footer": "one self-contained file: nothing is loaded from the network.",
+        },
     )
-    values = {
-        "csp": csp,
-        "version": str(__version__).translate(_HTML_ESCAPES),
-        "title": title.translate(_HTML_ESCAPES),
-        "style": style,
-        "script": script,
-        "data": embed_json(document),
-    }
-    # One pass over the shell: a marker-like string inside the data is never expanded.
-    return _MARKER.sub(lambda m: values[m.group(1)], _asset("page.html"))
+
+
+def live_csp() -> str:
+    """The live page's policy (sent as a header too, with frame-ancestors added there)."""
+    return _csp(_asset("report.css"), _asset("report.js"), live=True)
+
+
+def login_csp() -> str:
+    """The sign-in page's policy: its style, no script, forms only to the collector."""
+    return _csp(_asset("report.css"), None, live=True)
+
+
+def render_live(
+    *, api: str, login: str | None = None, logout: str | None = None, title: str = "lambdaguard"
+) -> str:
+    """The live view: the report's page, its data fetched from ``api`` (a same-origin path).
+
+    ``login`` is where the page sends the browser when its session has ended;
+    ``logout`` (a path taking POST) adds a sign-out button.
+    """
+    source = f' data-src="{api.translate(_HTML_ESCAPES)}"'
+    if login:
+        source += f' data-login="{login.translate(_HTML_ESCAPES)}"'
+    nav = (
+        f' <form class="signout" method="post" action="{logout.translate(_HTML_ESCAPES)}">'
+        '<button type="submit">Sign out</button></form>'
+        if logout
+        else ""
+    )
+    return _fill(
+        "page.html",
+        {
+            "csp": live_csp(),
+            "version": str(__version__).translate(_HTML_ESCAPES),
+            "title": title.translate(_HTML_ESCAPES),
+            "style": _asset("report.css"),
+            "script": _asset("report.js"),
+            "data": "",
+            "source": source,
+            "nav": nav,
+            # Its sign-out form must carry the page's Origin (no-referrer would send "null").
+            "referrer": "same-origin",
+            "footer": "live view: drawn from the collector's JSON API (GET /api/v1/findings).",
+        },
+    )
+
+
+def render_login(*, action: str, csrf: str, message: str = "") -> str:
+    """The sign-in page: one password field for the collector's token, posted to ``action``."""
+    return _fill(
+        "login.html",
+        {
+            "version": str(__version__).translate(_HTML_ESCAPES),
+            "style": _asset("report.css"),
+            "action": action.translate(_HTML_ESCAPES),
+            "csrf": csrf.translate(_HTML_ESCAPES),
+            "message": (
+                f'<p class="note warn" id="lg-login-message" role="alert">'
+                f"{message.translate(_HTML_ESCAPES)}</p>\n"
+                if message
+                else ""
+            ),
+        },
+    )

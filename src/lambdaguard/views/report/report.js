@@ -5,8 +5,37 @@
    Safety: every value from the document reaches the page through textContent,
    setAttribute on fixed attribute names, or SVG text nodes; never innerHTML.
    Links are built only from fixed prefixes and encodeURIComponent. */
-(function () {
+(function report() {
   'use strict';
+
+  // -- where the document comes from (the one part that knows) -------------------
+  // A report file carries it in #lg-data. The live view (`lambdaguard serve`, /ui)
+  // leaves that block empty and names the JSON API in its data-src: fetch it, put
+  // it in the block, and run this script again to draw as from a file. A 401 (the
+  // session ended) goes to data-login.
+  if (!document.getElementById('lg-data').textContent && document.getElementById('lg-data').getAttribute('data-src')) {
+    (function (source, main) {
+      main.setAttribute('aria-busy', 'true');
+      main.textContent = 'Loading the findings\u2026';
+      fetch(source.getAttribute('data-src'), { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } })
+        .then(function (r) {
+          if (r.status === 401 && source.getAttribute('data-login')) { location.assign(source.getAttribute('data-login')); return null; }
+          if (!r.ok) return r.json().then(function (e) { throw new Error(e.error || ('HTTP ' + r.status)); }, function () { throw new Error('HTTP ' + r.status); });
+          return r.text();
+        })
+        .then(function (text) {
+          if (text === null) return;
+          main.removeAttribute('aria-busy');
+          source.textContent = text;
+          report();
+        })
+        .catch(function (e) {
+          main.removeAttribute('aria-busy');
+          main.textContent = 'The findings could not be loaded: ' + e.message + '. Reload the page to try again.';
+        });
+    })(document.getElementById('lg-data'), document.getElementById('lg-main'));
+    return;
+  }
 
   var SVG = 'http://www.w3.org/2000/svg';
   var DOC = JSON.parse(document.getElementById('lg-data').textContent);
