@@ -136,6 +136,8 @@ class Finding:
     plan: tuple[PlanStep, ...] = ()
     schedules: tuple[Mapping[str, Any], ...] = ()
     telemetry: Telemetry | None = None
+    as_of: datetime | None = None  # the instant judged
+    window_days: int | None = None
 
     @property
     def flag_names(self) -> tuple[str, ...]:
@@ -514,6 +516,8 @@ def judge(
         plan=steps,
         schedules=tuple(s.as_dict for s in schedules),
         telemetry=telemetry,
+        as_of=now,
+        window_days=window_days,
     )
 
 
@@ -705,6 +709,18 @@ def judgement_of(finding: Finding) -> Judgement:
         ),
         public_entry_points=finding.surface.public_entry_points,
         cleanup=tuple(step.command for step in finding.plan),
+        plan=tuple(model.CleanupStep(s.description, s.command) for s in finding.plan),
+        surface=model.Surface(
+            access=tuple(sorted(finding.surface.access.items()))
+            if finding.surface.access is not None
+            else None,
+            admin_equivalent=finding.surface.admin_equivalent,
+            escalation=finding.surface.escalation,
+            note=finding.surface.note,
+        ),
+        as_of=finding.as_of,
+        window_days=finding.window_days,
+        schedules=tuple(tuple(s.items()) for s in finding.schedules),
     )
 
 

@@ -1,5 +1,5 @@
 /* lambdaguard report: draws every page from the findings document in #lg-data
-   (schema lambdaguard.findings/1). The same script can draw a live view from
+   (schema lambdaguard.findings/2). The same script can draw a live view from
    the same document fetched over HTTP: nothing here knows where it came from.
 
    Safety: every value from the document reaches the page through textContent,
