@@ -329,8 +329,10 @@ def judge(
     if telemetry is not None and telemetry.last_init_error is not None:
         evidence.append(telemetry.last_init_error)
     last_invoked = max(evidence) if evidence else None
-    # A day counts when it overlaps the window.
-    in_window = [e for e in evidence if e >= window_start - timedelta(days=1) and e <= now]
+    # A day counts when it overlaps the window. Evidence after ``now`` counts too: a
+    # verdict judged as of a stored inventory's reading (analysis.stored) must not
+    # call a function dead that lambdaguard has seen invoked since.
+    in_window = [e for e in evidence if e >= window_start - timedelta(days=1)]
     cw_count = (
         sum(n for d, n in fn.invocations.items() if d >= window_start.date())
         if fn.invocations is not None
