@@ -258,11 +258,12 @@ def stored_inventory(store: Store, *, only: str | None = None) -> StoredInventor
         return None
     readings = {r.read_at: r for r in store.inventory_readings()}
     telemetry = read_telemetry(store)
-    by_reading: dict[datetime, list[InventoryEntry]] = {}
+    by_reading: dict[datetime, list[tuple[InventoryEntry, FunctionInfo]]] = {}
     listed_only = 0
     for e in entries:
-        if e.read_at in readings and function_of(e) is not None:
-            by_reading.setdefault(e.read_at, []).append(e)
+        info = function_of(e) if e.read_at in readings else None
+        if e.read_at is not None and info is not None:
+            by_reading.setdefault(e.read_at, []).append((e, info))
         else:
             listed_only += 1
     found: list[Finding] = []
@@ -271,8 +272,8 @@ def stored_inventory(store: Store, *, only: str | None = None) -> StoredInventor
     for read_at in sorted(by_reading):
         reading = readings[read_at]
         group = by_reading[read_at]
-        surfaces = {e.arn: _surface_of(e) for e in group}
-        functions = tuple(f for f in (function_of(e) for e in group) if f is not None)
+        surfaces = {e.arn: _surface_of(e) for e, _ in group}
+        functions = tuple(info for _, info in group)
         found.extend(
             judge_all(
                 Inventory(

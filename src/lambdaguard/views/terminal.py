@@ -234,7 +234,9 @@ def _render_judgement(fn: FunctionFindings, console: Console, *, now: datetime) 
     surface = j.surface
     parts = []
     if surface.access is not None:
-        parts.append(", ".join(f"{level} {n:,}" for level, n in surface.access) or "nothing")
+        parts.append(
+            ", ".join(f"{level} {n:,}" for level, n in surface.access) or "no action allowed"
+        )
     if surface.admin_equivalent:
         parts.append("admin-equivalent")
     if surface.escalation:
