@@ -318,6 +318,10 @@ def run(args: argparse.Namespace) -> int:
                 findings=findings,
                 directory=directory,
             )
+            notes.append(
+                "kept in the store: `lambdaguard functions`, `show`, `findings` and `report` "
+                "show these verdicts without reading AWS again"
+            )
     except StoreError as exc:
         print(f"lambdaguard inventory: {exc}", file=sys.stderr)
         return 3

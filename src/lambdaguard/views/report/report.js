@@ -633,7 +633,8 @@
     var p = fn.proposal;
     if (!p) {
       return h('p', { class: 'note' }, 'Not analysed: the grants of this function\u2019s role were not read for this report, ' +
-        'so there is no proposal or diff yet. The IAM requests above are what the recorded calls needed.');
+        'so there is no proposal or diff yet.' + (fn.evidence ? ' The IAM requests above are what the recorded calls needed.' :
+        ' lambdaguard recorded no call of it either: without evidence nothing can be proposed.'));
     }
     var parts = [h('p', null, 'Role ', h('code', null, p.role_arn), ' \u2014 ' + p.confidence.level + ' confidence' +
       (p.proved === null ? '' : (p.proved ? ', proved' : ', the proof FAILED: do not apply')))];
