@@ -34,7 +34,14 @@ if TYPE_CHECKING:
     from lambdaguard.collector.store import Store
     from lambdaguard.evidence import InventoryEntry
 
-__all__ = ["entry_of", "function_of", "inventory_step", "record", "stored_inventory"]
+__all__ = [
+    "StoredInventory",
+    "entry_of",
+    "function_of",
+    "inventory_step",
+    "record",
+    "stored_inventory",
+]
 
 # Bumped when the facts' shape changes; rows of another version are listed, not judged.
 FACTS_VERSION = 1
