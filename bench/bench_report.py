@@ -3,8 +3,11 @@
 Seeds a SQLite store the way the collector fills it (OTLP requests reduced by
 the collector's ``extract`` and ingested by the store; the fleet builder of
 ``tests/sample_fleet.py``) with N functions, each invoked once a day for 30 days with
-10 distinct AWS calls on its own resources, two hosts and one trigger. Then
-times, separately: reading the evidence and mapping every call to its IAM
+10 distinct AWS calls on its own resources, two hosts and one trigger; and
+records the account's inventory of them (as ``lambdaguard inventory`` does:
+each with its queue mapping, 30 days of CloudWatch invocations, and a tenth
+more that lambdaguard never heard from, dead or idle), so every report also
+judges every verdict from the store. Then times, separately: reading the evidence and mapping every call to its IAM
 requests (``analyse``), building the findings document, and rendering the
 page; and ``lambdaguard report`` end to end in a fresh process. Budget: a
 1,000-function report in under 10 s on this 2-core machine. Prints, asserts
@@ -68,11 +71,63 @@ def _function(i: int) -> fleet.Function:
     return fleet.Function(fleet.arn(f"function-{i:05d}"), invs)
 
 
+def _inventory(n: int) -> object:
+    """The account's listing: the n functions and n/10 more nobody invoked (half dead, half idle)."""
+    from lambdaguard.analysis import inventory as inv
+    from lambdaguard.analysis.inventory import FunctionInfo, Inventory, Trigger
+
+    days = {(NOW - timedelta(days=d)).date(): 24 for d in range(DAYS)}
+    functions = [
+        FunctionInfo(
+            name=f"function-{i:05d}",
+            arn=fleet.arn(f"function-{i:05d}"),
+            region=fleet.REGION,
+            account=fleet.ACCOUNT,
+            runtime="python3.12",
+            role=f"arn:aws:iam::{fleet.ACCOUNT}:role/function-{i:05d}",
+            tags={"team": "payments"},
+            triggers=(
+                Trigger(inv.ESM, f"arn:aws:sqs:eu-west-1:111122223333:in-{i}", ident=f"u-{i}"),
+            ),
+            invocations=days,
+            errors={},
+            metrics_complete=True,
+        )
+        for i in range(n)
+    ]
+    functions += [
+        FunctionInfo(
+            name=f"unused-{i:05d}",
+            arn=fleet.arn(f"unused-{i:05d}"),
+            region=fleet.REGION,
+            account=fleet.ACCOUNT,
+            runtime="python3.8",
+            role=f"arn:aws:iam::{fleet.ACCOUNT}:role/unused-{i:05d}",
+            triggers=(
+                Trigger(
+                    inv.ESM,
+                    f"arn:aws:sqs:eu-west-1:111122223333:old-{i}",
+                    source_exists=i % 2 == 1,
+                    ident=f"o-{i}",
+                ),
+            ),
+            invocations={},
+            errors={},
+            metrics_complete=True,
+        )
+        for i in range(n // 10)
+    ]
+    return Inventory(tuple(functions))
+
+
 def _seed(url: str, n: int) -> float:
+    from lambdaguard.analysis import stored
+
     started = time.perf_counter()
     store = open_store(url)
     for start in range(0, n, 50):
         fleet.seed(store, [_function(i) for i in range(start, min(n, start + 50))], now=NOW)
+    stored.record(store, _inventory(n), now=NOW, source="live")  # type: ignore[arg-type]
     store.close()
     return time.perf_counter() - started
 
@@ -112,6 +167,8 @@ def _measure(n: int, folder: Path) -> dict[str, float]:
         "size_mb": len(html.encode()) / 1e6,
         "file_mb": out.stat().st_size / 1e6,
         "calls": sum(f.evidence.calls_count for f in findings.functions if f.evidence),
+        "judged": sum(1 for f in findings.functions if f.judgement is not None),
+        "functions": len(findings.functions),
     }
 
 
@@ -121,7 +178,7 @@ def main(argv: list[str]) -> int:
     print(f"each function: {DAYS} days, 10 distinct calls, 2 hosts, 1 trigger\n")
     header = (
         f"{'functions':>9} {'seed s':>7} {'analyse s':>9} {'document s':>10} {'render s':>8} "
-        f"{'in-process s':>12} {'CLI s':>6} {'CLI CPU s':>9} {'size MB':>8}  budget"
+        f"{'in-process s':>12} {'CLI s':>6} {'CLI CPU s':>9} {'size MB':>8} {'judged':>7}  budget"
     )
     print(header)
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,7 +195,7 @@ def main(argv: list[str]) -> int:
             print(
                 f"{n:>9} {r['seed_s']:>7.1f} {r['analyse_s']:>9.2f} {r['document_s']:>10.2f} "
                 f"{r['render_s']:>8.2f} {inproc:>12.2f} {r['cli_s']:>6.2f} {r['cli_cpu_s']:>9.2f} "
-                f"{r['file_mb']:>8.2f}  {budget}",
+                f"{r['file_mb']:>8.2f} {r['judged']:>7}  {budget}",
                 flush=True,
             )
     load = os.getloadavg()[0]

@@ -56,7 +56,9 @@ def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
         yield Clock(FIXED_NOW, shift)
 
 
-def _store_with(tmp_path: Path, name: str, build: str, now: datetime) -> str:
+def _store_with(
+    tmp_path: Path, name: str, build: str, now: datetime, *, inventory: bool = False
+) -> str:
     import sample_fleet as fleet
     from lambdaguard.collector.store import open_store
 
@@ -64,6 +66,8 @@ def _store_with(tmp_path: Path, name: str, build: str, now: datetime) -> str:
     store = open_store(url)
     try:
         fleet.seed(store, getattr(fleet, build)(now), now=now)
+        if inventory:
+            fleet.record_inventory(store, now, hostile_names=build == "hostile")
     finally:
         store.close()
     return url
@@ -79,3 +83,15 @@ def fleet_url(tmp_path: Path, clock: Clock) -> str:
 def hostile_url(tmp_path: Path) -> str:
     """A SQLite store whose function names, hosts, params and errors carry HTML and script."""
     return _store_with(tmp_path, "hostile", "hostile", FIXED_NOW)
+
+
+@pytest.fixture
+def judged_url(tmp_path: Path, clock: Clock) -> str:
+    """The standard fleet's store with the account's inventory recorded at ``clock.now`` (30-day window)."""
+    return _store_with(tmp_path, "judged", "standard", clock.now, inventory=True)
+
+
+@pytest.fixture
+def hostile_judged_url(tmp_path: Path) -> str:
+    """The hostile store with an inventory whose names, tags, triggers and schedules carry markup."""
+    return _store_with(tmp_path, "hostile-judged", "hostile", FIXED_NOW, inventory=True)

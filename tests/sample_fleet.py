@@ -280,3 +280,116 @@ def hostile(now: datetime) -> list[Function]:
             layer_version=HOSTILE_MARKUP,
         ),
     ]
+
+
+# -- the account's inventory of the fleet (what `lambdaguard inventory` records) -------------
+RETIRED = "retired-worker"
+GONE_QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:retired-jobs"
+HOSTILE_DEAD = '"><script>window.__pwned=7</script>'
+HOSTILE_TAG = '<iframe srcdoc="<script>parent.__pwned=8</script>">'
+
+
+def inventory(now: datetime, *, hostile_names: bool = False) -> Any:
+    """The account's listing of the fleet as `lambdaguard inventory` reads it (no AWS needed).
+
+    Standard: orders-api (an API permission), nightly-report (a daily rule),
+    legacy-cron (no trigger, a deprecated runtime, no owner tag: dead in the
+    30-day window, last invoked 40 days ago), and retired-worker, which
+    lambdaguard never heard from: its queue is gone (dead, orphaned trigger),
+    and its role could still write and escalate. Hostile: the hostile fleet's
+    functions, plus a dead one whose name, tags, trigger and schedule carry markup.
+    """
+    from lambdaguard.analysis import inventory as inv
+    from lambdaguard.analysis.inventory import FunctionInfo, Inventory, Trigger
+
+    def info(name: str, *triggers: Trigger, **kw: Any) -> FunctionInfo:
+        values: dict[str, Any] = {
+            "name": name,
+            "arn": arn(name),
+            "region": REGION,
+            "account": ACCOUNT,
+            "runtime": "python3.12",
+            "role": f"arn:aws:iam::{ACCOUNT}:role/{name}-role",
+            "tags": {"owner": "alice"},
+            "triggers": triggers,
+            "invocations": {},
+            "errors": {},
+            "metrics_complete": True,
+        }
+        values.update(kw)
+        return FunctionInfo(**values)
+
+    if hostile_names:
+        functions = (
+            info(
+                HOSTILE_NAME,
+                Trigger(inv.ESM, HOSTILE_SOURCE, source_exists=False, ident="uuid-1"),
+                tags={"owner": HOSTILE_TAG},
+            ),
+            info(
+                HOSTILE_DEAD,
+                Trigger(inv.URL, HOSTILE_HOST, detail="auth NONE", public=True),
+                Trigger(
+                    inv.RULE,
+                    f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{HOSTILE_BUCKET}",
+                    enabled=False,
+                    detail="DISABLED",
+                    ident=HOSTILE_BUCKET,
+                    schedule=HOSTILE_MARKUP,
+                ),
+                tags={HOSTILE_TAG: HOSTILE_ERROR},
+                role=f"arn:aws:iam::{ACCOUNT}:role/{HOSTILE_FAAS_NAME}",
+            ),
+        )
+    else:
+        functions = (
+            info(
+                "orders-api",
+                Trigger(
+                    inv.PERMISSION,
+                    f"arn:aws:execute-api:{REGION}:{ACCOUNT}:abc123/*",
+                    detail="apigateway.amazonaws.com",
+                    ident="api-invoke",
+                ),
+                role=f"arn:aws:iam::{ACCOUNT}:role/orders-role",
+            ),
+            info(
+                "nightly-report",
+                Trigger(
+                    inv.RULE,
+                    f"arn:aws:events:{REGION}:{ACCOUNT}:rule/nightly",
+                    ident="nightly",
+                    schedule="cron(0 2 * * ? *)",
+                ),
+            ),
+            info("legacy-cron", runtime="python3.8", tags={}),
+            info(
+                RETIRED,
+                Trigger(inv.ESM, GONE_QUEUE, source_exists=False, detail="Enabled", ident="u-42"),
+            ),
+        )
+    return Inventory(functions)
+
+
+def record_inventory(store: Store, now: datetime, *, hostile_names: bool = False) -> None:
+    """Record the fleet's inventory as read at ``now`` over a 30-day window, as `inventory` does."""
+    from datetime import timedelta
+
+    from lambdaguard.analysis import stored
+    from lambdaguard.analysis.verdicts import AttackSurface, judge_all
+
+    listing = inventory(now, hostile_names=hostile_names)
+    window = timedelta(days=30)
+
+    def surface(fn: Any) -> AttackSurface | None:
+        if fn.name == RETIRED:
+            return AttackSurface(
+                access={"List": 4, "Read": 12, "Write": 40},
+                escalation=("iam:PassRole with lambda:CreateFunction",),
+            )
+        if fn.name == HOSTILE_DEAD:
+            return AttackSurface(access={"Write": 1}, escalation=(HOSTILE_ERROR,), note=HOSTILE_TAG)
+        return None
+
+    found = judge_all(listing, now=now, window=window, surface=surface)
+    stored.record(store, listing, now=now, source="live", window=window, findings=found)

@@ -34,6 +34,7 @@ __all__ = [
     "FunctionSeen",
     "HostSeen",
     "InventoryEntry",
+    "InventoryReading",
     "InvocationDay",
     "ObservedCall",
     "Principal",
@@ -247,3 +248,28 @@ class InventoryEntry:
     last_modified: datetime | None = None
     source: str = "live"  # live | export
     read_at: datetime | None = None
+    # The rest of what was read, as JSON-ready data (schema v8): triggers, CloudWatch
+    # days, last log event, attack surface. Written and read by analysis.inventory;
+    # empty for rows an older lambdaguard wrote.
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryReading:
+    """One run of ``lambdaguard inventory`` as the store keeps it (schema v8).
+
+    ``read_at`` is the instant it judged as of (the ``read_at`` of the
+    :class:`InventoryEntry` rows it wrote); ``users`` and ``directory`` are
+    None when they were not read or given.
+    """
+
+    read_at: datetime
+    source: str  # live | export
+    window_s: int
+    functions: int
+    partial: bool = False
+    scopes: tuple[tuple[str, str], ...] = ()  # (account, region) listed in full
+    users: tuple[str, ...] | None = None
+    directory: tuple[str, ...] | None = None
+    warnings: tuple[str, ...] = ()
+    api_calls: Mapping[str, int] = field(default_factory=dict)

@@ -190,3 +190,84 @@ def test_verdicts_fill_the_findings_model_every_view_renders(
     assert judgement.verdict.value == "active"
     assert "plaintext-egress" in {f.name for f in judgement.flags}
     assert judged["fleet-api-00"].risk.score > judged["fleet-api-01"].risk.score
+
+
+def test_the_views_judge_from_the_stored_inventory_without_aws(
+    fleet: Fleet,
+    aws_env: str,
+    store_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `inventory` printed is what `report`, `functions` and `show` say later, with AWS gone."""
+    argv = ["--now", NOW.isoformat(), "--format", "json", "--region", "us-east-1"]
+    assert main(["inventory", *argv, "--store", store_url]) == 0
+    printed = {f["arn"]: f for f in json.loads(capsys.readouterr().out)["functions"]}
+    # Nothing of AWS is reachable any more: the views read the store alone.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert main(["report", "--store", store_url, "--format", "json", "-o", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "lambdaguard.findings/2"
+    assert doc["inventory"]["read_at"] == NOW.isoformat().replace("+00:00", "Z")
+    assert doc["inventory"]["functions"] == len(printed)
+    assert doc["inventory"]["window_days"] == 90
+    shown = {f["arn"]: f for f in doc["functions"]}
+    assert set(shown) == set(printed)  # functions without telemetry are there too
+    for arn, want in printed.items():
+        got = shown[arn]["judgement"]
+        assert got["verdict"] == want["verdict"], want["name"]
+        assert got["reasons"] == want["reasons"], want["name"]
+        assert got["confidence"]["level"] == want["confidence"], want["name"]
+        assert [f["name"] for f in got["flags"]] == want["flags"], want["name"]
+        assert got["plan"] == want["plan"], want["name"]
+        assert got["last_invoked"] == (
+            want["last_invoked"].replace("+00:00", "Z") if want["last_invoked"] else None
+        )
+        assert shown[arn]["verdict"] == want["verdict"]
+    assert doc["summary"]["by_verdict"]["dead"] == sum(
+        1 for f in printed.values() if f["verdict"] == "dead"
+    )
+    dead = next(f for f in printed.values() if f["verdict"] == "dead")
+    assert shown[dead["arn"]]["evidence"] is None
+    assert shown[dead["arn"]]["judgement"]["plan"][-2]["command"].startswith(
+        "aws lambda get-function"
+    )
+    assert main(["functions", "--store", store_url, "--format", "json"]) == 0
+    rows = {r["arn"]: r for r in json.loads(capsys.readouterr().out)["functions"]}
+    assert {a: r["verdict"] for a, r in rows.items()} == {
+        a: f["verdict"] for a, f in printed.items()
+    }
+    assert main(["show", dead["name"], "--store", store_url]) == 0
+    text = capsys.readouterr().out
+    assert "verdict: dead" in text
+    assert "aws lambda put-function-concurrency" in text
+    assert "inventory read 2026-05-15 12:00 UTC" in text
+
+
+def test_a_newer_reading_removes_functions_the_account_no_longer_lists(
+    fleet: Fleet, moto: Any, store_url: str
+) -> None:
+    """A live reading replaces its region's rows: a deleted function does not stay dead forever."""
+    from lambdaguard.analysis import stored
+    from lambdaguard.analysis._live import LiveReader
+    from lambdaguard.analysis.inventory import Inventory, assemble
+
+    sections, users, warnings = LiveReader(moto.client, ["us-east-1"], now=NOW).read()
+    inventory = assemble(sections, users=users, extra_warnings=warnings)
+    store = open_store(store_url, migrate=False)
+    try:
+        stored.record(store, inventory, now=NOW, source="live")
+        kept = Inventory(inventory.functions[1:], users=inventory.users)
+        later = NOW + timedelta(days=1)
+        stored.record(store, kept, now=later, source="live")
+        listed = {e.arn: e for e in store.inventory()}
+        readings = store.inventory_readings()
+        found = stored.stored_inventory(store)
+    finally:
+        store.close()
+    assert inventory.functions[0].arn not in listed
+    assert len(listed) == len(inventory.functions) - 1
+    assert [r.read_at for r in readings] == [NOW, later]
+    assert found is not None
+    assert found.read_at == later
+    assert {f.function.arn for f in found.findings} == set(listed)

@@ -56,6 +56,17 @@ def test_lambdaguard_records_alone_prove_use() -> None:
     assert found.verdict == "active"
 
 
+def test_use_seen_after_the_instant_judged_still_counts() -> None:
+    """Judged as of an older inventory reading, a function lambdaguard saw failing at INIT since is not dead."""
+    later = NOW + timedelta(days=2)
+    tele = Telemetry(
+        ARN + "a", "a", "eu-west-1", "123456789012", init_errors=1, last_init_error=later
+    )
+    found = judge(fn("a"), now=NOW, window=WINDOW, telemetry=tele)
+    assert found.verdict == "active"
+    assert found.plan == ()
+
+
 def test_no_trigger_and_no_use_is_dead_with_a_plan() -> None:
     """Nothing in the window and nothing that can fire: dead, and a plan that changes nothing here."""
     found = judge(fn("a", invocations={days_ago(200): 4}), now=NOW, window=WINDOW)

@@ -107,3 +107,46 @@ def test_each_version_is_built_by_its_own_frozen_step(tmp_path: Path) -> None:
 def test_schema_version_is_the_last_step() -> None:
     """Steps are numbered 1..N without gaps, and the store's version is N."""
     assert sorted(migrations.MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_an_inventory_kept_before_v8_is_listed_and_asks_for_a_new_reading(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A v7 store's inventory rows get empty facts and no reading: listed, not judged, and said so."""
+    from lambdaguard.analysis.stored import stored_inventory
+
+    url = _url(backend, tmp_path, request, "v7")
+    if backend == "sqlite":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE lg_schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        )
+        for version in range(1, 8):
+            migrations.MIGRATIONS[version](conn)
+            conn.exec_driver_sql(
+                f"INSERT INTO lg_schema_version (version, applied_at) VALUES ({version}, 0)"
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO lg_inventory (arn, account, region, name, runtime, role, package_type, "
+            "architectures, layers, lambdaguard, tags, state, last_modified, source, read_at) "
+            f"VALUES ('{ORDERS}', '123456789012', 'eu-west-1', 'orders', 'python3.12', '', 'Zip', "
+            "'[]', '[]', FALSE, '{}', 'Active', 0, 'live', 1700000000000000000)"
+        )
+    engine.dispose()
+    store = open_store(url, migrate=False)
+    try:
+        assert store.schema_version() == 7
+        assert store.migrate() == SCHEMA_VERSION
+        (entry,) = store.inventory()
+        assert entry.name == "orders"
+        assert dict(entry.facts) == {}
+        assert store.inventory_readings() == []
+        found = stored_inventory(store)
+    finally:
+        store.close()
+    assert found is not None
+    assert found.findings == ()
+    assert found.listed_only == 1
+    assert "run `lambdaguard inventory` again" in found.warnings[0]

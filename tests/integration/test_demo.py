@@ -84,6 +84,20 @@ def test_demo_reports_every_function_and_leaves_no_process(layer_zip: Path, tmp_
     assert '"name":"orders-api"' in report
     # The proposals are in the report too (a proposal opens with its role and principal).
     assert '"role_arn":"arn:aws:iam::123456789012:role/orders-api-role","principal":' in report
+    # ... and the inventory's verdicts, judged from the store by the report's own analysis:
+    # the same verdicts the demo printed, the dead functions with their clean-up plans.
+    start = report.index('id="lg-data">') + len('id="lg-data">')
+    doc = json.loads(report[start : report.index("</script>", start)])
+    assert doc["inventory"]["functions"] == len(inventory)
+    shown = {f["name"]: f for f in doc["functions"]}
+    assert {n: f["verdict"] for n, f in shown.items()} == {
+        n: f["verdict"] for n, f in inventory.items()
+    }
+    assert shown["orders-api"]["proposal"] is not None
+    assert shown["orders-api"]["judgement"]["verdict"] == "active"
+    dead = shown["legacy-no-trigger"]
+    assert dead["evidence"] is None
+    assert dead["judgement"]["plan"][-2]["command"].startswith("aws lambda get-function")
     ending = proc.stdout[proc.stdout.index("done in") :]
     assert (out / "report.html").as_uri() in ending
     assert "functions --store sqlite:///" in ending

@@ -220,7 +220,7 @@ def test_the_findings_command_from_exports(ran: Ran) -> None:
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert doc["schema"] == "lambdaguard.findings/1"
+    assert doc["schema"] == "lambdaguard.findings/2"
     scores = [f["risk"]["score"] for f in doc["functions"]]
     assert scores == sorted(scores, reverse=True)
     first = doc["functions"][0]

@@ -331,6 +331,36 @@ def test_findings_text_and_json(
     code, text, _ = _run(capsys, "findings", "--store", fleet_url, *exports)
     assert code == 0
     lines = text.splitlines()
-    assert lines[0].split()[:2] == ["FUNCTION", "RISK"]
+    assert lines[0].split()[:3] == ["FUNCTION", "RISK", "VERDICT"]
     assert lines[1].startswith("nightly-report")
+    assert lines[1].split()[2] == "unjudged"
+    assert "no inventory in the store" in text
     assert "FAILED" in text  # legacy-cron's shared role
+
+
+def test_findings_carry_the_stored_verdicts_beside_the_proposals(
+    judged_url: str, exports: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With an inventory in the store, `findings` shows each verdict and the dead functions' plans."""
+    code, out, err = _run(capsys, "findings", "--store", judged_url, "--format", "json", *exports)
+    assert code == 0, err
+    doc = json.loads(out)
+    fns = {f["name"]: f for f in doc["functions"]}
+    assert fns["orders-api"]["verdict"] == "active"
+    assert fns["orders-api"]["proposal"] is not None
+    retired = fns["retired-worker"]  # listed by the account only
+    assert retired["evidence"] is None
+    assert retired["judgement"]["verdict"] == "dead"
+    assert retired["judgement"]["attack_surface"]["access_levels"] == {
+        "List": 4,
+        "Read": 12,
+        "Write": 40,
+    }
+    assert retired["judgement"]["plan"][0]["command"].startswith(
+        "aws lambda update-event-source-mapping --uuid u-42 --no-enabled"
+    )
+    code, text, _ = _run(capsys, "findings", "--store", judged_url, *exports)
+    assert code == 0
+    assert "verdicts as of the inventory read 2026-11-29 12:00 UTC" in text
+    assert "dead: retired-worker: " in text
+    assert "dead: legacy-cron: no trigger" in text

@@ -240,6 +240,21 @@ def test_terminal_views_print_hostile_text_inertly(
     assert fleet.HOSTILE_MARKUP in out  # rich markup printed literally
 
 
+def test_terminal_views_print_a_hostile_inventory_inertly(
+    hostile_judged_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Inventory names, tags, triggers, surface notes and plans print as text in `show` and `findings`."""
+    code, out, _ = _run(
+        capsys, "show", fleet.arn(fleet.HOSTILE_DEAD), "--store", hostile_judged_url
+    )
+    assert code == 0
+    assert "verdict: dead" in out
+    assert "\x1b" not in out
+    assert "\\x1b[2J" in out  # the URL's escape is shown, not obeyed
+    assert fleet.HOSTILE_ERROR in out  # the surface's escalation text, literally
+    assert "aws lambda put-function-concurrency" in out
+
+
 def test_a_terminal_gets_colour_and_table_lines(fleet_url: str, tmp_path: Path) -> None:
     """On a terminal, `functions` draws a rich table with colours (the same rows as in a pipe)."""
     import os

@@ -102,7 +102,7 @@ def test_api_answers_what_the_cli_prints(
     assert findings.status_code == rows.status_code == one.status_code == 200
     assert findings.headers["content-type"] == "application/json"
     doc = findings.json()
-    assert doc["schema"] == "lambdaguard.findings/1"
+    assert doc["schema"] == "lambdaguard.findings/2"
     assert _without_clock(doc) == _without_clock(
         _cli_json(capsys, "report", "--store", fleet_store)
     )

@@ -167,31 +167,28 @@ def open_telemetry(url: str | None) -> tuple[TelemetryIndex | None, str]:
         store.close()
 
 
-def record(store: Store, inventory: Inventory, *, now: datetime, source: str) -> int:
-    """Keep the listing in the store, so functions that never sent telemetry are known."""
-    from lambdaguard.evidence import InventoryEntry
+def record(
+    store: Store,
+    inventory: Inventory,
+    *,
+    now: datetime,
+    source: str,
+    window: timedelta = timedelta(days=90),
+    findings: list[Finding] | None = None,
+    directory: frozenset[str] | None = None,
+) -> int:
+    """Keep the reading in the store, so the views judge from the store alone (:mod:`.stored`)."""
+    from lambdaguard.analysis import stored
 
-    entries = [
-        InventoryEntry(
-            arn=fn.arn,
-            account=fn.account,
-            region=fn.region,
-            name=fn.name,
-            runtime=fn.runtime,
-            role=fn.role,
-            package_type=fn.package_type,
-            architectures=fn.architectures,
-            layers=fn.layers,
-            lambdaguard=fn.lambdaguard,
-            tags=fn.tags,
-            state=fn.state,
-            last_modified=fn.last_modified,
-            source=source,
-        )
-        for fn in inventory.functions
-        if fn.arn
-    ]
-    return store.record_inventory(entries, read_at=now)
+    return stored.record(
+        store,
+        inventory,
+        now=now,
+        source=source,
+        window=window,
+        findings=findings or (),
+        directory=directory,
+    )
 
 
 def _regions(args: argparse.Namespace) -> list[str]:
@@ -292,26 +289,45 @@ def run(args: argparse.Namespace) -> int:
         return 3
     try:
         inventory = load(args, now)
-        if store is not None and not args.no_record:
-            record(store, inventory, now=now, source="export" if args.sources else "live")
     except AwsUnreachable as exc:
+        if store is not None:
+            store.close()
         print(f"lambdaguard inventory: {exc}", file=sys.stderr)
         return 3
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    notes = [store_note] if store_note else []
+    try:
+        findings = judge_all(
+            inventory,
+            now=now,
+            window=window,
+            telemetry=telemetry,
+            directory=directory,
+            surface=attack_surface_provider(args, _regions(args), notes),
+        )
+        if store is not None and not args.no_record:
+            record(
+                store,
+                inventory,
+                now=now,
+                source="export" if args.sources else "live",
+                window=window,
+                findings=findings,
+                directory=directory,
+            )
+            notes.append(
+                "kept in the store: `lambdaguard functions`, `show`, `findings` and `report` "
+                "show these verdicts without reading AWS again"
+            )
     except StoreError as exc:
         print(f"lambdaguard inventory: {exc}", file=sys.stderr)
         return 3
     finally:
         if store is not None:
             store.close()
-    notes = [store_note] if store_note else []
-    findings = judge_all(
-        inventory,
-        now=now,
-        window=window,
-        telemetry=telemetry,
-        directory=directory,
-        surface=attack_surface_provider(args, _regions(args), notes),
-    )
     counts = summary(findings)
     if args.format == "json":
         print(

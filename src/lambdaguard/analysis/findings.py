@@ -6,6 +6,7 @@ the IAM knowledge. Each part has one owner in ``analysis`` and is filled by it::
 
     Findings                                  one analysis run over a store
     ├── window_start … window_end, generated_at, source, warnings, partial
+    ├── inventory: InventorySummary | None    when the verdicts' inventory was read
     └── functions: FunctionFindings           riskiest first
         ├── arn, name, account, region, role_arn, runtime, tags
         ├── evidence: Evidence | None         what lambdaguard recorded     (analysis.evidence)
@@ -22,7 +23,8 @@ the IAM knowledge. Each part has one owner in ``analysis`` and is filled by it::
         │   ├── unused: UnusedPermission …    granted, never used (access level, risks)
         │   ├── diff, proof, paths_now/after, trial
         ├── assumed_roles: PolicyProposal …   roles the function assumed, each its own
-        ├── judgement: Judgement | None       verdict, flags, clean-up plan (inventory issue)
+        ├── judgement: Judgement | None       verdict, flags, clean-up plan, attack surface
+        │                                     (analysis.verdicts; from the stored inventory)
         └── risk: Risk                        from whichever parts are there (analysis.risk)
 
 ``None`` means "not analysed", never "nothing found": a function the inventory
@@ -38,7 +40,7 @@ import enum
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from lambdaguard.evidence import ErrorSeen, HostSeen, ObservedCall, TriggerSeen, VersionSeen
@@ -47,6 +49,7 @@ __all__ = [
     "AccessUse",
     "CallGroup",
     "Citation",
+    "CleanupStep",
     "Confidence",
     "ConfiguredTrigger",
     "DayCount",
@@ -57,6 +60,7 @@ __all__ = [
     "Flag",
     "FunctionFindings",
     "IamRequest",
+    "InventorySummary",
     "Invocations",
     "Judgement",
     "Level",
@@ -65,6 +69,7 @@ __all__ = [
     "ProofCheck",
     "ProposedStatement",
     "Risk",
+    "Surface",
     "Trial",
     "UnusedPermission",
     "UsedPermission",
@@ -475,6 +480,28 @@ class ConfiguredTrigger:
 
 
 @dataclass(frozen=True, slots=True)
+class CleanupStep:
+    """One step of the clean-up plan: what it does, and the AWS CLI command a person runs."""
+
+    description: str
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """What the function's role could still do (its attack surface), when its grants were evaluated.
+
+    ``access`` counts the actions its role allows on every resource, by IAM
+    access level; None when the grants were not evaluated.
+    """
+
+    access: tuple[tuple[str, int], ...] | None = None
+    admin_equivalent: bool = False
+    escalation: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Judgement:
     """The verdict on a function, its reasons and flags, and the clean-up plan for a person."""
 
@@ -486,6 +513,26 @@ class Judgement:
     triggers: tuple[ConfiguredTrigger, ...] = ()
     public_entry_points: tuple[str, ...] = ()
     cleanup: tuple[str, ...] = ()  # AWS CLI commands, in the order to run them
+    plan: tuple[CleanupStep, ...] = ()  # the same commands, each with what it does
+    surface: Surface = Surface()
+    # When the inventory was read: the verdict is as of then, over window_days before it.
+    as_of: datetime | None = None
+    window_days: int | None = None
+    # Schedules that target it: expression, last and next due, due in the window.
+    schedules: tuple[tuple[tuple[str, Any], ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InventorySummary:
+    """The inventory readings the verdicts come from (``lambdaguard inventory``, kept in the store)."""
+
+    read_at: datetime | None  # the newest reading
+    oldest: datetime | None  # the oldest reading a verdict comes from
+    source: str  # live | export
+    window: timedelta | None  # the newest reading's window
+    functions: int
+    partial: bool = False
+    listed_only: int = 0  # listed by an older lambdaguard, not judged
 
 
 # -- the function and the run ---------------------------------------------------------
@@ -534,6 +581,7 @@ class Findings:
     functions: tuple[FunctionFindings, ...]
     warnings: tuple[str, ...] = ()
     partial: bool = False
+    inventory: InventorySummary | None = None  # None: no inventory in the store
 
     def matching(self, name_or_arn: str) -> tuple[FunctionFindings, ...]:
         """The function with this ARN; else every function of this name (one per account/region)."""

@@ -2,7 +2,7 @@
 
 :func:`analyse` is what every view calls (``lambdaguard functions``, ``show``,
 ``report``, and later the live view). It reads the evidence
-(:mod:`.evidence`), lets each judgement step enrich the findings (the policy
+(:mod:`.evidence`), judges the stored inventory's verdicts (:mod:`.stored`), lets each judgement step enrich the findings (the policy
 proposal and the inventory's verdicts plug in here as :data:`Step`\\ s: each
 takes the findings and returns them with its part filled), and finally
 assesses every function's risk and orders them riskiest first.
@@ -77,12 +77,16 @@ def analyse(
     steps: Sequence[Step] = (),
     only: str | None = None,
     progress: Progress | None = None,
+    inventory: bool = True,
 ) -> Findings:
     """Everything analysis concludes from the store, riskiest function first.
 
     ``now`` ends the window (pass the caller's clock); ``window`` is its length,
     None for all the store holds; ``only`` limits the run to the function of
-    that name or ARN.
+    that name or ARN. When the store holds an inventory (``lambdaguard
+    inventory`` records one), its verdicts are judged first
+    (:mod:`.stored`) and the functions only the inventory knows are added;
+    ``inventory=False`` leaves them out.
     """
     warnings: list[str] = []
     if window is not None:
@@ -104,6 +108,12 @@ def analyse(
         ),
         warnings=tuple(warnings),
     )
+    if inventory:
+        from lambdaguard.analysis.stored import inventory_step, stored_inventory
+
+        stored = stored_inventory(store, only=only)
+        if stored is not None:
+            steps = (inventory_step(stored, only=only), *steps)
     for step in steps:
         findings = step(findings)
     return rank(findings)

@@ -93,19 +93,37 @@ def surface_of(
 
 def provider(grants: Mapping[str, tuple[Grant, tuple[Policy, ...]]]) -> SurfaceProvider:
     """A provider from function ARN -> (grant, its policies); one evaluation per distinct grant."""
-    done: dict[int, AttackSurface] = {}
+    done: dict[Any, AttackSurface] = {}
 
     def surface(fn: FunctionInfo) -> AttackSurface | None:
         found = grants.get(fn.arn)
         if found is None:
             return None
         grant, policies = found
-        key = id(grant)
+        key = _grant_key(grant, policies, fn.account)
         if key not in done:
             done[key] = surface_of(grant, policies=policies, account=fn.account or None)
         return done[key]
 
     return surface
+
+
+def _grant_key(grant: Grant, policies: tuple[Policy, ...], account: str) -> Any:
+    """What the surface depends on: the policies' statements (not their names), the boundary
+    and the account. Roles with the same documents (every "Action": "*" role) are counted once:
+    counting a wildcard grant asks the evaluator about every action of every service."""
+    boundary = grant.boundary
+    key = (
+        tuple((p.version, p.statements) for p in grant.policies),
+        tuple((p.version, p.statements) for p in policies),
+        (boundary.version, boundary.statements) if boundary is not None else None,
+        account,
+    )
+    try:
+        hash(key)
+    except TypeError:
+        return id(grant)
+    return key
 
 
 def grants_provider(read: Callable[[Any], list[Any]], *args: Any) -> SurfaceProvider | None:

@@ -136,6 +136,8 @@ class Finding:
     plan: tuple[PlanStep, ...] = ()
     schedules: tuple[Mapping[str, Any], ...] = ()
     telemetry: Telemetry | None = None
+    as_of: datetime | None = None  # the instant judged
+    window_days: int | None = None
 
     @property
     def flag_names(self) -> tuple[str, ...]:
@@ -327,8 +329,10 @@ def judge(
     if telemetry is not None and telemetry.last_init_error is not None:
         evidence.append(telemetry.last_init_error)
     last_invoked = max(evidence) if evidence else None
-    # A day counts when it overlaps the window.
-    in_window = [e for e in evidence if e >= window_start - timedelta(days=1) and e <= now]
+    # A day counts when it overlaps the window. Evidence after ``now`` counts too: a
+    # verdict judged as of a stored inventory's reading (analysis.stored) must not
+    # call a function dead that lambdaguard has seen invoked since.
+    in_window = [e for e in evidence if e >= window_start - timedelta(days=1)]
     cw_count = (
         sum(n for d, n in fn.invocations.items() if d >= window_start.date())
         if fn.invocations is not None
@@ -514,6 +518,8 @@ def judge(
         plan=steps,
         schedules=tuple(s.as_dict for s in schedules),
         telemetry=telemetry,
+        as_of=now,
+        window_days=window_days,
     )
 
 
@@ -705,6 +711,18 @@ def judgement_of(finding: Finding) -> Judgement:
         ),
         public_entry_points=finding.surface.public_entry_points,
         cleanup=tuple(step.command for step in finding.plan),
+        plan=tuple(model.CleanupStep(s.description, s.command) for s in finding.plan),
+        surface=model.Surface(
+            access=tuple(sorted(finding.surface.access.items()))
+            if finding.surface.access is not None
+            else None,
+            admin_equivalent=finding.surface.admin_equivalent,
+            escalation=finding.surface.escalation,
+            note=finding.surface.note,
+        ),
+        as_of=finding.as_of,
+        window_days=finding.window_days,
+        schedules=tuple(tuple(s.items()) for s in finding.schedules),
     )
 
 

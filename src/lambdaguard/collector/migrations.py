@@ -342,6 +342,39 @@ def _v7(conn: Connection) -> None:
     _add_columns(conn, "lg_hosts", (("proxy", "TEXT", "''"),))
 
 
+def _v8(conn: Connection) -> None:
+    """Version 8: an inventory the views can judge from the store alone.
+
+    - ``lg_inventory.facts``: the rest of what ``lambdaguard inventory`` read of
+      a function, as JSON: its triggers (state, whether their source still
+      exists, schedules), CloudWatch invocations and errors per day, the last
+      log event, the trigger listings that could not be read, and the attack
+      surface of its role when the grants were evaluated. ``'{}'`` for rows an
+      older lambdaguard wrote: those are listed, not judged.
+    - ``lg_inventory_readings``: one row per reading (``read_at``, unix ns, is
+      the ``lg_inventory.read_at`` of the rows it wrote): where it came from,
+      the window it judged, the IAM users and directory names the owner flags
+      need, its warnings and the account/region scopes it listed in full.
+    """
+    _add_columns(conn, "lg_inventory", (("facts", "TEXT", "'{}'"),))
+    meta = sa.MetaData()
+    sa.Table(
+        "lg_inventory_readings",
+        meta,
+        sa.Column("read_at", sa.BigInteger, primary_key=True),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("window_s", sa.BigInteger, nullable=False),
+        sa.Column("functions", sa.Integer, nullable=False),
+        sa.Column("partial", sa.Boolean, nullable=False),
+        sa.Column("scopes", sa.Text, nullable=False),  # [[account, region], ...] listed in full
+        sa.Column("users", sa.Text, nullable=False),  # JSON list, or "null": not listed
+        sa.Column("directory", sa.Text, nullable=False),  # JSON list, or "null": none given
+        sa.Column("warnings", sa.Text, nullable=False),  # JSON list of text
+        sa.Column("api_calls", sa.Text, nullable=False),  # JSON {call: count}
+    )
+    meta.create_all(conn, checkfirst=True)
+
+
 # version -> step. A new schema version appends a step; steps never change.
 MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     1: _v1,
@@ -351,5 +384,6 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     5: _v5,
     6: _v6,
     7: _v7,
+    8: _v8,
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)

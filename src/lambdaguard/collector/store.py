@@ -58,6 +58,7 @@ from lambdaguard.evidence import (
     FunctionSeen,
     HostSeen,
     InventoryEntry,
+    InventoryReading,
     InvocationDay,
     ObservedCall,
     Principal,
@@ -254,6 +255,22 @@ inventory_t = sa.Table(
     sa.Column("last_modified", sa.BigInteger, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("read_at", sa.BigInteger, nullable=False),
+    sa.Column("facts", sa.Text, nullable=False),  # schema v8
+)
+# One row per inventory reading (schema v8).
+readings_t = sa.Table(
+    "lg_inventory_readings",
+    metadata,
+    sa.Column("read_at", sa.BigInteger, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("window_s", sa.BigInteger, nullable=False),
+    sa.Column("functions", sa.Integer, nullable=False),
+    sa.Column("partial", sa.Boolean, nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("users", sa.Text, nullable=False),
+    sa.Column("directory", sa.Text, nullable=False),
+    sa.Column("warnings", sa.Text, nullable=False),
+    sa.Column("api_calls", sa.Text, nullable=False),
 )
 # Policy trials (schema v5, `lambdaguard policy --pin`): written by analysis, never by ingestion.
 trials_t = sa.Table(
@@ -1301,11 +1318,22 @@ class Store:
             for r in self._rows(self._where_arn(stmt, errors_t, function_arn))
         ]
 
-    def record_inventory(self, entries: Sequence[InventoryEntry], *, read_at: datetime) -> int:
-        """Replace the listed functions' rows (one transaction); returns rows written."""
-        if not entries:
+    def record_inventory(
+        self,
+        entries: Sequence[InventoryEntry],
+        *,
+        read_at: datetime,
+        reading: InventoryReading | None = None,
+    ) -> int:
+        """Replace the listed functions' rows (one transaction); returns rows written.
+
+        With ``reading``, the reading is kept too, and in every (account,
+        region) it listed in full, rows of functions it no longer lists are
+        removed: a deleted function must not stay "dead" in the views forever.
+        """
+        if not entries and reading is None:
             return 0
-        at = int(read_at.timestamp() * 1e9)
+        at = _ns(read_at)
         rows = sorted(
             (
                 {
@@ -1321,11 +1349,10 @@ class Store:
                     "lambdaguard": e.lambdaguard,
                     "tags": json.dumps(dict(e.tags), sort_keys=True),
                     "state": e.state,
-                    "last_modified": int(e.last_modified.timestamp() * 1e9)
-                    if e.last_modified
-                    else 0,
+                    "last_modified": _ns(e.last_modified) if e.last_modified else 0,
                     "source": e.source,
                     "read_at": at,
+                    "facts": json.dumps(dict(e.facts), sort_keys=True, default=str),
                 }
                 for e in entries
                 if e.arn
@@ -1337,9 +1364,42 @@ class Store:
             index_elements=["arn"],
             set_={c.name: stmt.excluded[c.name] for c in inventory_t.columns if c.name != "arn"},
         )
+        listed = {str(r["arn"]) for r in rows}
 
         def work(conn: Connection) -> int:
-            conn.execute(stmt, rows)
+            if rows:
+                conn.execute(stmt, rows)
+            if reading is not None:
+                t = inventory_t.c
+                for account, region in reading.scopes:
+                    gone = [
+                        arn
+                        for (arn,) in conn.execute(
+                            sa.select(t.arn).where(t.account == account, t.region == region)
+                        )
+                        if arn not in listed
+                    ]
+                    for arn in sorted(gone):
+                        conn.execute(sa.delete(inventory_t).where(t.arn == arn))
+                conn.execute(sa.delete(readings_t).where(readings_t.c.read_at == at))
+                conn.execute(
+                    sa.insert(readings_t).values(
+                        read_at=at,
+                        source=reading.source,
+                        window_s=reading.window_s,
+                        functions=reading.functions,
+                        partial=reading.partial,
+                        scopes=json.dumps([list(s) for s in reading.scopes]),
+                        users=json.dumps(
+                            sorted(reading.users) if reading.users is not None else None
+                        ),
+                        directory=json.dumps(
+                            sorted(reading.directory) if reading.directory is not None else None
+                        ),
+                        warnings=json.dumps(list(reading.warnings)),
+                        api_calls=json.dumps(dict(reading.api_calls), sort_keys=True),
+                    )
+                )
             return len(rows)
 
         written: int = self._retrying(work)
@@ -1365,8 +1425,32 @@ class Store:
                 last_modified=_dt(r.last_modified) if r.last_modified else None,
                 source=r.source,
                 read_at=_dt(r.read_at),
+                facts=json.loads(r.facts or "{}"),
             )
             for r in self._rows(sa.select(inventory_t).order_by(t.arn))
+        ]
+
+    def inventory_readings(self) -> list[InventoryReading]:
+        """Every inventory reading kept, oldest first (one query)."""
+
+        def names(text: str) -> tuple[str, ...] | None:
+            value = json.loads(text or "null")
+            return None if value is None else tuple(str(v) for v in value)
+
+        return [
+            InventoryReading(
+                read_at=_dt(r.read_at),
+                source=r.source,
+                window_s=int(r.window_s),
+                functions=int(r.functions),
+                partial=bool(r.partial),
+                scopes=tuple((str(a), str(b)) for a, b in json.loads(r.scopes or "[]")),
+                users=names(r.users),
+                directory=names(r.directory),
+                warnings=tuple(json.loads(r.warnings or "[]")),
+                api_calls=json.loads(r.api_calls or "{}"),
+            )
+            for r in self._rows(sa.select(readings_t).order_by(readings_t.c.read_at))
         ]
 
     def stats(self) -> StoreStats:

@@ -3,8 +3,9 @@
 Kept apart from :mod:`lambdaguard.local.demo` so the demo's own structure can
 change without touching this: :func:`collect` runs while moto is up (it seeds
 a small fleet of functions nobody uses, reads the account live the way
-``lambdaguard inventory`` does, and joins the store's evidence of the
-samples); :func:`show` prints the verdicts and the third-party hosts.
+``lambdaguard inventory`` does, and records the reading in the demo's store,
+where the report's ``analyse`` judges it with the samples' evidence);
+:func:`show` prints the verdicts and the third-party hosts.
 """
 
 from __future__ import annotations
@@ -17,28 +18,47 @@ __all__ = ["collect", "show"]
 
 
 def collect(stage: Any, *, now: datetime | None = None) -> dict[str, Any]:
-    """Seed the unused functions, read the account and judge every function."""
+    """Seed the unused functions, read the account, judge and record it as `lambdaguard inventory` does.
+
+    The reading is kept in the demo's store (:func:`lambdaguard.analysis.stored.record`),
+    so the report drawn later judges it through the same ``analyse`` as
+    ``lambdaguard report``; what is printed here is that stored judgement too.
+    """
+    from lambdaguard.analysis import stored
     from lambdaguard.analysis._live import LiveReader
     from lambdaguard.analysis.egress import host_rows
+    from lambdaguard.analysis.grants import read_grants_live
     from lambdaguard.analysis.inventory import assemble
+    from lambdaguard.analysis.surface import grants_provider
     from lambdaguard.analysis.telemetry import read_telemetry
     from lambdaguard.analysis.verdicts import judge_all, summary
     from lambdaguard.collector.store import open_store
+    from lambdaguard.local.enforce import moto_environment
     from lambdaguard.local.fleet import seed_fleet
 
     moment = now or datetime.now(UTC)
     server = stage.moto
     region = stage.account.region
+    window = timedelta(days=90)
     seed_fleet(server, now=moment, region=region, active=2, prefix="legacy-")
     reader = LiveReader(server.client, [region], now=moment)
     sections, users, warnings = reader.read()
     inventory = assemble(sections, users=users, api_calls=reader.calls, extra_warnings=warnings)
+    # What each role could still do, from the account's grants (as `inventory` does live).
+    with moto_environment(server, region):
+        surface = grants_provider(lambda _: read_grants_live(progress=False), None)
     store = open_store(stage.store_url, migrate=False)
     try:
         telemetry = read_telemetry(store)
+        judged = judge_all(
+            inventory, now=moment, window=window, telemetry=telemetry, surface=surface
+        )
+        stored.record(store, inventory, now=moment, source="live", window=window, findings=judged)
+        kept = stored.stored_inventory(store)
     finally:
         store.close()
-    findings = judge_all(inventory, now=moment, window=timedelta(days=90), telemetry=telemetry)
+    findings = list(kept.findings) if kept is not None else []
+    findings.sort(key=lambda f: (-f.risk, f.function.region, f.function.name))
     return {
         "summary": dict(summary(findings)),
         "functions": [f.as_dict() for f in findings],

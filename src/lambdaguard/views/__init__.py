@@ -7,6 +7,6 @@ knowledge. Data becomes JSON (:mod:`.document`) before it becomes a page
 draw the same pages.
 
 - :mod:`.terminal` — ``lambdaguard functions`` and ``lambdaguard show`` tables;
-- :mod:`.document` — the ``lambdaguard.findings/1`` JSON document;
+- :mod:`.document` — the ``lambdaguard.findings/2`` JSON document;
 - :mod:`.report` — the self-contained HTML report (``lambdaguard report``).
 """

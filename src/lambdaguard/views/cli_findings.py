@@ -1,6 +1,6 @@
 """``lambdaguard findings``: every function at once, riskiest first, with its policy proposal.
 
-The findings document (``--format json``, schema ``lambdaguard.findings/1``,
+The findings document (``--format json``, schema ``lambdaguard.findings/2``,
 documented in the README) is the same one ``lambdaguard report`` embeds, with
 each function's proposal filled: the proposed documents, what each statement
 rests on, what was needed but not granted, what is granted but never used, the

@@ -2,8 +2,8 @@
 
 Verdict (when the inventory judged it), invocations, errors, cold starts,
 last seen, AWS calls, third-party hosts and the layer version. ``--format
-json`` prints ``{"schema", "generated_at", "source", "window", "functions":
-[row, …]}`` with the rows of :func:`lambdaguard.views.document.function_row`.
+json`` prints ``{"schema", "generated_at", "source", "window", "inventory",
+"functions": [row, …]}`` with the rows of :func:`lambdaguard.views.document.function_row`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from lambdaguard.views._options import emit_json, load
-    from lambdaguard.views.document import SCHEMA, function_row, iso
+    from lambdaguard.views.document import SCHEMA, function_row, inventory_document, iso
     from lambdaguard.views.terminal import console_for, render_functions
 
     findings = load(args, label="reading the store")
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
                 "generated_at": iso(findings.generated_at),
                 "source": findings.source,
                 "window": {"start": iso(findings.window_start), "end": iso(findings.window_end)},
+                "inventory": inventory_document(findings),
                 "functions": [function_row(f) for f in findings.functions],
             }
         )

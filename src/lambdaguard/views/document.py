@@ -6,11 +6,18 @@ document from the collector's JSON API and draw the same pages. Every JSON
 output of the views comes from here, so a number shown on the page and the
 same number printed by ``lambdaguard functions --format json`` cannot differ.
 
-Schema ``lambdaguard.findings/1`` (times are ISO 8601 UTC with a ``Z``; a
-part that was not analysed is ``null``, never an empty object)::
+Schema ``lambdaguard.findings/2`` (times are ISO 8601 UTC with a ``Z``; a
+part that was not analysed is ``null``, never an empty object). Version 2
+adds, and changes nothing of version 1: the top-level ``inventory`` (when the
+verdicts' inventory was read, its age) and, in each
+judgement, ``plan``, ``attack_surface``, ``schedules``, ``as_of`` and
+``window_days``; functions only the inventory knows appear with
+``evidence: null``::
 
     {"schema", "lambdaguard_version", "generated_at", "source", "partial", "warnings",
      "window": {"start": time | null, "end": time},
+     "inventory": {"read_at", "oldest_read_at", "age_days", "source", "window_days",
+                   "functions", "partial", "listed_only"} | null,
      "summary": {"functions", "by_verdict": {verdict | "unjudged": n}, "invocations",
                  "errors", "timeouts", "cold_starts", "calls", "actions_used",
                  "services_used": {service: distinct actions used}, "third_party_hosts",
@@ -28,6 +35,13 @@ part that was not analysed is ``null``, never an empty object)::
                 "unused_risky_total", "admin_equivalent", "escalation_paths_now",
                 "escalation_paths_after", "paths_now", "paths_after", "proved", "proof",
                 "notes", "trial"}                        (README: "Right-sized policies")
+    judgement = {"verdict", "reasons", "confidence", "flags": [{"name", "reason", "subject"}],
+                 "last_invoked", "triggers": [{"kind", "source", "enabled", "source_exists",
+                 "detail"}], "public_entry_points", "cleanup": [command], "plan": [{"step",
+                 "command"}], "attack_surface": {"access_levels": {level: n} | null,
+                 "admin_equivalent", "privilege_escalation", "public_entry_points", "note"},
+                 "schedules": [{"source", "expression", "last_due", "next_due", …}],
+                 "as_of", "window_days"}                 (README: "Dead functions")
     row      = {"name", "arn", "account", "region", "verdict": v | null,
                 "risk": {"score", "reasons"}, "invocations", "errors", "timeouts",
                 "cold_starts", "first_seen", "last_seen", "calls", "operations",
@@ -72,7 +86,7 @@ __all__ = [
     "trial_document",
 ]
 
-SCHEMA: Final = "lambdaguard.findings/1"
+SCHEMA: Final = "lambdaguard.findings/2"
 
 
 def iso(moment: datetime | date | None) -> str | None:
@@ -391,6 +405,17 @@ def _judgement(j: Judgement) -> dict[str, Any]:
         ],
         "public_entry_points": list(j.public_entry_points),
         "cleanup": list(j.cleanup),
+        "plan": [{"step": p.description, "command": p.command} for p in j.plan],
+        "attack_surface": {
+            "access_levels": dict(j.surface.access) if j.surface.access is not None else None,
+            "admin_equivalent": j.surface.admin_equivalent,
+            "privilege_escalation": list(j.surface.escalation),
+            "public_entry_points": list(j.public_entry_points),
+            "note": j.surface.note or None,
+        },
+        "schedules": [dict(sc) for sc in j.schedules],
+        "as_of": iso(j.as_of),
+        "window_days": j.window_days,
     }
 
 
@@ -460,6 +485,24 @@ def _summary(findings: Findings) -> dict[str, Any]:
     }
 
 
+def inventory_document(findings: Findings) -> dict[str, Any] | None:
+    """When the verdicts' inventory was read, and how old it is at ``generated_at``; None without one."""
+    inv = findings.inventory
+    if inv is None:
+        return None
+    age = (findings.generated_at - inv.read_at).total_seconds() / 86400 if inv.read_at else None
+    return {
+        "read_at": iso(inv.read_at),
+        "oldest_read_at": iso(inv.oldest),
+        "age_days": None if age is None else round(max(0.0, age), 1),
+        "source": inv.source or None,
+        "window_days": inv.window.days if inv.window is not None else None,
+        "functions": inv.functions,
+        "partial": inv.partial,
+        "listed_only": inv.listed_only,
+    }
+
+
 def document(findings: Findings) -> dict[str, Any]:
     """The whole findings document (``lambdaguard report --format json``; the report's data)."""
     return {
@@ -470,6 +513,7 @@ def document(findings: Findings) -> dict[str, Any]:
         "partial": findings.partial,
         "warnings": list(findings.warnings),
         "window": {"start": iso(findings.window_start), "end": iso(findings.window_end)},
+        "inventory": inventory_document(findings),
         "summary": _summary(findings),
         "functions": [function_document(fn) for fn in findings.functions],
     }

@@ -1,7 +1,7 @@
 """The live view: ``lambdaguard serve`` serves the report at ``/ui`` over a JSON API.
 
 The page is the report's own (:func:`lambdaguard.views.report.render_live`):
-the same shell, style and script, fetching the ``lambdaguard.findings/1``
+the same shell, style and script, fetching the ``lambdaguard.findings/2``
 document from ``GET /api/v1/findings`` instead of carrying it. The routes
 (see docs/live-api.md):
 

@@ -201,6 +201,7 @@ def render_findings(findings: Findings, console: Console, *, now: datetime) -> N
         console,
         "FUNCTION",
         "RISK",
+        "VERDICT",
         "CONFIDENCE",
         "GRANTED",
         "USED",
@@ -222,6 +223,10 @@ def render_findings(findings: Findings, console: Console, *, now: datetime) -> N
         rows.add_row(
             safe_text(fn.name),
             safe_text(str(fn.risk.score), "red" if fn.risk.score >= 50 else ""),
+            safe_text(
+                fn.verdict.value if fn.verdict else "unjudged",
+                "bold red" if fn.verdict and fn.verdict.value == "dead" else "",
+            ),
             safe_text(p.confidence.level.value if p else "-"),
             safe_text("-" if granted is None else f"{granted:,}"),
             safe_text("-" if used is None else f"{used:,}"),
@@ -232,5 +237,21 @@ def render_findings(findings: Findings, console: Console, *, now: datetime) -> N
             safe_text(since(fn.evidence.last_seen if fn.evidence else None, now)),
         )
     plain(console, rows)
+    from lambdaguard.views.terminal import inventory_age
+
+    console.print(safe_text(inventory_age(findings, now), "dim"))
+    dead = [
+        fn for fn in fns if fn.judgement is not None and fn.verdict and fn.verdict.value == "dead"
+    ]
+    for fn in dead:
+        j = fn.judgement
+        assert j is not None
+        reason = j.reasons[1] if len(j.reasons) > 1 else (j.reasons[0] if j.reasons else "")
+        console.print(
+            safe_text(
+                f"dead: {fn.name}: {reason}; {len(j.plan)}-step clean-up plan: "
+                f"lambdaguard show {fn.arn}"
+            )
+        )
     for warning in findings.warnings:
         console.print(safe_text(f"note: {warning}", "dim"))

@@ -185,10 +185,73 @@ def render_functions(findings: Findings, console: Console, *, now: datetime) -> 
     if not judged:
         console.print(
             Text(
-                "verdicts come from the inventory of the account; none was read for this view",
+                "verdicts come from the inventory of the account; none is in the store "
+                "(run `lambdaguard inventory --store …` to record one)",
                 style="dim",
             )
         )
+    else:
+        console.print(Text(inventory_age(findings, now), style="dim"))
+
+
+def inventory_age(findings: Findings, now: datetime) -> str:
+    """One line saying when the verdicts' inventory was read and how old it is."""
+    inv = findings.inventory
+    if inv is None or inv.read_at is None:
+        return "verdicts: no inventory in the store"
+    window = f", {inv.window.days}-day window" if inv.window is not None else ""
+    older = (
+        f" (the oldest verdict from {inv.oldest:%Y-%m-%d})"
+        if inv.oldest is not None and inv.oldest.date() != inv.read_at.date()
+        else ""
+    )
+    return (
+        f"verdicts as of the inventory read {inv.read_at:%Y-%m-%d %H:%M} UTC "
+        f"({since(inv.read_at, now)}, {inv.source or 'live'}{window}){older}; "
+        "`lambdaguard inventory` reads it again"
+    )
+
+
+def _render_judgement(fn: FunctionFindings, console: Console, *, now: datetime) -> None:
+    """The configured triggers, the attack surface and the clean-up plan of a judged function."""
+    j = fn.judgement
+    if j is None:
+        return
+    if j.last_invoked is not None:
+        console.print(_t(f"last invoked {j.last_invoked:%Y-%m-%d %H:%M} UTC"))
+    if j.triggers:
+        _heading(console, "Triggers configured in AWS")
+        table = _table(console, "KIND", "SOURCE", "ENABLED", "SOURCE EXISTS", "DETAIL")
+
+        def yes(v: bool | None) -> str:
+            return "unknown" if v is None else ("yes" if v else "no")
+
+        for t in j.triggers:
+            table.add_row(
+                _t(t.kind), _t(t.source), yes(t.enabled), yes(t.source_exists), _t(t.detail or "-")
+            )
+        _print(console, table)
+    surface = j.surface
+    parts = []
+    if surface.access is not None:
+        parts.append(
+            ", ".join(f"{level} {n:,}" for level, n in surface.access) or "no action allowed"
+        )
+    if surface.admin_equivalent:
+        parts.append("admin-equivalent")
+    if surface.escalation:
+        parts.append("privilege escalation: " + "; ".join(surface.escalation))
+    if j.public_entry_points:
+        parts.append("public entry points: " + ", ".join(j.public_entry_points))
+    if parts or surface.note:
+        _heading(console, "Attack surface (what its role could still do)")
+        for part in parts or [surface.note]:
+            console.print(_t(f"  {part}"))
+    if j.plan:
+        _heading(console, "Clean-up plan (nothing was changed; review, then run these yourself)")
+        for step in j.plan:
+            console.print(_t(f"  # {step.description}", "dim"))
+            console.print(_t(f"  {step.command}"))
 
 
 def _heading(console: Console, text: str) -> None:
@@ -211,19 +274,30 @@ def render_function(fn: FunctionFindings, console: Console, *, now: datetime) ->
     console.print(_t(", ".join(facts)))
     verdict = Text("verdict: ")
     verdict.append_text(_verdict(fn.verdict.value if fn.verdict else None))
-    if fn.judgement is not None:
-        verdict.append(f" ({fn.judgement.confidence.level.value} confidence)")
+    j = fn.judgement
+    if j is not None:
+        verdict.append(f" ({j.confidence.level.value} confidence)")
+        if j.as_of is not None:
+            verdict.append(
+                f", inventory read {j.as_of:%Y-%m-%d %H:%M} UTC ({since(j.as_of, now)})",
+                style="dim",
+            )
         console.print(verdict)
-        for reason in fn.judgement.reasons:
+        for reason in j.reasons:
             console.print(_t(f"  - {reason}"))
+        for flag in j.flags:
+            console.print(_t(f"  ! {flag.name}: {flag.reason}", "yellow"))
     else:
-        verdict.append(" (the inventory of the account was not read)", style="dim")
+        verdict.append(" (no inventory of the account in the store)", style="dim")
         console.print(verdict)
     if fn.risk.reasons:
         _heading(console, f"Risk {fn.risk.score}")
         for reason in fn.risk.reasons:
             console.print(_t(f"  - {reason}"))
+    if j is not None:
+        _render_judgement(fn, console, now=now)
     if e is None:
+        console.print()
         console.print("lambdaguard has recorded nothing for this function")
         return
 

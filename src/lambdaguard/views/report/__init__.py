@@ -1,7 +1,7 @@
 """The HTML report: one self-contained file drawn from the findings document.
 
 The page is a fixed shell (``page.html``), its style (``report.css``) and its
-script (``report.js``), all inlined, plus the ``lambdaguard.findings/1``
+script (``report.js``), all inlined, plus the ``lambdaguard.findings/2``
 document (:mod:`lambdaguard.views.document`) as JSON in a
 ``<script type="application/json">`` block. The script draws every view from
 that document, so the same files can later draw a live view from the same

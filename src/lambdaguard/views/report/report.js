@@ -1,5 +1,5 @@
 /* lambdaguard report: draws every page from the findings document in #lg-data
-   (schema lambdaguard.findings/1). The same script can draw a live view from
+   (schema lambdaguard.findings/2). The same script can draw a live view from
    the same document fetched over HTTP: nothing here knows where it came from.
 
    Safety: every value from the document reaches the page through textContent,
@@ -297,8 +297,10 @@
 
     out.push(h('h2', { id: 'verdicts' }, 'Functions by verdict'));
     out.push(verdictChart(sm.by_verdict, sm.functions));
+    out.push(inventoryNote());
     if ((sm.by_verdict.unjudged || 0) === sm.functions && sm.functions) {
-      out.push(h('p', { class: 'note' }, 'No function was judged: verdicts (active, idle, dead) come from the inventory of the account, which was not read for this report.'));
+      out.push(h('p', { class: 'note' }, 'No function was judged: verdicts (active, idle, dead) come from the inventory of the account, ' +
+        'and none is in the store. Run lambdaguard inventory --store … once, then build the report again.'));
     }
 
     out.push(h('h2', { id: 'granted-used' }, 'Granted versus used'));
@@ -308,6 +310,11 @@
         'Used: ' + plural(sm.actions_used, 'IAM action', 'IAM actions') + ' across ' + plural(services.length, 'service', 'services') + '.'));
     } else {
       out.push(h('p', null, n(sm.granted_actions) + ' actions granted, ' + n(sm.granted_actions - sm.unused_actions) + ' used, ' + n(sm.unused_actions) + ' never used.'));
+    }
+    var levels = accessLevels();
+    if (levels.length) {
+      out.push(h('h3', null, 'Granted versus used, by access level (every function\u2019s role)'));
+      out.push(pairChart('Granted versus used actions by access level', levels));
     }
     if (services.length) {
       out.push(h('h3', null, 'IAM actions used, by service'));
@@ -333,6 +340,7 @@
         h('th', { class: 'num' }, 'AWS calls'), h('th', { class: 'num' }, 'Third-party hosts'), h('th', null, 'Layer'))),
       tbody));
     if (!FNS.length) out.push(h('p', { class: 'note' }, 'The store holds no function yet: point a function\u2019s layer at the collector.'));
+    out = out.concat(deadSection());
     if (DOC.warnings && DOC.warnings.length) {
       out.push(h('h2', { id: 'warnings' }, 'Warnings'));
       out.push(h('ul', null, DOC.warnings.map(function (w) { return h('li', null, w); })));
@@ -357,6 +365,135 @@
       h('td', null, fn.layer_version || '–'));
   }
 
+  function inventoryNote() {
+    var inv = DOC.inventory;
+    if (!inv || !inv.read_at) return null;
+    var age = inv.age_days === null ? '' : ' (' + (inv.age_days < 1 ? 'less than a day' : plural(Math.floor(inv.age_days), 'day', 'days')) + ' before this report)';
+    var text = 'Verdicts are as of the inventory read ' + when(inv.read_at) + age + ', ' + (inv.source || 'live') +
+      (inv.window_days ? ', over the ' + inv.window_days + ' days before it' : '') + ': ' + plural(inv.functions, 'function', 'functions') + ' judged' +
+      (inv.oldest_read_at && inv.oldest_read_at !== inv.read_at ? ' (the oldest verdict from ' + day(inv.oldest_read_at) + ')' : '') +
+      '. Invocations lambdaguard recorded since count as use. lambdaguard inventory reads the account again.';
+    return h('p', { class: 'note' + (inv.age_days !== null && inv.age_days > 7 ? ' warn' : ''), id: 'lg-inventory', 'data-read-at': inv.read_at }, text,
+      inv.partial ? ' The inventory is partial: see the warnings.' : '',
+      inv.listed_only ? ' ' + plural(inv.listed_only, 'function was', 'functions were') + ' listed by an older lambdaguard and are not judged.' : '');
+  }
+
+  // Granted and used actions by access level, summed over every function's proposal.
+  function accessLevels() {
+    var by = {};
+    FNS.forEach(function (fn) {
+      (fn.proposal ? fn.proposal.access : []).forEach(function (a) {
+        var k = a.access_level || 'Unknown';
+        by[k] = by[k] || { label: k, granted: 0, used: 0 };
+        by[k].granted += a.granted;
+        by[k].used += a.used;
+      });
+    });
+    var order = ['List', 'Read', 'Write', 'Tagging', 'Permissions management', 'Unknown'];
+    return Object.keys(by).sort(function (a, b) { return order.indexOf(a) - order.indexOf(b); }).map(function (k) { return by[k]; });
+  }
+
+  // Paired horizontal bars: granted (grey, hatched by position: upper) and used (blue, lower) per row.
+  function pairChart(title, rows) {
+    var W = 760, row = 34, L = 250, R = 90;
+    var H = rows.length * row + 8;
+    var max = Math.max.apply(null, rows.map(function (r) { return r.granted; }).concat([1]));
+    var svg = s('svg', { class: 'chart pair', viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': title });
+    rows.forEach(function (r, i) {
+      var y0 = 4 + i * row;
+      var wg = Math.max(r.granted ? 2 : 0, (W - L - R) * r.granted / max);
+      var wu = Math.max(r.used ? 2 : 0, (W - L - R) * r.used / max);
+      svg.appendChild(s('g', { 'data-level': r.label }, s('title', null, r.label + ': ' + n(r.granted) + ' granted, ' + n(r.used) + ' used'),
+        s('text', { x: L - 8, y: y0 + 18, 'text-anchor': 'end' }, r.label),
+        s('rect', { x: L, y: y0 + 2, width: wg, height: 12, fill: COLORS.granted, rx: 2, 'data-series': 'granted' }),
+        s('rect', { x: L, y: y0 + 16, width: wu, height: 12, fill: COLORS.used, rx: 2, 'data-series': 'used' }),
+        s('text', { x: L + wg + 6, y: y0 + 12 }, n(r.granted) + ' granted'),
+        s('text', { x: L + wu + 6, y: y0 + 26 }, n(r.used) + ' used')));
+    });
+    var box = h('div', null, svg, legend([{ label: 'granted (upper bar)', color: COLORS.granted }, { label: 'used (lower bar)', color: COLORS.used }]),
+      h('details', null, h('summary', null, 'The same as a table'), h('table', null,
+        h('thead', null, h('tr', null, h('th', null, 'Access level'), h('th', { class: 'num' }, 'Granted'), h('th', { class: 'num' }, 'Used'), h('th', { class: 'num' }, 'Never used'))),
+        h('tbody', null, rows.map(function (r) {
+          return h('tr', null, h('td', null, r.label), h('td', { class: 'num' }, n(r.granted)), h('td', { class: 'num' }, n(r.used)), h('td', { class: 'num' }, n(r.granted - r.used)));
+        })))));
+    paintLegend(box);
+    return box;
+  }
+
+  function surfaceText(j, fn) {
+    var a = j.attack_surface;
+    if (!a) return 'not evaluated';
+    var parts = [];
+    var p = fn && fn.proposal;
+    if (!a.access_levels && p && p.access.length) {
+      // The inventory did not evaluate the role, but the proposal read its grants.
+      var by = {};
+      p.access.forEach(function (x) { by[x.access_level] = (by[x.access_level] || 0) + x.granted; });
+      parts.push(Object.keys(by).map(function (k) { return k + ' ' + n(by[k]); }).join(', ') + ' (from the policy proposal' +
+        (p.admin_equivalent ? '; admin-equivalent' : '') + '; ' + plural(p.escalation_paths_now, 'escalation path', 'escalation paths') + ')');
+      if (a.public_entry_points.length) parts.push('public entry points: ' + a.public_entry_points.join(', '));
+      return parts.join(' \u00b7 ');
+    }
+    if (a.access_levels) {
+      var keys = Object.keys(a.access_levels);
+      parts.push(keys.length ? keys.map(function (k) { return k + ' ' + n(a.access_levels[k]); }).join(', ') : 'no action allowed');
+    }
+    if (a.admin_equivalent) parts.push('admin-equivalent');
+    if (a.privilege_escalation.length) parts.push('privilege escalation: ' + a.privilege_escalation.join('; '));
+    if (a.public_entry_points.length) parts.push('public entry points: ' + a.public_entry_points.join(', '));
+    if (!a.access_levels) parts.push(a.note || 'the role\u2019s grants were not evaluated');
+    return parts.join(' \u00b7 ');
+  }
+
+  function planBlock(j) {
+    var steps = j.plan && j.plan.length ? j.plan : (j.cleanup || []).map(function (c) { return { step: '', command: c }; });
+    if (!steps.length) return null;
+    var text = steps.map(function (p) { return (p.step ? '# ' + p.step + '\n' : '') + p.command; }).join('\n');
+    return [h('div', { class: 'toolbar' }, copyButton('Copy the commands', function () { return text; })),
+      h('ol', { class: 'plan' }, steps.map(function (p) {
+        return h('li', null, p.step ? h('span', null, p.step) : null, h('pre', { class: 'cmd' }, p.command));
+      }))];
+  }
+
+  function configuredTriggers(j) {
+    if (!j.triggers.length) return h('p', { class: 'muted' }, 'No trigger configured: no event source mapping, permission, URL, rule, schedule or notification.');
+    return h('table', { class: 'triggers' }, h('thead', null, h('tr', null, h('th', null, 'Kind'), h('th', null, 'Source'), h('th', null, 'Enabled'), h('th', null, 'Source exists'), h('th', null, 'Detail'))),
+      h('tbody', null, j.triggers.map(function (t) {
+        return h('tr', null, h('td', null, t.kind), h('td', { class: 'wrap mono' }, t.source), h('td', null, yesNo(t.enabled)),
+          h('td', null, t.source_exists === false ? h('strong', { class: 'bad' }, 'no (gone)') : yesNo(t.source_exists)), h('td', { class: 'wrap' }, t.detail || ''));
+      })));
+  }
+
+  // Dead functions: why, when last invoked, what can still reach them, what their role could
+  // still do, and the plan a person would run (nothing is ever run by lambdaguard).
+  function deadSection() {
+    var dead = FNS.filter(function (fn) { return fn.judgement && fn.judgement.verdict === 'dead'; });
+    var out = [h('h2', { id: 'dead' }, 'Dead functions (' + n(dead.length) + ')')];
+    if (!DOC.inventory) {
+      out.push(h('p', { class: 'note' }, 'Not judged: no inventory of the account is in the store.'));
+      return out;
+    }
+    if (!dead.length) {
+      out.push(h('p', { class: 'muted' }, 'No function is dead: every one was invoked in the window, or can still be triggered.'));
+      return out;
+    }
+    out.push(h('p', null, 'Nothing invoked these in the window, and nothing left can fire them. Their roles keep their permissions. ' +
+      'The plans below are for a person to review and run; lambdaguard changes nothing.'));
+    dead.forEach(function (fn) {
+      var j = fn.judgement;
+      out.push(h('article', { class: 'dead', 'data-arn': fn.arn },
+        h('h3', null, h('a', { href: fnHref(fn) }, fn.name), ' ', h('span', { class: 'muted' }, fn.region + ' \u00b7 ' + j.confidence.level + ' confidence')),
+        h('dl', { class: 'facts' },
+          h('dt', null, 'Last invoked'), h('dd', { 'data-field': 'last_invoked' }, j.last_invoked ? when(j.last_invoked) : 'never, as far as CloudWatch and lambdaguard know'),
+          h('dt', null, 'Attack surface'), h('dd', { 'data-field': 'surface' }, surfaceText(j, fn)),
+          j.flags.length ? [h('dt', null, 'Flags'), h('dd', null, j.flags.map(function (f) { return f.name; }).join(', '))] : null),
+        h('ul', { class: 'reasons' }, j.reasons.map(function (r) { return h('li', null, r); })),
+        configuredTriggers(j),
+        h('details', { class: 'plan-box' }, h('summary', null, 'Clean-up plan (' + plural((j.plan || j.cleanup).length, 'command', 'commands') + ')'), planBlock(j))));
+    });
+    return out;
+  }
+
   function windowText() {
     var w = DOC.window;
     var span = w.start ? 'evidence from ' + when(w.start) + ' to ' + when(w.end) : 'all the evidence the store holds, up to ' + when(w.end);
@@ -369,12 +506,12 @@
   // their part was not analysed.
   var SECTIONS = [
     ['risk', 'Why look at it', riskSection],
+    ['verdict', 'Verdict and clean-up', verdictSection],
     ['invocations', 'Invocations over time', invocationsSection],
     ['triggers', 'Triggers', triggersSection],
     ['calls', 'AWS calls and the IAM requests they need', callsSection],
     ['hosts', 'Outbound hosts', hostsSection],
-    ['policy', 'Policy proposal', policySection],
-    ['verdict', 'Verdict and clean-up', verdictSection]
+    ['policy', 'Policy proposal', policySection]
   ];
 
   function functionPage(fn) {
@@ -385,7 +522,9 @@
       h('p', { class: 'sub mono' }, fn.arn));
     var facts = [['Account', fn.account], ['Region', fn.region], ['Verdict', verdictBadge(fn.verdict)]];
     if (fn.runtime) facts.push(['Runtime', fn.runtime]);
-    if (e && e.last_invoked) facts.push(['Last invoked', when(e.last_invoked)]);
+    var lastInvoked = (e && e.last_invoked) || (fn.judgement && fn.judgement.last_invoked);
+    if (lastInvoked) facts.push(['Last invoked', when(lastInvoked)]);
+    if (fn.judgement) facts.push(['Confidence', fn.judgement.confidence.level]);
     if (fn.role_arn) facts.push(['Role', fn.role_arn]);
     if (e) {
       facts.push(['Layer version', e.layer_version || '–']);
@@ -460,13 +599,9 @@
     } else if (fn.evidence) {
       parts.push(h('p', { class: 'muted' }, 'No trigger recorded in the invocations.'));
     }
-    var configured = fn.judgement ? fn.judgement.triggers : [];
-    if (configured.length) {
-      parts.push(h('h3', null, 'Configured in AWS'));
-      parts.push(h('table', null, h('thead', null, h('tr', null, h('th', null, 'Kind'), h('th', null, 'Source'), h('th', null, 'Enabled'), h('th', null, 'Source exists'), h('th', null, 'Detail'))),
-        h('tbody', null, configured.map(function (t) {
-          return h('tr', null, h('td', null, t.kind), h('td', { class: 'wrap mono' }, t.source), h('td', null, yesNo(t.enabled)), h('td', null, yesNo(t.source_exists)), h('td', { class: 'wrap' }, t.detail));
-        }))));
+    if (fn.judgement) {
+      parts.push(h('h3', null, 'Configured in AWS (inventory)'));
+      parts.push(configuredTriggers(fn.judgement));
     }
     return parts.length ? parts : null;
   }
@@ -527,7 +662,8 @@
     var p = fn.proposal;
     if (!p) {
       return h('p', { class: 'note' }, 'Not analysed: the grants of this function\u2019s role were not read for this report, ' +
-        'so there is no proposal or diff yet. The IAM requests above are what the recorded calls needed.');
+        'so there is no proposal or diff yet.' + (fn.evidence ? ' The IAM requests above are what the recorded calls needed.' :
+        ' lambdaguard recorded no call of it either: without evidence nothing can be proposed.'));
     }
     var parts = [h('p', null, 'Role ', h('code', null, p.role_arn), ' \u2014 ' + p.confidence.level + ' confidence' +
       (p.proved === null ? '' : (p.proved ? ', proved' : ', the proof FAILED: do not apply')))];
@@ -552,8 +688,10 @@
       parts.push(h('div', { class: 'toolbar' },
         copyButton('Copy JSON', function () { return doc; }),
         downloadButton('Download JSON', base + (i ? '-' + (i + 1) : '') + '.json', function () { return doc; }),
-        p.terraform ? downloadButton('Download Terraform', base + '.tf', function () { return p.terraform; }, 'text/plain') : null,
-        p.cloudformation ? downloadButton('Download CloudFormation', base + '.yaml', function () { return p.cloudformation; }, 'text/yaml') : null));
+        p.terraform && !i ? copyButton('Copy Terraform', function () { return p.terraform; }) : null,
+        p.terraform && !i ? downloadButton('Download Terraform', base + '.tf', function () { return p.terraform; }, 'text/plain') : null,
+        p.cloudformation && !i ? copyButton('Copy CloudFormation', function () { return p.cloudformation; }) : null,
+        p.cloudformation && !i ? downloadButton('Download CloudFormation', base + '.yaml', function () { return p.cloudformation; }, 'text/yaml') : null));
       parts.push(h('pre', { class: 'policy' }, doc));
     });
     if (p.diff.length) {
@@ -565,9 +703,16 @@
     }
     if (p.access.length) {
       parts.push(h('h3', null, 'Granted versus used, by service and access level'));
-      parts.push(barChart('Granted versus used', p.access.map(function (a) {
-        return { label: a.service + ' ' + a.access_level, value: a.used, color: COLORS.used };
-      }), 'used'));
+      parts.push(pairChart('Granted versus used actions of ' + fn.name + ' by service and access level', p.access.map(function (a) {
+        return { label: a.service + ' ' + a.access_level, granted: a.granted, used: a.used };
+      })));
+    }
+    if (p.unused.length) {
+      parts.push(h('details', null, h('summary', null, 'Granted, never used (' + n(p.unused_total) + ')'),
+        h('table', { class: 'unused' }, h('thead', null, h('tr', null, h('th', null, 'Action'), h('th', null, 'Access level'), h('th', null, 'Since'), h('th', null, 'Risks'))),
+          h('tbody', null, p.unused.map(function (u) {
+            return h('tr', null, h('td', null, h('code', null, u.action)), h('td', null, u.access_level || '–'), h('td', null, u.since), h('td', null, u.risks.join(', ')));
+          })))));
     }
     return parts;
   }
@@ -575,17 +720,27 @@
   function verdictSection(fn) {
     var j = fn.judgement;
     if (!j) {
-      return h('p', { class: 'note' }, 'Not judged: the verdict (active, idle, dead) and the clean-up plan come from the inventory of the account, which was not read for this report.');
+      return h('p', { class: 'note' }, 'Not judged: the verdict (active, idle, dead) and the clean-up plan come from the inventory of the account; ' +
+        (DOC.inventory ? 'the stored inventory does not list this function.' : 'none is in the store (lambdaguard inventory --store \u2026 records one).'));
     }
-    var parts = [h('p', null, verdictBadge(j.verdict), ' ' + j.confidence.level + ' confidence' + (j.last_invoked ? '; last invoked ' + when(j.last_invoked) : ''))];
-    parts.push(h('ul', null, j.reasons.map(function (r) { return h('li', null, r); })));
-    if (j.flags.length) parts.push(h('ul', null, j.flags.map(function (f) { return h('li', null, h('strong', null, f.name), f.subject ? ' (' + f.subject + ')' : '', ': ' + f.reason); })));
-    if (j.public_entry_points.length) parts.push(h('p', null, 'Public entry points: ', j.public_entry_points.join(', ')));
-    if (j.cleanup.length) {
-      var text = j.cleanup.join('\n');
-      parts.push(h('h3', null, 'Clean-up plan (for a person to run)'));
-      parts.push(h('div', { class: 'toolbar' }, copyButton('Copy the commands', function () { return text; })));
-      parts.push(h('pre', null, text));
+    var parts = [h('p', { class: 'verdict-line' }, verdictBadge(j.verdict), ' ' + j.confidence.level + ' confidence' + (j.last_invoked ? '; last invoked ' + when(j.last_invoked) : '; no invocation known') +
+      (j.as_of ? '. Judged as of the inventory read ' + when(j.as_of) + (j.window_days ? ', over the ' + j.window_days + ' days before it' : '') + '.' : ''))];
+    parts.push(h('h3', null, 'Reasons'));
+    parts.push(h('ul', { class: 'reasons' }, j.reasons.map(function (r) { return h('li', null, r); })));
+    if (j.flags.length) {
+      parts.push(h('h3', null, 'Flags'));
+      parts.push(h('ul', { class: 'flags' }, j.flags.map(function (f) { return h('li', { 'data-flag': f.name }, h('strong', null, f.name), f.subject ? ' (' + f.subject + ')' : '', ': ' + f.reason); })));
+    }
+    parts.push(h('h3', null, 'Attack surface: what its role could still do'));
+    parts.push(h('p', { class: 'surface' }, surfaceText(j, fn)));
+    (j.schedules || []).forEach(function (sc) {
+      parts.push(h('p', { class: 'schedule' }, 'Schedule ', h('code', null, sc.expression || ''), ' (' + (sc.source || '') + ')' +
+        (sc.error ? ': cannot be evaluated: ' + sc.error : ': last due ' + when(sc.last_due) + ', next due ' + when(sc.next_due))));
+    });
+    var plan = planBlock(j);
+    if (plan) {
+      parts.push(h('h3', null, 'Clean-up plan (for a person to review and run; lambdaguard changes nothing)'));
+      parts.push(plan);
     }
     return parts;
   }
@@ -600,6 +755,9 @@
       var fn = FNS.filter(function (f) { return f.arn === arn; })[0];
       view = fn ? functionPage(fn) : [h('h1', null, 'No such function in this report'), h('p', null, h('a', { href: '#/' }, 'Back to the overview'))];
       document.title = (fn ? fn.name + ' \u2014 ' : '') + 'lambdaguard report';
+    } else if (hash === '#/dead') {
+      view = deadSection();
+      document.title = 'lambdaguard report \u2014 dead functions';
     } else if (hash === '#/all') {
       view = [h('h1', null, 'All functions')].concat(overview().slice(1), FNS.map(functionPage));
       document.title = 'lambdaguard report \u2014 all functions';
@@ -610,10 +768,11 @@
     add(MAIN, [view]);
     MAIN.focus({ preventScroll: true });
     window.scrollTo(0, 0);
-    document.documentElement.setAttribute('data-view', hash.indexOf('#/fn/') === 0 ? 'function' : (hash === '#/all' ? 'all' : 'overview'));
+    document.documentElement.setAttribute('data-view', hash.indexOf('#/fn/') === 0 ? 'function' : (hash === '#/all' ? 'all' : (hash === '#/dead' ? 'dead' : 'overview')));
   }
 
-  document.getElementById('lg-meta').textContent = 'generated ' + when(DOC.generated_at) + ' \u00b7 ' + plural(FNS.length, 'function', 'functions');
+  document.getElementById('lg-meta').textContent = 'generated ' + when(DOC.generated_at) + ' \u00b7 ' + plural(FNS.length, 'function', 'functions') +
+    (DOC.inventory && DOC.inventory.read_at ? ' \u00b7 inventory read ' + when(DOC.inventory.read_at) : ' \u00b7 no inventory');
   window.addEventListener('hashchange', render);
   window.addEventListener('beforeprint', function () {
     document.querySelectorAll('details').forEach(function (d) { d.open = true; });
