@@ -201,6 +201,24 @@ def granted_actions(policies: tuple[Policy, ...], boundary: Policy | None) -> fr
     granted = _side(policies)
     if boundary is not None:
         granted &= _side((boundary,))
+    return _interned(granted)
+
+
+# Roles of a fleet grant few distinct sets of actions (the same managed policies,
+# ``*``, the same inline template), and each set may hold every action AWS has.
+# The per-set caches below (ranked, counted, indexed) are keyed by the set: one
+# object per distinct set makes each lookup an identity check instead of a
+# comparison of thousands of strings.
+_GRANTED: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _interned(granted: frozenset[str]) -> frozenset[str]:
+    found = _GRANTED.get(granted)
+    if found is not None:
+        return found
+    if len(_GRANTED) >= 1024:
+        _GRANTED.clear()
+    _GRANTED[granted] = granted
     return granted
 
 
