@@ -177,21 +177,37 @@ def _statement_actions(st: Statement) -> frozenset[str]:
 
 
 def _side(policies: Iterable[Policy]) -> frozenset[str]:
-    allowed: set[str] = set()
-    taken: set[str] = set()
+    allows: list[frozenset[str]] = []
+    denies: list[frozenset[str]] = []
     for p in policies:
         for st in p.statements:
             if not st.usable:
                 continue
             if st.effect == "Allow":
-                allowed |= _statement_actions(st)
+                allows.append(_statement_actions(st))
             elif (
                 st.effect == "Deny"
                 and st.condition is None
                 and not st.not_resource
                 and "*" in st.resources
             ):
-                taken |= _statement_actions(st)
+                denies.append(_statement_actions(st))
+    # The sets come from a cache shared by equal statements, so roles written
+    # alike (``*``, all but IAM, the same managed policies) give equal keys; the
+    # union of sets of every action AWS has is worth doing once.
+    return _union_minus(tuple(allows), tuple(denies))
+
+
+@lru_cache(maxsize=1024)
+def _union_minus(
+    allows: tuple[frozenset[str], ...], denies: tuple[frozenset[str], ...]
+) -> frozenset[str]:
+    allowed: set[str] = set()
+    taken: set[str] = set()
+    for a in allows:
+        allowed |= a
+    for d in denies:
+        taken |= d
     return frozenset(allowed - taken)
 
 
