@@ -534,9 +534,16 @@ def _access_counts(granted: frozenset[str]) -> tuple[dict[tuple[str, str], int],
 
 
 def _access(granted: frozenset[str], used_lower: set[str]) -> tuple[AccessUse, ...]:
+    # Roles granting the same set and using the same actions (a fleet's functions
+    # written from one template) get the same table: build it once.
+    return _access_table(granted, frozenset(_used_candidates(granted, used_lower)))
+
+
+@lru_cache(maxsize=4096)
+def _access_table(granted: frozenset[str], candidates: frozenset[str]) -> tuple[AccessUse, ...]:
     counts, services = _access_counts(granted)
     used: Counter[tuple[str, str]] = Counter()
-    for a in _used_candidates(granted, used_lower):
+    for a in sorted(candidates):
         f = _facts(a)
         used[f.service, f.level or "Unknown"] += 1
     used_services = {s for s, _ in used}
