@@ -417,7 +417,19 @@ def intersect(a: Glob, b: Glob) -> tuple[Glob, ...]:
         return (a,)
     if _disjoint(a, b):
         return ()
+    # The most common case by far: one side is "literal*" (``bucket/*``,
+    # ``table/*``) and the other starts with that literal, so it lies inside:
+    # the product would give it back unchanged.
+    if _open_prefix(b) and a.head.startswith(b.head):
+        return (Glob(_normalize(a.tokens)),)
+    if _open_prefix(a) and b.head.startswith(a.head):
+        return (Glob(_normalize(b.tokens)),)
     return _intersect(a.tokens, b.tokens)
+
+
+def _open_prefix(g: Glob) -> bool:
+    """True if ``g`` is a literal followed by one ``*`` that ends it (it matches anything after)."""
+    return g.tokens[-1] == STAR_ALL and len(g.head) == len(g.tokens) - 1
 
 
 @lru_cache(maxsize=65536)
