@@ -429,7 +429,7 @@ def intersect(a: Glob, b: Glob) -> tuple[Glob, ...]:
 
 def _open_prefix(g: Glob) -> bool:
     """True if ``g`` is a literal followed by one ``*`` that ends it (it matches anything after)."""
-    return g.tokens[-1] == STAR_ALL and len(g.head) == len(g.tokens) - 1
+    return bool(g.tokens) and g.tokens[-1] == STAR_ALL and len(g.head) == len(g.tokens) - 1
 
 
 @lru_cache(maxsize=65536)
