@@ -318,9 +318,81 @@ def run_row(path: Path, functions: int) -> dict[str, float]:
     }
 
 
+def count_row(path: Path, functions: int) -> dict[str, int]:
+    """Work units of one row, counted rather than timed (tests/bench/test_policy_scaling.py).
+
+    ``calls``: Python and built-in function calls made by the run (cProfile's
+    count, deterministic under a fixed hash seed); ``decisions``: requests the
+    evaluator decided (after each grant's own cache); ``queries``: SQL
+    statements sent to the store; ``full_collections``: collections of the
+    garbage collector's oldest generation, which walk every live object.
+    """
+    import cProfile
+    import gc
+    import pstats
+
+    import sqlalchemy as sa
+
+    from lambdaguard.analysis.evidence import IamRequests
+    from lambdaguard.analysis.fleet import analyse, open_for_reading
+    from lambdaguard.analysis.policies import FunctionInputs, policy_step
+    from lambdaguard.iam.evaluation import Grant
+
+    window = timedelta(days=90)
+    roles = _roles(functions)
+    inputs = [
+        FunctionInputs(
+            arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn-{i:05d}",
+            role_arn=roles[i].arn,
+            role=roles[i],
+            account=ACCOUNT,
+            service_needs=(_Logs(f"fn-{i:05d}"),),
+        )
+        for i in range(functions)
+    ]
+    units = {"decisions": 0, "queries": 0, "full_collections": 0}
+    decide = Grant._decide
+
+    def counted(self: Grant, *args: Any, **kwargs: Any) -> Any:
+        units["decisions"] += 1
+        return decide(self, *args, **kwargs)
+
+    def query(*_: Any) -> None:
+        units["queries"] += 1
+
+    def collected(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            units["full_collections"] += 1
+
+    store = open_for_reading(f"sqlite:///{path}")
+    profile = cProfile.Profile()
+    Grant._decide = counted  # type: ignore[method-assign]
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", query)
+    gc.collect()
+    gc.callbacks.append(collected)
+    try:
+        profile.enable()
+        findings = analyse(store, now=NOW, window=window)
+        step = policy_step(inputs, store=store, now=NOW, window=window, requests=IamRequests())
+        findings = step(findings)
+        profile.disable()
+    finally:
+        gc.callbacks.remove(collected)
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", query)
+        Grant._decide = decide  # type: ignore[method-assign]
+        store.close()
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    units["calls"] = sum(entry[1] for entry in stats.values())
+    units["proposals"] = sum(1 for f in findings.functions if f.proposal is not None)
+    return units
+
+
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--row":
         print(json.dumps(run_row(Path(argv[1]), int(argv[2]))))
+        return 0
+    if argv and argv[0] == "--units":
+        print(json.dumps(count_row(Path(argv[1]), int(argv[2]))))
         return 0
     sizes = [100, 1_000] if "--quick" in argv else [100, 1_000, 10_000]
     print(

@@ -177,21 +177,37 @@ def _statement_actions(st: Statement) -> frozenset[str]:
 
 
 def _side(policies: Iterable[Policy]) -> frozenset[str]:
-    allowed: set[str] = set()
-    taken: set[str] = set()
+    allows: list[frozenset[str]] = []
+    denies: list[frozenset[str]] = []
     for p in policies:
         for st in p.statements:
             if not st.usable:
                 continue
             if st.effect == "Allow":
-                allowed |= _statement_actions(st)
+                allows.append(_statement_actions(st))
             elif (
                 st.effect == "Deny"
                 and st.condition is None
                 and not st.not_resource
                 and "*" in st.resources
             ):
-                taken |= _statement_actions(st)
+                denies.append(_statement_actions(st))
+    # The sets come from a cache shared by equal statements, so roles written
+    # alike (``*``, all but IAM, the same managed policies) give equal keys; the
+    # union of sets of every action AWS has is worth doing once.
+    return _union_minus(tuple(allows), tuple(denies))
+
+
+@lru_cache(maxsize=1024)
+def _union_minus(
+    allows: tuple[frozenset[str], ...], denies: tuple[frozenset[str], ...]
+) -> frozenset[str]:
+    allowed: set[str] = set()
+    taken: set[str] = set()
+    for a in allows:
+        allowed |= a
+    for d in denies:
+        taken |= d
     return frozenset(allowed - taken)
 
 
@@ -201,6 +217,24 @@ def granted_actions(policies: tuple[Policy, ...], boundary: Policy | None) -> fr
     granted = _side(policies)
     if boundary is not None:
         granted &= _side((boundary,))
+    return _interned(granted)
+
+
+# Roles of a fleet grant few distinct sets of actions (the same managed policies,
+# ``*``, the same inline template), and each set may hold every action AWS has.
+# The per-set caches below (ranked, counted, indexed) are keyed by the set: one
+# object per distinct set makes each lookup an identity check instead of a
+# comparison of thousands of strings.
+_GRANTED: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _interned(granted: frozenset[str]) -> frozenset[str]:
+    found = _GRANTED.get(granted)
+    if found is not None:
+        return found
+    if len(_GRANTED) >= 1024:
+        _GRANTED.clear()
+    _GRANTED[granted] = granted
     return granted
 
 
@@ -500,9 +534,16 @@ def _access_counts(granted: frozenset[str]) -> tuple[dict[tuple[str, str], int],
 
 
 def _access(granted: frozenset[str], used_lower: set[str]) -> tuple[AccessUse, ...]:
+    # Roles granting the same set and using the same actions (a fleet's functions
+    # written from one template) get the same table: build it once.
+    return _access_table(granted, frozenset(_used_candidates(granted, used_lower)))
+
+
+@lru_cache(maxsize=4096)
+def _access_table(granted: frozenset[str], candidates: frozenset[str]) -> tuple[AccessUse, ...]:
     counts, services = _access_counts(granted)
     used: Counter[tuple[str, str]] = Counter()
-    for a in _used_candidates(granted, used_lower):
+    for a in sorted(candidates):
         f = _facts(a)
         used[f.service, f.level or "Unknown"] += 1
     used_services = {s for s, _ in used}
@@ -551,6 +592,9 @@ class _Line:
     not_resource: bool
     condition: str | None
     key: tuple[object, ...] = field(init=False, compare=False)
+    # Read once: today's lines are kept per policy and shared by every role holding it.
+    service: str = field(init=False, compare=False)
+    _text: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         key = (
@@ -562,12 +606,8 @@ class _Line:
             self.condition,
         )
         object.__setattr__(self, "key", key)
-
-    @property
-    def service(self) -> str:
-        return self.action.split(":", 1)[0].lower() if ":" in self.action else "*"
-
-    def text(self) -> str:
+        service = self.action.split(":", 1)[0].lower() if ":" in self.action else "*"
+        object.__setattr__(self, "service", service)
         action = f"everything but {self.action}" if self.not_action else self.action
         where = ", ".join(self.resources)
         if self.not_resource:
@@ -575,7 +615,10 @@ class _Line:
         out = f"{self.effect} {action} on {where}"
         if self.condition is not None:
             out += f" if {self.condition}"
-        return out
+        object.__setattr__(self, "_text", out)
+
+    def text(self) -> str:
+        return self._text
 
 
 def _today_lines(policies: Sequence[Policy]) -> list[tuple[_Line, str]]:
@@ -615,21 +658,43 @@ def _removed_note(
     line: _Line,
     policy: str,
     granted: frozenset[str],
-    used_lower: set[str],
-    history: Mapping[str, datetime],
+    used_lower: frozenset[str],
+    history: tuple[tuple[str, datetime], ...],
 ) -> str:
     if line.effect == "Deny":
         return f"{policy}: no longer needed, the proposal allows nothing this denies"
-    pattern = tuple(line.action.split(", ") if line.not_action else [line.action])
-    count = _granted_count(pattern, line.not_action, granted)
-    named = _lower_index(_matching(pattern, line.not_action))
+    return _allow_removed_note(
+        line.action,
+        line.not_action,
+        policy,
+        granted=granted,
+        used_lower=used_lower,
+        history=history,
+    )
+
+
+@lru_cache(maxsize=65_536)
+def _allow_removed_note(
+    action: str,
+    not_action: bool,
+    policy: str,
+    *,
+    granted: frozenset[str],
+    used_lower: frozenset[str],
+    history: tuple[tuple[str, datetime], ...],
+) -> str:
+    # Keyed by everything it reads: roles sharing a managed policy and using the
+    # same actions (a fleet's template) share the note of each of its lines.
+    pattern = tuple(action.split(", ") if not_action else [action])
+    count = _granted_count(pattern, not_action, granted)
+    named = _lower_index(_matching(pattern, not_action))
     index = _lower_index(granted)
     # The used and seen actions are few: look them up rather than walk the granted ones.
     used = sorted(index[u] for u in used_lower if u in named and u in index)
     if not count:
         return f"{policy}: grants nothing the boundary and denies leave"
     if not used:
-        seen = [when for a, when in history.items() if a in named and a in index]
+        seen = [when for a, when in history if a in named and a in index]
         if seen:
             return f"{policy}: not used since {max(seen):%Y-%m-%d} ({count:,} action(s))"
         return f"{policy}: never used in the window ({count:,} action(s))"
@@ -664,6 +729,8 @@ def _diff(
 ) -> tuple[DiffLine, ...]:
     today = _today_lines(policies)
     proposed = _proposal_lines(statements)
+    used_key = frozenset(used_lower)
+    history_key = tuple(sorted(history.items()))
     today_keys = {line.key for line, _ in today}
     proposed_keys = {line.key for line, _ in proposed}
     by_service: dict[str, list[tuple[int, DiffLine]]] = defaultdict(list)
@@ -677,7 +744,7 @@ def _diff(
                 (1, DiffLine("kept", line.text(), policy, line.service))
             )
         else:
-            note = _removed_note(line, policy, granted, used_lower, history)
+            note = _removed_note(line, policy, granted, used_key, history_key)
             by_service[line.service].append(
                 (0, DiffLine("removed", line.text(), note, line.service))
             )

@@ -166,7 +166,7 @@ def history(
 ) -> dict[str, dict[str, datetime]]:
     """Per function, when each action was last used before ``before`` (lower-case action -> time)."""
     out: dict[str, dict[str, datetime]] = defaultdict(dict)
-    for call in store.calls(function_arn):
+    for call in store.calls(function_arn, last_seen_before=before):
         if call.last_seen is None or call.last_seen >= before:
             continue
         found, _ = requests(call)
@@ -373,6 +373,12 @@ def policy_step(
     by_arn = {i.arn: i for i in everyone}
 
     def step(findings: Findings) -> Findings:
+        from lambdaguard.analysis.fleet import paused_gc
+
+        with paused_gc():
+            return _step(findings)
+
+    def _step(findings: Findings) -> Findings:
         from lambdaguard.analysis.evidence import IamRequests
         from lambdaguard.analysis.trial import check, pinned_documents
 

@@ -1216,10 +1216,16 @@ class Store:
             for r in rows
         ]
 
-    def calls(self, function_arn: str | None = None) -> list[ObservedCall]:
+    def calls(
+        self, function_arn: str | None = None, *, last_seen_before: datetime | None = None
+    ) -> list[ObservedCall]:
         """The distinct AWS calls of one function, or of every function (one query).
 
         Ordered by function, service, operation, params, phase and error code.
+        ``last_seen_before``: leave out the calls last seen after that moment
+        (the history before a window, read without the window's rows); a
+        millisecond's slack is kept for the conversion from nanoseconds, so the
+        caller still compares ``last_seen`` itself.
         """
         t = calls_t.c
         stmt = (
@@ -1227,6 +1233,8 @@ class Store:
             .join(functions_t, functions_t.c.arn == t.arn, isouter=True)
             .order_by(t.arn, t.service, t.operation, t.params, t.phase, t.error_code, t.call_key)
         )
+        if last_seen_before is not None:
+            stmt = stmt.where(t.last_seen < _ns(last_seen_before) + 1_000_000)
         return [_observed(r) for r in self._rows(self._where_arn(stmt, calls_t, function_arn))]
 
     def hosts(self, function_arn: str | None = None) -> list[HostSeen]:

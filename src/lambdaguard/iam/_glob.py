@@ -83,9 +83,21 @@ class Glob:
     # True if the pattern has no wildcard: it matches exactly one string. Kept
     # rather than recomputed: the evaluator asks for every request it decides.
     concrete: bool = field(init=False, compare=False, repr=False)
+    # The literal text before the first and after the last wildcard, read once:
+    # the disjointness test of every intersection compares them.
+    head: str = field(init=False, compare=False, repr=False)
+    tail: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "concrete", int not in map(type, self.tokens))
+        concrete = int not in map(type, self.tokens)
+        object.__setattr__(self, "concrete", concrete)
+        if concrete:
+            text = "".join(self.tokens)  # type: ignore[arg-type]
+            object.__setattr__(self, "head", text)
+            object.__setattr__(self, "tail", text)
+        else:
+            object.__setattr__(self, "head", _literal_prefix(self.tokens))
+            object.__setattr__(self, "tail", _literal_suffix(self.tokens))
 
     @property
     def text(self) -> str:
@@ -107,6 +119,13 @@ class Glob:
 
 def parse_glob(text: str, *, variables: bool = False) -> Glob:
     """Read an IAM resource pattern; ``variables`` as in a Version 2012-10-17 policy."""
+    # Globs are immutable and the same patterns recur across a fleet's roles and
+    # proposals (``arn:aws:dynamodb:...:table/*``): read each text once.
+    return _parse_glob(text, variables)
+
+
+@lru_cache(maxsize=65536)
+def _parse_glob(text: str, variables: bool) -> Glob:
     if "*" not in text and "?" not in text and "${" not in text:
         # A plain ARN (most requests): every character is a literal.
         return Glob(tuple(text))
@@ -301,21 +320,17 @@ def nonempty(globs: Sequence[Glob], accept: Callable[[tuple[bool, ...]], bool]) 
 
 
 def _literal_prefix(tokens: tuple[Token, ...]) -> str:
-    out = []
-    for t in tokens:
+    for i, t in enumerate(tokens):
         if not isinstance(t, str):
-            break
-        out.append(t)
-    return "".join(out)
+            return "".join(tokens[:i])  # type: ignore[arg-type]
+    return "".join(tokens)  # type: ignore[arg-type]
 
 
 def _literal_suffix(tokens: tuple[Token, ...]) -> str:
-    out = []
-    for t in reversed(tokens):
-        if not isinstance(t, str):
-            break
-        out.append(t)
-    return "".join(reversed(out))
+    for i in range(len(tokens) - 1, -1, -1):
+        if not isinstance(tokens[i], str):
+            return "".join(tokens[i + 1 :])  # type: ignore[arg-type]
+    return "".join(tokens)  # type: ignore[arg-type]
 
 
 def covers(patterns: Sequence[Glob], pattern: Glob) -> bool:
@@ -387,10 +402,10 @@ def _instances(tokens: tuple[Token, ...]) -> tuple[str, str]:
 
 def _disjoint(a: Glob, b: Glob) -> bool:
     """A cheap, sound test: literal prefixes or suffixes that disagree mean no common string."""
-    pa, pb = _literal_prefix(a.tokens), _literal_prefix(b.tokens)
+    pa, pb = a.head, b.head
     if not (pa.startswith(pb) or pb.startswith(pa)):
         return True
-    sa, sb = _literal_suffix(a.tokens), _literal_suffix(b.tokens)
+    sa, sb = a.tail, b.tail
     return not (sa.endswith(sb) or sb.endswith(sa))
 
 
@@ -402,7 +417,19 @@ def intersect(a: Glob, b: Glob) -> tuple[Glob, ...]:
         return (a,)
     if _disjoint(a, b):
         return ()
+    # The most common case by far: one side is "literal*" (``bucket/*``,
+    # ``table/*``) and the other starts with that literal, so it lies inside:
+    # the product would give it back unchanged.
+    if _open_prefix(b) and a.head.startswith(b.head):
+        return (Glob(_normalize(a.tokens)),)
+    if _open_prefix(a) and b.head.startswith(a.head):
+        return (Glob(_normalize(b.tokens)),)
     return _intersect(a.tokens, b.tokens)
+
+
+def _open_prefix(g: Glob) -> bool:
+    """True if ``g`` is a literal followed by one ``*`` that ends it (it matches anything after)."""
+    return bool(g.tokens) and g.tokens[-1] == STAR_ALL and len(g.head) == len(g.tokens) - 1
 
 
 @lru_cache(maxsize=65536)

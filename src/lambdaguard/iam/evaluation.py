@@ -201,14 +201,48 @@ def _alternation_of(tokens: tuple[tuple[Token, ...], ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{_regex(t).pattern})" for t in tokens), re.DOTALL)
 
 
+@dataclass(frozen=True, slots=True)
+class _Matchers:
+    """What a statement matches, compiled: everything of a rule but whose statement it is."""
+
+    action_test: Callable[[str], bool]
+    exact: tuple[Glob, ...]
+    variable: tuple[Glob, ...]
+    names: tuple[str, ...]  # the policy variables the variable patterns read
+    exact_names: frozenset[str]
+    exact_prefixes: tuple[str, ...]
+    exact_re: re.Pattern[str] | None
+    variable_re: re.Pattern[str] | None
+    everything: bool
+
+
+@lru_cache(maxsize=16384)
+def _matchers(actions: tuple[str, ...], resources: tuple[str, ...], use_vars: bool) -> _Matchers:
+    # A fleet's roles repeat the same statements under other policy names (one
+    # inline template per function, the same managed policies): compile each
+    # statement's text once, whoever holds it.
+    globs = [parse_glob(r, variables=use_vars) for r in resources]
+    exact = tuple(g for g in globs if not g.variables)
+    variable = tuple(g for g in globs if g.variables)
+    return _Matchers(
+        action_test=action_matcher(actions),
+        exact=exact,
+        variable=variable,
+        names=tuple(dict.fromkeys(v for g in variable for v in g.variables)),
+        exact_names=frozenset(g.head for g in exact if g.concrete),
+        exact_prefixes=tuple(p for g in exact if (p := _literal_then_star(g)) is not None),
+        exact_re=_alternation(
+            [g for g in exact if not g.concrete and _literal_then_star(g) is None]
+        ),
+        variable_re=_alternation(variable),
+        everything=any(g.everything for g in exact),
+    )
+
+
 def _compile(policy: Policy, statement: Statement, *, boundary: bool) -> _Rule | None:
     if not statement.usable or statement.effect is None:
         return None
-    use_vars = policy.variables
-    globs = [parse_glob(r, variables=use_vars) for r in statement.resources]
-    exact = tuple(g for g in globs if not g.variables)
-    variable = tuple(g for g in globs if g.variables)
-    names = tuple(dict.fromkeys(v for g in variable for v in g.variables))
+    m = _matchers(statement.actions, statement.resources, policy.variables)
     ref = StatementRef(
         policy=policy.label,
         index=statement.index,
@@ -216,23 +250,21 @@ def _compile(policy: Policy, statement: Statement, *, boundary: bool) -> _Rule |
         effect=statement.effect,
         boundary=boundary,
         condition=statement.condition,
-        variables=names,
+        variables=m.names,
     )
     return _Rule(
         ref=ref,
         deny=statement.effect == "Deny",
         not_action=statement.not_action,
-        action_test=action_matcher(statement.actions),
+        action_test=m.action_test,
         not_resource=statement.not_resource,
-        exact=exact,
-        variable=variable,
-        exact_names=frozenset("".join(str(t) for t in g.tokens) for g in exact if g.concrete),
-        exact_prefixes=tuple(p for g in exact if (p := _literal_then_star(g)) is not None),
-        exact_re=_alternation(
-            [g for g in exact if not g.concrete and _literal_then_star(g) is None]
-        ),
-        variable_re=_alternation(variable),
-        everything=any(g.everything for g in exact),
+        exact=m.exact,
+        variable=m.variable,
+        exact_names=m.exact_names,
+        exact_prefixes=m.exact_prefixes,
+        exact_re=m.exact_re,
+        variable_re=m.variable_re,
+        everything=m.everything,
         has_condition=statement.condition is not None,
     )
 
