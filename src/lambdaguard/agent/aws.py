@@ -32,8 +32,9 @@ response facts, the size bound and whose credentials in
 :mod:`lambdaguard.agent._facts`.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: string annotations make
+# ``typing.NamedTuple`` compile each field's annotation (_Pending's fields) at import
+# (see lambdaguard.agent.recorder).
 import sys
 import time
 import weakref
