@@ -127,8 +127,25 @@ def bounded_params(reduced: Mapping[str, Any], limit: int = MAX_PARAMS_BYTES) ->
     """
     if not reduced:
         return "{}", False
+    # A warm function repeats the same few requests: the text of a flat
+    # request (every value a string, the common shape) is remembered, which
+    # turns ~4 µs of sorted JSON encoding per AWS call into a lookup.
+    items = tuple(reduced.items())
+    flat = limit == MAX_PARAMS_BYTES and all(type(value) is str for _, value in items)
+    if flat:
+        known = _texts.get(items)
+        if known is not None:
+            return known, False
     text, whole = recorded.bound_params(dict(reduced), limit)
+    if flat and whole:
+        if len(_texts) >= _TEXTS_MAX:
+            _texts.clear()
+        _texts[items] = text
     return text, not whole
+
+
+_texts: dict[tuple[tuple[str, Any], ...], str] = {}
+_TEXTS_MAX = 512
 
 
 # -- whose credentials ----------------------------------------------------------------

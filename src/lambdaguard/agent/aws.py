@@ -39,7 +39,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from types import FrameType, ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
 from lambdaguard.agent import _facts, _guard, _imports, network, recorder
@@ -60,16 +60,45 @@ def _endpoint(url: str | None) -> tuple[str, str, int]:
     return f"{parts.scheme}://{netloc}", host, port
 
 
-class _Pending(NamedTuple):
-    rec: recorder.Recording
-    service: str
-    service_id: str
-    operation: str
-    region: str
-    endpoint: str
-    params: str
-    truncated: bool
-    t0: int
+class _Pending:
+    """A call in progress: what ``_finish`` needs once botocore returns."""
+
+    # A slotted class, not a NamedTuple: collections.namedtuple compiles each
+    # class's __new__ at import (eval), and this module is on the INIT path.
+    __slots__ = (
+        "endpoint",
+        "operation",
+        "params",
+        "rec",
+        "region",
+        "service",
+        "service_id",
+        "t0",
+        "truncated",
+    )
+
+    def __init__(
+        self,
+        *,
+        rec: recorder.Recording,
+        service: str,
+        service_id: str,
+        operation: str,
+        region: str,
+        endpoint: str,
+        params: str,
+        truncated: bool,
+        t0: int,
+    ) -> None:
+        self.rec = rec
+        self.service = service
+        self.service_id = service_id
+        self.operation = operation
+        self.region = region
+        self.endpoint = endpoint
+        self.params = params
+        self.truncated = truncated
+        self.t0 = t0
 
 
 _settings = {"depth": 1, "full": False}

@@ -482,7 +482,12 @@ def log_line(record: Record) -> str:
             for conn in record.connections
         ],
     }
-    return json.dumps(line, separators=(",", ":"))
+    return _LOG_JSON.encode(line)
+
+
+# One encoder for every line: ``json.dumps`` with non-default separators builds
+# a new JSONEncoder per call (the same text either way).
+_LOG_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def write_log(record: Record) -> None:
