@@ -222,7 +222,7 @@ class Ingestor:
             raise
         del body
         if signal == "traces":
-            facts = extract(decoded.message, now_ns=now)
+            facts = extract(decoded.message, now_ns=now, payload=decoded.payload)
             capped = self.caps.apply(facts.spans)
             if capped.over:
                 self.count(over_cap=capped.over)
