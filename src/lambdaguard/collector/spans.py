@@ -547,8 +547,13 @@ def _children(buf: bytes, pos: int, end: int, want: int) -> list[tuple[int, int]
         if wire_type == 2:
             n = buf[pos]
             pos += 1
-            if n >= 0x80:
-                n, pos = _varint(buf, pos - 1)
+            if n >= 0x80:  # a span is usually 128 bytes to 16 KiB: two bytes of length
+                second = buf[pos]
+                if second < 0x80:
+                    n = (n & 0x7F) | second << 7
+                    pos += 1
+                else:
+                    n, pos = _varint(buf, pos - 1)
             if tag == want:
                 out.append((pos, pos + n))
             pos += n

@@ -844,7 +844,7 @@ class Store:
                 "ON CONFLICT (key) DO NOTHING RETURNING key",
                 tuple(params),
             )
-            fresh.update(bytes(key) for key in result.scalars().all())
+            fresh.update(map(bytes, result.scalars().all()))
         return fresh
 
     # -- forward backlog -----------------------------------------------------------
@@ -970,7 +970,8 @@ class Store:
                     "last_invoked": 0,
                 }
             else:
-                row["first_seen"] = min(row["first_seen"], t)
+                if t < row["first_seen"]:  # noqa: PLR1730 - cheaper than min() per span
+                    row["first_seen"] = t
                 if t >= row["last_seen"]:
                     row["last_seen"] = t
                     row["layer_version"] = fn.layer_version or row["layer_version"]
@@ -1008,8 +1009,10 @@ class Store:
                     }
                 else:
                     crow["count"] += c.count
-                    crow["first_seen"] = min(crow["first_seen"], t)
-                    crow["last_seen"] = max(crow["last_seen"], t)
+                    if t < crow["first_seen"]:
+                        crow["first_seen"] = t
+                    elif t > crow["last_seen"]:
+                        crow["last_seen"] = t
             if f.invocation is not None:
                 inv = f.invocation
                 row["last_invoked"] = max(row["last_invoked"], t)
