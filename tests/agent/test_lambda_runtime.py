@@ -145,6 +145,7 @@ def test_wrapped_function_exports_after_each_response(  # noqa: PLR0917 - fixtur
     # (semconv: the X-Ray context is the parent only with the xray-lambda propagator).
     assert invocations[0].parent_span_id == b""
     assert len(invocations[0].links) == 1
+
     # The agent's log lines come through the function's stdout pipe, which may
     # be read after the invoke returned: wait for both, then check them.
     def agent_lines(lines: list[str]) -> list[dict[str, Any]]:

@@ -534,9 +534,7 @@ class ExecutionEnvironment:
         assert self._last_init is not None  # set by every _init
         return self._last_init
 
-    def wait_for_logs(
-        self, done: Callable[[list[str]], bool], timeout: float = 10.0
-    ) -> list[str]:
+    def wait_for_logs(self, done: Callable[[list[str]], bool], timeout: float = 10.0) -> list[str]:
         """Wait until `done(lines)` holds for the lines so far (or `timeout` passes); return them.
 
         Function output comes through a pipe read by a thread, so a line written
