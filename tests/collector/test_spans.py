@@ -319,6 +319,12 @@ def _odd_order_request() -> Any:
         lambda: _otel_request({semconv.CLOUD_RESOURCE_ID: ARN}),
         lambda: _otel_request({semconv.SERVICE_NAME: "x"}, on_span={semconv.FAAS_ID: ARN}),
         _odd_order_request,
+        lambda: trace_request(
+            trace_id=TRACE_ID,
+            # More distinct calls than a request's memo holds, and calls too long for it.
+            calls=[Call(params=f'{{"Bucket":"b{i}"}}') for i in range(300)]
+            + [Call(params='{"Bucket":"' + "x" * 5000 + '"}')] * 3,
+        ),
     ],
 )
 def test_spans_with_equal_attribute_bytes_are_read_once_with_the_same_facts(build: Any) -> None:

@@ -573,10 +573,15 @@ def _children(buf: bytes, pos: int, end: int, want: int) -> list[tuple[int, int]
 
 
 _ATTRIBUTES_TAG: Final = 9 << 3 | 2  # Span.attributes
+# Distinct attribute sets remembered per request, and the longest one remembered: the
+# agent sends a few short ones; a request of large or all-different spans (each read on
+# its own past these) holds at most 256 x 4 KiB more than before.
+_MAX_SHAPES: Final = 256
+_MAX_SHAPE_BYTES: Final = 4096
 
 
-def _attribute_bytes(buf: bytes, pos: int, end: int) -> bytes:
-    """A span's bytes from its first attribute on (b"" when it has none).
+def _attribute_start(buf: bytes, pos: int, end: int) -> int:
+    """Where a span's bytes from its first attribute on start (``end`` when it has none).
 
     Every attribute of the span is in it, so two spans with equal such bytes
     have equal attributes; the span's own ids and times come before the
@@ -605,7 +610,7 @@ def _attribute_bytes(buf: bytes, pos: int, end: int) -> bytes:
         if pos + 9 <= end and buf[pos] == 0x41:
             pos += 9
         if pos < end and buf[pos] == _ATTRIBUTES_TAG:
-            return buf[pos:end]
+            return pos
     while pos < end:
         start = pos
         tag = buf[pos]
@@ -615,7 +620,7 @@ def _attribute_bytes(buf: bytes, pos: int, end: int) -> bytes:
         wire_type = tag & 7
         if wire_type == 2:
             if tag == _ATTRIBUTES_TAG:
-                return buf[start:end]
+                return start
             n = buf[pos]
             pos += 1
             if n >= 0x80:
@@ -633,23 +638,25 @@ def _attribute_bytes(buf: bytes, pos: int, end: int) -> bytes:
             raise ValueError(f"wire type {wire_type}")
     if pos != end:
         raise ValueError("truncated")
-    return b""
+    return end
 
 
-def _attribute_keys(payload: bytes, spans: int) -> list[bytes] | None:
-    """Per span, in order, bytes that hold all its attributes (see _attribute_bytes): equal
-    bytes parse to equal attributes, so a request's repeated spans are read once. None
-    when the payload does not hold exactly ``spans`` spans as walked (then every span
-    is read on its own)."""
-    keys: list[bytes] = []
+def _attribute_keys(payload: bytes, spans: int) -> list[int] | None:
+    """Per span, in order, where the bytes that hold all its attributes start and end
+    (two offsets; see _attribute_start): equal bytes parse to equal attributes, so a
+    request's repeated spans are read once. Offsets, not copies, so the request's
+    bytes are not held twice. None when the payload does not hold exactly ``spans`` spans
+    as walked (then every span is read on its own)."""
+    keys: list[int] = []
     try:
         for rs in _children(payload, 0, len(payload), 0x0A):  # resource_spans
             for ss in _children(payload, rs[0], rs[1], 0x12):  # scope_spans
-                for sp in _children(payload, ss[0], ss[1], 0x12):  # spans
-                    keys.append(_attribute_bytes(payload, sp[0], sp[1]))
+                for start, end in _children(payload, ss[0], ss[1], 0x12):  # spans
+                    keys.append(_attribute_start(payload, start, end))
+                    keys.append(end)
     except (IndexError, ValueError):
         return None
-    return keys if len(keys) == spans else None
+    return keys if len(keys) == 2 * spans else None
 
 
 @dataclass(slots=True)
@@ -746,7 +753,9 @@ def extract(request: Any, *, now_ns: int, payload: bytes | None = None) -> Trace
     deferred: list[tuple[bytes, bytes, Any, dict[str, Any]]] = []
     total = rejected = unnamed = shapeless = 0
     count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-    keys = _attribute_keys(request.SerializeToString() if payload is None else payload, count)
+    if payload is None:
+        payload = request.SerializeToString()
+    keys = _attribute_keys(payload, count)
     shapes: dict[bytes, _Shape] = {}
     for rs in request.resource_spans:
         resource = _attrs(rs.resource.attributes)
@@ -761,11 +770,16 @@ def extract(request: Any, *, now_ns: int, payload: bytes | None = None) -> Trace
                 if len(trace_id) != 16 or len(span_id) != 8:
                     rejected += 1
                     continue
-                akey = keys[total - 1] if keys is not None else None
+                akey = None
+                if keys is not None:
+                    start = keys[2 * total - 2]
+                    end = keys[2 * total - 1]
+                    if end - start <= _MAX_SHAPE_BYTES:
+                        akey = payload[start:end]
                 shape = shapes.get(akey) if akey is not None else None
                 if shape is None:
                     shape = _shape(_attrs(span.attributes))
-                    if akey is not None:
+                    if akey is not None and len(shapes) < _MAX_SHAPES:
                         shapes[akey] = shape
                 attrs = shape.attrs
                 own_arn = shape.own_arn
