@@ -122,3 +122,36 @@ def test_two_collectors_on_one_store_lose_no_update(serve: Any, store_url: str) 
     assert (day.count, day.cold_starts) == (3 * requests, requests)
     assert store.stats().span_keys == 9 * requests
     store.close()
+
+
+def test_a_request_that_stopped_waiting_does_not_stop_the_writer() -> None:
+    """A request whose wait timed out (its future cancelled) is skipped; later ones still commit."""
+    from lambdaguard.collector.commit import GroupCommitter
+    from lambdaguard.collector.store import IngestResult
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    class SlowStore:
+        def ingest_many(self, requests: Any) -> list[IngestResult]:
+            entered.set()
+            release.wait(10)
+            return [IngestResult(len(r), 0) for r in requests]
+
+        def ping(self) -> bool:
+            return True
+
+    committer = GroupCommitter(SlowStore())  # type: ignore[arg-type]
+    try:
+        first = committer.submit(["a"])  # type: ignore[list-item]
+        assert entered.wait(5)  # the writer holds it, in the slow transaction
+        gave_up = committer.submit(["b"])  # type: ignore[list-item]
+        assert gave_up.cancel()  # what the HTTP receiver's timeout does to a waiting request
+        assert not first.cancel()  # one in a transaction can no longer be cancelled
+        release.set()
+        assert first.result(5) == IngestResult(1, 0)
+        later = committer.submit(["c"])  # type: ignore[list-item]
+        assert later.result(5) == IngestResult(1, 0)
+    finally:
+        release.set()
+        committer.close()

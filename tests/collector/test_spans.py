@@ -261,3 +261,78 @@ def test_caps_per_function_for_calls_and_hosts() -> None:
     assert result.over == 6 + 1
     assert "max_calls_per_request=4" in result.reason
     assert "max_hosts_per_request=3" in result.reason
+
+
+def _odd_order_request() -> Any:
+    """Spans whose fields come in an unusual order: attributes split around an event, an
+    init span, and equal attributes under different names, statuses and resources."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    request = trace_request(
+        trace_id=TRACE_ID,
+        invocations=3,
+        calls=[Call(), Call(), Call("dynamodb", "PutItem", '{"TableName":"t"}', count=2)],
+        hosts=[("api.example.com", 443, True)],
+    )
+    ss = request.resource_spans[0].scope_spans[0]
+    init = ss.spans.add(trace_id=TRACE_ID, span_id=b"\x70" * 8, name=semconv.INIT_SPAN_NAME)
+    init.attributes.append(kv(semconv.INVOCATION_OUTCOME, semconv.OUTCOME_ERROR))
+    under_init = ss.spans.add(trace_id=TRACE_ID, span_id=b"\x71" * 8, parent_span_id=init.span_id)
+    under_init.attributes.extend(
+        [kv(semconv.AWS_SERVICE, "s3"), kv(semconv.AWS_OPERATION, "GetObject")]
+    )
+    under_init.attributes.extend(
+        [kv(semconv.AWS_PARAMS, '{"Bucket":"orders"}'), kv(semconv.AWS_COUNT, 1)]
+    )
+    # Attribute entries on both sides of an event: written by hand on the wire.
+    head = Span(trace_id=TRACE_ID, span_id=b"\x72" * 8, name="s3.GetObject")
+    head.attributes.extend([kv(semconv.AWS_SERVICE, "s3"), kv(semconv.AWS_OPERATION, "GetObject")])
+    event = Span()
+    event.events.add(name="other")
+    tail = Span()
+    tail.attributes.extend([kv(semconv.AWS_PARAMS, '{"Bucket":"other"}'), kv(semconv.AWS_COUNT, 3)])
+    split = Span.FromString(
+        head.SerializeToString() + event.SerializeToString() + tail.SerializeToString()
+    )
+    ss.spans.append(split)
+    # The same attributes as the first call span, in another resource with another region.
+    other = request.resource_spans.add()
+    other.CopyFrom(request.resource_spans[0])
+    del other.resource.attributes[:]
+    other.resource.attributes.append(
+        kv(semconv.CLOUD_RESOURCE_ID, ARN.replace("eu-west-1", "us-east-1"))
+    )
+    for i, span in enumerate(other.scope_spans[0].spans):
+        span.span_id = bytes([0x80 + i]) * 8
+    return request
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: trace_request(
+            trace_id=TRACE_ID,
+            invocations=5,
+            calls=[Call(), Call("dynamodb", "PutItem", '{"TableName":"t"}'), Call()],
+            hosts=[("api.example.com", 443, True)],
+        ),
+        lambda: _otel_request({semconv.CLOUD_RESOURCE_ID: ARN}),
+        lambda: _otel_request({semconv.SERVICE_NAME: "x"}, on_span={semconv.FAAS_ID: ARN}),
+        _odd_order_request,
+        lambda: trace_request(
+            trace_id=TRACE_ID,
+            # More distinct calls than a request's memo holds, and calls too long for it.
+            calls=[Call(params=f'{{"Bucket":"b{i}"}}') for i in range(300)]
+            + [Call(params='{"Bucket":"' + "x" * 5000 + '"}')] * 3,
+        ),
+    ],
+)
+def test_spans_with_equal_attribute_bytes_are_read_once_with_the_same_facts(build: Any) -> None:
+    """Reading a request's repeated spans once gives exactly the facts of reading every span."""
+    request = build()
+    shared = extract(request, now_ns=7, payload=request.SerializeToString())
+    # A payload that does not match the request: every span is read on its own.
+    each = extract(request, now_ns=7, payload=b"")
+    assert shared == each
+    assert shared == extract(request, now_ns=7)
+    assert shared.spans

@@ -150,3 +150,51 @@ def test_unknown_store_urls_are_store_errors() -> None:
         open_store("mysql://localhost/x")
     with pytest.raises(StoreError):
         open_store("::not a url::")
+
+
+def test_sqlite_upserts_in_driver_sql_write_what_sqlalchemy_writes(tmp_path: object) -> None:
+    """The upserts SQLite runs as pre-compiled driver SQL leave every table as SQLAlchemy's do."""
+    from lambdaguard import semconv
+    from lambdaguard.collector.store import _TABLES
+
+    fast = open_store(f"sqlite:///{tmp_path}/fast.db")
+    slow = open_store(f"sqlite:///{tmp_path}/slow.db")
+    assert fast._driver  # the path under test is in use
+    slow._driver = {}
+    groups = [
+        [
+            _facts(
+                bytes([n + 1]) * 16,
+                start_ns=START_NS + n * 86_400 * 10**9,
+                invocations=2 + n,
+                calls=[Call(), Call("dynamodb", "Query", '{"TableName":"t"}', count=n + 1)],
+                hosts=[("api.example.com", 443, True)],
+                layer_version=f"0.{n}.0",
+                invocation_attrs=[
+                    (semconv.TRIGGER_KIND, "sqs"),
+                    (semconv.INVOCATION_DURATION_MS, 12.5),
+                    (semconv.INVOCATION_OUTCOME, (semconv.OUTCOME_ERROR, "timeout", "ok")[n % 3]),
+                ],
+            )
+            for n in range(3)
+        ],
+        [_facts(b"\x01" * 16), _facts(b"\x09" * 16, calls=[Call(count=7)])],
+        # An empty layer version or runtime never replaces a known one.
+        [
+            _facts(
+                b"\x0a" * 16,
+                start_ns=START_NS + 9 * 86_400 * 10**9,
+                layer_version="",
+                resource_attrs=[(semconv.FUNCTION_RUNTIME, "python3.12")],
+            ),
+            _facts(b"\x0b" * 16, start_ns=START_NS + 10 * 86_400 * 10**9, layer_version=""),
+        ],
+    ]
+    for group in groups:
+        assert fast.ingest_many(group) == slow.ingest_many(group)
+    for table in _TABLES:
+        query = sa.select(table).order_by(*table.primary_key.columns)
+        with fast._engine.connect() as a, slow._engine.connect() as b:
+            assert list(a.execute(query)) == list(b.execute(query)), table.name
+    fast.close()
+    slow.close()

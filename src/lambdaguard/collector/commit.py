@@ -99,13 +99,20 @@ class GroupCommitter:
                 group.append(item)
             pending: list[_Pending] = []
             for item in group:
+                # A request whose wait timed out has had its future cancelled; from
+                # RUNNING on it can no longer be, so setting its result cannot fail
+                # (which used to end this thread, and every commit after it).
                 if isinstance(item, _Pending):
-                    pending.append(item)
+                    if item.future.set_running_or_notify_cancel():
+                        pending.append(item)
+                    elif self._metrics is not None:
+                        self._metrics.commit_queue.dec()
                 elif isinstance(item, _Call):
                     if pending:
                         self._commit(pending)
                         pending = []
-                    self._run_call(item)
+                    if item.future.set_running_or_notify_cancel():
+                        self._run_call(item)
             if pending:
                 self._commit(pending)
             if stop:

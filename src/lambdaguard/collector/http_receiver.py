@@ -431,6 +431,15 @@ class _OtlpApp:
         self.ingestor = receiver.ingestor
         self.config = receiver.config
         self._retry = ((b"retry-after", str(receiver.config.retry_after_s).encode()),)
+        self._answered: dict[tuple[str, int], Any] = {}  # (signal, status) -> counter
+
+    def _count(self, signal: str, status: int) -> None:
+        counter = self._answered.get((signal, status))
+        if counter is None:
+            counter = self._answered[signal, status] = self.r.metrics.requests.labels(
+                "http", signal, str(status)
+            )
+        counter.inc()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -511,7 +520,7 @@ class _OtlpApp:
         if body is None:
             return  # the client went away; nothing to answer
         status, payload, extra = await self._ingest(signal, encoding, body, headers)
-        metrics.requests.labels("http", signal, str(status)).inc()
+        self._count(signal, status)
         ctype_out = CONTENT_TYPE_JSON if encoding == "json" else CONTENT_TYPE_PROTOBUF
         await _send(send, status, payload, ctype_out, extra)
 
@@ -615,10 +624,8 @@ class _OtlpApp:
             ingestor.release()
         del body
         try:
-            result = await asyncio.wait_for(
-                asyncio.wrap_future(ingestor.commit(prepared), loop=self.r.loop),
-                timeout=max(self.config.request_timeout_s, 30.0),
-            )
+            async with asyncio.timeout(max(self.config.request_timeout_s, 30.0)):
+                result = await asyncio.wrap_future(ingestor.commit(prepared), loop=self.r.loop)
         except StoreRejected as exc:
             ingestor.count(bad_requests=1)
             log.warning("store_refused_request", error=str(exc))

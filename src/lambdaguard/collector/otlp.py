@@ -463,6 +463,8 @@ def _check_parsed(signal: Signal, message: Any, limits: DecodeLimits) -> None:
         add(_ATTRS, n)
 
     if signal == "traces":
+        max_attributes = limits.max_attributes
+        max_total = scanner.caps[_ATTRS]
         add(_RES, len(message.resource_spans))
         for rs in message.resource_spans:
             attrs(len(rs.resource.attributes), "resource")
@@ -470,7 +472,13 @@ def _check_parsed(signal: Signal, message: Any, limits: DecodeLimits) -> None:
                 attrs(len(ss.scope.attributes), "scope")
                 add(_ITEMS, len(ss.spans))
                 for span in ss.spans:
-                    attrs(len(span.attributes), "span")
+                    # attrs() inlined: this loop runs for every span of every request.
+                    n = len(span.attributes)
+                    if n > max_attributes:
+                        attrs(n, "span")
+                    counts[_ATTRS] += n
+                    if counts[_ATTRS] > max_total:
+                        raise scanner.over(_ATTRS)
                     if span.events or span.links:
                         add(_EVENTS, len(span.events) + len(span.links))
                         for event in span.events:

@@ -124,6 +124,11 @@ class Ingestor:
             max_functions=config.max_functions,
             known_functions=store.function_arns(),
         )
+        # The span outcome counters every request adds to, looked up once.
+        self._span_counters = tuple(
+            self.metrics.spans.labels(outcome)
+            for outcome in ("received", "stored", "duplicate", "rejected")
+        )
         self._slots = threading.BoundedSemaphore(config.max_inflight)
         self._tokens = tuple(t.encode("utf-8") for t in config.tokens)
         self._lock = threading.Lock()
@@ -222,7 +227,7 @@ class Ingestor:
             raise
         del body
         if signal == "traces":
-            facts = extract(decoded.message, now_ns=now)
+            facts = extract(decoded.message, now_ns=now, payload=decoded.payload)
             capped = self.caps.apply(facts.spans)
             if capped.over:
                 self.count(over_cap=capped.over)
@@ -288,11 +293,15 @@ class Ingestor:
                 spans_duplicate=result.duplicate_spans,
                 spans_rejected=prepared.rejected,
             )
-            m = self.metrics.spans
-            m.labels("received").inc(prepared.received)
-            m.labels("stored").inc(result.new_spans)
-            m.labels("duplicate").inc(result.duplicate_spans)
-            m.labels("rejected").inc(prepared.rejected)
+            counts = (
+                prepared.received,
+                result.new_spans,
+                result.duplicate_spans,
+                prepared.rejected,
+            )
+            for counter, n in zip(self._span_counters, counts, strict=True):
+                if n:
+                    counter.inc(n)
         other = prepared.rejected - prepared.over_cap
         if other:
             self.metrics.rejected.labels(prepared.signal, _reason_label(prepared.reason)).inc(other)

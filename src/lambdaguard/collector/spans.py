@@ -522,8 +522,225 @@ def _hosts(span: Any, default_ns: int) -> Iterator[tuple[HostFact, int]]:
         yield fact, event.time_unix_nano or default_ns
 
 
-def extract(request: Any, *, now_ns: int) -> TraceFacts:
-    """Reduce an ExportTraceServiceRequest to the facts lambdaguard stores."""
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _children(buf: bytes, pos: int, end: int, want: int) -> list[tuple[int, int]]:
+    """(start, end) of each length-delimited field with tag byte ``want`` in buf[pos:end]."""
+    out = []
+    while pos < end:
+        tag = buf[pos]
+        pos += 1
+        if tag >= 0x80:
+            tag, pos = _varint(buf, pos - 1)
+        wire_type = tag & 7
+        if wire_type == 2:
+            n = buf[pos]
+            pos += 1
+            if n >= 0x80:  # a span is usually 128 bytes to 16 KiB: two bytes of length
+                second = buf[pos]
+                if second < 0x80:
+                    n = (n & 0x7F) | second << 7
+                    pos += 1
+                else:
+                    n, pos = _varint(buf, pos - 1)
+            if tag == want:
+                out.append((pos, pos + n))
+            pos += n
+        elif wire_type == 0:
+            while buf[pos] >= 0x80:
+                pos += 1
+            pos += 1
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise ValueError(f"wire type {wire_type}")
+    if pos != end:
+        raise ValueError("truncated")
+    return out
+
+
+_ATTRIBUTES_TAG: Final = 9 << 3 | 2  # Span.attributes
+# Distinct attribute sets remembered per request, and the longest one remembered: the
+# agent sends a few short ones; a request of large or all-different spans (each read on
+# its own past these) holds at most 256 x 4 KiB more than before.
+_MAX_SHAPES: Final = 256
+_MAX_SHAPE_BYTES: Final = 4096
+
+
+def _attribute_start(buf: bytes, pos: int, end: int) -> int:
+    """Where a span's bytes from its first attribute on start (``end`` when it has none).
+
+    Every attribute of the span is in it, so two spans with equal such bytes
+    have equal attributes; the span's own ids and times come before the
+    attributes in every encoder's field order, so the agent's repeated calls
+    give equal bytes (a span whose fields come in another order only misses
+    the sharing).
+    """
+    # The usual head, straight through: trace_id (16 bytes), span_id (8),
+    # parent_span_id (8), a short name, kind, start and end times.
+    if (
+        pos + 28 <= end
+        and buf[pos] == 0x0A
+        and buf[pos + 1] == 16
+        and buf[pos + 18] == 0x12
+        and buf[pos + 19] == 8
+    ):
+        pos += 28
+        if pos + 10 <= end and buf[pos] == 0x22 and buf[pos + 1] == 8:
+            pos += 10
+        if pos + 2 <= end and buf[pos] == 0x2A and buf[pos + 1] < 0x80:
+            pos += 2 + buf[pos + 1]
+        if pos + 2 <= end and buf[pos] == 0x30 and buf[pos + 1] < 0x80:
+            pos += 2
+        if pos + 9 <= end and buf[pos] == 0x39:
+            pos += 9
+        if pos + 9 <= end and buf[pos] == 0x41:
+            pos += 9
+        if pos < end and buf[pos] == _ATTRIBUTES_TAG:
+            return pos
+    while pos < end:
+        start = pos
+        tag = buf[pos]
+        pos += 1
+        if tag >= 0x80:
+            tag, pos = _varint(buf, start)
+        wire_type = tag & 7
+        if wire_type == 2:
+            if tag == _ATTRIBUTES_TAG:
+                return start
+            n = buf[pos]
+            pos += 1
+            if n >= 0x80:
+                n, pos = _varint(buf, pos - 1)
+            pos += n
+        elif wire_type == 0:
+            while buf[pos] >= 0x80:
+                pos += 1
+            pos += 1
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise ValueError(f"wire type {wire_type}")
+    if pos != end:
+        raise ValueError("truncated")
+    return end
+
+
+def _attribute_keys(payload: bytes, spans: int) -> list[int] | None:
+    """Per span, in order, where the bytes that hold all its attributes start and end
+    (two offsets; see _attribute_start): equal bytes parse to equal attributes, so a
+    request's repeated spans are read once. Offsets, not copies, so the request's
+    bytes are not held twice. None when the payload does not hold exactly ``spans`` spans
+    as walked (then every span is read on its own)."""
+    keys: list[int] = []
+    try:
+        for rs in _children(payload, 0, len(payload), 0x0A):  # resource_spans
+            for ss in _children(payload, rs[0], rs[1], 0x12):  # scope_spans
+                for start, end in _children(payload, ss[0], ss[1], 0x12):  # spans
+                    keys.append(_attribute_start(payload, start, end))
+                    keys.append(end)
+    except (IndexError, ValueError):
+        return None
+    return keys if len(keys) == 2 * spans else None
+
+
+@dataclass(slots=True)
+class _Shape:
+    """What a span's attributes say, read once per distinct attribute bytes in a request."""
+
+    attrs: dict[str, Any]
+    own_arn: Any
+    names_function: bool
+    phase: str
+    service: str
+    operation: str
+    invocation: bool
+    rpc_aws: bool
+    calls: dict[str, CallFact | None]  # by the function's region (the call's default region)
+
+
+def _shape(attrs: dict[str, Any]) -> _Shape:
+    return _Shape(
+        attrs=attrs,
+        own_arn=attrs.get(semconv.FUNCTION_ARN),
+        names_function=semconv.CLOUD_RESOURCE_ID in attrs or semconv.FAAS_ID in attrs,
+        phase=_text(attrs, semconv.PHASE),
+        service=_text(attrs, semconv.AWS_SERVICE),
+        operation=_text(attrs, semconv.AWS_OPERATION),
+        invocation=semconv.FAAS_INVOCATION_ID in attrs or semconv.INVOCATION_OUTCOME in attrs,
+        rpc_aws=attrs.get(semconv.RPC_SYSTEM) == semconv.RPC_SYSTEM_AWS,
+        calls={},
+    )
+
+
+def _agent_call(
+    shape: _Shape,
+    attrs: dict[str, Any],
+    function: FunctionFact,
+    calls: dict[tuple[Any, ...], CallFact],
+) -> CallFact:
+    """The call an agent span records; equal calls of a request share one CallFact."""
+    raw = (
+        shape.service,
+        shape.operation,
+        _text(attrs, semconv.AWS_REGION) or function.region,
+        attrs.get(semconv.AWS_PARAMS),
+        shape.phase or semconv.PHASE_INVOKE,
+        _text(attrs, semconv.AWS_ERROR_CODE),
+        attrs.get(semconv.AWS_RESPONSE),
+        attrs.get(semconv.AWS_KMS_KEY_ID),
+        attrs.get(semconv.AWS_VERSION_ID),
+        _bool(attrs, semconv.AWS_PRESIGN),
+        max(1, _int(attrs, semconv.AWS_COUNT, 1)),
+        _bool(attrs, semconv.AWS_PARAMS_TRUNCATED),
+        _text(attrs, semconv.AWS_CREDENTIALS),
+        _text(attrs, semconv.AWS_CREDENTIALS_ROLE),
+        _text(attrs, semconv.AWS_VIA) or semconv.VIA_SDK,
+    )
+    call = calls.get(raw)
+    if call is None:
+        params, complete = _params(raw[3], raw[11])
+        call = calls[raw] = CallFact(
+            service=raw[0],
+            operation=raw[1],
+            region=raw[2],
+            params=params,
+            phase=raw[4],
+            error_code=raw[5],
+            response=_response(attrs),
+            presign=raw[9],
+            count=raw[10],
+            params_complete=complete,
+            credentials=raw[12],
+            role_arn=raw[13],
+            via=raw[14],
+        )
+    return call
+
+
+def extract(request: Any, *, now_ns: int, payload: bytes | None = None) -> TraceFacts:
+    """Reduce an ExportTraceServiceRequest to the facts lambdaguard stores.
+
+    ``payload`` is the request's protobuf encoding when the caller has it (the
+    decoded body); without it the request is serialized once here. Spans with
+    the same attribute bytes (the agent's repeated calls) are read once per
+    request: reading attributes through protobuf objects is most of the cost.
+    """
     found: dict[bytes, SpanFacts] = {}
     pending_phase: dict[bytes, bytes] = {}  # call span key -> parent span id
     init_span_ids: set[bytes] = set()
@@ -535,6 +752,11 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
     trace_functions: dict[bytes, FunctionFact] = {}
     deferred: list[tuple[bytes, bytes, Any, dict[str, Any]]] = []
     total = rejected = unnamed = shapeless = 0
+    count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    if payload is None:
+        payload = request.SerializeToString()
+    keys = _attribute_keys(payload, count)
+    shapes: dict[bytes, _Shape] = {}
     for rs in request.resource_spans:
         resource = _attrs(rs.resource.attributes)
         # The resource names the function once for all its spans; a span's own
@@ -548,78 +770,53 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
                 if len(trace_id) != 16 or len(span_id) != 8:
                     rejected += 1
                     continue
-                attrs = _attrs(span.attributes)
-                own_arn = attrs.get(semconv.FUNCTION_ARN)
+                akey = None
+                if keys is not None:
+                    start = keys[2 * total - 2]
+                    end = keys[2 * total - 1]
+                    if end - start <= _MAX_SHAPE_BYTES:
+                        akey = payload[start:end]
+                shape = shapes.get(akey) if akey is not None else None
+                if shape is None:
+                    shape = _shape(_attrs(span.attributes))
+                    if akey is not None and len(shapes) < _MAX_SHAPES:
+                        shapes[akey] = shape
+                attrs = shape.attrs
+                own_arn = shape.own_arn
                 function = (
                     _function_from(str(own_arn)[:MAX_TEXT], resource)
                     if own_arn
                     else resource_function
                 )
-                if function is None and (
-                    semconv.CLOUD_RESOURCE_ID in attrs or semconv.FAAS_ID in attrs
-                ):
+                if function is None and shape.names_function:
                     function = _named_function(attrs, resource)
                 if function is not None and function is not resource_function:
                     trace_functions.setdefault(trace_id, function)
                 if function is None:
                     function = _unloaded_function(span, attrs, resource)
                 if function is None:
-                    if attrs.get(semconv.RPC_SYSTEM) == semconv.RPC_SYSTEM_AWS:
+                    if shape.rpc_aws:
                         deferred.append((trace_id, span_id, span, attrs))
                     else:
                         unnamed += 1
                     continue
                 time_ns = span.start_time_unix_nano or now_ns
-                phase = _text(attrs, semconv.PHASE)
-                is_init = span.name == semconv.INIT_SPAN_NAME or phase == semconv.PHASE_INIT
+                phase = shape.phase
+                is_init = phase == semconv.PHASE_INIT or span.name == semconv.INIT_SPAN_NAME
                 key = trace_id + span_id
                 if is_init:
                     init_span_ids.add(span_id)
                 call = invocation = None
-                service = _text(attrs, semconv.AWS_SERVICE)
-                operation = _text(attrs, semconv.AWS_OPERATION)
                 init_error = ""
-                if service and operation:
+                if shape.service and shape.operation:
                     if not phase:
                         pending_phase[key] = span.parent_span_id
-                    raw = (
-                        service,
-                        operation,
-                        _text(attrs, semconv.AWS_REGION) or function.region,
-                        attrs.get(semconv.AWS_PARAMS),
-                        phase or semconv.PHASE_INVOKE,
-                        _text(attrs, semconv.AWS_ERROR_CODE),
-                        attrs.get(semconv.AWS_RESPONSE),
-                        attrs.get(semconv.AWS_KMS_KEY_ID),
-                        attrs.get(semconv.AWS_VERSION_ID),
-                        _bool(attrs, semconv.AWS_PRESIGN),
-                        max(1, _int(attrs, semconv.AWS_COUNT, 1)),
-                        _bool(attrs, semconv.AWS_PARAMS_TRUNCATED),
-                        _text(attrs, semconv.AWS_CREDENTIALS),
-                        _text(attrs, semconv.AWS_CREDENTIALS_ROLE),
-                        _text(attrs, semconv.AWS_VIA) or semconv.VIA_SDK,
-                    )
-                    call = calls.get(raw)
+                    call = shape.calls.get(function.region)
                     if call is None:
-                        params, complete = _params(raw[3], raw[11])
-                        call = calls[raw] = CallFact(
-                            service=raw[0],
-                            operation=raw[1],
-                            region=raw[2],
-                            params=params,
-                            phase=raw[4],
-                            error_code=raw[5],
-                            response=_response(attrs),
-                            presign=raw[9],
-                            count=raw[10],
-                            params_complete=complete,
-                            credentials=raw[12],
-                            role_arn=raw[13],
-                            via=raw[14],
+                        call = shape.calls[function.region] = _agent_call(
+                            shape, attrs, function, calls
                         )
-                elif not is_init and (
-                    semconv.FAAS_INVOCATION_ID in attrs or semconv.INVOCATION_OUTCOME in attrs
-                ):
+                elif not is_init and shape.invocation:
                     outcome = _text(attrs, semconv.INVOCATION_OUTCOME) or semconv.OUTCOME_SUCCESS
                     duration = _float(attrs, semconv.INVOCATION_DURATION_MS)
                     inv_fields = (
@@ -636,7 +833,7 @@ def extract(request: Any, *, now_ns: int) -> TraceFacts:
                     invocation = invocations.get(inv_fields)
                     if invocation is None:
                         invocation = invocations[inv_fields] = InvocationFact(*inv_fields)
-                elif attrs.get(semconv.RPC_SYSTEM) == semconv.RPC_SYSTEM_AWS:
+                elif shape.rpc_aws:
                     call = _otel_call(attrs, span, function)
                 elif is_init and (
                     _text(attrs, semconv.INVOCATION_OUTCOME) == semconv.OUTCOME_ERROR

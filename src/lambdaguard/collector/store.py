@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -548,6 +549,46 @@ def _is_retryable(exc: DBAPIError) -> bool:
     return "database is locked" in text or "deadlock" in text
 
 
+@dataclass(frozen=True, slots=True)
+class _DriverUpsert:
+    """An upsert compiled once to the driver's SQL, executed with plain parameter tuples.
+
+    ``conn.execute(stmt, rows)`` looks the statement up in SQLAlchemy's
+    compiled cache and builds every row's parameters through the compiler on
+    each call: with an agent request's few rows per table that was most of a
+    commit's Python time. The SQL is the same statement SQLAlchemy compiles.
+    """
+
+    sql: str
+    columns: frozenset[str]
+    row: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    constants: tuple[Any, ...]
+
+    @classmethod
+    def compile(cls, stmt: Any, table: sa.Table, dialect: sa.Dialect) -> _DriverUpsert | None:
+        """The driver form of ``stmt`` (an upsert of every column of ``table``), or None
+        when the dialect's parameters are not positional (then SQLAlchemy executes it)."""
+        compiled = stmt.compile(dialect=dialect)
+        names = list(compiled.positiontup or ())
+        columns = [c.name for c in table.columns]
+        if dialect.paramstyle != "qmark" or names[: len(columns)] != columns:
+            return None
+        constants = tuple(compiled.params[n] for n in names[len(columns) :])
+        if any(value is None for value in constants):
+            return None
+        return cls(compiled.string, frozenset(columns), operator.itemgetter(*columns), constants)
+
+    def fits(self, row: Mapping[str, Any]) -> bool:
+        """True when the rows carry exactly the table's columns (as the ingest builds them)."""
+        return row.keys() == self.columns
+
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Each row's values in the statement's parameter order."""
+        get = self.row
+        constants = self.constants
+        return [get(row) + constants for row in rows]
+
+
 class Store:
     """A lambdaguard store. Thread-safe; open with :func:`open_store`."""
 
@@ -656,6 +697,21 @@ class Store:
                 "timeouts": invocations_t.c.timeouts + i.excluded.timeouts,
             },
         )
+        self._driver: dict[int, _DriverUpsert] = {}
+        if self._sqlite:
+            for stmt, table in (
+                (self._functions_stmt, functions_t),
+                (self._calls_stmt, calls_t),
+                (self._hosts_stmt, hosts_t),
+                (self._invocations_stmt, invocations_t),
+                (self._seen_stmts["lg_triggers"], triggers_t),
+                (self._seen_stmts["lg_versions"], versions_t),
+                (self._seen_stmts["lg_errors"], errors_t),
+                (self._durations_stmt, durations_t),
+            ):
+                driver = _DriverUpsert.compile(stmt, table, self._engine.dialect)
+                if driver is not None:
+                    self._driver[id(stmt)] = driver
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -805,7 +861,7 @@ class Store:
                 "ON CONFLICT (key) DO NOTHING RETURNING key",
                 tuple(params),
             )
-            fresh.update(bytes(row[0]) for row in result)
+            fresh.update(map(bytes, result.scalars().all()))
         return fresh
 
     # -- forward backlog -----------------------------------------------------------
@@ -931,7 +987,8 @@ class Store:
                     "last_invoked": 0,
                 }
             else:
-                row["first_seen"] = min(row["first_seen"], t)
+                if t < row["first_seen"]:  # noqa: PLR1730 - cheaper than min() per span
+                    row["first_seen"] = t
                 if t >= row["last_seen"]:
                     row["last_seen"] = t
                     row["layer_version"] = fn.layer_version or row["layer_version"]
@@ -969,8 +1026,10 @@ class Store:
                     }
                 else:
                     crow["count"] += c.count
-                    crow["first_seen"] = min(crow["first_seen"], t)
-                    crow["last_seen"] = max(crow["last_seen"], t)
+                    if t < crow["first_seen"]:
+                        crow["first_seen"] = t
+                    elif t > crow["last_seen"]:
+                        crow["last_seen"] = t
             if f.invocation is not None:
                 inv = f.invocation
                 row["last_invoked"] = max(row["last_invoked"], t)
@@ -1078,7 +1137,11 @@ class Store:
             (self._durations_stmt, _sorted_rows(durations)),
         ):
             if rows:
-                conn.execute(stmt, rows)
+                driver = self._driver.get(id(stmt))
+                if driver is not None and driver.fits(rows[0]):
+                    conn.exec_driver_sql(driver.sql, driver.params(rows))
+                else:
+                    conn.execute(stmt, rows)
 
     # -- counter roll-up (PostgreSQL, several collectors) -----------------------------
     def _defer(self, conn: Connection, *tables: Mapping[Any, Any]) -> None:
