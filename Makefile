@@ -19,7 +19,7 @@ TOOLS_VENV := build/tools-venv
 
 # `layer/` and `collector/` are folders too: without .PHONY, make would think
 # those targets are always up to date.
-.PHONY: demo test lint unit integration layer bench bench-quick clean venv shell lock lock-upgrade test-async
+.PHONY: demo test lint unit integration layer bench bench-quick clean venv shell lock lock-upgrade test-async test-crt
 
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	@[ -n "$(PYTHON)" ] || exit 1
@@ -47,6 +47,7 @@ shell: $(STAMP)
 test: lint $(STAMP)
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-async
+	$(MAKE) --no-print-directory test-crt
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples layer
@@ -58,6 +59,19 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
+
+## test-crt: the agent's tests with awscrt installed, in a venv of their own. With awscrt,
+## botocore signs every request with the CRT's signers and boto3 can move S3 transfers through the
+## CRT transfer manager; the dev venv keeps botocore's default (AWS Lambda's runtime has no awscrt).
+CRT_VENV := build/crt
+$(CRT_VENV)/.installed: pyproject.toml $(DEV_LOCK)
+	$(PYTHON) -m venv $(CRT_VENV)
+	$(CRT_VENV)/bin/pip install --quiet -c $(DEV_LOCK) -e '.[dev,crt]'
+	touch $@
+
+test-crt: $(CRT_VENV)/.installed
+	@echo "== agent tests with awscrt"
+	$(CRT_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/agent
 
 ## test-async: the agent's tests with each async AWS client, each in its own venv, because each
 ## pins botocore (pyproject's async-* extras); in the dev venv those tests are skipped
@@ -88,7 +102,7 @@ UV_COMPILE = $(TOOLS_VENV)/bin/uv pip compile pyproject.toml --universal --pytho
 	--custom-compile-command 'make lock' --quiet
 
 lock: $(TOOLS_VENV)/bin/uv
-	$(UV_COMPILE) $(LOCK_FLAGS) --extra dev -o $(DEV_LOCK)
+	$(UV_COMPILE) $(LOCK_FLAGS) --extra dev --extra crt -o $(DEV_LOCK)
 	$(UV_COMPILE) $(LOCK_FLAGS) --extra bench -o $(BENCH_LOCK)
 	@echo "wrote $(DEV_LOCK) and $(BENCH_LOCK); commit them with the pyproject.toml change"
 
