@@ -238,8 +238,8 @@ def test_otel_calls_are_stored_beside_the_agents(sqlite_url: str) -> None:
 
 
 def test_caps_per_function_for_calls_and_hosts() -> None:
-    """Distinct calls and hosts per function beyond the per-request caps are left out and
-    counted, with the cap named in the reason."""
+    """Distinct calls per function beyond the per-request cap are left out and counted; hosts
+    beyond it are left out of their span, which is kept and counted; the reason names the caps."""
     from lambdaguard.collector.caps import Caps
 
     request = trace_request(
@@ -254,10 +254,14 @@ def test_caps_per_function_for_calls_and_hosts() -> None:
         max_calls_per_request=4,
         max_hosts_per_request=3,
         max_functions=10,
+        max_calls_per_function=100,
+        max_hosts_per_function=100,
     )
     result = caps.apply(facts)
     assert sum(1 for f in result.kept if f.call) == 4
-    assert not any(f.hosts for f in result.kept)  # the one span with 5 hosts is over 3
+    # The invocation span with 5 hosts keeps 3 of them (and its invocation).
+    (invocation,) = [f for f in result.kept if f.invocation]
+    assert [h.host for h, _ in invocation.hosts] == ["h0.example", "h1.example", "h2.example"]
     assert result.over == 6 + 1
     assert "max_calls_per_request=4" in result.reason
     assert "max_hosts_per_request=3" in result.reason

@@ -40,6 +40,12 @@ _TUNING: tuple[tuple[str, type, str, str], ...] = (
     ("--max-resources", int, "N", "resources per request (1000)"),
     ("--max-items", int, "N", "spans, log records or data points per request (50000)"),
     ("--max-events", int, "N", "span events, links and exemplars per request (100000)"),
+    ("--max-functions-per-request", int, "N", "distinct functions in one request (1000)"),
+    ("--max-calls-per-request", int, "N", "distinct calls per function in one request (1000)"),
+    ("--max-hosts-per-request", int, "N", "distinct hosts per function in one request (1000)"),
+    ("--max-functions", int, "N", "functions in the store (100000)"),
+    ("--max-calls-per-function", int, "N", "distinct calls per function in the store (10000)"),
+    ("--max-hosts-per-function", int, "N", "distinct hosts per function in the store (1000)"),
 )
 
 

@@ -117,13 +117,9 @@ class Ingestor:
         self.metrics = metrics or Metrics()
         self.limits: DecodeLimits = config.decode_limits
         self.committer = GroupCommitter(store, metrics=self.metrics)
-        self.caps = Caps(
-            max_functions_per_request=config.max_functions_per_request,
-            max_calls_per_request=config.max_calls_per_request,
-            max_hosts_per_request=config.max_hosts_per_request,
-            max_functions=config.max_functions,
-            known_functions=store.function_arns(),
-        )
+        # What the store holds (functions, and per function its calls and hosts)
+        # is loaded once here, so the caps hold across restarts.
+        self.caps = Caps.load(config, store)
         # The span outcome counters every request adds to, looked up once.
         self._span_counters = tuple(
             self.metrics.spans.labels(outcome)
@@ -250,16 +246,25 @@ class Ingestor:
         if signal == "metrics":
             # Evidence mode's counts (collector/metrics.py): series points for the store.
             mfacts = extract_metrics(decoded.message, now)
-            self.count(data_points=mfacts.data_points, data_points_rejected=mfacts.rejected)
+            # Counts for a function, call or host over its cap create no row either.
+            capped = self.caps.apply_points(mfacts.points)
+            self.count(
+                data_points=mfacts.data_points,
+                data_points_rejected=mfacts.rejected + capped.over,
+                over_cap=capped.over,
+            )
             self.metrics.items.labels("metrics").inc(mfacts.data_points)
+            if capped.over:
+                self.metrics.rejected.labels("metrics", "over_cap").inc(capped.over)
             return Prepared(
                 signal,
-                mfacts.points,
+                capped.kept,
                 decoded.payload,
                 decoded.message,
                 mfacts.data_points,
-                decoded.rejected + mfacts.rejected,
-                "; ".join(r for r in (decoded.reason, mfacts.reject_reason) if r),
+                decoded.rejected + mfacts.rejected + capped.over,
+                "; ".join(r for r in (decoded.reason, mfacts.reject_reason, capped.reason) if r),
+                capped.over,
             )
         records = sum(
             len(sl.log_records) for rl in decoded.message.resource_logs for sl in rl.scope_logs

@@ -71,6 +71,8 @@ ENV: Final[Mapping[str, str]] = {
     "max_calls_per_request": "LAMBDAGUARD_MAX_CALLS_PER_REQUEST",
     "max_hosts_per_request": "LAMBDAGUARD_MAX_HOSTS_PER_REQUEST",
     "max_functions": "LAMBDAGUARD_MAX_FUNCTIONS",
+    "max_calls_per_function": "LAMBDAGUARD_MAX_CALLS_PER_FUNCTION",
+    "max_hosts_per_function": "LAMBDAGUARD_MAX_HOSTS_PER_FUNCTION",
     "span_window": "LAMBDAGUARD_SPAN_WINDOW",
     "sqlite_synchronous": "LAMBDAGUARD_SQLITE_SYNCHRONOUS",
     "counter_rollup_s": "LAMBDAGUARD_COUNTER_ROLLUP",
@@ -134,6 +136,14 @@ class CollectorConfig:
     max_calls_per_request: int = 1_000  # distinct calls per function in one request
     max_hosts_per_request: int = 1_000  # distinct hosts per function in one request
     max_functions: int = 100_000  # functions in the store
+    # Distinct calls and hosts per function in the store. A function's calls
+    # are keyed by service, operation, region, identifying params (S3 keys cut
+    # to a prefix), error and response facts: tens to a few hundred in real
+    # functions; 10,000 leaves room for record_full_keys and still bounds a
+    # flood. Hosts: tens for real functions, 1,000 bounds a crawler's. The
+    # collector keeps ~134 bytes per stored call and ~121 per host (caps.py).
+    max_calls_per_function: int = 10_000
+    max_hosts_per_function: int = 1_000
     retry_after_s: int = 1
     # How long span ids are kept for de-duplicating redelivered batches
     # (seconds). Exporter retries end within minutes (the OTel Collector's
@@ -217,6 +227,8 @@ _POSITIVE_INTS: Final = (
     "max_calls_per_request",
     "max_hosts_per_request",
     "max_functions",
+    "max_calls_per_function",
+    "max_hosts_per_function",
     "span_window_s",
 )
 _POSITIVE_FLOATS: Final = (

@@ -928,6 +928,23 @@ class Store:
         """Every function ARN in the store (for the store-wide function cap)."""
         return [str(r[0]) for r in self._rows(sa.select(functions_t.c.arn))]
 
+    def call_keys(self) -> Iterator[tuple[str, bytes]]:
+        """(function ARN, call key) of every stored call (for the per-function call cap)."""
+        return self._stream(sa.select(calls_t.c.arn, calls_t.c.call_key))
+
+    def host_keys(self) -> Iterator[tuple[str, str, int, bool]]:
+        """(function ARN, host, port, tls) of every stored host (for the per-function host cap)."""
+        return self._stream(sa.select(hosts_t.c.arn, hosts_t.c.host, hosts_t.c.port, hosts_t.c.tls))
+
+    def _stream(self, stmt: Any) -> Iterator[Any]:
+        # Rows in chunks (a server-side cursor on PostgreSQL), not one list of every row.
+        self._settle()
+        try:
+            with self._engine.connect() as conn:
+                yield from conn.execution_options(yield_per=10_000).execute(stmt)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store read failed: {exc}") from exc
+
     def ping(self) -> bool:
         """True when the store answers a trivial query."""
         try:
