@@ -32,19 +32,22 @@ PostgreSQL's pending counts are rolled up, so a restart keeps the state),
 plus what it admitted since. Per function it keeps the set of stored call
 keys (the store's own 16-byte keys) and the set of 64-bit hashes of
 (host, port, tls) — up to the caps. Measured with ``tracemalloc`` (CPython
-3.11, 100 entries per function): about 134 bytes per call and 121 bytes per
+3.11, 100 entries per function): about 134 bytes per call and 120 bytes per
 host, i.e. memory follows the ``lg_calls`` and ``lg_hosts`` rows (100,000
 stored calls cost ~13 MB). A function at both caps costs about
-``max_calls_per_function`` x 134 + ``max_hosts_per_function`` x 121 bytes
+``max_calls_per_function`` x 134 + ``max_hosts_per_function`` x 120 bytes
 (1.5 MB at the defaults); the ceiling is ``max_functions`` times that, so
 where token holders are not trusted lower ``max_functions``. A hash collision
 (two hosts of one function with equal 64-bit hashes, about n²/2⁶⁵) can only
 let one host in over the cap, never keep one out.
 
 The hot path: a span whose function, call and hosts are already known costs
-one call-key digest per distinct call object of the request (about 1.5 µs;
-:func:`~lambdaguard.collector.spans.extract` shares one object among equal
-calls) and a few set lookups; the lock is taken only to admit something new.
+one call-key digest per distinct call object of the request (~8,500
+instructions, 1.5 to 2.5 µs; :func:`~lambdaguard.collector.spans.extract` shares
+one object among equal calls) and a few set lookups; the lock is taken only to
+admit something new. An agent-shaped request (21 spans, 5 distinct calls)
+costs ~43,000 instructions more than with the per-request caps alone, about
+1.5 % of its decode, extract and store (``bench/_caps_cost.py``, bench/README).
 
 Limits of the view: several collectors on one PostgreSQL each enforce the
 store-wide caps on their own view, so the store can exceed a cap by what the
