@@ -67,8 +67,13 @@ def test_call_flood_stops_at_the_store_cap_and_repeats_still_count(
     calls = handle.store.calls(ARN)
     assert len(calls) == 50
     assert {c.params["Bucket"] for c in calls} == {f"b{i}" for i in range(50)}
-    assert handle.stats()["over_cap"] == 150
+    stats = handle.stats()
+    assert stats["over_cap"] == 150
+    assert (stats["known_functions"], stats["known_calls"]) == (1, 50)  # memory stops at the cap
     assert _over_cap_metric(handle) == 150
+    assert (
+        'lambdaguard_cap_known{kind="calls"} 50.0' in httpx.get(f"{handle.http_url}/metrics").text
+    )
     # The invocation spans of the capped requests were stored all the same.
     assert sum(day.count for day in handle.store.invocations(ARN)) == 10
     # Repeats of stored calls at the cap are not new: all counted, nothing rejected.

@@ -125,12 +125,14 @@ class Caps:
         self._calls: dict[str, set[bytes]] = {}
         self._hosts: dict[str, set[int]] = {}
         calls = self._calls
+        self._n_calls = self._n_hosts = 0  # entries in all the sets, for stats
         for arn, key in known_calls:
             found = calls.get(arn)
             if found is None:
                 found = calls[arn] = set()
                 self._known.add(arn)
             found.add(bytes(key))
+        self._n_calls = sum(len(s) for s in calls.values())
         hosts = self._hosts
         for arn, host, port, tls in known_hosts:
             seen = hosts.get(arn)
@@ -138,6 +140,7 @@ class Caps:
                 seen = hosts[arn] = set()
                 self._known.add(arn)
             seen.add(_host_id(host, port, tls))
+        self._n_hosts = sum(len(s) for s in hosts.values())
         # Taken only to admit something new; lookups of known things take no lock.
         self._lock = threading.Lock()
         self._limits = {
@@ -165,13 +168,9 @@ class Caps:
         )
 
     def known(self) -> tuple[int, int, int]:
-        """(functions, calls, hosts) this collector counts as stored."""
+        """(functions, calls, hosts) this collector counts as stored: what its memory holds."""
         with self._lock:
-            return (
-                len(self._known),
-                sum(len(s) for s in self._calls.values()),
-                sum(len(s) for s in self._hosts.values()),
-            )
+            return len(self._known), self._n_calls, self._n_hosts
 
     # -- admission (the lock is held only here) ----------------------------------------
     def _admit_function(self, arn: str) -> bool:
@@ -193,6 +192,7 @@ class Caps:
             if len(known) >= self.max_calls_per_function:
                 return False
             known.add(key)
+            self._n_calls += 1
             return True
 
     def _admit_host(self, arn: str, ident: int) -> bool:
@@ -205,6 +205,7 @@ class Caps:
             if len(known) >= self.max_hosts_per_function:
                 return False
             known.add(ident)
+            self._n_hosts += 1
             return True
 
     # -- spans ---------------------------------------------------------------------------

@@ -120,6 +120,11 @@ class Ingestor:
         # What the store holds (functions, and per function its calls and hosts)
         # is loaded once here, so the caps hold across restarts.
         self.caps = Caps.load(config, store)
+        caps = self.caps
+        known = self.metrics.known
+        known.labels("functions").set_function(lambda: caps.known()[0])
+        known.labels("calls").set_function(lambda: caps.known()[1])
+        known.labels("hosts").set_function(lambda: caps.known()[2])
         # The span outcome counters every request adds to, looked up once.
         self._span_counters = tuple(
             self.metrics.spans.labels(outcome)
@@ -161,6 +166,8 @@ class Ingestor:
         """Counters since start (requests, spans stored/duplicate/rejected, throttled …)."""
         with self._lock:
             values = dict(self._counts)
+        # What the cardinality caps remember (their memory: ~134 bytes a call, ~120 a host).
+        values["known_functions"], values["known_calls"], values["known_hosts"] = self.caps.known()
         if self.forwarder is not None:
             fwd = self.forwarder.stats()
             values.update(

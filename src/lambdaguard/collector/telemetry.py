@@ -70,6 +70,12 @@ class Metrics:
             "HTTP connections cut because a request did not arrive within request_timeout_s.",
             registry=r,
         )
+        self.known = Gauge(
+            "lambdaguard_cap_known",
+            "Distinct functions, calls and hosts the cardinality caps count as stored (in memory).",
+            ("kind",),
+            registry=r,
+        )
         self.connections = Gauge(
             "lambdaguard_http_connections", "Open OTLP/HTTP connections.", registry=r
         )
