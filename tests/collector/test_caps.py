@@ -210,3 +210,41 @@ def test_settings_have_a_variable_and_a_flag() -> None:
     config = load_config(overrides, environ=env)
     assert (config.max_calls_per_function, config.max_hosts_per_function) == (3, 4)
     assert load_config({}, environ={}).max_calls_per_function == 10_000
+
+
+def test_concurrent_requests_cannot_pass_the_cap_together() -> None:
+    """Eight threads admitting distinct calls and hosts of one function at once stop exactly at
+    the caps: admission is checked and taken under one lock."""
+    import threading
+
+    caps = Caps(
+        max_functions_per_request=10,
+        max_calls_per_request=1_000,
+        max_hosts_per_request=1_000,
+        max_functions=10,
+        max_calls_per_function=100,
+        max_hosts_per_function=30,
+    )
+    requests = [
+        extract(
+            trace_request(
+                trace_id=_trace_id(),
+                calls=_buckets(range(t * 50, t * 50 + 50)),
+                hosts=[(f"h{t}-{i}.example", 443, True) for i in range(10)],
+            ),
+            now_ns=T0,
+        ).spans
+        for t in range(8)
+    ]
+    over = []
+    threads = [
+        threading.Thread(target=lambda r=r: over.append(caps.apply(r).over)) for r in requests
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert caps.known() == (1, 100, 30)
+    # 300 calls over the cap, and the invocation spans that lost some of their hosts: at least
+    # the 5 beyond 3 x 10 hosts, more if the threads interleaved within one span.
+    assert 300 + 5 <= sum(over) <= 300 + 8

@@ -55,7 +55,9 @@ others added since they started (at most ``collectors - 1`` times the cap for
 one function, when all of them fill the same function at once). An
 admission is kept even when the commit that held it failed, and rows removed
 by ``lambdaguard store prune`` still count until the next start: both err
-towards refusing, never towards unbounded growth.
+towards refusing, never towards unbounded growth. A cap lowered below what
+the store already holds keeps those rows (and their repeats count); nothing
+new is admitted for that function until pruning and a restart make room.
 """
 
 from __future__ import annotations
