@@ -205,6 +205,17 @@ def _variants(*, source: bool = False) -> list[Variant]:
                 warm_only=True,
             )
         )
+        # Evidence mode with the log line only for exported or failed invocations.
+        traces.append(
+            Variant(
+                "lambdaguard-log-exported",
+                handler=lg.handler,
+                env={**lg.env, "LAMBDAGUARD_LOG": "exported"},
+                layer_dir=lg.layer_dir,
+                how=f"{lg.how}, LAMBDAGUARD_LOG=exported (warm only)",
+                warm_only=True,
+            )
+        )
     return [plain, lg, *traces, *extra, otel]
 
 
@@ -1309,7 +1320,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.only is not None:
         keep = {"plain", *args.only}
         if "lambdaguard" in keep:
-            keep |= {"lambdaguard-src", "plain+layer-path", "lambdaguard-traces"}
+            keep |= {
+                "lambdaguard-src",
+                "plain+layer-path",
+                "lambdaguard-traces",
+                "lambdaguard-log-exported",
+            }
         variants = [v for v in variants if v.name in keep]
     runnable = [v for v in variants if not v.unavailable]
     print(

@@ -3,7 +3,7 @@
 :class:`ObservedCall` is *the* record of an AWS call a function made, as the
 store keeps it: the only input of the IAM mapping in analysis
 (:func:`lambdaguard.iam.authorizations_for_call`). The agent's hot-path
-``NamedTuple`` (``agent.recorder.AwsCall``) and the collector's per-request
+named tuple (``agent.recorder.AwsCall``) and the collector's per-request
 ``CallFact`` are how a call travels; this is how it is read. What a call
 carries on the wire is listed once, in :mod:`lambdaguard.semconv` and
 :mod:`lambdaguard.recorded`.

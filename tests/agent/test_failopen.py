@@ -158,6 +158,8 @@ HOOKS: list[tuple[Any, str]] = [
     (aws, "_start"),
     (aws, "_finish"),
     (aws, "_describe"),
+    (aws, "_reduce"),
+    (aws, "_flat_key"),
     (aws, "identifying_params"),
     (aws, "_credentials"),
     (aws, "_presign_caller"),

@@ -109,6 +109,21 @@ _DEADLINE_MARGIN_S = 0.1
 _MIN_SEND_MS = 20
 
 
+_loaded: list[Any] = []
+
+
+def _after_response_modules() -> tuple[Any, Any, Any]:
+    # The modules export_now needs, imported on first use (after the first
+    # response, never at INIT) and then kept: a `from package import a, b`
+    # statement runs importlib's Python-level _handle_fromlist on every call.
+    if not _loaded:
+        from lambdaguard.agent import _patterns, export
+        from lambdaguard.agent.ledger import call_facts
+
+        _loaded[:] = [_patterns, export, call_facts]
+    return _loaded[0], _loaded[1], _loaded[2]
+
+
 class Invocation:
     """An invocation in progress (what ``finish`` needs); ``exported`` flips once."""
 
@@ -565,11 +580,11 @@ class Agent:
             left = int((deadline_s - time.time()) * 1000)
             return min(left, timeout_ms or self.config.export_timeout_ms)
 
-        from lambdaguard.agent import _patterns, export
-
+        _patterns, export, call_facts = _after_response_modules()
         records = [_patterns.fold_record(record) for record in records]
         ledger = self._ledger()
-        new = ledger.new_facts(records)
+        calls = call_facts(records)
+        new = ledger.new_facts(records, calls)
         traced = bool(new) or self._sampled(records)
         carried = self.backlog.take()
         answered = True
@@ -595,14 +610,17 @@ class Agent:
                     self._warn_dropped(dropped, status)
         if traced:
             self.span_exports += len(records)
-        ledger.count(records, in_spans=traced)
+        ledger.count(records, in_spans=traced, calls=calls)
         if timeout_ms is None and answered and ledger.due():
             left = budget_ms()
             if left is None or left >= _MIN_SEND_MS:
                 self._flush_metrics(ledger, records, left)
-        if self.config.log:
+        config = self.config
+        if config.log:
             for record in records:
-                if record.phase == semconv.PHASE_INVOKE:
+                if record.phase == semconv.PHASE_INVOKE and (
+                    traced or config.log_repeats or record.outcome != semconv.OUTCOME_SUCCESS
+                ):
                     export.write_log(record)
 
     def _flush_metrics(

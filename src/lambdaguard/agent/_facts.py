@@ -52,7 +52,12 @@ JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 # -- response facts ---------------------------------------------------------------
 
 _Paths = tuple[tuple[str, ...], ...]
-_compiled: tuple[int, int, tuple[tuple[str, _Paths], ...]] = (0, -1, ())
+_compiled: tuple[int, int, tuple[tuple[str, _Paths], ...], frozenset[str]] = (
+    0,
+    -1,
+    (),
+    frozenset(),
+)
 
 
 def _split(path: str) -> tuple[str, ...]:
@@ -65,16 +70,19 @@ def _split(path: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _facts() -> tuple[tuple[str, _Paths], ...]:
+def _facts() -> tuple[tuple[tuple[str, _Paths], ...], frozenset[str]]:
     # Split the paths once; again only if the table object or its size changed.
+    # Also the set of every path's first member: most responses hold none, and
+    # one set test tells so.
     global _compiled  # noqa: PLW0603 - a cache of the shared table's parsed form
     table = recorded.RESPONSE_FACTS
     if _compiled[0] != id(table) or _compiled[1] != len(table):
         parsed = tuple(
             (str(name), tuple(_split(p) for p in paths)) for name, paths in table.items()
         )
-        _compiled = (id(table), len(table), parsed)
-    return _compiled[2]
+        firsts = frozenset(path[0] for _, paths in parsed for path in paths if path)
+        _compiled = (id(table), len(table), parsed, firsts)
+    return _compiled[2], _compiled[3]
 
 
 def _walk(value: Any, path: tuple[str, ...], at: int, out: list[str]) -> None:
@@ -102,8 +110,11 @@ def response_facts(response: object) -> str:
     """The response facts of one parsed response as compact sorted JSON; ``""`` if none."""
     if not isinstance(response, Mapping):
         return ""
+    table, firsts = _facts()
+    if firsts.isdisjoint(response):
+        return ""
     found: dict[str, str] = {}
-    for name, paths in _facts():
+    for name, paths in table:
         for path in paths:
             if not path or path[0] not in response:
                 continue

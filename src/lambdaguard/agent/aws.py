@@ -77,9 +77,8 @@ class _Pending:
         "truncated",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - built once per call on the response path: positional
         self,
-        *,
         rec: recorder.Recording,
         service: str,
         service_id: str,
@@ -88,7 +87,6 @@ class _Pending:
         endpoint: str,
         params: str,
         truncated: bool,
-        t0: int,
     ) -> None:
         self.rec = rec
         self.service = service
@@ -98,7 +96,7 @@ class _Pending:
         self.endpoint = endpoint
         self.params = params
         self.truncated = truncated
-        self.t0 = t0
+        self.t0 = time.time_ns()
 
 
 _settings = {"depth": 1, "full": False}
@@ -148,26 +146,66 @@ def _client_facts(client: Any) -> tuple[str, str, str, str]:
     return facts
 
 
-def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording) -> _Pending:
-    service, service_id, region, endpoint = _client_facts(client)
+# Reduced params of requests already seen, by their raw members: (service,
+# operation, the request's items) -> (params text, truncated). A warm function
+# repeats the same few requests, so a repeat costs a lookup instead of the
+# reduction and its JSON encoding. Only flat requests are keyed (every value
+# a short string, a number, a bool or None: immutable, so the key cannot
+# change after the call, and small, so no payload is kept alive); anything
+# else is reduced every time, as before. True == 1 == 1.0 as dict keys, yet
+# the reduction keeps only a real True flag, so a key with a non-string value
+# also holds every value's type. Bounded: cleared when full (a function whose
+# every request is unique only ever misses).
+_reductions: dict[tuple[Any, ...], tuple[str, bool]] = {}
+_REDUCTIONS_MAX = 512
+_FLAT_MAX = 256  # longest string value a key may hold
+_FLAT_TYPES = frozenset({int, bool, float, type(None)})
+
+
+def _flat_key(service: str, operation: str, params: Any) -> tuple[Any, ...] | None:
+    if type(params) is not dict or len(params) > 16:
+        return None
+    items = tuple(params.items())
+    typed = False
+    for _, value in items:
+        kind = type(value)
+        if kind is str:
+            if len(value) > _FLAT_MAX:
+                return None
+        elif kind in _FLAT_TYPES:
+            typed = True
+        else:
+            return None
+    if typed:
+        return (service, operation, items, tuple(type(value) for _, value in items))
+    return (service, operation, items)
+
+
+def _reduce(service: str, operation: str, params: Any) -> tuple[str, bool]:
+    """(params text, truncated) of one request: the identifying members as bounded JSON."""
+    key = _flat_key(service, operation, params)
+    if key is not None:
+        known = _reductions.get(key)
+        if known is not None:
+            return known
     reduced = identifying_params(
         service,
         params if isinstance(params, Mapping) else {},
         int(_settings["depth"]),
         bool(_settings["full"]),
     )
-    params, truncated = _facts.bounded_params(reduced)
-    return _Pending(
-        rec=rec,
-        service=service,
-        service_id=service_id,
-        operation=operation,
-        region=region,
-        endpoint=endpoint,
-        params=params,
-        truncated=truncated,
-        t0=time.time_ns(),
-    )
+    result = _facts.bounded_params(reduced)
+    if key is not None:
+        if len(_reductions) >= _REDUCTIONS_MAX:
+            _reductions.clear()
+        _reductions[key] = result
+    return result
+
+
+def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording) -> _Pending:
+    service, service_id, region, endpoint = _client_facts(client)
+    text, truncated = _reduce(service, operation, params)
+    return _Pending(rec, service, service_id, operation, region, endpoint, text, truncated)
 
 
 def _meta(response: Any) -> tuple[int, str, int]:
@@ -199,24 +237,26 @@ def _finish(client: Any, pending: _Pending, result: Any, exc: BaseException | No
         code = error.get("Code") if isinstance(error, Mapping) else None
         error_code = str(code) if code else type(exc).__name__
     credentials, role = _credentials(client)
+    # Positional (the field order of AwsCall): this runs on the response path.
     pending.rec.add_call(
         recorder.AwsCall(
-            service=pending.service,
-            service_id=pending.service_id,
-            operation=pending.operation,
-            region=pending.region,
-            endpoint=pending.endpoint,
-            params=pending.params,
-            start_ns=pending.t0,
-            end_ns=end,
-            status=status,
-            request_id=request_id,
-            error_code=error_code,
-            response=response,
-            retries=retries,
-            params_truncated=pending.truncated,
-            credentials=credentials,
-            role_arn=role,
+            pending.service,
+            pending.service_id,
+            pending.operation,
+            pending.region,
+            pending.endpoint,
+            pending.params,
+            pending.t0,
+            end,
+            status,
+            request_id,
+            error_code,
+            response,
+            retries,
+            False,
+            pending.truncated,
+            credentials,
+            role,
         )
     )
 
@@ -351,6 +391,8 @@ def _install_on(base: Any, call: Any, original_call: Any, emit: Any, original_em
 
 def install(key_prefix_depth: int = 1, record_full_keys: bool = False) -> None:
     """Record every botocore call from now on (idempotent; defers until botocore is imported)."""
+    if (_settings["depth"], _settings["full"]) != (key_prefix_depth, record_full_keys):
+        _reductions.clear()  # reduced under other settings
     _settings["depth"] = key_prefix_depth
     _settings["full"] = record_full_keys
     _imports.when_imported("botocore.client", _patch)
@@ -363,6 +405,7 @@ def install(key_prefix_depth: int = 1, record_full_keys: bool = False) -> None:
 def uninstall() -> None:
     """Put botocore and aiobotocore back as they were (idempotent)."""
     _facts.forget()
+    _reductions.clear()
     for name, attribute in (
         ("botocore.client", "BaseClient"),
         ("aiobotocore.client", "AioBaseClient"),

@@ -127,6 +127,7 @@ _DEFAULTS: dict[str, Any] = {
     "key_prefix_depth": 1,
     "record_full_keys": False,
     "log": True,
+    "log_repeats": True,
     "export_timeout_ms": 1000,
     "max_aws_spans": 200,
     "extension": True,
@@ -151,6 +152,9 @@ class Config:
     an incoming sampled/not-sampled decision (W3C ``traceparent`` flags) is
     followed there; ``xray_parent`` makes the X-Ray context of
     ``_X_AMZN_TRACE_ID`` the invocation span's parent instead of a link.
+    ``log`` writes the JSON log line; ``log_repeats`` also for invocations
+    that were only counted (``LAMBDAGUARD_LOG=true``), not only for those
+    exported as spans and those that failed (``LAMBDAGUARD_LOG=exported``).
     ``warnings`` are not part of equality.
     """
 
@@ -163,6 +167,7 @@ class Config:
     key_prefix_depth: int
     record_full_keys: bool
     log: bool
+    log_repeats: bool
     export_timeout_ms: int
     max_aws_spans: int
     extension: bool
@@ -222,6 +227,22 @@ def _bool(
         return False
     _warn(warnings, name, raw, "true/false/1/0/on/off", default)
     return default
+
+
+LOG_EXPORTED = "exported"
+
+
+def _log(env: Mapping[str, str], warnings: list[str]) -> tuple[bool, bool]:
+    # (log, log_repeats): true = a line per invocation; exported = only for the
+    # invocations exported as spans and those that failed; false = none.
+    raw = env.get(LAMBDAGUARD_LOG)
+    if raw is not None and raw.strip().lower() == LOG_EXPORTED:
+        return True, False
+    accepted: list[str] = []
+    on = bool(_bool(env, LAMBDAGUARD_LOG, True, accepted))
+    if accepted:
+        _warn(warnings, LAMBDAGUARD_LOG, raw or "", "true, exported or false", True)
+    return on, on
 
 
 def _int(
@@ -391,6 +412,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
     # "always": the internal extension even where the runtime hook would do
     # (other runtimes get it anyway); true/false as for any switch.
     always = env.get(LAMBDAGUARD_EXTENSION, "").strip().lower() == "always"
+    log, log_repeats = _log(env, warnings)
     values: dict[str, object] = {
         "enabled": in_lambda if forced is None else forced,
         "traces_url": traces_url,
@@ -398,7 +420,8 @@ def load(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
         "headers": _headers(env, warnings),
         "key_prefix_depth": _int(env, (LAMBDAGUARD_KEY_PREFIX_DEPTH,), 1, 0, warnings),
         "record_full_keys": bool(_bool(env, LAMBDAGUARD_RECORD_FULL_KEYS, False, warnings)),
-        "log": bool(_bool(env, LAMBDAGUARD_LOG, True, warnings)),
+        "log": log,
+        "log_repeats": log_repeats,
         "export_timeout_ms": _int(
             env,
             (

@@ -51,7 +51,7 @@ from typing import Any, NamedTuple
 from lambdaguard import semconv
 from lambdaguard.agent.recorder import AwsCall, Record
 
-__all__ = ["Histogram", "Ledger", "Snapshot", "call_fact", "duration_index"]
+__all__ = ["Histogram", "Ledger", "Snapshot", "call_fact", "call_facts", "duration_index"]
 
 # What differs between occurrences of the same call (never part of a fact).
 _PER_OCCURRENCE: dict[str, Any] = {
@@ -90,6 +90,16 @@ def call_fact(call: AwsCall, phase: str) -> tuple[str, str, AwsCall]:
     for at, blank in _BLANK_AT:
         values[at] = blank
     return (CALL, phase, _new_call(AwsCall, values))
+
+
+# The call facts of each record, in the records' order (see call_facts).
+CallFacts = Sequence[Sequence[tuple[str, str, AwsCall]]]
+
+
+def call_facts(records: Sequence[Record]) -> list[list[tuple[str, str, AwsCall]]]:
+    """Every record's call facts, computed once for both :meth:`Ledger.new_facts` and
+    :meth:`Ledger.count` of the same records (each call's fact is a new tuple to hash)."""
+    return [[call_fact(call, record.phase) for call in record.aws_calls] for record in records]
 
 
 def duration_index(seconds: float) -> int:
@@ -156,9 +166,12 @@ class Snapshot(NamedTuple):
         )
 
 
-def _facts_of(record: Record) -> Iterable[tuple[Any, ...]]:
-    for call in record.aws_calls:
-        yield call_fact(call, record.phase)
+def _facts_of(
+    record: Record, calls: Sequence[tuple[str, str, AwsCall]] | None = None
+) -> Iterable[tuple[Any, ...]]:
+    if calls is None:
+        calls = [call_fact(call, record.phase) for call in record.aws_calls]
+    yield from calls
     for conn in record.connections:
         yield (HOST, conn.host, conn.port, conn.tls, conn.aws)
     if record.phase == semconv.PHASE_INIT:
@@ -208,13 +221,18 @@ class Ledger:
         self.failed_flushes = 0
 
     # -- facts -----------------------------------------------------------------------
-    def new_facts(self, records: Sequence[Record]) -> list[tuple[Any, ...]]:
-        """The facts of ``records`` this environment has not exported yet (first-seen order)."""
+    def new_facts(
+        self, records: Sequence[Record], calls: CallFacts | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The facts of ``records`` this environment has not exported yet (first-seen order).
+
+        ``calls``: :func:`call_facts` of ``records``, when the caller has them.
+        """
         known = self._known
         out: list[tuple[Any, ...]] = []
         seen: set[tuple[Any, ...]] = set()
-        for record in records:
-            for fact in _facts_of(record):
+        for at, record in enumerate(records):
+            for fact in _facts_of(record, calls[at] if calls is not None else None):
                 if fact not in known and fact not in seen:
                     seen.add(fact)
                     out.append(fact)
@@ -233,13 +251,21 @@ class Ledger:
         return len(self._known)
 
     # -- counts ----------------------------------------------------------------------
-    def count(self, records: Sequence[Record], *, in_spans: bool) -> None:
-        """Count every call, connection and invocation of ``records``."""
+    def count(
+        self, records: Sequence[Record], *, in_spans: bool, calls: CallFacts | None = None
+    ) -> None:
+        """Count every call, connection and invocation of ``records``.
+
+        ``calls``: :func:`call_facts` of ``records``, when the caller has them.
+        """
         flag = 0 if in_spans else 1
         dirty = self._dirty
-        for record in records:
-            for call in record.aws_calls:
-                _, phase, fact = call_fact(call, record.phase)
+        for at, record in enumerate(records):
+            facts = calls[at] if calls is not None else None
+            for index, call in enumerate(record.aws_calls):
+                _, phase, fact = (
+                    facts[index] if facts is not None else call_fact(call, record.phase)
+                )
                 key = (phase, fact)
                 counts = self._calls.get(key)
                 if counts is None:

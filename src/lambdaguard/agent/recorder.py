@@ -8,20 +8,24 @@ a call while an invocation runs is attributed to that invocation. Appends are
 single ``list.append`` calls, atomic under the GIL, so no lock is taken on the
 hot path. :meth:`Recording.snapshot` freezes it into an :class:`Record`.
 
-The records are ``NamedTuple``s rather than frozen dataclasses: equally
-immutable and typed, but creating the classes costs ~0.1 ms each instead of
-~0.8 ms, and this module is on every cold start's INIT path. For the same
-reason this module does not use ``from __future__ import annotations``: with
-string annotations ``typing.NamedTuple`` turns each field's annotation into a
-``ForwardRef``, which compiles it (one ``compile()`` per field, 58 here: about
-two thirds of the agent's own import time, measured with ``-X importtime``
-and callgrind). Every annotation below names a class defined above it.
+The records are tuples with named fields, as ``typing.NamedTuple`` makes them
+(``_fields``, ``_replace``, ``_asdict``, equal and hashable as tuples), but
+written by hand: ``collections.namedtuple`` compiles each class's ``__new__``
+from source text (``eval``), and typing's annotations were compiled too, on
+every cold start's INIT path (the agent's INIT, callgrind: 38.7M -> 34.7M
+instructions with these classes and the per-call cache in ``aws``). Frozen
+dataclasses would cost ~0.8 ms each to create.
 """
 
+from __future__ import annotations
+
+import collections
 import random
 import threading
 import time
-from typing import NamedTuple
+from collections.abc import Iterable
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Self
 
 from lambdaguard import semconv
 
@@ -39,7 +43,73 @@ __all__ = [
 ]
 
 
-class AwsCall(NamedTuple):
+# Attribute access by position, as collections.namedtuple's fields do (the C
+# descriptor it uses; a property over operator.itemgetter where it is missing).
+_tuplegetter: Any = getattr(collections, "_tuplegetter", None)
+if _tuplegetter is None:  # pragma: no cover - every CPython this runs on has it
+
+    def _tuplegetter(index: int, doc: str) -> Any:
+        return property(itemgetter(index), doc=doc)
+
+
+_tuple_new = tuple.__new__
+
+
+class _Record(tuple):  # type: ignore[type-arg]  # each subclass fixes its own fields
+    """What the records share with a ``NamedTuple``: ``_fields``, ``_replace``, ``_asdict``…
+
+    The records are tuples (equal, hashable, immutable, positional, unpackable)
+    with named fields, written by hand rather than made by
+    ``collections.namedtuple`` / ``typing.NamedTuple``: those compile each
+    class's ``__new__`` from source text (``eval``) when the class is created,
+    and this module is on every cold start's INIT path.
+    """
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _field_defaults: dict[str, Any] = {}
+
+    @classmethod
+    def _make(cls, iterable: Iterable[Any]) -> Self:
+        """A record from a sequence of every field's value, in order."""
+        values = tuple(iterable)
+        if len(values) != len(cls._fields):
+            raise TypeError(f"expected {len(cls._fields)} arguments, got {len(values)}")
+        return _tuple_new(cls, values)
+
+    def _replace(self, **changes: Any) -> Self:
+        """A copy with the named fields replaced."""
+        values = tuple(map(changes.pop, self._fields, self))
+        if changes:
+            raise TypeError(f"got unexpected field names: {list(changes)!r}")
+        return _tuple_new(type(self), values)
+
+    def _asdict(self) -> dict[str, Any]:
+        """The fields as a new dict, in order."""
+        return dict(zip(self._fields, self, strict=True))
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={value!r}" for name, value in zip(self._fields, self, strict=True)
+        )
+        return f"{type(self).__name__}({fields})"
+
+
+def _named(cls: type[_Record], fields: str, defaults: tuple[Any, ...]) -> None:
+    # Fields become class attributes reading their position; ``defaults``
+    # are the last fields' defaults, as collections.namedtuple takes them.
+    names = tuple(fields.split())
+    cls._fields = names
+    cls._field_defaults = dict(zip(names[len(names) - len(defaults) :], defaults, strict=True))
+    cls.__match_args__ = names  # type: ignore[attr-defined,misc]
+    for index, name in enumerate(names):
+        setattr(cls, name, _tuplegetter(index, f"Alias for field number {index}"))
+
+
+class AwsCall(_Record):
     """One AWS API call: a botocore operation, a SigV4-signed request, or one made for the
     function by an AWS Lambda extension (``via``); or one presigned URL generated.
 
@@ -49,29 +119,86 @@ class AwsCall(NamedTuple):
     ``role_arn`` the assumed role's ARN; never the credentials themselves.
     """
 
-    service: str
-    service_id: str
-    operation: str
-    region: str
-    endpoint: str
-    params: str
-    start_ns: int
-    end_ns: int
-    status: int = 0
-    request_id: str = ""
-    error_code: str = ""
-    response: str = ""
-    retries: int = 0
-    presign: bool = False
-    params_truncated: bool = False
-    credentials: str = ""
-    role_arn: str = ""
-    via: str = ""
-    # Shadows tuple.count on purpose: the wire contract calls it count.
-    count: int = 1  # type: ignore[assignment]
+    __slots__ = ()
+    if TYPE_CHECKING:
+        service: str
+        service_id: str
+        operation: str
+        region: str
+        endpoint: str
+        params: str
+        start_ns: int
+        end_ns: int
+        status: int
+        request_id: str
+        error_code: str
+        response: str
+        retries: int
+        presign: bool
+        params_truncated: bool
+        credentials: str
+        role_arn: str
+        via: str
+        # Shadows tuple.count on purpose: the wire contract calls it count.
+        count: int  # type: ignore[assignment]
+
+    def __new__(  # noqa: PLR0917 - positional, as a NamedTuple's fields are
+        cls,
+        service: str,
+        service_id: str,
+        operation: str,
+        region: str,
+        endpoint: str,
+        params: str,
+        start_ns: int,
+        end_ns: int,
+        status: int = 0,
+        request_id: str = "",
+        error_code: str = "",
+        response: str = "",
+        retries: int = 0,
+        presign: bool = False,
+        params_truncated: bool = False,
+        credentials: str = "",
+        role_arn: str = "",
+        via: str = "",
+        count: int = 1,
+    ) -> Self:
+        return _tuple_new(
+            cls,
+            (
+                service,
+                service_id,
+                operation,
+                region,
+                endpoint,
+                params,
+                start_ns,
+                end_ns,
+                status,
+                request_id,
+                error_code,
+                response,
+                retries,
+                presign,
+                params_truncated,
+                credentials,
+                role_arn,
+                via,
+                count,
+            ),
+        )
 
 
-class Connection(NamedTuple):
+_named(
+    AwsCall,
+    "service service_id operation region endpoint params start_ns end_ns status request_id"
+    " error_code response retries presign params_truncated credentials role_arn via count",
+    (0, "", "", "", 0, False, False, "", "", "", 1),
+)
+
+
+class Connection(_Record):
     """Outbound connections to one (host, port, tls), with how many opened and failed.
 
     Through an HTTP proxy, ``host``/``port`` are the destination (the ``CONNECT``
@@ -79,62 +206,181 @@ class Connection(NamedTuple):
     of the proxy itself; ``""`` for a direct connection.
     """
 
-    host: str
-    port: int
-    tls: bool
-    aws: bool
-    count: int  # type: ignore[assignment]  # shadows tuple.count, as in AwsCall
-    failures: int
-    proxy: str = ""
+    __slots__ = ()
+    if TYPE_CHECKING:
+        host: str
+        port: int
+        tls: bool
+        aws: bool
+        count: int  # type: ignore[assignment]  # shadows tuple.count, as in AwsCall
+        failures: int
+        proxy: str
+
+    def __new__(  # noqa: PLR0917 - positional, as a NamedTuple's fields are
+        cls, host: str, port: int, tls: bool, aws: bool, count: int, failures: int, proxy: str = ""
+    ) -> Self:
+        return _tuple_new(cls, (host, port, tls, aws, count, failures, proxy))
 
 
-class Link(NamedTuple):
+_named(Connection, "host port tls aws count failures proxy", ("",))
+
+
+class Link(_Record):
     """A span context the invocation is linked to (an SQS/SNS message's producer)."""
 
-    trace_id: bytes
-    span_id: bytes
-    sampled: bool = True
+    __slots__ = ()
+    if TYPE_CHECKING:
+        trace_id: bytes
+        span_id: bytes
+        sampled: bool
+
+    def __new__(cls, trace_id: bytes, span_id: bytes, sampled: bool = True) -> Self:
+        return _tuple_new(cls, (trace_id, span_id, sampled))
 
 
-class Trigger(NamedTuple):
-    """What invoked the function: kind (one of ``semconv.TRIGGER_KINDS``) and source."""
-
-    kind: str = "direct"
-    source: str = ""
-    faas_trigger: str = "other"
-    consumer: bool = False
-    parent_trace_id: bytes = b""
-    parent_span_id: bytes = b""
-    sampled: bool = True
-    links: tuple[Link, ...] = ()
-    # The X-Ray header to link to, kept raw: parsed only if the invocation is
-    # exported (see triggers.links_of), not on every invocation's response path.
-    xray: str = ""
+_named(Link, "trace_id span_id sampled", (True,))
 
 
-class Record(NamedTuple):
+class Trigger(_Record):
+    """What invoked the function: kind (one of ``semconv.TRIGGER_KINDS``) and source.
+
+    ``xray`` is the X-Ray header to link to, kept raw: parsed only if the
+    invocation is exported (see ``triggers.links_of``), not on every
+    invocation's response path.
+    """
+
+    __slots__ = ()
+    if TYPE_CHECKING:
+        kind: str
+        source: str
+        faas_trigger: str
+        consumer: bool
+        parent_trace_id: bytes
+        parent_span_id: bytes
+        sampled: bool
+        links: tuple[Link, ...]
+        xray: str
+
+    def __new__(  # noqa: PLR0917 - positional, as a NamedTuple's fields are
+        cls,
+        kind: str = "direct",
+        source: str = "",
+        faas_trigger: str = "other",
+        consumer: bool = False,
+        parent_trace_id: bytes = b"",
+        parent_span_id: bytes = b"",
+        sampled: bool = True,
+        links: tuple[Link, ...] = (),
+        xray: str = "",
+    ) -> Self:
+        return _tuple_new(
+            cls,
+            (
+                kind,
+                source,
+                faas_trigger,
+                consumer,
+                parent_trace_id,
+                parent_span_id,
+                sampled,
+                links,
+                xray,
+            ),
+        )
+
+
+_named(
+    Trigger,
+    "kind source faas_trigger consumer parent_trace_id parent_span_id sampled links xray",
+    ("direct", "", "other", False, b"", b"", True, (), ""),
+)
+
+_NO_TRIGGER = Trigger()
+
+
+class Record(_Record):
     """What one phase (init, or one invocation) did; the exporter reads only this."""
 
-    phase: str
-    trace_id: bytes
-    span_id: bytes
-    start_ns: int
-    end_ns: int
-    request_id: str = ""
-    function_name: str = ""
-    function_arn: str = ""
-    alias: str = ""
-    version: str = ""
-    cold_start: bool = False
-    init_duration_ms: float = -1.0
-    trigger: Trigger = Trigger()
-    outcome: str = semconv.OUTCOME_SUCCESS
-    error_type: str = ""
-    remaining_ms: int = -1
-    memory_limit_mb: int = 0
-    aws_calls: tuple[AwsCall, ...] = ()
-    connections: tuple[Connection, ...] = ()
-    dropped_calls: int = 0
+    __slots__ = ()
+    if TYPE_CHECKING:
+        phase: str
+        trace_id: bytes
+        span_id: bytes
+        start_ns: int
+        end_ns: int
+        request_id: str
+        function_name: str
+        function_arn: str
+        alias: str
+        version: str
+        cold_start: bool
+        init_duration_ms: float
+        trigger: Trigger
+        outcome: str
+        error_type: str
+        remaining_ms: int
+        memory_limit_mb: int
+        aws_calls: tuple[AwsCall, ...]
+        connections: tuple[Connection, ...]
+        dropped_calls: int
+
+    def __new__(  # noqa: PLR0917 - positional, as a NamedTuple's fields are
+        cls,
+        phase: str,
+        trace_id: bytes,
+        span_id: bytes,
+        start_ns: int,
+        end_ns: int,
+        request_id: str = "",
+        function_name: str = "",
+        function_arn: str = "",
+        alias: str = "",
+        version: str = "",
+        cold_start: bool = False,
+        init_duration_ms: float = -1.0,
+        trigger: Trigger = _NO_TRIGGER,
+        outcome: str = semconv.OUTCOME_SUCCESS,
+        error_type: str = "",
+        remaining_ms: int = -1,
+        memory_limit_mb: int = 0,
+        aws_calls: tuple[AwsCall, ...] = (),
+        connections: tuple[Connection, ...] = (),
+        dropped_calls: int = 0,
+    ) -> Self:
+        return _tuple_new(
+            cls,
+            (
+                phase,
+                trace_id,
+                span_id,
+                start_ns,
+                end_ns,
+                request_id,
+                function_name,
+                function_arn,
+                alias,
+                version,
+                cold_start,
+                init_duration_ms,
+                trigger,
+                outcome,
+                error_type,
+                remaining_ms,
+                memory_limit_mb,
+                aws_calls,
+                connections,
+                dropped_calls,
+            ),
+        )
+
+
+_named(
+    Record,
+    "phase trace_id span_id start_ns end_ns request_id function_name function_arn alias version"
+    " cold_start init_duration_ms trigger outcome error_type remaining_ms memory_limit_mb"
+    " aws_calls connections dropped_calls",
+    ("", "", "", "", "", False, -1.0, _NO_TRIGGER, semconv.OUTCOME_SUCCESS, "", -1, 0, (), (), 0),
+)
 
 
 class OpenConnection:
