@@ -48,7 +48,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from lambdaguard import semconv
 from lambdaguard.collector.migrations import MIGRATIONS, SCHEMA_VERSION
-from lambdaguard.collector.spans import SpanFacts, call_key
+from lambdaguard.collector.spans import CallFact, SpanFacts, call_key
 from lambdaguard.errors import StoreError, StoreNotFound, StoreRejected
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ _PG_MIGRATION_LOCK: Final = 0x6C67_7561_7264
 # ... and the lock one collector holds while it rolls pending counts up.
 _PG_ROLLUP_LOCK: Final = 0x6C67_726F_6C6C
 _RETRIES: Final = 6
+# Distinct calls whose store key is remembered between ingests (see Store._upsert).
+_CALL_KEY_MEMO: Final = 4096
 
 
 class _Bytes(sa.types.TypeDecorator[bytes]):
@@ -614,6 +616,7 @@ class Store:
         # Counter increments appended to lg_pending_counts and rolled up later
         # (see roll_up); set by the collector on PostgreSQL. Reads roll up first.
         self.defer_counts = False
+        self._call_keys: dict[int, tuple[CallFact, bytes]] = {}
         self._build_statements()
 
     # -- setup -----------------------------------------------------------------
@@ -806,32 +809,35 @@ class Store:
         statement per table, whatever its size.
         """
         now_s = (now_ns or time.time_ns()) // 1_000_000_000
+        # The keys of each request (extract() leaves none twice in one request);
+        # a key repeated across requests counts for the first that holds it:
+        # filled from the last request back, so the earliest one's entry stays.
+        keys_of = [[f.key for f in facts] for facts in requests]
         by_key: dict[bytes, SpanFacts] = {}
         owner: dict[bytes, int] = {}
-        keys_of: list[set[bytes]] = []
-        for index, facts in enumerate(requests):
-            mine = set()
-            for f in facts:
-                mine.add(f.key)
-                if f.key not in by_key:
-                    by_key[f.key] = f
-                    owner[f.key] = index
-            keys_of.append(mine)
+        for index in range(len(requests) - 1, -1, -1):
+            by_key.update(zip(keys_of[index], requests[index], strict=True))
+            owner.update(dict.fromkeys(keys_of[index], index))
         if not by_key:
             return [IngestResult(0, 0) for _ in requests]
         keys = sorted(by_key)
 
         def work(conn: Connection) -> set[bytes]:
             fresh = self._insert_keys(conn, keys, now_s)
-            if fresh:
-                self._upsert(conn, [by_key[k] for k in sorted(fresh)])
+            if len(fresh) == len(keys):  # nothing seen before: the usual case
+                self._upsert(conn, [by_key[k] for k in keys])
+            elif fresh:
+                self._upsert(conn, [by_key[k] for k in keys if k in fresh])
             return fresh
 
         fresh: set[bytes] = self._retrying(work)
+        total = sum(map(len, keys_of))
+        if len(fresh) == total:  # every key new and in one request only
+            return [IngestResult(len(mine), 0) for mine in keys_of]
         results = []
         for index, mine in enumerate(keys_of):
             new = {k for k in mine if k in fresh and owner[k] == index}
-            duplicates = frozenset(mine - new)
+            duplicates = frozenset(k for k in mine if k not in new)
             results.append(IngestResult(len(new), len(duplicates), duplicates))
         return results
 
@@ -851,18 +857,42 @@ class Store:
         for start in range(0, len(keys), self._KEYS_PER_INSERT):
             chunk = keys[start : start + self._KEYS_PER_INSERT]
             rows = ",".join([f"({mark},{mark})"] * len(chunk))
-            params: list[Any] = []
-            for key in chunk:
-                params.append(key)
-                params.append(now_s)
+            params: list[Any] = [now_s] * (2 * len(chunk))
+            params[::2] = chunk
             # Only placeholders are formatted in; every value is a bound parameter.
-            result = conn.exec_driver_sql(
+            sql = (
                 f"INSERT INTO lg_span_keys (key, seen_at) VALUES {rows} "  # noqa: S608
-                "ON CONFLICT (key) DO NOTHING RETURNING key",
-                tuple(params),
+                "ON CONFLICT (key) DO NOTHING RETURNING key"
             )
-            fresh.update(map(bytes, result.scalars().all()))
+            if self._sqlite:
+                got = self._sqlite_cursor(conn, sql, params).fetchall()
+                fresh.update([row[0] for row in got])
+            else:
+                result = conn.exec_driver_sql(sql, tuple(params))
+                fresh.update(map(bytes, result.scalars().all()))
         return fresh
+
+    @staticmethod
+    def _sqlite_cursor(
+        conn: Connection, sql: str, params: Sequence[Any], *, many: bool = False
+    ) -> Any:
+        """Run driver SQL on SQLite's own cursor, inside ``conn``'s transaction.
+
+        The ingest's statements are already driver SQL with plain parameters;
+        going through ``exec_driver_sql`` added SQLAlchemy's execution context
+        and result objects to each of a group's six or seven statements.
+        sqlite3's errors are translated as SQLAlchemy translates them, so
+        retries and :class:`StoreRejected` work as before.
+        """
+        import sqlite3
+
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if many:
+                return cursor.executemany(sql, params)
+            return cursor.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
 
     # -- forward backlog -----------------------------------------------------------
     def backlog_put(self, rows: Sequence[tuple[str, bytes, int]]) -> None:
@@ -948,9 +978,12 @@ class Store:
             "lg_errors": {},
         }
         durations: dict[tuple[str, str, int], dict[str, Any]] = {}
-        # extract() shares one CallFact among equal calls of a request: hash
-        # each distinct object once (ids are stable while `facts` holds them).
-        call_keys: dict[int, bytes] = {}
+        # extract() shares one CallFact among equal calls (of a request, and of
+        # requests whose call spans are byte for byte alike): each distinct object
+        # is hashed once. The memo holds the object, so its id cannot be reused.
+        call_keys = self._call_keys
+        if len(call_keys) > _CALL_KEY_MEMO:
+            call_keys.clear()
 
         def count_seen(table: str, arn: str, key: tuple[str, str], t: int) -> None:
             rows = seen[table]
@@ -995,9 +1028,12 @@ class Store:
                     row["runtime"] = fn.runtime or row["runtime"]
             if f.call is not None:
                 c = f.call
-                digest = call_keys.get(id(c))
-                if digest is None:
-                    digest = call_keys[id(c)] = call_key(c)
+                known = call_keys.get(id(c))
+                if known is not None and known[0] is c:
+                    digest = known[1]
+                else:
+                    digest = call_key(c)
+                    call_keys[id(c)] = (c, digest)
                 ck = (fn.arn, digest)
                 crow = calls.get(ck)
                 if crow is None:
@@ -1139,7 +1175,11 @@ class Store:
             if rows:
                 driver = self._driver.get(id(stmt))
                 if driver is not None and driver.fits(rows[0]):
-                    conn.exec_driver_sql(driver.sql, driver.params(rows))
+                    params = driver.params(rows)
+                    if len(params) == 1:
+                        self._sqlite_cursor(conn, driver.sql, params[0])
+                    else:
+                        self._sqlite_cursor(conn, driver.sql, params, many=True)
                 else:
                     conn.execute(stmt, rows)
 
