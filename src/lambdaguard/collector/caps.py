@@ -56,6 +56,15 @@ class Caps:
 
     def apply(self, facts: Sequence[Any]) -> CapResult:
         """Keep the facts within every cap, in order; count the spans left out."""
+        # No cap can be reached when there are fewer facts than any per-request cap
+        # (each brings at most one function and one call), fewer host events than
+        # the host cap, and every function is known: the usual agent request.
+        if (
+            len(facts) <= min(self.max_functions_per_request, self.max_calls_per_request)
+            and sum([len(f.hosts) for f in facts]) <= self.max_hosts_per_request
+            and {f.function.arn for f in facts} <= self._known
+        ):
+            return CapResult(tuple(facts), 0, "")
         functions: set[str] = set()
         calls: dict[str, set[int]] = {}
         hosts: dict[str, set[tuple[str, int, bool]]] = {}

@@ -221,13 +221,20 @@ class Ingestor:
         now = time.time_ns() if now_ns is None else now_ns
         try:
             raw = decompress(body, content_encoding, self.config.max_decompressed_bytes)
-            decoded = decode_body(signal, raw, encoding, limits=self.limits)
+            decoded = decode_body(signal, raw, encoding, limits=self.limits, defer_span_counts=True)
+            if signal == "traces":
+                # The limits of a small body are counted as its spans are read.
+                facts = extract(
+                    decoded.message,
+                    now_ns=now,
+                    payload=decoded.payload,
+                    limits=None if decoded.counted else self.limits,
+                )
         except IngestError:
             self.count(bad_requests=1)
             raise
         del body
         if signal == "traces":
-            facts = extract(decoded.message, now_ns=now, payload=decoded.payload)
             capped = self.caps.apply(facts.spans)
             if capped.over:
                 self.count(over_cap=capped.over)
