@@ -198,3 +198,48 @@ def test_sqlite_upserts_in_driver_sql_write_what_sqlalchemy_writes(tmp_path: obj
             assert list(a.execute(query)) == list(b.execute(query)), table.name
     fast.close()
     slow.close()
+
+
+def test_a_group_sums_the_same_calls_of_its_requests(store_url: str) -> None:
+    """Two requests committed together with the same calls add up exactly, each acknowledged in full."""
+    store = open_store(store_url)
+    calls = [Call(), Call("dynamodb", "Query", '{"TableName":"t"}', count=4)]
+    hosts = [("api.example.com", 443, True)]
+    a = _facts(b"\x01" * 16, invocations=2, calls=calls, hosts=hosts)
+    b = _facts(b"\x02" * 16, start_ns=START_NS + 10, invocations=3, calls=calls, hosts=hosts)
+    first, second = store.ingest_many([a, b], now_ns=START_NS)
+    assert (first.new_spans, first.duplicate_spans) == (len(a), 0)
+    assert (second.new_spans, second.duplicate_spans) == (len(b), 0)
+    counted = {(c.service, c.operation): c for c in store.calls(ARN)}
+    assert counted["s3", "GetObject"].count == 5
+    assert counted["dynamodb", "Query"].count == 20
+    assert counted["s3", "GetObject"].first_seen == store.functions()[0].first_seen
+    assert [h.count for h in store.hosts(ARN)] == [5]
+    (day,) = store.invocations(ARN)
+    assert (day.count, day.cold_starts) == (5, 2)
+    assert store.stats().span_keys == len(a) + len(b)
+    store.close()
+
+
+def test_a_resend_in_the_same_group_counts_once(store_url: str) -> None:
+    """A body resent within one group, or partly repeated across groups, counts each span once."""
+    store = open_store(store_url)
+    a = _facts(b"\x01" * 16, invocations=2)
+    new = _facts(b"\x02" * 16)
+    partly = (*a[:3], *new)  # three spans of a again, with a new trace
+    first, again, mixed = store.ingest_many([a, a, partly], now_ns=START_NS)
+    assert (first.new_spans, first.duplicate_spans) == (len(a), 0)
+    assert (again.new_spans, again.duplicate_spans) == (0, len(a))
+    assert again.duplicate_keys == {f.key for f in a}
+    assert (mixed.new_spans, mixed.duplicate_spans) == (len(new), 3)
+    # Some keys already stored, some not: only the new ones count.
+    later = _facts(b"\x03" * 16)
+    fresh, old = store.ingest_many([later, a], now_ns=START_NS)
+    assert (fresh.new_spans, fresh.duplicate_spans) == (len(later), 0)
+    assert (old.new_spans, old.duplicate_spans) == (0, len(a))
+    (call,) = store.calls(ARN)
+    assert call.count == 4  # a's two invocations, new's and later's one each
+    (day,) = store.invocations(ARN)
+    assert day.count == 4
+    assert store.stats().span_keys == len(a) + len(new) + len(later)
+    store.close()
