@@ -846,7 +846,8 @@ class Store:
     _KEYS_PER_INSERT: Final = 8000
 
     def _insert_keys(self, conn: Connection, keys: Sequence[bytes], now_s: int) -> set[bytes]:
-        """Insert span keys in bulk; the ones that were new (ON CONFLICT DO NOTHING RETURNING).
+        """Insert span keys in bulk; the ones that were new (ON CONFLICT DO NOTHING, and
+        RETURNING where the rows inserted cannot say which: PostgreSQL, or a repeat on SQLite).
 
         One multi-row statement per 8,000 keys, built as driver SQL: SQLAlchemy's
         own executemany path constructs parameters row by row, which was the
@@ -862,12 +863,23 @@ class Store:
             # Only placeholders are formatted in; every value is a bound parameter.
             sql = (
                 f"INSERT INTO lg_span_keys (key, seen_at) VALUES {rows} "  # noqa: S608
-                "ON CONFLICT (key) DO NOTHING RETURNING key"
+                "ON CONFLICT (key) DO NOTHING"
             )
             if self._sqlite:
-                got = self._sqlite_cursor(conn, sql, params).fetchall()
-                fresh.update([row[0] for row in got])
+                # This transaction holds SQLite's one write lock (BEGIN IMMEDIATE), so the
+                # rows inserted say exactly which keys are new. Usually all are: then no
+                # RETURNING (which buffers every row and costs half as much again as the
+                # insert); else the insert is undone and done again with it.
+                self._sqlite_cursor(conn, "SAVEPOINT lg_keys", ())
+                if self._sqlite_cursor(conn, sql, params).rowcount == len(chunk):
+                    fresh.update(chunk)
+                else:
+                    self._sqlite_cursor(conn, "ROLLBACK TO lg_keys", ())
+                    got = self._sqlite_cursor(conn, sql + " RETURNING key", params).fetchall()
+                    fresh.update([row[0] for row in got])
+                self._sqlite_cursor(conn, "RELEASE lg_keys", ())
             else:
+                sql += " RETURNING key"
                 result = conn.exec_driver_sql(sql, tuple(params))
                 fresh.update(map(bytes, result.scalars().all()))
         return fresh
