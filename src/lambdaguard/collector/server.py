@@ -26,6 +26,7 @@ google.rpc.Status for malformed data; 401; 404; 405; 408; 413; 415; 429 and
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
 import socket
@@ -287,6 +288,12 @@ class Ingestor:
         if prepared.signal != "traces":
             return _DONE
         return self.committer.submit(prepared.facts)
+
+    def commit_async(self, prepared: Prepared, loop: asyncio.AbstractEventLoop) -> Any:
+        """:meth:`commit` for a caller on ``loop``'s thread: an awaitable of that loop."""
+        if prepared.signal == "traces" and prepared.facts:
+            return self.committer.submit_async(prepared.facts, loop)
+        return asyncio.wrap_future(self.commit(prepared), loop=loop)
 
     def finish(self, prepared: Prepared, result: Any) -> Outcome:
         """After the commit: count, forward what is new, and say what was rejected."""
