@@ -243,3 +243,36 @@ def test_a_resend_in_the_same_group_counts_once(store_url: str) -> None:
     assert day.count == 4
     assert store.stats().span_keys == len(a) + len(new) + len(later)
     store.close()
+
+
+def test_a_group_writes_what_its_requests_write_one_by_one(tmp_path: object) -> None:
+    """Summing alike call spans across a group leaves every table as committing each request alone."""
+    from lambdaguard import semconv
+    from lambdaguard.collector.store import _TABLES
+
+    other = "arn:aws:lambda:eu-west-1:123456789012:function:billing"
+    requests = [
+        _facts(
+            bytes([n + 1]) * 16,
+            arn=(ARN, other)[n % 2],
+            start_ns=START_NS + (7 - n) * 1000,  # later requests carry earlier spans
+            invocations=1 + n % 3,
+            calls=[Call(), Call("dynamodb", "Query", '{"TableName":"t"}', count=n + 1), Call()],
+            hosts=[("api.example.com", 443, True)] if n % 2 else [],
+            layer_version=f"0.{n % 3}.0",
+            invocation_attrs=[(semconv.INVOCATION_OUTCOME, (semconv.OUTCOME_ERROR, "ok")[n % 2])],
+        )
+        for n in range(8)
+    ]
+    together = open_store(f"sqlite:///{tmp_path}/together.db")
+    alone = open_store(f"sqlite:///{tmp_path}/alone.db")
+    together.ingest_many(requests, now_ns=START_NS)
+    for request in requests:
+        alone.ingest(request, now_ns=START_NS)
+    for table in _TABLES:
+        columns = [c for c in table.columns if c.name not in ("trace_id", "span_id")]
+        query = sa.select(*columns).order_by(*table.primary_key.columns)
+        with together._engine.connect() as a, alone._engine.connect() as b:
+            assert list(a.execute(query)) == list(b.execute(query)), table.name
+    together.close()
+    alone.close()

@@ -1015,9 +1015,31 @@ class Store:
                 row["first_seen"] = min(row["first_seen"], t)
                 row["last_seen"] = max(row["last_seen"], t)
 
+        # Most spans carry only a call, and the same few (function, call) objects
+        # again and again (extract() shares them): those are summed here first, one
+        # entry per pair where it first occurs (facts come in key order), with their
+        # number and earliest and latest time; every other span stays on its own.
+        items: list[list[Any]] = []
+        alike: dict[tuple[int, int], list[Any]] = {}
         for f in facts:
-            fn = f.function
             t = f.time_ns
+            if f.invocation is None and not f.hosts and not f.init_error and f.call is not None:
+                pair = (id(f.function), id(f.call))
+                item = alike.get(pair)
+                if item is not None:
+                    item[1] += 1
+                    if t < item[2]:
+                        item[2] = t
+                    elif t > item[3]:
+                        item[3] = t
+                    continue
+                item = alike[pair] = [f, 1, t, t]
+            else:
+                item = [f, 1, t, t]
+            items.append(item)
+
+        for f, n, t, last in items:
+            fn = f.function
             row = functions.get(fn.arn)
             if row is None:
                 row = functions[fn.arn] = {
@@ -1028,14 +1050,14 @@ class Store:
                     "layer_version": fn.layer_version,
                     "runtime": fn.runtime,
                     "first_seen": t,
-                    "last_seen": t,
+                    "last_seen": last,
                     "last_invoked": 0,
                 }
             else:
                 if t < row["first_seen"]:  # noqa: PLR1730 - cheaper than min() per span
                     row["first_seen"] = t
-                if t >= row["last_seen"]:
-                    row["last_seen"] = t
+                if last >= row["last_seen"]:
+                    row["last_seen"] = last
                     row["layer_version"] = fn.layer_version or row["layer_version"]
                     row["runtime"] = fn.runtime or row["runtime"]
             if f.call is not None:
@@ -1060,9 +1082,9 @@ class Store:
                         "error_code": c.error_code,
                         "kms_key_id": "",
                         "presign": c.presign,
-                        "count": c.count,
+                        "count": c.count * n,
                         "first_seen": t,
-                        "last_seen": t,
+                        "last_seen": last,
                         "response": c.response,
                         "params_complete": c.params_complete,
                         "credentials": c.credentials,
@@ -1073,11 +1095,11 @@ class Store:
                         "span_id": f.key[16:].hex(),
                     }
                 else:
-                    crow["count"] += c.count
-                    if t < crow["first_seen"]:
+                    crow["count"] += c.count * n
+                    if t < crow["first_seen"]:  # noqa: PLR1730 - cheaper than min()
                         crow["first_seen"] = t
-                    elif t > crow["last_seen"]:
-                        crow["last_seen"] = t
+                    if last > crow["last_seen"]:  # noqa: PLR1730
+                        crow["last_seen"] = last
             if f.invocation is not None:
                 inv = f.invocation
                 row["last_invoked"] = max(row["last_invoked"], t)
