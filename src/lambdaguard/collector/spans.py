@@ -580,6 +580,7 @@ def _children(buf: bytes, pos: int, end: int, want: int) -> list[tuple[int, int]
 _ATTRIBUTES_TAG: Final = 9 << 3 | 2  # Span.attributes
 _EVENTS_TAG: Final = 11 << 3 | 2
 _LINKS_TAG: Final = 13 << 3 | 2
+_ATTRIBUTES: Final = ParsedCounter.ATTRIBUTES
 # Distinct attribute sets remembered per request, and the longest one remembered: the
 # agent sends a few short ones; a request of large or all-different spans (each read on
 # its own past these) holds at most 256 x 4 KiB more than before.
@@ -831,6 +832,9 @@ def extract(
         else:
             counter = ParsedCounter("traces", limits)
             counter.add(counter.RESOURCES, len(request.resource_spans))
+            counts = counter.counts
+            max_attributes = counter.max_attributes
+            max_total = counter.max_total
     shapes: dict[bytes, _Shape] = {}
     at = 0  # the next offset pair in keys
     for rs in request.resource_spans:
@@ -891,7 +895,12 @@ def extract(
                                 _shared_shapes.clear()
                             _shared_shapes[akey] = shape
                 if counter is not None:
-                    _count(counter, shape)
+                    # _count() inlined for the usual span: attributes only, within limits.
+                    n = shape.n_attrs
+                    counts[_ATTRIBUTES] += n
+                    if n > max_attributes or counts[_ATTRIBUTES] > max_total or shape.sub_attrs:
+                        counts[_ATTRIBUTES] -= n
+                        _count(counter, shape)
                 attrs = shape.attrs
                 own_arn = shape.own_arn
                 function = (
