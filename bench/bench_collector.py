@@ -203,14 +203,16 @@ def _agent_body(seed: int, n: int, batch: int) -> bytes:
             return KeyValue(key=key, value=AnyValue(bool_value=value))
         if isinstance(value, int):
             return KeyValue(key=key, value=AnyValue(int_value=value))
+        if isinstance(value, float):
+            return KeyValue(key=key, value=AnyValue(double_value=value))
         return KeyValue(key=key, value=AnyValue(string_value=str(value)))
 
     calls = (
-        ("s3", "GetObject", '{"Bucket":"orders","Key":"in/"}'),
-        ("dynamodb", "PutItem", '{"TableName":"orders"}'),
-        ("dynamodb", "GetItem", '{"TableName":"customers"}'),
-        ("sqs", "SendMessage", '{"QueueUrl":"https://sqs.eu-west-1.amazonaws.com/1/q"}'),
-        ("secretsmanager", "GetSecretValue", '{"SecretId":"db"}'),
+        ("s3", "S3", "GetObject", '{"Bucket":"orders","Key":"in/"}'),
+        ("dynamodb", "DynamoDB", "PutItem", '{"TableName":"orders"}'),
+        ("dynamodb", "DynamoDB", "GetItem", '{"TableName":"customers"}'),
+        ("sqs", "SQS", "SendMessage", '{"QueueUrl":"https://sqs.eu-west-1.amazonaws.com/1/q"}'),
+        ("secretsmanager", "Secrets Manager", "GetSecretValue", '{"SecretId":"db"}'),
     )
     request = ExportTraceServiceRequest()
     fn = f"fn-{seed % 20}"
@@ -245,7 +247,7 @@ def _agent_body(seed: int, n: int, batch: int) -> bytes:
             [kv(s.SERVER_ADDRESS, "api.example.com"), kv(s.SERVER_PORT, 443), kv(s.NET_TLS, True)]
         )
         for i in range(20):
-            svc, op, params = calls[i % len(calls)]
+            svc, service_id, op, params = calls[i % len(calls)]
             span = ss.spans.add(
                 trace_id=trace,
                 span_id=(i + 2).to_bytes(8, "big"),
@@ -262,6 +264,20 @@ def _agent_body(seed: int, n: int, batch: int) -> bytes:
                     kv(s.AWS_OPERATION, op),
                     kv(s.AWS_REGION, "eu-west-1"),
                     kv(s.AWS_PARAMS, params),
+                    # What the agent's export adds to every call span (agent/export.py):
+                    # the constant ones, and per occurrence a request id, the latency,
+                    # retries and status, so no two call spans are alike byte for byte.
+                    kv(s.RPC_SERVICE, service_id),
+                    kv(s.RPC_METHOD, op),
+                    kv(s.CLOUD_REGION, "eu-west-1"),
+                    kv(s.AWS_ENDPOINT, f"https://{svc}.eu-west-1.amazonaws.com"),
+                    kv(s.SERVER_ADDRESS, f"{svc}.eu-west-1.amazonaws.com"),
+                    kv(s.SERVER_PORT, 443),
+                    kv(s.AWS_CREDENTIALS, s.CREDENTIALS_EXECUTION_ROLE),
+                    kv(s.AWS_RETRIES, 0),
+                    kv(s.AWS_LATENCY_MS, 3.0 + ((n * 20 + i) % 997) / 100),
+                    kv(s.AWS_REQUEST_ID, f"{seed:04x}{n:08x}{b:04x}{i:04x}"),
+                    kv(s.HTTP_RESPONSE_STATUS_CODE, 200),
                 ]
             )
     return request.SerializeToString()

@@ -223,3 +223,94 @@ def test_logs_are_json_lines_without_tracebacks_for_ordinary_disconnects(
     assert any(e.get("event") == "listening" for e in events)
     assert any(e.get("event") == "request_timeout" for e in events)
     assert any(e.get("event") == "stopped" for e in events)
+
+
+def test_one_refused_request_does_not_fail_its_group(sqlite_url: str) -> None:
+    """A request the store refuses fails alone; the others of its group commit and count."""
+    import threading
+
+    from lambdaguard.errors import StoreRejected
+
+    store = open_store(sqlite_url)
+    poison = extract(trace_request(trace_id=b"\x0f" * 16), now_ns=10**18).spans
+    entered = threading.Event()
+    release = threading.Event()
+
+    class Refusing:
+        """The real store, refusing any group that holds the poison request."""
+
+        def ingest_many(self, requests: Any) -> Any:
+            if not entered.is_set():
+                entered.set()
+                release.wait(10)
+            if any(r is poison for r in requests):
+                raise StoreRejected("the store refused a value")
+            return store.ingest_many(requests)
+
+        def ping(self) -> bool:
+            return True
+
+    committer = GroupCommitter(Refusing())  # type: ignore[arg-type]
+    good = [extract(trace_request(trace_id=bytes([i]) * 16), now_ns=10**18).spans for i in (1, 2)]
+    first = committer.submit(extract(trace_request(trace_id=b"\x0e" * 16), now_ns=10**18).spans)
+    assert entered.wait(5)  # the writer is busy: the next three wait and form one group
+    waiting = [committer.submit(good[0]), committer.submit(poison), committer.submit(good[1])]
+    release.set()
+    assert first.result(10).new_spans == 2
+    assert waiting[0].result(10).new_spans == 2
+    with pytest.raises(StoreRejected):
+        waiting[1].result(10)
+    assert waiting[2].result(10).new_spans == 2
+    committer.close()
+    assert store.calls(ARN)[0].count == 3
+    store.close()
+
+
+def test_waiters_on_an_event_loop_are_answered_after_their_commit(sqlite_url: str) -> None:
+    """Requests from an event loop get their own results after the commit; one that gave up
+    before its group is skipped, and a refused one gets the error on its loop."""
+    import asyncio
+    import threading
+
+    from lambdaguard.errors import StoreRejected
+
+    store = open_store(sqlite_url)
+    poison = extract(trace_request(trace_id=b"\x0f" * 16), now_ns=10**18).spans
+    entered = threading.Event()
+    release = threading.Event()
+
+    class Gated:
+        def ingest_many(self, requests: Any) -> Any:
+            if not entered.is_set():
+                entered.set()
+                release.wait(10)
+            if any(r is poison for r in requests):
+                raise StoreRejected("the store refused a value")
+            return store.ingest_many(requests)
+
+        def ping(self) -> bool:
+            return True
+
+    committer = GroupCommitter(Gated())  # type: ignore[arg-type]
+
+    def facts(n: int) -> Any:
+        return extract(trace_request(trace_id=bytes([n]) * 16), now_ns=10**18).spans
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        first = committer.submit_async(facts(1), loop)
+        assert await loop.run_in_executor(None, entered.wait, 5)
+        waiting = [committer.submit_async(f, loop) for f in (facts(2), facts(3), poison)]
+        gave_up = committer.submit_async(facts(4), loop)
+        gave_up.cancel()
+        release.set()
+        assert (await first).new_spans == 2
+        assert [(await w).new_spans for w in waiting[:2]] == [2, 2]
+        with pytest.raises(StoreRejected):
+            await waiting[2]
+        assert (await committer.submit_async((), loop)).new_spans == 0
+
+    asyncio.run(main())
+    committer.close()
+    assert store.calls(ARN)[0].count == 3  # requests 1-3; the one that gave up was not stored
+    store.close()

@@ -340,3 +340,62 @@ def test_spans_with_equal_attribute_bytes_are_read_once_with_the_same_facts(buil
     assert shared == each
     assert shared == extract(request, now_ns=7)
     assert shared.spans
+
+
+def test_call_spans_alike_across_requests_keep_each_functions_region() -> None:
+    """A call span read once for the whole process still takes each request's function and region."""
+    east_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders"
+    for _ in range(2):  # the second time, both requests' call spans are already known
+        west = extract(trace_request(trace_id=b"\x01" * 16), now_ns=1)
+        east = extract(trace_request(trace_id=b"\x02" * 16, arn=east_arn), now_ns=1)
+        assert {(f.function.arn, f.call.region) for f in west.spans if f.call} == {
+            (ARN, "eu-west-1")
+        }
+        assert {(f.function.arn, f.call.region) for f in east.spans if f.call} == {
+            (east_arn, "us-east-1")
+        }
+
+
+_LIMITED = [
+    {"max_attributes": 3},
+    {"max_items": 5},
+    {"max_events": 1},
+    {"max_attributes_total": 20},
+    {"max_resources": 1},
+    {},
+]
+
+
+@pytest.mark.parametrize("limits", _LIMITED, ids=lambda d: ",".join(d) or "within")
+def test_limits_counted_while_extracting_answer_as_decoding_does(limits: dict[str, int]) -> None:
+    """A small trace body counted by extract() is refused (or not) exactly as decode_body() refuses it."""
+    from lambdaguard.collector.otlp import DecodeLimits, decode_body
+    from lambdaguard.errors import IngestError
+
+    request = trace_request(
+        trace_id=b"\x03" * 16,
+        invocations=2,
+        calls=[Call(), Call("sqs", "SendMessage", '{"QueueUrl":"q"}')],
+        hosts=[("api.example.com", 443, True)],
+    )
+    request.resource_spans.append(request.resource_spans[0])  # a second resource, alike
+    body = request.SerializeToString()
+    bound = DecodeLimits(**limits)
+
+    def outcome(defer: bool) -> str:
+        try:
+            decoded = decode_body("traces", body, "protobuf", limits=bound, defer_span_counts=defer)
+            assert decoded.counted is not defer
+            extract(
+                decoded.message,
+                now_ns=1,
+                payload=decoded.payload,
+                limits=None if decoded.counted else bound,
+            )
+        except IngestError as exc:
+            return f"{exc.status} {exc}"
+        return "accepted"
+
+    for _ in range(2):  # and again, with every shape already known
+        assert outcome(defer=True) == outcome(defer=False)
+    assert (outcome(defer=False) == "accepted") == (not limits)

@@ -198,3 +198,81 @@ def test_sqlite_upserts_in_driver_sql_write_what_sqlalchemy_writes(tmp_path: obj
             assert list(a.execute(query)) == list(b.execute(query)), table.name
     fast.close()
     slow.close()
+
+
+def test_a_group_sums_the_same_calls_of_its_requests(store_url: str) -> None:
+    """Two requests committed together with the same calls add up exactly, each acknowledged in full."""
+    store = open_store(store_url)
+    calls = [Call(), Call("dynamodb", "Query", '{"TableName":"t"}', count=4)]
+    hosts = [("api.example.com", 443, True)]
+    a = _facts(b"\x01" * 16, invocations=2, calls=calls, hosts=hosts)
+    b = _facts(b"\x02" * 16, start_ns=START_NS + 10, invocations=3, calls=calls, hosts=hosts)
+    first, second = store.ingest_many([a, b], now_ns=START_NS)
+    assert (first.new_spans, first.duplicate_spans) == (len(a), 0)
+    assert (second.new_spans, second.duplicate_spans) == (len(b), 0)
+    counted = {(c.service, c.operation): c for c in store.calls(ARN)}
+    assert counted["s3", "GetObject"].count == 5
+    assert counted["dynamodb", "Query"].count == 20
+    assert counted["s3", "GetObject"].first_seen == store.functions()[0].first_seen
+    assert [h.count for h in store.hosts(ARN)] == [5]
+    (day,) = store.invocations(ARN)
+    assert (day.count, day.cold_starts) == (5, 2)
+    assert store.stats().span_keys == len(a) + len(b)
+    store.close()
+
+
+def test_a_resend_in_the_same_group_counts_once(store_url: str) -> None:
+    """A body resent within one group, or partly repeated across groups, counts each span once."""
+    store = open_store(store_url)
+    a = _facts(b"\x01" * 16, invocations=2)
+    new = _facts(b"\x02" * 16)
+    partly = (*a[:3], *new)  # three spans of a again, with a new trace
+    first, again, mixed = store.ingest_many([a, a, partly], now_ns=START_NS)
+    assert (first.new_spans, first.duplicate_spans) == (len(a), 0)
+    assert (again.new_spans, again.duplicate_spans) == (0, len(a))
+    assert again.duplicate_keys == {f.key for f in a}
+    assert (mixed.new_spans, mixed.duplicate_spans) == (len(new), 3)
+    # Some keys already stored, some not: only the new ones count.
+    later = _facts(b"\x03" * 16)
+    fresh, old = store.ingest_many([later, a], now_ns=START_NS)
+    assert (fresh.new_spans, fresh.duplicate_spans) == (len(later), 0)
+    assert (old.new_spans, old.duplicate_spans) == (0, len(a))
+    (call,) = store.calls(ARN)
+    assert call.count == 4  # a's two invocations, new's and later's one each
+    (day,) = store.invocations(ARN)
+    assert day.count == 4
+    assert store.stats().span_keys == len(a) + len(new) + len(later)
+    store.close()
+
+
+def test_a_group_writes_what_its_requests_write_one_by_one(tmp_path: object) -> None:
+    """Summing alike call spans across a group leaves every table as committing each request alone."""
+    from lambdaguard import semconv
+    from lambdaguard.collector.store import _TABLES
+
+    other = "arn:aws:lambda:eu-west-1:123456789012:function:billing"
+    requests = [
+        _facts(
+            bytes([n + 1]) * 16,
+            arn=(ARN, other)[n % 2],
+            start_ns=START_NS + (7 - n) * 1000,  # later requests carry earlier spans
+            invocations=1 + n % 3,
+            calls=[Call(), Call("dynamodb", "Query", '{"TableName":"t"}', count=n + 1), Call()],
+            hosts=[("api.example.com", 443, True)] if n % 2 else [],
+            layer_version=f"0.{n % 3}.0",
+            invocation_attrs=[(semconv.INVOCATION_OUTCOME, (semconv.OUTCOME_ERROR, "ok")[n % 2])],
+        )
+        for n in range(8)
+    ]
+    together = open_store(f"sqlite:///{tmp_path}/together.db")
+    alone = open_store(f"sqlite:///{tmp_path}/alone.db")
+    together.ingest_many(requests, now_ns=START_NS)
+    for request in requests:
+        alone.ingest(request, now_ns=START_NS)
+    for table in _TABLES:
+        columns = [c for c in table.columns if c.name not in ("trace_id", "span_id")]
+        query = sa.select(*columns).order_by(*table.primary_key.columns)
+        with together._engine.connect() as a, alone._engine.connect() as b:
+            assert list(a.execute(query)) == list(b.execute(query)), table.name
+    together.close()
+    alone.close()

@@ -42,12 +42,15 @@ where token holders are not trusted lower ``max_functions``. A hash collision
 let one host in over the cap, never keep one out.
 
 The hot path: a span whose function, call and hosts are already known costs
-one call-key digest per distinct call object of the request (~8,500
-instructions, 1.5 to 2.5 µs; :func:`~lambdaguard.collector.spans.extract` shares
-one object among equal calls) and a few set lookups; the lock is taken only to
-admit something new. An agent-shaped request (21 spans, 5 distinct calls)
-costs ~43,000 instructions more than with the per-request caps alone, about
-1.5 % of its decode, extract and store (``bench/_caps_cost.py``, bench/README).
+a few set lookups and its call's store key, which
+:func:`~lambdaguard.collector.spans.call_key` memoises per distinct call
+object (``extract`` shares one object among equal calls of a request, and of
+requests whose call spans repeat), so the caps and the store hash a distinct
+call once between them; the lock is taken only to admit something new.
+Measured before that memo (``bench/_caps_cost.py``, bench/README): an
+agent-shaped request (21 spans, 5 distinct calls) cost ~43,000 instructions
+more than with the per-request caps alone, about 1.5 % of its decode, extract
+and store, almost all of it the 5 digests.
 
 Limits of the view: several collectors on one PostgreSQL each enforce the
 store-wide caps on their own view, so the store can exceed a cap by what the
@@ -62,7 +65,6 @@ new is admitted for that function until pruning and a restart make room.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -285,7 +287,7 @@ class Caps:
             kept.append(pair)
         if not cap:
             return f, ""
-        return dataclasses.replace(f, hosts=tuple(kept)), cap
+        return f._replace(hosts=tuple(kept)), cap
 
     # -- metric points -------------------------------------------------------------------
     def apply_points(self, points: Sequence[Any]) -> CapResult:

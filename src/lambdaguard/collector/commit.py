@@ -15,10 +15,17 @@ grow by themselves (no timer, no added latency).
 If a group's transaction fails for a reason other than the store being
 unavailable, each request is retried alone, so one poison request cannot fail
 its neighbours.
+
+A request from an event loop (the HTTP receiver) waits on an asyncio future
+of that loop (:meth:`GroupCommitter.submit_async`): the writer hands all of a
+group's outcomes for one loop over in one ``call_soon_threadsafe``, instead of
+a thread-safe future, a wrapper and a wake-up of the loop per request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -39,7 +46,20 @@ _STOP: Final = object()
 @dataclass(slots=True)
 class _Pending:
     facts: Sequence[SpanFacts]
-    future: Future[IngestResult]
+    future: Future[IngestResult] | None
+    waiter: asyncio.Future[IngestResult] | None = None  # with future None: on this loop
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[IngestResult], Any, BaseException | None]]) -> None:
+    # On the waiters' loop. A waiter whose request gave up (its wait timed out) is
+    # cancelled already: that one is left as it is.
+    for waiter, result, error in outcomes:
+        if not waiter.done():
+            if error is None:
+                waiter.set_result(result)
+            else:
+                waiter.set_exception(error)
 
 
 @dataclass(slots=True)
@@ -69,6 +89,20 @@ class GroupCommitter:
         if self._metrics is not None:
             self._metrics.commit_queue.inc()
         return future
+
+    def submit_async(
+        self, facts: Sequence[SpanFacts], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Future[IngestResult]:
+        """Queue a request's facts from ``loop``'s thread; the returned future of that loop
+        resolves once their transaction committed."""
+        waiter: asyncio.Future[IngestResult] = loop.create_future()
+        if not facts:
+            waiter.set_result(IngestResult(0, 0))
+            return waiter
+        self._queue.put(_Pending(facts, None, waiter, loop))
+        if self._metrics is not None:
+            self._metrics.commit_queue.inc()
+        return waiter
 
     def call(self, work: Callable[[], Any]) -> Future[Any]:
         """Run other store work (a metrics ingest) on the writer thread, in arrival order."""
@@ -103,7 +137,11 @@ class GroupCommitter:
                 # RUNNING on it can no longer be, so setting its result cannot fail
                 # (which used to end this thread, and every commit after it).
                 if isinstance(item, _Pending):
-                    if item.future.set_running_or_notify_cancel():
+                    if (
+                        item.future.set_running_or_notify_cancel()
+                        if item.future is not None
+                        else not item.waiter.cancelled()  # type: ignore[union-attr]
+                    ):
                         pending.append(item)
                     elif self._metrics is not None:
                         self._metrics.commit_queue.dec()
@@ -129,22 +167,39 @@ class GroupCommitter:
             if metrics is not None:
                 metrics.store_errors.inc()
             if len(group) == 1 or (not isinstance(exc, StoreRejected) and self._store_down()):
-                for g in group:
-                    g.future.set_exception(exc)
+                self._resolve(group, None, exc)
                 return
             for g in group:  # find the poison request; the others still commit
                 self._commit([g])
             return
         except BaseException as exc:  # never leave a request waiting forever
-            for g in group:
-                if not g.future.done():
-                    g.future.set_exception(exc)
+            self._resolve(group, None, exc)
             raise
         if metrics is not None:
             metrics.store_latency.observe(time.perf_counter() - started)
             metrics.commit_group.observe(len(group))
-        for g, result in zip(group, results, strict=True):
-            g.future.set_result(result)
+        self._resolve(group, results, None)
+
+    @staticmethod
+    def _resolve(
+        group: list[_Pending], results: Sequence[IngestResult] | None, error: BaseException | None
+    ) -> None:
+        """Hand each request its result (or the error): thread-safe futures directly, the
+        waiters of each event loop in one call on that loop."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for index, g in enumerate(group):
+            result = results[index] if results is not None else None
+            if g.future is not None:
+                if not g.future.done():
+                    if error is None:
+                        g.future.set_result(result)  # type: ignore[arg-type]
+                    else:
+                        g.future.set_exception(error)
+            elif g.loop is not None and g.waiter is not None:
+                by_loop.setdefault(g.loop, []).append((g.waiter, result, error))
+        for loop, outcomes in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle, outcomes)
 
     def _run_call(self, item: _Call) -> None:
         try:

@@ -625,7 +625,7 @@ class _OtlpApp:
         del body
         try:
             async with asyncio.timeout(max(self.config.request_timeout_s, 30.0)):
-                result = await asyncio.wrap_future(ingestor.commit(prepared), loop=self.r.loop)
+                result = await ingestor.commit_async(prepared, self.r.loop)
         except StoreRejected as exc:
             ingestor.count(bad_requests=1)
             log.warning("store_refused_request", error=str(exc))

@@ -68,8 +68,10 @@ __all__ = [
     "DecodeLimits",
     "DecodedRequest",
     "Encoding",
+    "ParsedCounter",
     "Signal",
     "check_attribute_counts",
+    "check_limits",
     "decode_body",
     "decompress",
     "encode_response",
@@ -143,6 +145,8 @@ class DecodedRequest:
     payload: bytes
     rejected: int = 0
     reason: str = ""
+    # False: the limits are still to be counted on ``message`` (defer_span_counts).
+    counted: bool = True
 
 
 def negotiate(content_type: str | None) -> Encoding:
@@ -443,24 +447,54 @@ def _varint_rest(buf: bytes, pos: int, first: int) -> tuple[int, int]:
             raise IngestError("body is not valid protobuf: varint too long")
 
 
-def _check_parsed(signal: Signal, message: Any, limits: DecodeLimits) -> None:
-    """The same limits, counted on an already parsed (small or JSON) message."""
-    scanner = _Scanner(b"", limits, signal)
-    counts = scanner.counts
+class ParsedCounter:
+    """The limits of :class:`DecodeLimits`, counted by whoever walks a parsed request.
 
-    def add(counter: int, n: int) -> None:
-        counts[counter] += n
-        if counts[counter] > scanner.caps[counter]:
-            raise scanner.over(counter)
+    :func:`decode_body` counts small bodies on the parsed message; with
+    ``defer_span_counts`` it leaves a trace request's counting to
+    :func:`~lambdaguard.collector.spans.extract`, which walks every span
+    anyway and reads each distinct span shape once, so the counts are not read
+    through protobuf objects twice. Same limits, same messages, same order.
+    """
 
-    def attrs(n: int, what: str) -> None:
-        if n > limits.max_attributes:
+    __slots__ = ("caps", "counts", "max_attributes", "max_total", "scanner")
+
+    RESOURCES: Final = _RES
+    ITEMS: Final = _ITEMS
+    EVENTS: Final = _EVENTS
+    ATTRIBUTES: Final = _ATTRS
+
+    def __init__(self, signal: Signal, limits: DecodeLimits) -> None:
+        self.scanner = _Scanner(b"", limits, signal)
+        self.counts = self.scanner.counts
+        self.caps = self.scanner.caps
+        self.max_attributes = limits.max_attributes
+        self.max_total = limits.max_attributes_total
+
+    def add(self, counter: int, n: int) -> None:
+        """Count ``n`` more of one kind (413 past its limit)."""
+        self.counts[counter] += n
+        if self.counts[counter] > self.caps[counter]:
+            raise self.scanner.over(counter)
+
+    def attrs(self, n: int, what: str) -> None:
+        """Count one container's ``n`` attributes (413 past max_attributes or the total)."""
+        if n > self.max_attributes:
             raise IngestError(
-                f"a {what} carries {n} attributes; the limit is {limits.max_attributes} "
+                f"a {what} carries {n} attributes; the limit is {self.max_attributes} "
                 "(max_attributes)",
                 status=413,
             )
-        add(_ATTRS, n)
+        self.add(_ATTRS, n)
+
+
+def _check_parsed(signal: Signal, message: Any, limits: DecodeLimits) -> None:
+    """The same limits, counted on an already parsed (small or JSON) message."""
+    counter = ParsedCounter(signal, limits)
+    scanner = counter.scanner
+    counts = counter.counts
+    add = counter.add
+    attrs = counter.attrs
 
     if signal == "traces":
         max_attributes = limits.max_attributes
@@ -508,6 +542,11 @@ def _check_parsed(signal: Signal, message: Any, limits: DecodeLimits) -> None:
                     add(_ITEMS, len(points))
                     for point in points:
                         attrs(len(point.attributes), "data point")
+
+
+def check_limits(signal: Signal, message: Any, limits: DecodeLimits) -> None:
+    """Count a parsed request against ``limits`` (IngestError 413 naming the one crossed)."""
+    _check_parsed(signal, message, limits)
 
 
 def check_attribute_counts(signal: Signal, message: Any, max_attributes: int) -> None:
@@ -619,8 +658,14 @@ def decode_body(
     *,
     limits: DecodeLimits | None = None,
     max_attributes: int | None = None,
+    defer_span_counts: bool = False,
 ) -> DecodedRequest:
-    """Decode an (already decompressed) export request body, or raise a 400/413."""
+    """Decode an (already decompressed) export request body, or raise a 400/413.
+
+    ``defer_span_counts``: a small protobuf trace request is parsed but its
+    limits are left to the caller (``counted`` is False), who counts them with
+    :class:`ParsedCounter` while walking it (:func:`~lambdaguard.collector.spans.extract`).
+    """
     if limits is None:
         limits = DecodeLimits()
     if max_attributes is not None:
@@ -634,6 +679,7 @@ def decode_body(
     message = _REQUEST[signal]()
     rejected = 0
     reason = ""
+    counted = True
     if encoding == "protobuf":
         scanned = len(body) > SCAN_THRESHOLD
         if scanned:
@@ -646,8 +692,10 @@ def decode_body(
             # UTF-8 in string fields and nesting beyond its recursion limit.
             message, rejected, reason = _salvage(signal, body, exc)
             payload = message.SerializeToString()
-        if not scanned or rejected:
+        if rejected or (not scanned and not (defer_span_counts and signal == "traces")):
             _check_parsed(signal, message, limits)
+        elif not scanned:
+            counted = False
     else:
         containers = body.count(b"{") + body.count(b"[")
         if containers > limits.max_json_containers:
@@ -678,7 +726,12 @@ def decode_body(
         except (RuntimeError, ValueError) as exc:  # pragma: no cover - upb re-validates
             raise IngestError(f"body is not a valid OTLP/JSON {signal} request: {exc}") from exc
     return DecodedRequest(
-        signal=signal, message=message, payload=payload, rejected=rejected, reason=reason
+        signal=signal,
+        message=message,
+        payload=payload,
+        rejected=rejected,
+        reason=reason,
+        counted=counted,
     )
 
 

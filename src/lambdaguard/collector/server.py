@@ -26,6 +26,7 @@ google.rpc.Status for malformed data; 401; 404; 405; 408; 413; 415; 429 and
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
 import socket
@@ -224,13 +225,20 @@ class Ingestor:
         now = time.time_ns() if now_ns is None else now_ns
         try:
             raw = decompress(body, content_encoding, self.config.max_decompressed_bytes)
-            decoded = decode_body(signal, raw, encoding, limits=self.limits)
+            decoded = decode_body(signal, raw, encoding, limits=self.limits, defer_span_counts=True)
+            if signal == "traces":
+                # The limits of a small body are counted as its spans are read.
+                facts = extract(
+                    decoded.message,
+                    now_ns=now,
+                    payload=decoded.payload,
+                    limits=None if decoded.counted else self.limits,
+                )
         except IngestError:
             self.count(bad_requests=1)
             raise
         del body
         if signal == "traces":
-            facts = extract(decoded.message, now_ns=now, payload=decoded.payload)
             capped = self.caps.apply(facts.spans)
             if capped.over:
                 self.count(over_cap=capped.over)
@@ -292,6 +300,12 @@ class Ingestor:
         if prepared.signal != "traces":
             return _DONE
         return self.committer.submit(prepared.facts)
+
+    def commit_async(self, prepared: Prepared, loop: asyncio.AbstractEventLoop) -> Any:
+        """:meth:`commit` for a caller on ``loop``'s thread: an awaitable of that loop."""
+        if prepared.signal == "traces" and prepared.facts:
+            return self.committer.submit_async(prepared.facts, loop)
+        return asyncio.wrap_future(self.commit(prepared), loop=loop)
 
     def finish(self, prepared: Prepared, result: Any) -> Outcome:
         """After the commit: count, forward what is new, and say what was rejected."""

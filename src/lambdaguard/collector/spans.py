@@ -36,9 +36,10 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from lambdaguard import recorded, semconv
+from lambdaguard.collector.otlp import DecodeLimits, ParsedCounter, check_limits
 from lambdaguard.evidence import SOURCE_LAMBDAGUARD, SOURCE_OTEL
 
 __all__ = [
@@ -132,9 +133,13 @@ class InvocationFact:
     duration_bucket: int | None = None  # see duration_bucket()
 
 
-@dataclass(frozen=True, slots=True)
-class SpanFacts:
-    """Everything one span contributes; ``key`` is trace_id + span_id (24 bytes)."""
+class SpanFacts(NamedTuple):
+    """Everything one span contributes; ``key`` is trace_id + span_id (24 bytes).
+
+    A NamedTuple rather than a frozen dataclass: one is built per stored span
+    (21 per agent request), and a frozen dataclass's ``__init__`` (a
+    ``object.__setattr__`` per field) cost four times as much. Immutable all the same.
+    """
 
     key: bytes
     function: FunctionFact
@@ -170,6 +175,15 @@ def normalize_function_arn(arn: str) -> str | None:
     return ":".join(parts[:7])
 
 
+# call_key's memo: extract() shares one CallFact among equal calls (of a request,
+# and of requests whose call spans repeat byte for byte), and both the caps and the
+# store need its key, so each distinct object is hashed once. By id, holding the
+# object so its id cannot be reused; emptied when full. Dict operations are atomic
+# under the GIL, so the receivers and the store's writer thread may share it.
+_CALL_KEY_MEMO: Final = 4096
+_call_keys: dict[int, tuple[CallFact, bytes]] = {}
+
+
 def call_key(call: CallFact) -> bytes:
     """Stable identity of a distinct call within a function (the store's key).
 
@@ -177,6 +191,17 @@ def call_key(call: CallFact) -> bytes:
     call stored by 0.1.0 and seen again gets a second row; analysis merges rows
     by what they say, not by key.
     """
+    known = _call_keys.get(id(call))
+    if known is not None and known[0] is call:
+        return known[1]
+    digest = _call_digest(call)
+    if len(_call_keys) >= _CALL_KEY_MEMO:
+        _call_keys.clear()
+    _call_keys[id(call)] = (call, digest)
+    return digest
+
+
+def _call_digest(call: CallFact) -> bytes:
     ident = "\x1f".join(
         (
             call.service,
@@ -573,11 +598,24 @@ def _children(buf: bytes, pos: int, end: int, want: int) -> list[tuple[int, int]
 
 
 _ATTRIBUTES_TAG: Final = 9 << 3 | 2  # Span.attributes
+_EVENTS_TAG: Final = 11 << 3 | 2
+_LINKS_TAG: Final = 13 << 3 | 2
+_ATTRIBUTES: Final = ParsedCounter.ATTRIBUTES
 # Distinct attribute sets remembered per request, and the longest one remembered: the
 # agent sends a few short ones; a request of large or all-different spans (each read on
 # its own past these) holds at most 256 x 4 KiB more than before.
 _MAX_SHAPES: Final = 256
 _MAX_SHAPE_BYTES: Final = 4096
+# Shared by every request (the collector's process): the agent's call spans repeat
+# byte for byte across invocations of a function, and so do its resources. At most
+# this many entries each, of at most _MAX_SHAPE_BYTES of key; a full memo is emptied
+# and refilled (a flood of distinct shapes costs what it cost before, no more memory).
+# Only what a span's bytes fully determine is shared: call shapes (never an
+# invocation's, which carries its own id) and a resource's function.
+_MAX_SHARED: Final = 1024
+_shared_shapes: dict[bytes, _Shape] = {}
+_shared_resources: dict[bytes, tuple[dict[str, Any], FunctionFact | None, int]] = {}
+_shared_calls: dict[tuple[Any, ...], CallFact] = {}
 
 
 def _attribute_start(buf: bytes, pos: int, end: int) -> int:
@@ -621,6 +659,9 @@ def _attribute_start(buf: bytes, pos: int, end: int) -> int:
         if wire_type == 2:
             if tag == _ATTRIBUTES_TAG:
                 return start
+            if tag in (_EVENTS_TAG, _LINKS_TAG):
+                # What the limits count must all lie in the shared bytes.
+                raise ValueError("events or links before the attributes")
             n = buf[pos]
             pos += 1
             if n >= 0x80:
@@ -641,22 +682,26 @@ def _attribute_start(buf: bytes, pos: int, end: int) -> int:
     return end
 
 
-def _attribute_keys(payload: bytes, spans: int) -> list[int] | None:
-    """Per span, in order, where the bytes that hold all its attributes start and end
-    (two offsets; see _attribute_start): equal bytes parse to equal attributes, so a
-    request's repeated spans are read once. Offsets, not copies, so the request's
-    bytes are not held twice. None when the payload does not hold exactly ``spans`` spans
-    as walked (then every span is read on its own)."""
+def _attribute_keys(payload: bytes, spans: int, resources: int) -> list[int] | None:
+    """Per resource, where its bytes start and end, then per span of it, in order, where
+    the bytes that hold all its attributes start and end (two offsets each; see
+    _attribute_start): equal bytes parse to equal attributes, so repeated spans and
+    resources are read once. Offsets, not copies, so the request's bytes are not held
+    twice. None when the payload does not hold exactly ``resources`` resources and
+    ``spans`` spans as walked (then every span is read on its own)."""
     keys: list[int] = []
     try:
         for rs in _children(payload, 0, len(payload), 0x0A):  # resource_spans
+            resource = _children(payload, rs[0], rs[1], 0x0A)
+            # Where the resource's bytes are (-1, -1: none, or more than one).
+            keys += resource[0] if len(resource) == 1 else (-1, -1)
             for ss in _children(payload, rs[0], rs[1], 0x12):  # scope_spans
                 for start, end in _children(payload, ss[0], ss[1], 0x12):  # spans
                     keys.append(_attribute_start(payload, start, end))
                     keys.append(end)
     except (IndexError, ValueError):
         return None
-    return keys if len(keys) == 2 * spans else None
+    return keys if len(keys) == 2 * spans + 2 * resources else None
 
 
 @dataclass(slots=True)
@@ -672,10 +717,25 @@ class _Shape:
     invocation: bool
     rpc_aws: bool
     calls: dict[str, CallFact | None]  # by the function's region (the call's default region)
+    # What the decode limits count: attributes, events (connection events are
+    # read only when there are some), and each event's and link's attributes.
+    n_attrs: int
+    n_events: int
+    sub_attrs: tuple[tuple[int, str], ...]
 
 
-def _shape(attrs: dict[str, Any]) -> _Shape:
+def _shape(span: Any) -> _Shape:
+    attributes = span.attributes
+    attrs = _attrs(attributes)
+    events = span.events
+    links = span.links
     return _Shape(
+        n_attrs=len(attributes),
+        n_events=len(events),
+        sub_attrs=(
+            *[(len(e.attributes), "span event") for e in events],
+            *[(len(link.attributes), "span link") for link in links],
+        ),
         attrs=attrs,
         own_arn=attrs.get(semconv.FUNCTION_ARN),
         names_function=semconv.CLOUD_RESOURCE_ID in attrs or semconv.FAAS_ID in attrs,
@@ -686,6 +746,15 @@ def _shape(attrs: dict[str, Any]) -> _Shape:
         rpc_aws=attrs.get(semconv.RPC_SYSTEM) == semconv.RPC_SYSTEM_AWS,
         calls={},
     )
+
+
+def _count(counter: ParsedCounter, shape: _Shape) -> None:
+    """Count one span for the decode limits, as otlp's check of a parsed request does."""
+    counter.attrs(shape.n_attrs, "span")
+    if shape.sub_attrs:
+        counter.add(counter.EVENTS, len(shape.sub_attrs))
+        for n, what in shape.sub_attrs:
+            counter.attrs(n, what)
 
 
 def _agent_call(
@@ -714,6 +783,10 @@ def _agent_call(
     )
     call = calls.get(raw)
     if call is None:
+        call = _shared_calls.get(raw)
+        if call is not None:
+            calls[raw] = call
+    if call is None:
         params, complete = _params(raw[3], raw[11])
         call = calls[raw] = CallFact(
             service=raw[0],
@@ -730,16 +803,32 @@ def _agent_call(
             role_arn=raw[13],
             via=raw[14],
         )
+        if len(str(raw[3])) + len(str(raw[6])) <= _MAX_SHAPE_BYTES:
+            if len(_shared_calls) >= _MAX_SHARED:
+                _shared_calls.clear()
+            _shared_calls[raw] = call
     return call
 
 
-def extract(request: Any, *, now_ns: int, payload: bytes | None = None) -> TraceFacts:
+def extract(
+    request: Any,
+    *,
+    now_ns: int,
+    payload: bytes | None = None,
+    limits: DecodeLimits | None = None,
+) -> TraceFacts:
     """Reduce an ExportTraceServiceRequest to the facts lambdaguard stores.
 
     ``payload`` is the request's protobuf encoding when the caller has it (the
     decoded body); without it the request is serialized once here. Spans with
     the same attribute bytes (the agent's repeated calls) are read once per
-    request: reading attributes through protobuf objects is most of the cost.
+    request, and call spans and resources alike across requests: reading
+    attributes through protobuf objects is most of the cost.
+
+    ``limits``: the request was decoded with ``defer_span_counts``; its
+    attributes, events and spans are counted here, from the same shapes
+    (:class:`~lambdaguard.collector.otlp.IngestError` 413 past a limit, as
+    :func:`~lambdaguard.collector.otlp.decode_body` would have answered).
     """
     found: dict[bytes, SpanFacts] = {}
     pending_phase: dict[bytes, bytes] = {}  # call span key -> parent span id
@@ -755,32 +844,83 @@ def extract(request: Any, *, now_ns: int, payload: bytes | None = None) -> Trace
     count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
     if payload is None:
         payload = request.SerializeToString()
-    keys = _attribute_keys(payload, count)
+    keys = _attribute_keys(payload, count, len(request.resource_spans))
+    counter = None
+    if limits is not None:
+        if keys is None:  # spans not walked: counted on the message, as decode_body does
+            check_limits("traces", request, limits)
+        else:
+            counter = ParsedCounter("traces", limits)
+            counter.add(counter.RESOURCES, len(request.resource_spans))
+            counts = counter.counts
+            max_attributes = counter.max_attributes
+            max_total = counter.max_total
     shapes: dict[bytes, _Shape] = {}
+    at = 0  # the next offset pair in keys
     for rs in request.resource_spans:
-        resource = _attrs(rs.resource.attributes)
-        # The resource names the function once for all its spans; a span's own
-        # lambdaguard.function.arn (rare) overrides it.
-        resource_function = _named_function(resource, resource)
+        rkey = None
+        if keys is not None:
+            start = keys[at]
+            end = keys[at + 1]
+            at += 2
+            if start >= 0 and end - start <= _MAX_SHAPE_BYTES:
+                rkey = payload[start:end]
+        known = _shared_resources.get(rkey) if rkey is not None else None
+        if known is None:
+            attributes = rs.resource.attributes
+            resource = _attrs(attributes)
+            # The resource names the function once for all its spans; a span's own
+            # lambdaguard.function.arn (rare) overrides it.
+            resource_function = _named_function(resource, resource)
+            resource_attrs = len(attributes)
+            if rkey is not None:
+                if len(_shared_resources) >= _MAX_SHARED:
+                    _shared_resources.clear()
+                _shared_resources[rkey] = (resource, resource_function, resource_attrs)
+        else:
+            resource, resource_function, resource_attrs = known
+        if counter is not None:
+            counter.attrs(resource_attrs, "resource")
         for ss in rs.scope_spans:
+            if counter is not None:
+                counter.attrs(len(ss.scope.attributes), "scope")
+                counter.add(counter.ITEMS, len(ss.spans))
             for span in ss.spans:
                 total += 1
                 trace_id = span.trace_id
                 span_id = span.span_id
                 if len(trace_id) != 16 or len(span_id) != 8:
                     rejected += 1
+                    at += 2
+                    if counter is not None:
+                        _count(counter, _shape(span))
                     continue
                 akey = None
                 if keys is not None:
-                    start = keys[2 * total - 2]
-                    end = keys[2 * total - 1]
+                    start = keys[at]
+                    end = keys[at + 1]
                     if end - start <= _MAX_SHAPE_BYTES:
                         akey = payload[start:end]
-                shape = shapes.get(akey) if akey is not None else None
+                at += 2
+                shape = None
+                if akey is not None:
+                    shape = shapes.get(akey) or _shared_shapes.get(akey)
                 if shape is None:
-                    shape = _shape(_attrs(span.attributes))
-                    if akey is not None and len(shapes) < _MAX_SHAPES:
-                        shapes[akey] = shape
+                    shape = _shape(span)
+                    if akey is not None:
+                        if len(shapes) < _MAX_SHAPES:
+                            shapes[akey] = shape
+                        if shape.service and shape.operation:
+                            if len(_shared_shapes) >= _MAX_SHARED:
+                                _shared_shapes.clear()
+                            _shared_shapes[akey] = shape
+                if counter is not None:
+                    # _count() inlined for the usual span: attributes only, within limits.
+                    n = shape.n_attrs
+                    counts[_ATTRIBUTES] += n
+                    if n > max_attributes or counts[_ATTRIBUTES] > max_total or shape.sub_attrs:
+                        counts[_ATTRIBUTES] -= n
+                        _count(counter, shape)
                 attrs = shape.attrs
                 own_arn = shape.own_arn
                 function = (
@@ -840,7 +980,7 @@ def extract(request: Any, *, now_ns: int, payload: bytes | None = None) -> Trace
                     or semconv.INVOCATION_ERROR_TYPE in attrs
                 ):
                     init_error = _text(attrs, semconv.INVOCATION_ERROR_TYPE) or "error"
-                hosts = tuple(_hosts(span, time_ns)) if len(span.events) else ()
+                hosts = tuple(_hosts(span, time_ns)) if shape.n_events else ()
                 if call is None and invocation is None and not hosts and not is_init:
                     shapeless += 1
                     continue
@@ -861,13 +1001,11 @@ def extract(request: Any, *, now_ns: int, payload: bytes | None = None) -> Trace
             )
     # A call span without its own phase attribute inherits it from its parent:
     # the agent makes calls made during INIT children of the init span.
-    for key, parent in pending_phase.items():
+    for key, parent in pending_phase.items() if init_span_ids else ():
         facts = found[key]
         if parent in init_span_ids and facts.call is not None:
             call = facts.call
-            found[key] = dataclasses.replace(
-                facts, call=dataclasses.replace(call, phase=semconv.PHASE_INIT)
-            )
+            found[key] = facts._replace(call=dataclasses.replace(call, phase=semconv.PHASE_INIT))
     reasons = []
     if rejected:
         reasons.append(

@@ -806,32 +806,35 @@ class Store:
         statement per table, whatever its size.
         """
         now_s = (now_ns or time.time_ns()) // 1_000_000_000
+        # The keys of each request (extract() leaves none twice in one request);
+        # a key repeated across requests counts for the first that holds it:
+        # filled from the last request back, so the earliest one's entry stays.
+        keys_of = [[f.key for f in facts] for facts in requests]
         by_key: dict[bytes, SpanFacts] = {}
         owner: dict[bytes, int] = {}
-        keys_of: list[set[bytes]] = []
-        for index, facts in enumerate(requests):
-            mine = set()
-            for f in facts:
-                mine.add(f.key)
-                if f.key not in by_key:
-                    by_key[f.key] = f
-                    owner[f.key] = index
-            keys_of.append(mine)
+        for index in range(len(requests) - 1, -1, -1):
+            by_key.update(zip(keys_of[index], requests[index], strict=True))
+            owner.update(dict.fromkeys(keys_of[index], index))
         if not by_key:
             return [IngestResult(0, 0) for _ in requests]
         keys = sorted(by_key)
 
         def work(conn: Connection) -> set[bytes]:
             fresh = self._insert_keys(conn, keys, now_s)
-            if fresh:
-                self._upsert(conn, [by_key[k] for k in sorted(fresh)])
+            if len(fresh) == len(keys):  # nothing seen before: the usual case
+                self._upsert(conn, [by_key[k] for k in keys])
+            elif fresh:
+                self._upsert(conn, [by_key[k] for k in keys if k in fresh])
             return fresh
 
         fresh: set[bytes] = self._retrying(work)
+        total = sum(map(len, keys_of))
+        if len(fresh) == total:  # every key new and in one request only
+            return [IngestResult(len(mine), 0) for mine in keys_of]
         results = []
         for index, mine in enumerate(keys_of):
             new = {k for k in mine if k in fresh and owner[k] == index}
-            duplicates = frozenset(mine - new)
+            duplicates = frozenset(k for k in mine if k not in new)
             results.append(IngestResult(len(new), len(duplicates), duplicates))
         return results
 
@@ -840,7 +843,8 @@ class Store:
     _KEYS_PER_INSERT: Final = 8000
 
     def _insert_keys(self, conn: Connection, keys: Sequence[bytes], now_s: int) -> set[bytes]:
-        """Insert span keys in bulk; the ones that were new (ON CONFLICT DO NOTHING RETURNING).
+        """Insert span keys in bulk; the ones that were new (ON CONFLICT DO NOTHING, and
+        RETURNING where the rows inserted cannot say which: PostgreSQL, or a repeat on SQLite).
 
         One multi-row statement per 8,000 keys, built as driver SQL: SQLAlchemy's
         own executemany path constructs parameters row by row, which was the
@@ -851,18 +855,53 @@ class Store:
         for start in range(0, len(keys), self._KEYS_PER_INSERT):
             chunk = keys[start : start + self._KEYS_PER_INSERT]
             rows = ",".join([f"({mark},{mark})"] * len(chunk))
-            params: list[Any] = []
-            for key in chunk:
-                params.append(key)
-                params.append(now_s)
+            params: list[Any] = [now_s] * (2 * len(chunk))
+            params[::2] = chunk
             # Only placeholders are formatted in; every value is a bound parameter.
-            result = conn.exec_driver_sql(
+            sql = (
                 f"INSERT INTO lg_span_keys (key, seen_at) VALUES {rows} "  # noqa: S608
-                "ON CONFLICT (key) DO NOTHING RETURNING key",
-                tuple(params),
+                "ON CONFLICT (key) DO NOTHING"
             )
-            fresh.update(map(bytes, result.scalars().all()))
+            if self._sqlite:
+                # This transaction holds SQLite's one write lock (BEGIN IMMEDIATE), so the
+                # rows inserted say exactly which keys are new. Usually all are: then no
+                # RETURNING (which buffers every row and costs half as much again as the
+                # insert); else the insert is undone and done again with it.
+                self._sqlite_cursor(conn, "SAVEPOINT lg_keys", ())
+                if self._sqlite_cursor(conn, sql, params).rowcount == len(chunk):
+                    fresh.update(chunk)
+                else:
+                    self._sqlite_cursor(conn, "ROLLBACK TO lg_keys", ())
+                    got = self._sqlite_cursor(conn, sql + " RETURNING key", params).fetchall()
+                    fresh.update([row[0] for row in got])
+                self._sqlite_cursor(conn, "RELEASE lg_keys", ())
+            else:
+                sql += " RETURNING key"
+                result = conn.exec_driver_sql(sql, tuple(params))
+                fresh.update(map(bytes, result.scalars().all()))
         return fresh
+
+    @staticmethod
+    def _sqlite_cursor(
+        conn: Connection, sql: str, params: Sequence[Any], *, many: bool = False
+    ) -> Any:
+        """Run driver SQL on SQLite's own cursor, inside ``conn``'s transaction.
+
+        The ingest's statements are already driver SQL with plain parameters;
+        going through ``exec_driver_sql`` added SQLAlchemy's execution context
+        and result objects to each of a group's six or seven statements.
+        sqlite3's errors are translated as SQLAlchemy translates them, so
+        retries and :class:`StoreRejected` work as before.
+        """
+        import sqlite3
+
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if many:
+                return cursor.executemany(sql, params)
+            return cursor.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
 
     # -- forward backlog -----------------------------------------------------------
     def backlog_put(self, rows: Sequence[tuple[str, bytes, int]]) -> None:
@@ -965,9 +1004,6 @@ class Store:
             "lg_errors": {},
         }
         durations: dict[tuple[str, str, int], dict[str, Any]] = {}
-        # extract() shares one CallFact among equal calls of a request: hash
-        # each distinct object once (ids are stable while `facts` holds them).
-        call_keys: dict[int, bytes] = {}
 
         def count_seen(table: str, arn: str, key: tuple[str, str], t: int) -> None:
             rows = seen[table]
@@ -987,9 +1023,31 @@ class Store:
                 row["first_seen"] = min(row["first_seen"], t)
                 row["last_seen"] = max(row["last_seen"], t)
 
+        # Most spans carry only a call, and the same few (function, call) objects
+        # again and again (extract() shares them): those are summed here first, one
+        # entry per pair where it first occurs (facts come in key order), with their
+        # number and earliest and latest time; every other span stays on its own.
+        items: list[list[Any]] = []
+        alike: dict[tuple[int, int], list[Any]] = {}
         for f in facts:
-            fn = f.function
             t = f.time_ns
+            if f.invocation is None and not f.hosts and not f.init_error and f.call is not None:
+                pair = (id(f.function), id(f.call))
+                item = alike.get(pair)
+                if item is not None:
+                    item[1] += 1
+                    if t < item[2]:
+                        item[2] = t
+                    elif t > item[3]:
+                        item[3] = t
+                    continue
+                item = alike[pair] = [f, 1, t, t]
+            else:
+                item = [f, 1, t, t]
+            items.append(item)
+
+        for f, n, t, last in items:
+            fn = f.function
             row = functions.get(fn.arn)
             if row is None:
                 row = functions[fn.arn] = {
@@ -1000,22 +1058,19 @@ class Store:
                     "layer_version": fn.layer_version,
                     "runtime": fn.runtime,
                     "first_seen": t,
-                    "last_seen": t,
+                    "last_seen": last,
                     "last_invoked": 0,
                 }
             else:
                 if t < row["first_seen"]:  # noqa: PLR1730 - cheaper than min() per span
                     row["first_seen"] = t
-                if t >= row["last_seen"]:
-                    row["last_seen"] = t
+                if last >= row["last_seen"]:
+                    row["last_seen"] = last
                     row["layer_version"] = fn.layer_version or row["layer_version"]
                     row["runtime"] = fn.runtime or row["runtime"]
             if f.call is not None:
                 c = f.call
-                digest = call_keys.get(id(c))
-                if digest is None:
-                    digest = call_keys[id(c)] = call_key(c)
-                ck = (fn.arn, digest)
+                ck = (fn.arn, call_key(c))  # memoised per distinct CallFact object
                 crow = calls.get(ck)
                 if crow is None:
                     calls[ck] = {
@@ -1029,9 +1084,9 @@ class Store:
                         "error_code": c.error_code,
                         "kms_key_id": "",
                         "presign": c.presign,
-                        "count": c.count,
+                        "count": c.count * n,
                         "first_seen": t,
-                        "last_seen": t,
+                        "last_seen": last,
                         "response": c.response,
                         "params_complete": c.params_complete,
                         "credentials": c.credentials,
@@ -1042,11 +1097,11 @@ class Store:
                         "span_id": f.key[16:].hex(),
                     }
                 else:
-                    crow["count"] += c.count
-                    if t < crow["first_seen"]:
+                    crow["count"] += c.count * n
+                    if t < crow["first_seen"]:  # noqa: PLR1730 - cheaper than min()
                         crow["first_seen"] = t
-                    elif t > crow["last_seen"]:
-                        crow["last_seen"] = t
+                    if last > crow["last_seen"]:  # noqa: PLR1730
+                        crow["last_seen"] = last
             if f.invocation is not None:
                 inv = f.invocation
                 row["last_invoked"] = max(row["last_invoked"], t)
@@ -1156,7 +1211,11 @@ class Store:
             if rows:
                 driver = self._driver.get(id(stmt))
                 if driver is not None and driver.fits(rows[0]):
-                    conn.exec_driver_sql(driver.sql, driver.params(rows))
+                    params = driver.params(rows)
+                    if len(params) == 1:
+                        self._sqlite_cursor(conn, driver.sql, params[0])
+                    else:
+                        self._sqlite_cursor(conn, driver.sql, params, many=True)
                 else:
                     conn.execute(stmt, rows)
 
