@@ -225,32 +225,41 @@ def test_logs_are_json_lines_without_tracebacks_for_ordinary_disconnects(
     assert any(e.get("event") == "stopped" for e in events)
 
 
+class _Gated:
+    """The real store, holding its first group until released and refusing any group
+    that holds the poison request."""
+
+    def __init__(self, store: Any, poison: Any) -> None:
+        import threading
+
+        self.store, self.poison = store, poison
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def ingest_many(self, requests: Any) -> Any:
+        from lambdaguard.errors import StoreRejected
+
+        if not self.entered.is_set():
+            self.entered.set()
+            self.release.wait(10)
+        if any(r is self.poison for r in requests):
+            raise StoreRejected("the store refused a value")
+        return self.store.ingest_many(requests)
+
+    def ping(self) -> bool:
+        return True
+
+
 def test_one_refused_request_does_not_fail_its_group(sqlite_url: str) -> None:
     """A request the store refuses fails alone; the others of its group commit and count."""
-    import threading
 
     from lambdaguard.errors import StoreRejected
 
     store = open_store(sqlite_url)
     poison = extract(trace_request(trace_id=b"\x0f" * 16), now_ns=10**18).spans
-    entered = threading.Event()
-    release = threading.Event()
-
-    class Refusing:
-        """The real store, refusing any group that holds the poison request."""
-
-        def ingest_many(self, requests: Any) -> Any:
-            if not entered.is_set():
-                entered.set()
-                release.wait(10)
-            if any(r is poison for r in requests):
-                raise StoreRejected("the store refused a value")
-            return store.ingest_many(requests)
-
-        def ping(self) -> bool:
-            return True
-
-    committer = GroupCommitter(Refusing())  # type: ignore[arg-type]
+    gate = _Gated(store, poison)
+    entered, release = gate.entered, gate.release
+    committer = GroupCommitter(gate)  # type: ignore[arg-type]
     good = [extract(trace_request(trace_id=bytes([i]) * 16), now_ns=10**18).spans for i in (1, 2)]
     first = committer.submit(extract(trace_request(trace_id=b"\x0e" * 16), now_ns=10**18).spans)
     assert entered.wait(5)  # the writer is busy: the next three wait and form one group
@@ -270,28 +279,14 @@ def test_waiters_on_an_event_loop_are_answered_after_their_commit(sqlite_url: st
     """Requests from an event loop get their own results after the commit; one that gave up
     before its group is skipped, and a refused one gets the error on its loop."""
     import asyncio
-    import threading
 
     from lambdaguard.errors import StoreRejected
 
     store = open_store(sqlite_url)
     poison = extract(trace_request(trace_id=b"\x0f" * 16), now_ns=10**18).spans
-    entered = threading.Event()
-    release = threading.Event()
-
-    class Gated:
-        def ingest_many(self, requests: Any) -> Any:
-            if not entered.is_set():
-                entered.set()
-                release.wait(10)
-            if any(r is poison for r in requests):
-                raise StoreRejected("the store refused a value")
-            return store.ingest_many(requests)
-
-        def ping(self) -> bool:
-            return True
-
-    committer = GroupCommitter(Gated())  # type: ignore[arg-type]
+    gate = _Gated(store, poison)
+    entered, release = gate.entered, gate.release
+    committer = GroupCommitter(gate)  # type: ignore[arg-type]
 
     def facts(n: int) -> Any:
         return extract(trace_request(trace_id=bytes([n]) * 16), now_ns=10**18).spans
