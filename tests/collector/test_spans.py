@@ -399,3 +399,84 @@ def test_limits_counted_while_extracting_answer_as_decoding_does(limits: dict[st
     for _ in range(2):  # and again, with every shape already known
         assert outcome(defer=True) == outcome(defer=False)
     assert (outcome(defer=False) == "accepted") == (not limits)
+
+
+def _per_occurrence(i: int) -> tuple[tuple[str, Any], ...]:
+    """What the layer's export puts on each call span per occurrence (agent/export.py)."""
+    return (
+        (semconv.AWS_RETRIES, i % 2),
+        (semconv.AWS_LATENCY_MS, 3.0 + i / 7),
+        (semconv.AWS_REQUEST_ID, f"req-{i:06d}"),
+        (semconv.HTTP_RESPONSE_STATUS_CODE, 200 + i % 3),
+    )
+
+
+def test_call_spans_alike_but_for_per_occurrence_attributes_are_read_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Request ids, latencies, retries and statuses differ on every call span the layer sends;
+    the spans are read once all the same, with exactly the facts of reading each."""
+    from lambdaguard.collector import spans
+
+    reads: list[object] = []
+    real_shape = spans._shape
+
+    def counted(*args: Any) -> Any:
+        reads.append(args[0])
+        return real_shape(*args)
+
+    monkeypatch.setattr(spans, "_shared_shapes", {})
+    monkeypatch.setattr(spans, "_shape", counted)
+    marked = ((semconv.AWS_ERROR_CODE, "\n\x0eaws.request_id"),)  # the key's wire bytes in a value
+    request = trace_request(
+        trace_id=b"\x05" * 16,
+        invocations=2,
+        calls=[Call(extra=_per_occurrence(i)) for i in range(6)]
+        + [Call("sqs", "SendMessage", '{"QueueUrl":"q"}', count=3, extra=_per_occurrence(9))]
+        + [Call(extra=(*marked, *_per_occurrence(i))) for i in range(2)]
+        + [Call(extra=marked), Call(extra=(*_per_occurrence(1), *_per_occurrence(2)))],
+    )
+    shared = extract(request, now_ns=7, payload=request.SerializeToString())
+    # Two invocation spans, and three call shapes: plain S3, S3 with an error code, SQS.
+    assert len(reads) == 5
+    each = extract(request, now_ns=7, payload=b"")  # every span read on its own
+    assert shared == each
+    calls = [f.call for f in shared.spans if f.call is not None]
+    plain = [c for c in calls if c.service == "s3" and not c.error_code]
+    assert len(plain) == 2 * 7  # 6 + the span with the attributes twice, per invocation
+    assert all(c is plain[0] for c in plain)  # one shape, one fact: read once
+    assert {c.error_code for c in calls if c.service == "s3"} == {"", marked[0][1]}
+    assert {c.count for c in calls if c.service == "sqs"} == {3}
+
+
+@pytest.mark.parametrize("spare", [-1, 0])
+def test_per_occurrence_attributes_still_count_towards_the_limits(spare: int) -> None:
+    """Attributes left out of a span's memo key are counted for max_attributes all the same."""
+    from lambdaguard.collector.otlp import DecodeLimits, decode_body
+    from lambdaguard.errors import IngestError
+
+    request = trace_request(
+        trace_id=b"\x06" * 16, calls=[Call(extra=_per_occurrence(i)) for i in range(3)]
+    )
+    widest = max(
+        len(s.attributes) for ss in request.resource_spans[0].scope_spans for s in ss.spans
+    )
+    body = request.SerializeToString()
+    bound = DecodeLimits(max_attributes=widest + spare)
+
+    def outcome(defer: bool) -> str:
+        try:
+            decoded = decode_body("traces", body, "protobuf", limits=bound, defer_span_counts=defer)
+            extract(
+                decoded.message,
+                now_ns=1,
+                payload=decoded.payload,
+                limits=None if decoded.counted else bound,
+            )
+        except IngestError as exc:
+            return f"{exc.status} {exc}"
+        return "accepted"
+
+    for _ in range(2):  # and again, with every shape already known
+        assert outcome(defer=True) == outcome(defer=False)
+    assert (outcome(defer=True) == "accepted") == (spare == 0)

@@ -225,9 +225,11 @@ def _call_digest(call: CallFact) -> bytes:
 _SCALARS: Final = frozenset(("string_value", "bool_value", "int_value", "double_value"))
 
 
-def _attrs(kvs: Iterable[Any]) -> dict[str, Any]:
+def _attrs(kvs: Iterable[Any], skip: frozenset[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in kvs:
+        if skip is not None and kv.key in skip:
+            continue
         value = kv.value
         which = value.WhichOneof("value")
         # Strings are nearly every attribute lambdaguard reads: test that first.
@@ -704,6 +706,61 @@ def _attribute_keys(payload: bytes, spans: int, resources: int) -> list[int] | N
     return keys if len(keys) == 2 * spans + 2 * resources else None
 
 
+# Attributes an exporter sets per occurrence of a call, which the collector never
+# reads: the layer's (agent/export.py) and OpenTelemetry's AWS SDK instrumentations'.
+# Left out of a call span's memo key (and its shape), so the layer's call spans,
+# alike but for these, are read once per process, not once per span.
+_OCCURRENCE_KEYS: Final = frozenset(
+    (
+        semconv.AWS_REQUEST_ID,
+        semconv.AWS_RETRIES,
+        semconv.AWS_LATENCY_MS,
+        semconv.HTTP_RESPONSE_STATUS_CODE,
+    )
+)
+_OCCURRENCE_KEY_BYTES: Final = frozenset(k.encode() for k in _OCCURRENCE_KEYS)
+# A KeyValue's own bytes start with its key field: tag 1 (0x0A), length, key.
+_OCCURRENCE_MARKS: Final = tuple(b"\x0a" + bytes((len(k),)) + k for k in _OCCURRENCE_KEY_BYTES)
+
+
+def _fact_key(buf: bytes, start: int, end: int) -> tuple[bytes, int]:
+    """The span's memo key without its per-occurrence attributes, and how many it had.
+
+    ``start`` is where the span's attributes start (a field boundary, see
+    _attribute_start), ``end`` where the span ends. The walk goes field by field
+    while the fields are attributes (tag 9, length-delimited), so what it leaves
+    out is always a whole KeyValue; what follows the attributes stays in the key.
+    A span that is not walked this way is keyed by all its bytes, as before.
+    """
+    if not any(buf.find(mark, start, end) >= 0 for mark in _OCCURRENCE_MARKS):
+        return buf[start:end], 0
+    parts: list[bytes] = []
+    keep = pos = start
+    skipped = 0
+    try:
+        while pos < end and buf[pos] == _ATTRIBUTES_TAG:
+            n = buf[pos + 1]
+            body = pos + 2
+            if n >= 0x80:
+                if buf[pos + 2] >= 0x80:  # a KeyValue over 16 KiB: not one of these
+                    break
+                n = (n & 0x7F) | buf[pos + 2] << 7
+                body = pos + 3
+            following = body + n
+            if following > end:
+                return buf[start:end], 0
+            size = buf[body + 1] if buf[body] == 0x0A else 0x80
+            if size + 2 <= n and buf[body + 2 : body + 2 + size] in _OCCURRENCE_KEY_BYTES:
+                parts.append(buf[keep:pos])
+                keep = following
+                skipped += 1
+            pos = following
+    except IndexError:
+        return buf[start:end], 0
+    parts.append(buf[keep:end])
+    return b"".join(parts), skipped
+
+
 @dataclass(slots=True)
 class _Shape:
     """What a span's attributes say, read once per distinct attribute bytes in a request."""
@@ -724,13 +781,15 @@ class _Shape:
     sub_attrs: tuple[tuple[int, str], ...]
 
 
-def _shape(span: Any) -> _Shape:
+def _shape(span: Any, skipped: int = 0) -> _Shape:
+    """``skipped``: how many per-occurrence attributes the span's memo key left out
+    (see _fact_key); they are left out of the shape too, and counted per span."""
     attributes = span.attributes
-    attrs = _attrs(attributes)
+    attrs = _attrs(attributes, _OCCURRENCE_KEYS if skipped else None)
     events = span.events
     links = span.links
     return _Shape(
-        n_attrs=len(attributes),
+        n_attrs=len(attributes) - skipped,
         n_events=len(events),
         sub_attrs=(
             *[(len(e.attributes), "span event") for e in events],
@@ -748,9 +807,9 @@ def _shape(span: Any) -> _Shape:
     )
 
 
-def _count(counter: ParsedCounter, shape: _Shape) -> None:
+def _count(counter: ParsedCounter, shape: _Shape, n_attrs: int | None = None) -> None:
     """Count one span for the decode limits, as otlp's check of a parsed request does."""
-    counter.attrs(shape.n_attrs, "span")
+    counter.attrs(shape.n_attrs if n_attrs is None else n_attrs, "span")
     if shape.sub_attrs:
         counter.add(counter.EVENTS, len(shape.sub_attrs))
         for n, what in shape.sub_attrs:
@@ -896,17 +955,18 @@ def extract(
                         _count(counter, _shape(span))
                     continue
                 akey = None
+                skipped = 0
                 if keys is not None:
                     start = keys[at]
                     end = keys[at + 1]
                     if end - start <= _MAX_SHAPE_BYTES:
-                        akey = payload[start:end]
+                        akey, skipped = _fact_key(payload, start, end)
                 at += 2
                 shape = None
                 if akey is not None:
                     shape = shapes.get(akey) or _shared_shapes.get(akey)
                 if shape is None:
-                    shape = _shape(span)
+                    shape = _shape(span, skipped)
                     if akey is not None:
                         if len(shapes) < _MAX_SHAPES:
                             shapes[akey] = shape
@@ -916,11 +976,11 @@ def extract(
                             _shared_shapes[akey] = shape
                 if counter is not None:
                     # _count() inlined for the usual span: attributes only, within limits.
-                    n = shape.n_attrs
+                    n = shape.n_attrs + skipped
                     counts[_ATTRIBUTES] += n
                     if n > max_attributes or counts[_ATTRIBUTES] > max_total or shape.sub_attrs:
                         counts[_ATTRIBUTES] -= n
-                        _count(counter, shape)
+                        _count(counter, shape, n)
                 attrs = shape.attrs
                 own_arn = shape.own_arn
                 function = (
