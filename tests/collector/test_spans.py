@@ -356,6 +356,26 @@ def test_call_spans_alike_across_requests_keep_each_functions_region() -> None:
         }
 
 
+def _limits_outcome(body: bytes, bound: Any, *, defer: bool) -> str:
+    """How a trace body fares under ``bound``: counted by decode_body(), or (``defer``)
+    by extract() from its shapes; "accepted" or the refusal's status and message."""
+    from lambdaguard.collector.otlp import decode_body
+    from lambdaguard.errors import IngestError
+
+    try:
+        decoded = decode_body("traces", body, "protobuf", limits=bound, defer_span_counts=defer)
+        assert decoded.counted is not defer
+        extract(
+            decoded.message,
+            now_ns=1,
+            payload=decoded.payload,
+            limits=None if decoded.counted else bound,
+        )
+    except IngestError as exc:
+        return f"{exc.status} {exc}"
+    return "accepted"
+
+
 _LIMITED = [
     {"max_attributes": 3},
     {"max_items": 5},
@@ -369,8 +389,7 @@ _LIMITED = [
 @pytest.mark.parametrize("limits", _LIMITED, ids=lambda d: ",".join(d) or "within")
 def test_limits_counted_while_extracting_answer_as_decoding_does(limits: dict[str, int]) -> None:
     """A small trace body counted by extract() is refused (or not) exactly as decode_body() refuses it."""
-    from lambdaguard.collector.otlp import DecodeLimits, decode_body
-    from lambdaguard.errors import IngestError
+    from lambdaguard.collector.otlp import DecodeLimits
 
     request = trace_request(
         trace_id=b"\x03" * 16,
@@ -383,18 +402,7 @@ def test_limits_counted_while_extracting_answer_as_decoding_does(limits: dict[st
     bound = DecodeLimits(**limits)
 
     def outcome(defer: bool) -> str:
-        try:
-            decoded = decode_body("traces", body, "protobuf", limits=bound, defer_span_counts=defer)
-            assert decoded.counted is not defer
-            extract(
-                decoded.message,
-                now_ns=1,
-                payload=decoded.payload,
-                limits=None if decoded.counted else bound,
-            )
-        except IngestError as exc:
-            return f"{exc.status} {exc}"
-        return "accepted"
+        return _limits_outcome(body, bound, defer=defer)
 
     for _ in range(2):  # and again, with every shape already known
         assert outcome(defer=True) == outcome(defer=False)
@@ -452,8 +460,7 @@ def test_call_spans_alike_but_for_per_occurrence_attributes_are_read_once(
 @pytest.mark.parametrize("spare", [-1, 0])
 def test_per_occurrence_attributes_still_count_towards_the_limits(spare: int) -> None:
     """Attributes left out of a span's memo key are counted for max_attributes all the same."""
-    from lambdaguard.collector.otlp import DecodeLimits, decode_body
-    from lambdaguard.errors import IngestError
+    from lambdaguard.collector.otlp import DecodeLimits
 
     request = trace_request(
         trace_id=b"\x06" * 16, calls=[Call(extra=_per_occurrence(i)) for i in range(3)]
@@ -465,17 +472,7 @@ def test_per_occurrence_attributes_still_count_towards_the_limits(spare: int) ->
     bound = DecodeLimits(max_attributes=widest + spare)
 
     def outcome(defer: bool) -> str:
-        try:
-            decoded = decode_body("traces", body, "protobuf", limits=bound, defer_span_counts=defer)
-            extract(
-                decoded.message,
-                now_ns=1,
-                payload=decoded.payload,
-                limits=None if decoded.counted else bound,
-            )
-        except IngestError as exc:
-            return f"{exc.status} {exc}"
-        return "accepted"
+        return _limits_outcome(body, bound, defer=defer)
 
     for _ in range(2):  # and again, with every shape already known
         assert outcome(defer=True) == outcome(defer=False)
