@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -171,6 +172,71 @@ def test_counts_reach_the_metrics_once_the_interval_passed(
     }
     assert {p.start_time_unix_nano for _, p in second["faas.invocations"]} == {agent.started_ns}
     assert len(sink.traces()) == 1  # still only the first invocation's spans
+
+
+_PER_INVOCATION = {
+    semconv.LOG_TRACE_ID,
+    semconv.LOG_SPAN_ID,
+    semconv.LOG_REQUEST_ID,
+    semconv.LOG_DURATION_MS,
+}
+
+
+def test_repeats_are_counted_by_signature_with_the_same_totals_and_log_lines(  # noqa: PLR0917 - fixtures
+    enable: Callable[..., None],
+    sink: Sink,
+    handler: Any,
+    agent_clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Once the first repeat taught the ledger its signature, repeats build no Record at all,
+    yet their log lines and the flushed totals are what the full path makes."""
+    enable(LAMBDAGUARD_TRACES="off")
+    wrapped = start(handler, agent_clock)
+    agent = _agent.current()
+    assert agent is not None
+    built: list[str] = []
+    full = agent._record
+
+    def counting(inv: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(inv.request_id)
+        return full(inv, *args, **kwargs)
+
+    monkeypatch.setattr(agent, "_record", counting)
+    for n in range(1, 21):
+        call(wrapped, n, fail=n in (7, 15))
+    # New facts (1), the first repeat that teaches the signature (2), the
+    # first error (7: a new fact) and the error's first repeat (15).
+    assert built == ["req-1", "req-2", "req-7", "req-15"]
+    lines = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('{"' + semconv.LOG_MARKER + '"')
+    ]
+    assert [line[semconv.LOG_REQUEST_ID] for line in lines] == [f"req-{n}" for n in range(1, 21)]
+    stable = [{k: v for k, v in line.items() if k not in _PER_INVOCATION} for line in lines]
+    ok = [s for n, s in enumerate(stable, 1) if n not in (1, 7, 15)]
+    assert all(s == ok[0] for s in ok)  # signature path (3.., 8.., 16..) == full path (2)
+    assert ok[0][semconv.LOG_AWS_CALLS] == [
+        {"service": "sqs", "operation": "ListQueues", "count": 1, "errors": 0}
+    ]
+    assert stable[14] == stable[6]  # the error repeat logs as the first error did
+    assert stable[6][semconv.LOG_OUTCOME] == semconv.OUTCOME_ERROR
+    agent_clock.now += 60 * S
+    call(wrapped, 21)
+    found = points(sink.metrics()[0])
+    invocations = {a[semconv.COUNTED_IN_SPANS]: p.as_int for a, p in found["faas.invocations"]}
+    assert invocations == {True: 1, False: 18}  # 21 made, 2 of them errors
+    errors = {
+        (a[semconv.COUNTED_IN_SPANS], a[semconv.ERROR_TYPE]): p.as_int
+        for a, p in found["faas.errors"]
+    }
+    assert errors == {(True, "KeyError"): 1, (False, "KeyError"): 1}
+    calls = {a[semconv.COUNTED_IN_SPANS]: p.as_int for a, p in found["lambdaguard.aws.calls"]}
+    assert calls == {True: 2, False: 19}
+    durations = {a[semconv.COUNTED_IN_SPANS]: p.count for a, p in found["faas.invoke_duration"]}
+    assert durations == {True: 2, False: 19}
 
 
 def test_errors_are_their_own_fact_and_metric(

@@ -148,6 +148,68 @@ def test_log_line_groups_calls_and_hosts() -> None:
     assert line[semconv.LOG_DURATION_MS] == 2.0
 
 
+def _whole_line(record: Record) -> str:
+    # The line as one json encoding of the whole dict (what log_line wrote before
+    # it was split into a head and a tail cached per signature).
+    calls: dict[tuple[str, str], list[int]] = {}
+    for c in record.aws_calls:
+        counts = calls.setdefault((c.service, c.operation), [0, 0])
+        counts[0] += c.count
+        counts[1] += c.count if c.error_code else 0
+    return json.dumps(
+        {
+            semconv.LOG_MARKER: "invocation",
+            semconv.LOG_TRACE_ID: record.trace_id.hex(),
+            semconv.LOG_SPAN_ID: record.span_id.hex(),
+            semconv.LOG_REQUEST_ID: record.request_id,
+            semconv.LOG_COLDSTART: record.cold_start,
+            semconv.LOG_DURATION_MS: round((record.end_ns - record.start_ns) / 1e6, 3),
+            semconv.LOG_OUTCOME: record.outcome,
+            semconv.LOG_AWS_CALLS: [
+                {"service": s, "operation": o, "count": n, "errors": e}
+                for (s, o), (n, e) in calls.items()
+            ],
+            semconv.LOG_HOSTS: [
+                {
+                    "host": h.host,
+                    "port": h.port,
+                    "tls": h.tls,
+                    "count": h.count,
+                    "failures": h.failures,
+                }
+                for h in record.connections
+            ],
+        },
+        separators=(",", ":"),
+    )
+
+
+@given(
+    request_id=st.text(max_size=40),
+    duration_ns=st.integers(min_value=0, max_value=900 * 10**9),
+    cold=st.booleans(),
+    outcome=st.sampled_from([semconv.OUTCOME_SUCCESS, semconv.OUTCOME_ERROR, 'ti"me\u00e9']),
+)
+def test_log_line_is_the_json_of_the_whole_line(
+    request_id: str, duration_ns: int, cold: bool, outcome: str
+) -> None:
+    """Head formatted by hand + cached tail == json's encoding of the whole line, byte for byte."""
+    record = Record(
+        phase=semconv.PHASE_INVOKE,
+        trace_id=b"\x0a" * 16,
+        span_id=b"\xff" * 8,
+        start_ns=5,
+        end_ns=5 + duration_ns,
+        request_id=request_id,
+        cold_start=cold,
+        outcome=outcome,
+        aws_calls=(_call(1), _call(2, error="Throttling")),
+        connections=(Connection("api.example.com", 443, True, False, 2, 1),),
+    )
+    assert export.log_line(record) == _whole_line(record)
+    json.loads(export.log_line(record))
+
+
 @given(
     st.lists(
         st.tuples(

@@ -174,3 +174,76 @@ def test_histogram_dense_range() -> None:
     assert (counts[0], counts[-1], sum(counts)) == (2, 1, 3)
     assert (histogram.zero, histogram.count) == (1, 4)
     assert math.isclose(histogram.total, 0.12)
+
+
+def _counted_each(records: list[Record]) -> Ledger:
+    ledger = Ledger(60, 100, clock=Clock())
+    for record in records:
+        ledger.count([record], in_spans=False)
+    return ledger
+
+
+def _series(ledger: Ledger) -> tuple[object, ...]:
+    snap = ledger.snapshot()
+    durations = tuple(
+        (t, flag, h.count, h.total, h.zero, h.dense()) for t, flag, h in snap.durations
+    )
+    return (snap.calls, snap.hosts, snap.invocations, snap.coldstarts, durations)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        invocation(call(), call(error="Throttling")),
+        invocation(call()._replace(count=3), outcome=semconv.OUTCOME_ERROR),
+        invocation(),
+    ],
+    ids=["two-calls-one-failed", "counted-call-and-an-error", "no-calls"],
+)
+def test_repeats_counted_by_signature_total_what_counting_each_would(record: Record) -> None:
+    """learn_repeat + repeat() make the same series as count() on every record, durations included."""
+    durations = [0.02, 0.5, 0.0, 3.25, 0.02]
+    records = [record._replace(end_ns=T0 + int(d * S)) for d in durations]
+    expected = _series(_counted_each(records))
+
+    ledger = Ledger(60, 100, clock=Clock())
+    first, *rest = records
+    ledger.count([first], in_spans=False)
+    signature = ("the", "signature")
+    calls = [call_fact(c, first.phase) for c in first.aws_calls]
+    assert ledger.learn_repeat(signature, first, calls) is not None
+    for repeat in rest:
+        assert ledger.repeat(signature, (repeat.end_ns - repeat.start_ns) / 1e9) is not None
+    assert _series(ledger) == expected
+    assert ledger.repeat(("another",), 0.1) is None  # never learnt: the full path decides
+
+
+def test_repeats_make_the_flush_due_and_are_not_counted_twice() -> None:
+    """Repeats alone make a flush due; after a flush, only what was repeated since is added."""
+    clock = Clock()
+    ledger = Ledger(60, 100, clock=clock)
+    first = invocation(call())
+    ledger.count([first], in_spans=False)
+    ledger.learn_repeat(("sig",), first, [call_fact(c, first.phase) for c in first.aws_calls])
+    ledger.flushed(ledger.snapshot(), True)
+    clock.now += 61 * S
+    assert not ledger.due()  # nothing changed since the flush
+    ledger.repeat(("sig",), 0.01)
+    assert ledger.due()
+    snap = ledger.snapshot()
+    assert [n for _, _, n in snap.invocations] == [2]
+    ledger.flushed(snap, True)
+    assert not ledger.due()
+    ledger.repeat(("sig",), 0.01)
+    assert [n for _, _, n in ledger.snapshot().invocations] == [3]
+
+
+def test_a_cold_start_is_never_learnt_as_a_repeat() -> None:
+    """The first invocation counts a cold start; a repeat must never count another."""
+    ledger = Ledger(60, 100, clock=Clock())
+    cold = invocation(call(), cold=True)
+    ledger.count([cold], in_spans=False)
+    assert (
+        ledger.learn_repeat(("sig",), cold, [call_fact(c, cold.phase) for c in cold.aws_calls])
+        is None
+    )

@@ -47,7 +47,7 @@ def test_record_is_built_later_from_what_finish_captured(
     monkeypatch.setattr(
         agent,
         "export_now",
-        lambda records, timeout_ms=None, deadline_s=None: exported.append(records),
+        lambda records, timeout_ms=None, deadline_s=None, signature=None: exported.append(records),
     )
     agent._export_finished(finished)
     (record,) = [r for r in exported[0] if r.phase == semconv.PHASE_INVOKE]

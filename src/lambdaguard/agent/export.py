@@ -52,10 +52,14 @@ __all__ = [
     "encode",
     "encode_metrics",
     "instance_id",
+    "log_head",
     "log_line",
+    "log_tail",
     "resource_attributes",
     "retryable",
     "spans_for",
+    "write_line",
+    "write_log",
 ]
 
 SCOPE_NAME = semconv.AGENT_SCOPE
@@ -454,19 +458,50 @@ def encode_metrics(config: Config, snapshot: Snapshot, described: Record | None)
 
 def log_line(record: Record) -> str:
     """The one JSON line written to stdout for an invocation (flat keys for Logs Insights)."""
+    return log_head(
+        record.trace_id,
+        record.span_id,
+        record.request_id,
+        record.cold_start,
+        record.end_ns - record.start_ns,
+        record.outcome,
+    ) + log_tail(record)
+
+
+def log_head(  # noqa: PLR0917 - the per-invocation fields of the line, in its order
+    trace_id: bytes,
+    span_id: bytes,
+    request_id: str,
+    cold_start: bool,
+    duration_ns: int,
+    outcome: str,
+) -> str:
+    """The log line up to its per-invocation fields, without the closing brace.
+
+    Split from :func:`log_tail` so that a repeat writes its line from the tail
+    cached for its signature (the calls and hosts do not change between
+    repeats) and only these fields. The same text ``json`` makes of the whole
+    line (the tests compare them), formatted directly: strings through
+    ``json``'s own C escaper, the duration as ``json`` writes a float.
+    """
+    return _HEAD.format(
+        trace_id.hex(),
+        span_id.hex(),
+        _json_string(request_id),
+        "true" if cold_start else "false",
+        repr(round(duration_ns / 1e6, 3)),
+        _json_string(outcome),
+    )
+
+
+def log_tail(record: Record) -> str:
+    """The log line from its AWS calls on: ``,"aws_calls":[…],"hosts":[…]}``."""
     calls: dict[tuple[str, str], list[int]] = {}
     for call in record.aws_calls:
         counts = calls.setdefault((call.service, call.operation), [0, 0])
         counts[0] += call.count
         counts[1] += call.count if call.error_code else 0
-    line = {
-        semconv.LOG_MARKER: "invocation",
-        semconv.LOG_TRACE_ID: record.trace_id.hex(),
-        semconv.LOG_SPAN_ID: record.span_id.hex(),
-        semconv.LOG_REQUEST_ID: record.request_id,
-        semconv.LOG_COLDSTART: record.cold_start,
-        semconv.LOG_DURATION_MS: round((record.end_ns - record.start_ns) / 1e6, 3),
-        semconv.LOG_OUTCOME: record.outcome,
+    tail = {
         semconv.LOG_AWS_CALLS: [
             {"service": service, "operation": operation, "count": n, "errors": errors}
             for (service, operation), (n, errors) in calls.items()
@@ -482,17 +517,36 @@ def log_line(record: Record) -> str:
             for conn in record.connections
         ],
     }
-    return _LOG_JSON.encode(line)
+    return "," + _LOG_JSON.encode(tail)[1:]
 
 
 # One encoder for every line: ``json.dumps`` with non-default separators builds
 # a new JSONEncoder per call (the same text either way).
 _LOG_JSON = json.JSONEncoder(separators=(",", ":"))
+# The head of every line: its keys in order, values filled by log_head.
+_HEAD = "{{" + ",".join(
+    f'"{key}":{value}'
+    for key, value in (
+        (semconv.LOG_MARKER, '"invocation"'),
+        (semconv.LOG_TRACE_ID, '"{}"'),
+        (semconv.LOG_SPAN_ID, '"{}"'),
+        (semconv.LOG_REQUEST_ID, "{}"),
+        (semconv.LOG_COLDSTART, "{}"),
+        (semconv.LOG_DURATION_MS, "{}"),
+        (semconv.LOG_OUTCOME, "{}"),
+    )
+)
+_json_string = json.encoder.encode_basestring_ascii  # what _LOG_JSON uses for a str
 
 
 def write_log(record: Record) -> None:
     """Write the record's log line on stdout as one write (one CloudWatch event)."""
-    sys.stdout.write(log_line(record) + "\n")
+    write_line(log_line(record))
+
+
+def write_line(line: str) -> None:
+    """Write one log line on stdout as one write (one CloudWatch event)."""
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 

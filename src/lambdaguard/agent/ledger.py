@@ -191,6 +191,28 @@ def _facts_of(
         )
 
 
+# Signatures remembered by one ledger (a warm function has a handful).
+_MAX_REPEATS = 256
+
+
+class _Repeat:
+    """What one more invocation of a learnt signature adds: (counts, index, step, dirty key)
+    per series, the duration histogram, repeats not yet added, and the agent's cached
+    log-line tail for it."""
+
+    __slots__ = ("histogram", "log_tail", "pending", "series")
+
+    def __init__(
+        self,
+        series: tuple[tuple[list[int] | None, int, int, tuple[Any, ...]], ...],
+        histogram: Histogram | None,
+    ) -> None:
+        self.series = series
+        self.histogram = histogram
+        self.pending = 0
+        self.log_tail = ""
+
+
 class Ledger:
     """One per environment: facts already exported, and every count since the environment started."""
 
@@ -217,6 +239,10 @@ class Ledger:
         self._coldstarts: dict[str, list[int]] = {}
         self._durations: dict[tuple[str, bool], Histogram] = {}
         self._dirty: set[tuple[Any, ...]] = set()
+        # Repeats counted by signature (see repeat()): signature -> _Repeat, and
+        # those whose counts are not yet added to the series above.
+        self._repeats: dict[tuple[Any, ...], _Repeat] = {}
+        self._unsettled: list[_Repeat] = []
         self.flushes = 0
         self.failed_flushes = 0
 
@@ -313,6 +339,93 @@ class Ledger:
             histogram.add((record.end_ns - record.start_ns) / 1e9)
             dirty.add(("duration", hkey, flag))
 
+    # -- repeats by signature ---------------------------------------------------------
+    def repeat(self, signature: tuple[Any, ...], seconds: float) -> _Repeat | None:
+        """Count one invocation whose signature was learnt; None when it was not.
+
+        The cheap path for a warm environment's usual invocation: one lookup
+        and one increment instead of folding, fact-keying and counting each
+        call (hashing every call's 19-field fact tuple). The per-series counts
+        are added when they are read (:meth:`due`, :meth:`snapshot`), the same
+        totals :meth:`count` would have made; the duration goes to its
+        histogram now (each value matters, not only how many).
+        """
+        entry = self._repeats.get(signature)
+        if entry is None:
+            return None
+        if not entry.pending:
+            self._unsettled.append(entry)
+        entry.pending += 1
+        if entry.histogram is not None:
+            entry.histogram.add(seconds)
+        return entry
+
+    def learn_repeat(
+        self,
+        signature: tuple[Any, ...],
+        record: Record,
+        calls: Sequence[tuple[str, str, AwsCall]],
+    ) -> _Repeat | None:
+        """Remember what counting ``record`` (just counted, not in spans) adds, under ``signature``.
+
+        The caller vouches that ``signature`` stands for exactly this
+        record's facts, that every one of them is already known (a repeat),
+        and that ``record`` was counted with ``in_spans=False``. A cold start
+        is never a repeat. Bounded: the table is cleared when full.
+        """
+        if record.phase != semconv.PHASE_INVOKE or record.cold_start:
+            return None
+        series: list[tuple[list[int] | None, int, int, tuple[Any, ...]]] = []
+        for index, call in enumerate(record.aws_calls):
+            key = (calls[index][1], calls[index][2])
+            counts = self._calls.get(key)
+            if counts is not None:  # None: no room, so count() did not count it either
+                series.append((counts, 1, max(call.count, 1), (CALL, key, 1)))
+        for conn in record.connections:
+            host = (conn.host, conn.port, conn.tls, conn.aws)
+            hcounts = self._hosts.get(host)
+            if hcounts is not None:
+                series.append((hcounts, 1, conn.count, (HOST, host, 1)))
+                series.append((hcounts, 3, conn.failures, (HOST, host, 1)))
+        trigger = record.trigger
+        inv = (
+            trigger.kind,
+            trigger.source,
+            record.alias,
+            trigger.faas_trigger,
+            record.outcome,
+            record.error_type,
+        )
+        icounts = self._invocations.get(inv)
+        histogram = None
+        if icounts is not None:  # as in count(): no room, no duration either
+            series.append((icounts, 1, 1, (INVOCATION, inv, 1)))
+            hkey = (trigger.faas_trigger, False)
+            histogram = self._durations.get(hkey)
+            if histogram is not None:
+                series.append((None, 0, 0, ("duration", hkey, 1)))  # marks it dirty only
+        if len(self._repeats) >= _MAX_REPEATS:
+            self.settle()
+            self._repeats.clear()
+        entry = _Repeat(tuple(series), histogram)
+        self._repeats[signature] = entry
+        return entry
+
+    def settle(self) -> None:
+        """Add the counts of repeats counted by signature to their series."""
+        unsettled = self._unsettled
+        if not unsettled:
+            return
+        dirty = self._dirty
+        for entry in unsettled:
+            n = entry.pending
+            entry.pending = 0
+            for counts, at, step, dirty_key in entry.series:
+                if counts is not None:
+                    counts[at] += step * n
+                dirty.add(dirty_key)
+        unsettled.clear()
+
     def _room(self, key: object) -> bool:
         # Counters for more distinct keys than facts remembered would be
         # unbounded for a function whose every call is new; beyond the bound
@@ -323,7 +436,7 @@ class Ledger:
     # -- flushing --------------------------------------------------------------------
     def due(self, now_ns: int | None = None) -> bool:
         """True when counts changed and the interval since the last flush has passed."""
-        if not self._dirty:
+        if not self._dirty and not self._unsettled:
             return False
         now = self._clock() if now_ns is None else now_ns
         return now - self.last_flush_ns >= self.interval_ns
@@ -331,6 +444,7 @@ class Ledger:
     def snapshot(self, now_ns: int | None = None) -> Snapshot:
         """The cumulative value of every series changed since the last successful flush."""
         now = self._clock() if now_ns is None else now_ns
+        self.settle()
         dirty = self._dirty
         calls = []
         hosts = []
