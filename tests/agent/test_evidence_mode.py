@@ -388,3 +388,19 @@ def test_no_send_starts_without_time_before_the_deadline(
     agent.export_now([record], deadline_s=time.time() - 1.0)
     assert sink.bodies == []
     assert agent.backlog.kept_records == 1
+
+
+def test_with_interval_zero_every_repeat_is_flushed_right_after_it(
+    enable: Callable[..., None], sink: Sink, handler: Any, agent_clock: Clock
+) -> None:
+    """A repeat counted by its signature still flushes at once when the interval is 0:
+    the last invocation's count is never left waiting for an invocation that may not come."""
+    enable(LAMBDAGUARD_TRACES="off", LAMBDAGUARD_FLUSH_INTERVAL="0")
+    wrapped = start(handler, agent_clock)
+    for n in range(1, 7):
+        call(wrapped, n)
+        if n > 1:
+            latest = points(sink.metrics()[-1])
+            totals = {a[semconv.COUNTED_IN_SPANS]: p.as_int for a, p in latest["faas.invocations"]}
+            assert totals.get(False) == n - 1, n
+    assert len(sink.traces()) == 1

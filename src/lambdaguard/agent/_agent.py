@@ -582,7 +582,11 @@ class Agent:
         """
         ledger = self.ledger
         backlog = self._backlog
-        if ledger is None or (backlog is not None and backlog.kept_records) or ledger.due():
+        if (
+            ledger is None
+            or (backlog is not None and backlog.kept_records)
+            or ledger.interval_passed()  # counting this one makes a flush due: the full path
+        ):
             return False
         inv, outcome, _, end_ns, _ = done
         rec = inv.recording

@@ -438,6 +438,11 @@ class Ledger:
         """True when counts changed and the interval since the last flush has passed."""
         if not self._dirty and not self._unsettled:
             return False
+        return self.interval_passed(now_ns)
+
+    def interval_passed(self, now_ns: int | None = None) -> bool:
+        """True when the interval since the last flush has passed (changes or not): whatever
+        is counted now is then due."""
         now = self._clock() if now_ns is None else now_ns
         return now - self.last_flush_ns >= self.interval_ns
 
