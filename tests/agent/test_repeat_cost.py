@@ -145,19 +145,23 @@ def test_other_key_settings_are_not_answered_from_the_cache(reductions: list[Any
     aws.install(1, False)
 
 
-# -- LAMBDAGUARD_LOG=exported -----------------------------------------------------------
+# -- LAMBDAGUARD_LOG (exported by default) -----------------------------------------------------------
 
 
 def test_log_modes_parse() -> None:
-    """true logs every invocation, exported only exported or failed ones, false none; junk warns."""
+    """exported (the default) logs exported or failed invocations, true every one, false none; junk warns."""
     exported = load({"LAMBDAGUARD_LOG": "exported"})
     assert (exported.log, exported.log_repeats) == (True, False)
-    assert (load({}).log, load({}).log_repeats) == (True, True)
+    assert (load({}).log, load({}).log_repeats) == (True, False)  # the default: as the spans go
+    assert (
+        load({"LAMBDAGUARD_LOG": " "}).log_repeats,
+        load({"LAMBDAGUARD_LOG": "true"}).log_repeats,
+    ) == (False, True)
     off = load({"LAMBDAGUARD_LOG": "false"})
     assert (off.log, off.log_repeats) == (False, False)
     junk = load({"LAMBDAGUARD_LOG": "sometimes"})
-    assert (junk.log, junk.log_repeats) == (True, True)
-    assert any("LAMBDAGUARD_LOG" in w for w in junk.warnings)
+    assert (junk.log, junk.log_repeats) == (True, False)
+    assert any("LAMBDAGUARD_LOG" in w and "'exported'" in w for w in junk.warnings)
 
 
 def test_exported_log_mode_skips_only_the_repeats(

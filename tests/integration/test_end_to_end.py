@@ -223,18 +223,55 @@ def test_every_function_process_is_gone_after_the_run(with_layer: Ran) -> None:
             assert env.pid is None, name
 
 
-def test_lambdaguard_log_line_is_json_per_invocation(with_layer: Ran) -> None:
-    """Each successful invocation with the layer wrote one JSON log line naming its request id."""
+def _exported_invocations(ran: Ran) -> set[str]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    tap = ran.stage.tap
+    assert tap is not None
+    found: set[str] = set()
+    for path, body in tap.bodies:
+        if not path.endswith("/v1/traces"):
+            continue
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for rs in request.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    found.update(
+                        a.value.string_value
+                        for a in span.attributes
+                        if a.key == "faas.invocation_id"
+                    )
+    return found
+
+
+def test_lambdaguard_log_line_is_json_per_exported_or_failed_invocation(with_layer: Ran) -> None:
+    """By default the log goes as the spans go: a JSON line names each invocation exported
+    as spans, and each failed one; a repeat that was only counted writes none."""
     lines = with_layer.stage.log_path.read_text().splitlines()
     docs = []
     for line in lines:
         _, _, text = line.partition(": ")
         if text.startswith("{") and '"lambdaguard"' in text:
             docs.append(json.loads(text))
-    request_ids = {d.get("request_id") for d in docs}
+    logged = [d.get("request_id") for d in docs]
+    assert len(logged) == len(set(logged))  # one line per invocation at most
+    exported = _exported_invocations(with_layer)
+    assert exported, "nothing was exported as spans"
+    made = {run.result.request_id for run in with_layer.runs}
     for run in with_layer.runs:
-        if run.result.ok:
-            assert run.result.request_id in request_ids, run.function
+        if run.result.request_id in exported:
+            assert run.result.request_id in logged, run.function
+    assert set(logged) <= made
+    # Every line is for an exported invocation or a failed one (a repeated error is
+    # counted, yet still logged).
+    failed = {run.result.request_id for run in with_layer.runs if not run.result.ok}
+    assert set(logged) <= exported | failed
+    repeats = made - exported - failed
+    assert repeats, "no invocation repeated another: the test shows nothing about repeats"
+    assert not repeats & set(logged)
 
 
 def test_api_requests_link_their_xray_trace(with_layer: Ran) -> None:
