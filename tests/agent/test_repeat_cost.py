@@ -236,3 +236,55 @@ def test_aws_call_count_is_the_field() -> None:
     call = AwsCall("s3", "S3", "GetObject", "us-east-1", "", "{}", 1, 2, count=4)
     assert call.count == 4
     assert Connection("h", 1, False, False, 3, 0).count == 3
+
+
+# -- what INIT imports --------------------------------------------------------------------
+
+_AFTER_INIT = (
+    "lambdaguard.agent.export",
+    "lambdaguard.agent.ledger",
+    "lambdaguard.agent._patterns",
+    "lambdaguard.agent._otlp",
+    "lambdaguard.agent.triggers",
+    "lambdaguard.agent.extension",
+    "encodings.idna",
+)
+
+
+def test_init_imports_only_what_init_needs(tmp_path: Any) -> None:
+    """Loading the handler through the layer's entry imports none of the after-response
+    modules (exporter, ledger, folding, encoder, event classifier); the first event does."""
+    import subprocess
+    import sys
+
+    (tmp_path / "fn.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    script = (
+        "import sys, json\n"
+        "from lambdaguard.agent import handler as entry\n"
+        "wrapped = entry.lambda_handler\n"
+        f"names = {list(_AFTER_INIT)!r}\n"
+        "at_init = [n for n in names if n in sys.modules]\n"
+        "class C: aws_request_id = 'r1'; invoked_function_arn = ''\n"
+        "wrapped({}, C())\n"
+        "print(json.dumps([at_init, [n for n in names if n in sys.modules]]))\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(tmp_path),
+        "AWS_LAMBDA_FUNCTION_NAME": "fn",
+        "LAMBDAGUARD_ENABLED": "true",
+        "LAMBDAGUARD_HANDLER": "fn.handler",
+        "LAMBDAGUARD_ENDPOINT": "http://127.0.0.1:9",
+        "LAMBDAGUARD_EXPORT_TIMEOUT_MS": "50",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    at_init, after_first = json.loads(out.stdout.strip().splitlines()[-1])
+    assert at_init == []
+    assert "lambdaguard.agent.triggers" in after_first  # the first event needed it

@@ -73,7 +73,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from lambdaguard import semconv
-from lambdaguard.agent import _guard, _imports, _runtime, aws, network, recorder, signing, triggers
+from lambdaguard.agent import _guard, _imports, _runtime, aws, network, recorder, signing
 from lambdaguard.agent.config import (
     AWS_LAMBDA_FUNCTION_NAME,
     AWS_LAMBDA_FUNCTION_VERSION,
@@ -204,6 +204,7 @@ class Agent:
         # True when export runs on awslambdaric's thread before `next` (see _runtime).
         self.runtime_hook = False
         self._pending: _Finished | None = None
+        self._trigger_of: Callable[..., Any] | None = None
         self._watchdog: threading.Thread | None = None
         # Set by Lambda for the environment's life: read once, not per invocation.
         self._provisioned = (
@@ -368,7 +369,13 @@ class Agent:
             self.init_recording = None
         if self._provisioned:
             cold = False  # INIT ran ahead of any request: no caller waited for it
-        trigger = triggers.trigger_of(
+        trigger_of = self._trigger_of
+        if trigger_of is None:
+            # The event classifier is needed once an event arrives, not at INIT.
+            from lambdaguard.agent.triggers import trigger_of
+
+            self._trigger_of = trigger_of
+        trigger = trigger_of(
             event, os.environ.get(X_AMZN_TRACE_ID), xray_parent=self.config.xray_parent
         )
         recording = Recording(semconv.PHASE_INVOKE, trigger.parent_trace_id or None)
