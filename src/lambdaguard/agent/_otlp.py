@@ -123,7 +123,15 @@ class Metric:
     description: str = ""
 
 
+# Varints below 128 are one byte, and nearly every tag and length here is one:
+# a table lookup instead of a loop (the encoder runs after the response of
+# every invocation that exports, on the billed path).
+_ONE_BYTE = tuple(bytes((i,)) for i in range(128))
+
+
 def _varint(value: int) -> bytes:
+    if 0 <= value < 128:
+        return _ONE_BYTE[value]
     if value < 0:
         value += 1 << 64  # int64 negatives are ten-byte two's complement varints
     out = bytearray()
@@ -139,7 +147,11 @@ def _key(number: int, wire: int) -> bytes:
 
 
 def _bytes(number: int, payload: bytes) -> bytes:
-    return _key(number, 2) + _varint(len(payload)) + payload
+    size = len(payload)
+    tag = (number << 3) | 2
+    if size < 128 and tag < 128:
+        return bytes((tag, size)) + payload
+    return _varint(tag) + _varint(size) + payload
 
 
 def _str(number: int, text: str) -> bytes:
@@ -175,11 +187,31 @@ def _any_value(value: Value) -> bytes:
     return _bytes(5, b"".join(_bytes(1, _any_value(item)) for item in value))
 
 
-def _attributes(number: int, attributes: Iterable[Attr]) -> bytes:
+# Encoded KeyValue messages by (key, value type, value): the same attributes
+# (service, operation, region, resource names) come back on every export. The
+# type is part of the key because True == 1 == 1.0 as dict keys. Bounded.
+_KEY_VALUES: dict[tuple[str, type, Value], bytes] = {}
+_MEMO_TYPES = frozenset({str, bool, int, float, tuple})
+_KEY_VALUES_MAX = 4096
+
+
+def _key_value(key: str, value: Value) -> bytes:
     # KeyValue: 1 key, 2 value
-    return b"".join(
-        _bytes(number, _str(1, key) + _bytes(2, _any_value(value))) for key, value in attributes
-    )
+    kind = type(value)
+    if kind not in _MEMO_TYPES:  # a list (unhashable) or anything unusual: every time
+        return _str(1, key) + _bytes(2, _any_value(value))
+    memo = (key, kind, value)
+    encoded = _KEY_VALUES.get(memo)
+    if encoded is None:
+        encoded = _str(1, key) + _bytes(2, _any_value(value))
+        if len(_KEY_VALUES) >= _KEY_VALUES_MAX:
+            _KEY_VALUES.clear()
+        _KEY_VALUES[memo] = encoded
+    return encoded
+
+
+def _attributes(number: int, attributes: Iterable[Attr]) -> bytes:
+    return b"".join(_bytes(number, _key_value(key, value)) for key, value in attributes)
 
 
 def _event(event: Event) -> bytes:
