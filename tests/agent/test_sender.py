@@ -6,6 +6,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,65 @@ def test_nothing_listening_is_status_zero_never_an_exception() -> None:
     assert out.send(b"x") == 0
     assert out.send(b"x", signal="metrics") == 0
     assert out.connects == 2
+
+
+@pytest.fixture
+def tls_server(cert: Path) -> Iterator[Server]:
+    """The raw server behind TLS, with the test's self-signed certificate for 127.0.0.1."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert / "cert.pem"), str(cert / "key.pem"))
+    state = Server()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    state.port = listener.getsockname()[1]
+
+    def accept() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                conn = context.wrap_socket(raw, server_side=True)
+            except (OSError, ssl.SSLError):
+                raw.close()  # the client refused our certificate
+                continue
+            state.connections += 1
+            threading.Thread(target=_serve_connection, args=(conn, state), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield state
+    listener.close()
+
+
+def test_https_sends_verify_the_collector_certificate(
+    tls_server: Server, cert: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An https endpoint is reached over verified TLS on a kept connection; an unknown CA gets 0."""
+    endpoint = f"https://127.0.0.1:{tls_server.port}"
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert / "cert.pem"))
+    out = export.Sender(config.load({}, endpoint=endpoint))
+    assert [out.send(b"a"), out.send(b"b", signal="metrics")] == [200, 200]
+    assert (out.connects, out.reused) == (1, 1)
+    assert tls_server.requests == ["POST /v1/traces HTTP/1.1", "POST /v1/metrics HTTP/1.1"]
+    out.close()
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))  # no CA at all
+    refused = export.Sender(config.load({}, endpoint=endpoint, export_timeout_ms=2000))
+    assert refused.send(b"c") == 0
+    assert len(tls_server.requests) == 2  # nothing reached the server unverified
+
+
+def test_a_header_that_would_split_the_request_is_never_sent(server: Server) -> None:
+    """A configured header value with CR/LF fails every send (0) and writes nothing on the wire."""
+    out = export.Sender(
+        config.load(
+            {"OTEL_EXPORTER_OTLP_HEADERS": "x-team=a%0D%0AInjected: yes"},
+            endpoint=f"http://127.0.0.1:{server.port}",
+        )
+    )
+    assert out.send(b"a") == 0
+    assert server.connections == 0
+    assert server.requests == []

@@ -14,7 +14,6 @@ per invocation, and structlog would add ~10 ms of import to INIT for no gain.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lambdaguard import __version__, semconv
-from lambdaguard.agent import recorder
+from lambdaguard.agent import _http, recorder
 from lambdaguard.agent.config import (
     AWS_EXECUTION_ENV,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
@@ -624,17 +623,6 @@ class Backlog:
         return n
 
 
-def _connect(address: tuple[str, int], *args: Any) -> socket.socket:
-    # socket.getaddrinfo IDNA-encodes a str host (importing encodings.idna and
-    # stringprep, ~1.6 ms, on the first export); an ASCII host passed as bytes
-    # needs no codec. TCP_NODELAY: a small POST must not wait on delayed ACKs.
-    host, port = address
-    name: str | bytes = host.encode("ascii") if host.isascii() else host
-    sock = socket.create_connection((name, port), *args)  # type: ignore[arg-type]
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
 def _closed_by_peer(sock: socket.socket) -> bool:
     # A connection kept across a freeze may have been closed by the far side
     # meanwhile (its idle timeout): then it is readable (EOF, a reset, a TLS
@@ -653,7 +641,6 @@ def _closed_by_peer(sock: socket.socket) -> bool:
 
 # Failures that mean "the kept connection was already dead", not "the collector failed".
 _STALE = (
-    http.client.RemoteDisconnected,
     ConnectionResetError,
     BrokenPipeError,
     ConnectionAbortedError,
@@ -686,40 +673,49 @@ class Sender:
                 port = 443 if https else 80
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             self._targets[signal] = ((https, parts.hostname or "localhost", port), path)
-        self._connections: dict[tuple[bool, str, int], http.client.HTTPConnection] = {}
-        self._headers = {"Content-Type": CONTENT_TYPE, "User-Agent": f"lambdaguard/{__version__}"}
-        self._headers.update(dict(config.headers))
+        self._connections: dict[tuple[bool, str, int], _http.Client] = {}
+        headers = {
+            "Content-Type": CONTENT_TYPE,
+            "User-Agent": f"lambdaguard/{__version__}",
+            "Accept-Encoding": "identity",
+        }
+        headers.update(dict(config.headers))
+        # Request heads, built once per signal (a header that would split the
+        # head makes every send fail with 0, as http.client refused it).
+        self._heads: dict[str, bytes | None] = {}
+        for signal, (key, path) in self._targets.items():
+            https, host, port = key
+            try:
+                self._heads[signal] = _http.Client(host, port, tls=https).head_bytes(
+                    "POST", path, headers
+                )
+            except ValueError:
+                self._heads[signal] = None
         self.last_status = 0
         self.connects = 0  # connections opened (TCP, and TLS for https)
         self.reused = 0  # requests sent on a connection kept from an earlier request
         self.stale = 0  # kept connections found closed by the far side (replaced)
 
-    def _connection(self, key: tuple[bool, str, int], timeout: float) -> http.client.HTTPConnection:
+    def _connection(self, key: tuple[bool, str, int], timeout: float) -> _http.Client:
         connection = self._connections.get(key)
-        if (
-            connection is not None
-            and connection.sock is not None
-            and _closed_by_peer(connection.sock)
-        ):
-            self.stale += 1
-            connection.close()
         if connection is None:
             https, host, port = key
-            if https:
-                connection = http.client.HTTPSConnection(host, port, timeout=timeout)
-            else:
-                connection = http.client.HTTPConnection(host, port, timeout=timeout)
-            connection._create_connection = _connect  # type: ignore[attr-defined]
-            self._connections[key] = connection
+            connection = self._connections[key] = _http.Client(host, port, tls=https)
+        elif connection.sock is not None and _closed_by_peer(connection.sock):
+            self.stale += 1
+            connection.close()
         connection.timeout = timeout
-        if connection.sock is not None:
-            connection.sock.settimeout(timeout)
         return connection
 
     def send(self, body: bytes, timeout_ms: int | None = None, *, signal: str = "traces") -> int:
         """Send one request (``signal``: traces or metrics); the HTTP status, or 0 if none came in time."""
         timeout = (timeout_ms or self._config.export_timeout_ms) / 1000
-        key, path = self._targets[signal]
+        key, _ = self._targets[signal]
+        head = self._heads[signal]
+        if head is None:
+            self.last_status = 0
+            return 0
+        request = head + b"Content-Length: %d\r\n\r\n" % len(body) + body
         with recorder.suppressed():
             for attempt in (0, 1):
                 connection = self._connection(key, timeout)
@@ -729,22 +725,21 @@ class Sender:
                 else:
                     self.connects += 1
                 try:
-                    connection.request("POST", path, body=body, headers=self._headers)
-                    response = connection.getresponse()
-                    response.read()
-                except _STALE:
-                    connection.close()
-                    if reused and attempt == 0:
+                    status, _, _ = connection.send(request)
+                except (*_STALE, _http.ProtocolError) as exc:
+                    # Nothing came back: on a kept connection, it had died
+                    # during the freeze; once more on a new one.
+                    quiet = not isinstance(exc, _http.ProtocolError) or exc.args == (_http.CLOSED,)
+                    if reused and attempt == 0 and quiet:
                         self.stale += 1
-                        continue  # the kept connection had died: once more on a new one
+                        continue
                     self.last_status = 0
                     return 0
-                except (OSError, http.client.HTTPException, ValueError):
-                    connection.close()
+                except (OSError, ValueError):
                     self.last_status = 0
                     return 0
-                self.last_status = response.status
-                return self.last_status
+                self.last_status = status
+                return status
         return 0  # pragma: no cover - the loop always returns
 
     def close(self) -> None:

@@ -25,9 +25,9 @@ INVOKE event.
 The INVOKE event reaches this thread at the same moment the runtime's main
 thread gets the request, so whatever the thread does on waking runs under
 the GIL while the handler is about to start. It therefore speaks HTTP/1.1
-over a plain socket (:class:`_Client`): one ``recv`` into a buffer, the
-status line and ``Content-Length`` read with ``bytes`` methods, one
-``json.loads``. ``http.client`` would parse every header through
+over a plain socket (:class:`lambdaguard.agent._http.Client`): one ``recv``
+into a buffer, the status line and ``Content-Length`` read with ``bytes``
+methods, one ``json.loads``. ``http.client`` would parse every header through
 ``email.parser``, ~100 µs of Python on a thawed process, measured delaying
 the handler's start in more than half of the invocations.
 """
@@ -36,19 +36,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
 from lambdaguard.agent import recorder
+from lambdaguard.agent._http import Client as _Client
+from lambdaguard.agent._http import ProtocolError
 
-__all__ = ["Extension", "InvokeEvent"]
+__all__ = ["Extension", "InvokeEvent", "ProtocolError"]
 
 NAME = "lambdaguard"
 _BASE = "/2020-01-01/extension"
-_MAX_HEAD = 64 * 1024  # a response head larger than this is not the Extensions API
-_MAX_BODY = 16 * 1024 * 1024  # an Extensions API event is a few hundred bytes
 
 
 class InvokeEvent(NamedTuple):
@@ -56,137 +55,6 @@ class InvokeEvent(NamedTuple):
 
     request_id: str
     deadline_ms: int
-
-
-class ProtocolError(ValueError):
-    """The Extensions API answered something that is not an HTTP/1.1 response."""
-
-
-class _Client:
-    """A minimal HTTP/1.1 client for the Extensions API on one kept-alive connection.
-
-    Only what the API uses: a status line, ``Content-Length`` or chunked
-    bodies, ``Connection: close`` (then the next request reconnects). Every
-    failure is an ``OSError`` or :class:`ProtocolError`.
-    """
-
-    def __init__(self, host: str, port: int) -> None:
-        self._address = (host, port)
-        self._host_header = f"{host}:{port}"
-        self._sock: socket.socket | None = None
-        self._buffer = b""
-
-    def close(self) -> None:
-        """Drop the connection (the next request opens a new one)."""
-        sock, self._sock, self._buffer = self._sock, None, b""
-        if sock is not None:
-            sock.close()
-
-    def request_bytes(self, method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
-        """The request as sent (built once for the request repeated every invocation)."""
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {self._host_header}"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        if body or method != "GET":
-            lines.append(f"Content-Length: {len(body)}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-    def send(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
-        """Send ``request``; (status, lower-cased headers, body). Blocks without a timeout."""
-        if self._sock is None:
-            # No timeout: event/next blocks for as long as the environment idles.
-            # The host goes to getaddrinfo as bytes: a str host is IDNA-encoded,
-            # which imports encodings.idna and stringprep (~1.6 ms of INIT).
-            host, port = self._address
-            name = host.encode("ascii") if host.isascii() else host
-            self._sock = socket.create_connection((name, port))  # type: ignore[arg-type]
-            self._buffer = b""
-        try:
-            self._sock.sendall(request)
-            status, headers, body = self._read()
-        except BaseException:
-            self.close()
-            raise
-        if headers.get("connection", "").lower() == "close":
-            self.close()
-        return status, headers, body
-
-    def _fill(self) -> None:
-        if self._sock is None:
-            raise ProtocolError("not connected")
-        chunk = self._sock.recv(65536)
-        if not chunk:
-            raise ProtocolError("connection closed by the Extensions API")
-        self._buffer += chunk
-
-    def _read(self) -> tuple[int, dict[str, str], bytes]:
-        end = self._buffer.find(b"\r\n\r\n")
-        while end < 0:
-            if len(self._buffer) > _MAX_HEAD:
-                raise ProtocolError("response head too large")
-            self._fill()
-            end = self._buffer.find(b"\r\n\r\n")
-        head, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise ProtocolError(f"bad status line {lines[0][:80]!r}")
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if colon:
-                headers[name.strip().lower()] = value.strip()
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            return int(parts[1]), headers, self._chunked()
-        length = headers.get("content-length")
-        if length is None:
-            # No framing: the body runs to the end of the connection.
-            while True:
-                try:
-                    self._fill()
-                except ProtocolError:
-                    break  # closed: the body is complete
-                if len(self._buffer) > _MAX_BODY:
-                    raise ProtocolError("response body too large")
-            body, self._buffer = self._buffer, b""
-            headers["connection"] = "close"
-            return int(parts[1]), headers, body
-        if not length.isdigit() or int(length) > _MAX_BODY:
-            raise ProtocolError(f"bad Content-Length {length[:40]!r}")
-        return int(parts[1]), headers, self._exactly(int(length))
-
-    def _exactly(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            self._fill()
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def _line(self) -> bytes:
-        end = self._buffer.find(b"\r\n")
-        while end < 0:
-            if len(self._buffer) > _MAX_HEAD:
-                raise ProtocolError("chunk line too long")
-            self._fill()
-            end = self._buffer.find(b"\r\n")
-        line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
-        return line
-
-    def _chunked(self) -> bytes:
-        body = bytearray()
-        while True:
-            size_text = self._line().split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolError("bad chunk size") from None
-            if size == 0:
-                while self._line():  # trailers, up to the empty line
-                    pass
-                return bytes(body)
-            if len(body) + size > _MAX_BODY:
-                raise ProtocolError("response body too large")
-            body += self._exactly(size)
-            if self._exactly(2) != b"\r\n":
-                raise ProtocolError("chunk not followed by CRLF")
 
 
 class Extension:
