@@ -369,13 +369,12 @@ class Agent:
             self.init_recording = None
         if self._provisioned:
             cold = False  # INIT ran ahead of any request: no caller waited for it
-        trigger_of = self._trigger_of
-        if trigger_of is None:
+        if self._trigger_of is None:
             # The event classifier is needed once an event arrives, not at INIT.
-            from lambdaguard.agent.triggers import trigger_of
+            from lambdaguard.agent import triggers
 
-            self._trigger_of = trigger_of
-        trigger = trigger_of(
+            self._trigger_of = triggers.trigger_of
+        trigger = self._trigger_of(
             event, os.environ.get(X_AMZN_TRACE_ID), xray_parent=self.config.xray_parent
         )
         recording = Recording(semconv.PHASE_INVOKE, trigger.parent_trace_id or None)
