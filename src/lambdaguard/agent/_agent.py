@@ -178,13 +178,27 @@ class Invocation:
         self.deadline_s = 0.0  # wall-clock deadline (s), 0 when the context gives none
 
 
+# invoked ARN -> (function ARN, alias): an environment is invoked through one
+# or two ARNs (unqualified, an alias), so this is split once per ARN, not per
+# invocation. Bounded.
+_arns: dict[str, tuple[str, str]] = {}
+
+
 def _function_arn(context: Any) -> tuple[str, str]:
     # arn:aws:lambda:region:account:function:name[:qualifier]
     invoked = str(getattr(context, "invoked_function_arn", "") or "")
+    known = _arns.get(invoked)
+    if known is not None:
+        return known
     parts = invoked.split(":")
     if len(parts) >= 7:
-        return ":".join(parts[:7]), (parts[7] if len(parts) > 7 else "")
-    return invoked, ""
+        known = ":".join(parts[:7]), (parts[7] if len(parts) > 7 else "")
+    else:
+        known = invoked, ""
+    if len(_arns) >= 64:
+        _arns.clear()
+    _arns[invoked] = known
+    return known
 
 
 class Agent:
