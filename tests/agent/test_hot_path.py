@@ -253,3 +253,22 @@ def test_suppression_is_per_thread(recording: recorder.Recording) -> None:
     assert recording.calls == []
     assert recorder.current() is recording
     assert not recorder.is_suppressed()
+
+
+def test_response_metadata_of_other_types_is_converted_as_before(
+    recording: recorder.Recording,
+) -> None:
+    """A status, request id or retry count not of botocore's own types is converted, not kept as is."""
+    client = s3()
+    for meta in (
+        {"HTTPStatusCode": "404", "RequestId": 7, "RetryAttempts": True},
+        {"HTTPStatusCode": 200, "RequestId": "R2", "RetryAttempts": 2},
+        {},
+    ):
+        started = aws._describe(client, "HeadObject", {"Bucket": "b", "Key": "k"}, recording)
+        aws._finish(client, started, {"ResponseMetadata": meta}, None)
+    assert [(c.status, c.request_id, c.retries) for c in recording.calls] == [
+        (404, "7", 1),
+        (200, "R2", 2),
+        (0, "", 0),
+    ]

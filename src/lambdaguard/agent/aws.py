@@ -269,9 +269,11 @@ def _finish(client: Any, started: _Started, result: Any, exc: BaseException | No
     if exc is None:
         meta = result.get("ResponseMetadata") if type(result) is dict else None
         if type(meta) is dict:  # botocore's parsed response: _meta without its type tests
-            status = int(meta.get("HTTPStatusCode") or 0)
-            request_id = str(meta.get("RequestId") or "")
-            retries = int(meta.get("RetryAttempts") or 0)
+            status = meta.get("HTTPStatusCode") or 0
+            request_id = meta.get("RequestId") or ""
+            retries = meta.get("RetryAttempts") or 0
+            if type(status) is not int or type(request_id) is not str or type(retries) is not int:
+                status, request_id, retries = _meta(result)  # converted as _meta does
             # _facts.response_facts' first test inline: most responses hold no
             # response fact, which one set test tells.
             compiled = _facts._compiled
@@ -292,7 +294,11 @@ def _finish(client: Any, started: _Started, result: Any, exc: BaseException | No
         error = failed.get("Error") if isinstance(failed, Mapping) else None
         code = error.get("Code") if isinstance(error, Mapping) else None
         error_code = str(code) if code else type(exc).__name__
-    credentials, role = _facts.whose(_signed_by(client))
+    try:  # _signed_by, inline
+        signed_by = client._request_signer._credentials
+    except AttributeError:
+        signed_by = None
+    credentials, role = _facts.whose(signed_by)
     # AwsCall's fields in order, every one given (its __new__ is a call level
     # more), kept as Recording.add_call keeps it: this runs on every call.
     call = _tuple_new(
