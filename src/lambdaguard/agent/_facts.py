@@ -39,6 +39,7 @@ __all__ = [
     "forget",
     "learn_assumed",
     "response_facts",
+    "whose",
 ]
 
 MAX_PARAMS_BYTES = recorded.MAX_PARAMS_BYTES
@@ -52,12 +53,9 @@ JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 # -- response facts ---------------------------------------------------------------
 
 _Paths = tuple[tuple[str, ...], ...]
-_compiled: tuple[int, int, tuple[tuple[str, _Paths], ...], frozenset[str]] = (
-    0,
-    -1,
-    (),
-    frozenset(),
-)
+_Compiled = tuple[object, int, tuple[tuple[str, _Paths], ...], frozenset[str]]
+# (the table, its size, its parsed paths, every path's first member)
+_compiled: _Compiled = (None, -1, (), frozenset())
 
 
 def _split(path: str) -> tuple[str, ...]:
@@ -70,19 +68,15 @@ def _split(path: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _facts() -> tuple[tuple[tuple[str, _Paths], ...], frozenset[str]]:
+def _compile(table: Mapping[str, Any]) -> _Compiled:
     # Split the paths once; again only if the table object or its size changed.
     # Also the set of every path's first member: most responses hold none, and
     # one set test tells so.
     global _compiled  # noqa: PLW0603 - a cache of the shared table's parsed form
-    table = recorded.RESPONSE_FACTS
-    if _compiled[0] != id(table) or _compiled[1] != len(table):
-        parsed = tuple(
-            (str(name), tuple(_split(p) for p in paths)) for name, paths in table.items()
-        )
-        firsts = frozenset(path[0] for _, paths in parsed for path in paths if path)
-        _compiled = (id(table), len(table), parsed, firsts)
-    return _compiled[2], _compiled[3]
+    parsed = tuple((str(name), tuple(_split(p) for p in paths)) for name, paths in table.items())
+    firsts = frozenset(path[0] for _, paths in parsed for path in paths if path)
+    _compiled = (table, len(table), parsed, firsts)
+    return _compiled
 
 
 def _walk(value: Any, path: tuple[str, ...], at: int, out: list[str]) -> None:
@@ -108,13 +102,17 @@ def _walk(value: Any, path: tuple[str, ...], at: int, out: list[str]) -> None:
 
 def response_facts(response: object) -> str:
     """The response facts of one parsed response as compact sorted JSON; ``""`` if none."""
-    if not isinstance(response, Mapping):
+    # botocore's parsed responses are plain dicts: told without the ABC check.
+    if type(response) is not dict and not isinstance(response, Mapping):
         return ""
-    table, firsts = _facts()
-    if firsts.isdisjoint(response):
+    compiled = _compiled
+    table = recorded.RESPONSE_FACTS
+    if compiled[0] is not table or compiled[1] != len(table):
+        compiled = _compile(table)
+    if compiled[3].isdisjoint(response):
         return ""
     found: dict[str, str] = {}
-    for name, paths in table:
+    for name, paths in compiled[2]:
         for path in paths:
             if not path or path[0] not in response:
                 continue
@@ -207,6 +205,37 @@ def learn_assumed(response: object) -> None:
         _assumed[key] = role
 
 
+# The environment is read on every call, as it is now, not once: code may set
+# AWS_ACCESS_KEY_ID itself. os.environ.get is Python code that encodes the name
+# and decodes the value (callgrind: ~7,800 instructions a read); os.environ keeps
+# the raw values in a dict (CPython's os._Environ._data, bytes on POSIX), and
+# every change through os.environ stores a new value object there, so a read
+# is one dict lookup and the value is decoded again only when that object changed.
+_environ: Any = os.environ
+_raw: dict[Any, Any] | None = getattr(_environ, "_data", None)
+if type(_raw) is not dict or not callable(getattr(_environ, "encodekey", None)):
+    _raw = None  # not CPython's os._Environ: os.environ.get every time
+_KEY_ID = _environ.encodekey(AWS_ACCESS_KEY_ID) if _raw is not None else AWS_ACCESS_KEY_ID
+_FUNCTION = (
+    _environ.encodekey(AWS_LAMBDA_FUNCTION_NAME) if _raw is not None else AWS_LAMBDA_FUNCTION_NAME
+)
+# (raw value last read, its decoded text), replaced whole so threads agree.
+_env_key: list[tuple[Any, str | None]] = [(object(), None)]
+
+
+def _execution_key() -> str | None:
+    """``AWS_ACCESS_KEY_ID`` as os.environ has it now."""
+    if _raw is None:
+        return os.environ.get(AWS_ACCESS_KEY_ID)
+    raw = _raw.get(_KEY_ID)
+    seen = _env_key[0]
+    if raw is seen[0]:  # the same object: the same value (bytes never change)
+        return seen[1]
+    text = None if raw is None else str(_environ.decodevalue(raw))
+    _env_key[0] = (raw, text)
+    return text
+
+
 def credentials_of(access_key: str, method: str = "") -> tuple[str, str]:
     """(whose credentials, role ARN if assumed) for the access key id that signed a call.
 
@@ -215,15 +244,56 @@ def credentials_of(access_key: str, method: str = "") -> tuple[str, str]:
     (``container-role``) instead of the environment.
     """
     if not access_key:
-        return semconv.CREDENTIALS_UNKNOWN, ""
+        return _UNKNOWN
     role = _assumed.get(access_key)
     if role:
         return semconv.CREDENTIALS_ASSUMED_ROLE, role
-    if access_key == os.environ.get(AWS_ACCESS_KEY_ID) or (
-        method == "container-role" and AWS_LAMBDA_FUNCTION_NAME in os.environ
+    if _raw is not None:  # _execution_key's repeat, inline (every AWS call asks)
+        seen = _env_key[0]
+        execution = seen[1] if _raw.get(_KEY_ID) is seen[0] else _execution_key()
+    else:
+        execution = _execution_key()
+    if access_key == execution or (
+        method == "container-role"
+        and (_FUNCTION in _raw if _raw is not None else AWS_LAMBDA_FUNCTION_NAME in os.environ)
     ):
-        return semconv.CREDENTIALS_EXECUTION_ROLE, ""
-    return semconv.CREDENTIALS_STATIC, ""
+        return _EXECUTION
+    return _STATIC
+
+
+_UNKNOWN = (semconv.CREDENTIALS_UNKNOWN, "")
+_EXECUTION = (semconv.CREDENTIALS_EXECUTION_ROLE, "")
+_STATIC = (semconv.CREDENTIALS_STATIC, "")
+
+
+def whose(credentials: object) -> tuple[str, str]:
+    """:func:`credentials_of` for a botocore credentials object, read as :func:`access_key_of` does.
+
+    Its own copy of the rule, in one call level: every AWS call asks.
+    """
+    attrs = getattr(credentials, "__dict__", None)
+    if type(attrs) is dict:
+        key = attrs.get("access_key") or attrs.get("_access_key")
+        if not isinstance(key, str):
+            key = ""
+    else:
+        key = access_key_of(credentials)
+    if not key:
+        return _UNKNOWN
+    role = _assumed.get(key)
+    if role:
+        return semconv.CREDENTIALS_ASSUMED_ROLE, role
+    if _raw is not None:
+        seen = _env_key[0]
+        execution = seen[1] if _raw.get(_KEY_ID) is seen[0] else _execution_key()
+    else:
+        execution = _execution_key()
+    if key == execution or (
+        str(getattr(credentials, "method", "")) == "container-role"
+        and (_FUNCTION in _raw if _raw is not None else AWS_LAMBDA_FUNCTION_NAME in os.environ)
+    ):
+        return _EXECUTION
+    return _STATIC
 
 
 def forget() -> None:

@@ -39,11 +39,21 @@ import time
 import weakref
 from collections.abc import Mapping
 from types import FrameType, ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from lambdaguard import recorded
 from lambdaguard.agent import _facts, _guard, _imports, network, recorder
 from lambdaguard.agent._reduce import identifying_params, key_prefix
+
+if TYPE_CHECKING:
+    # A client's (weak reference, service, service id, region, endpoint).
+    _Facts = tuple[weakref.ref[Any], str, str, str, str]
+    # (params text, truncated)
+    _Reduced = tuple[str, bool]
+    # What _finish needs of a call in progress: (recording, the client's
+    # facts, operation, reduced params, start). A tuple: built on every call.
+    _Started = tuple[recorder.Recording, _Facts, str, _Reduced, int]
 
 __all__ = ["identifying_params", "install", "is_sdk_request", "key_prefix", "uninstall"]
 
@@ -60,47 +70,19 @@ def _endpoint(url: str | None) -> tuple[str, str, int]:
     return f"{parts.scheme}://{netloc}", host, port
 
 
-class _Pending:
-    """A call in progress: what ``_finish`` needs once botocore returns."""
-
-    # A slotted class, not a NamedTuple: collections.namedtuple compiles each
-    # class's __new__ at import (eval), and this module is on the INIT path.
-    __slots__ = (
-        "endpoint",
-        "operation",
-        "params",
-        "rec",
-        "region",
-        "service",
-        "service_id",
-        "t0",
-        "truncated",
-    )
-
-    def __init__(  # noqa: PLR0917 - built once per call on the response path: positional
-        self,
-        rec: recorder.Recording,
-        service: str,
-        service_id: str,
-        operation: str,
-        region: str,
-        endpoint: str,
-        params: str,
-        truncated: bool,
-    ) -> None:
-        self.rec = rec
-        self.service = service
-        self.service_id = service_id
-        self.operation = operation
-        self.region = region
-        self.endpoint = endpoint
-        self.params = params
-        self.truncated = truncated
-        self.t0 = time.time_ns()
-
-
 _settings = {"depth": 1, "full": False}
 _ASSUME_ROLE = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
+# The names the two hot wrappers switch off on a failure: the rule of
+# _guard.safe, spelled out inline (see _guard) because it runs on every call.
+_START = "aws.start"
+_FINISH = "aws.finish"
+_OFF = _guard.OFF
+_AwsCall = recorder.AwsCall
+_tuple_new = tuple.__new__
+_MAX_KEPT = recorder.MAX_KEPT
+# recorder.current(), read inline on every call: the recording in progress,
+# unless this thread is doing lambdaguard's own I/O.
+_local = recorder._local
 
 
 def is_sdk_request(request: Any) -> bool:
@@ -111,38 +93,59 @@ def is_sdk_request(request: Any) -> bool:
     code builds itself (opensearch-py, hand-written signing) has an empty one.
     """
     context = getattr(request, "context", None)
-    return isinstance(context, Mapping) and (
-        "client_config" in context or "is_presign_request" in context
-    )
+    # botocore's context is a plain dict: told without the ABC check, which costs more.
+    if type(context) is not dict and not isinstance(context, Mapping):
+        return False
+    return "client_config" in context or "is_presign_request" in context
+
+
+def _signed_by(client: Any) -> Any:
+    # The client's credentials object, read after the call, so refreshed (or
+    # deferred) credentials are the ones that signed it; read without
+    # triggering a refresh. Attribute reads in a try: getattr(x, name, None)
+    # twice, at less cost (this runs on every call).
+    try:
+        return client._request_signer._credentials
+    except AttributeError:
+        return None
 
 
 def _credentials(client: Any) -> tuple[str, str]:
-    # Read after the call, so refreshed (or deferred) credentials are the ones
-    # that signed it; the attributes are read without triggering a refresh.
-    creds = getattr(getattr(client, "_request_signer", None), "_credentials", None)
-    return _facts.credentials_of(_facts.access_key_of(creds), str(getattr(creds, "method", "")))
+    return _facts.whose(_signed_by(client))
 
 
 # A client's service, region and endpoint never change after it is created:
-# computed once per client (a weak map, so clients are not kept alive).
-_clients: weakref.WeakKeyDictionary[Any, tuple[str, str, str, str]] = weakref.WeakKeyDictionary()
+# computed once per client. Keyed by id() and checked against a weak reference
+# (a client that died and whose id was reused is computed afresh), so clients
+# are not kept alive; a dict read costs less than WeakKeyDictionary.get, which
+# is Python code. Dead clients' entries are dropped when the map is full.
+_clients: dict[int, _Facts] = {}
+_CLIENTS_MAX = 256
 
 
-def _client_facts(client: Any) -> tuple[str, str, str, str]:
-    facts = _clients.get(client)
-    if facts is None:
-        meta = client.meta
-        model = meta.service_model
-        endpoint, host, port = _endpoint(meta.endpoint_url)
-        if host:
-            network.mark_aws(host, port)
-        facts = (
-            str(model.service_name),
-            str(model.service_id),
-            str(meta.region_name or ""),
-            endpoint,
-        )
-        _clients[client] = facts
+def _client_facts(client: Any) -> _Facts:
+    facts = _clients.get(id(client))
+    if facts is not None and facts[0]() is client:
+        return facts
+    meta = client.meta
+    model = meta.service_model
+    endpoint, host, port = _endpoint(meta.endpoint_url)
+    if host:
+        network.mark_aws(host, port)
+    facts = (
+        weakref.ref(client),
+        str(model.service_name),
+        str(model.service_id),
+        str(meta.region_name or ""),
+        endpoint,
+    )
+    if len(_clients) >= _CLIENTS_MAX:
+        for key, known in list(_clients.items()):
+            if known[0]() is None:
+                del _clients[key]
+        if len(_clients) >= _CLIENTS_MAX:
+            _clients.clear()
+    _clients[id(client)] = facts
     return facts
 
 
@@ -160,6 +163,16 @@ _reductions: dict[tuple[Any, ...], tuple[str, bool]] = {}
 _REDUCTIONS_MAX = 512
 _FLAT_MAX = 256  # longest string value a key may hold
 _FLAT_TYPES = frozenset({int, bool, float, type(None)})
+
+# The last request of each (client, operation) whose every value is a short
+# string, with what _start needs for it: (id(client), operation) -> (the
+# client, weakly; a copy of the request; the client's facts; the reduced
+# params). The same request again (the warm repeat) is then told by one dict
+# comparison, in C, instead of building and hashing its _reductions key.
+# Strings only: "x" == "x" only between strings (True == 1 is why the others
+# are not here), and a request equal to a string-valued one reduces the same.
+_repeats: dict[tuple[int, str], tuple[weakref.ref[Any], dict[str, str], _Facts, _Reduced]] = {}
+_REPEATS_MAX = 256
 
 
 def _flat_key(service: str, operation: str, params: Any) -> tuple[Any, ...] | None:
@@ -181,9 +194,14 @@ def _flat_key(service: str, operation: str, params: Any) -> tuple[Any, ...] | No
     return (service, operation, items)
 
 
-def _reduce(service: str, operation: str, params: Any) -> tuple[str, bool]:
+def _reduce(service: str, operation: str, params: Any) -> _Reduced:
     """(params text, truncated) of one request: the identifying members as bounded JSON."""
-    key = _flat_key(service, operation, params)
+    return _reduce_keyed(_flat_key(service, operation, params), service, operation, params)
+
+
+def _reduce_keyed(
+    key: tuple[Any, ...] | None, service: str, operation: str, params: Any
+) -> _Reduced:
     if key is not None:
         known = _reductions.get(key)
         if known is not None:
@@ -202,17 +220,27 @@ def _reduce(service: str, operation: str, params: Any) -> tuple[str, bool]:
     return result
 
 
-def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording) -> _Pending:
-    service, service_id, region, endpoint = _client_facts(client)
-    text, truncated = _reduce(service, operation, params)
-    return _Pending(rec, service, service_id, operation, region, endpoint, text, truncated)
+def _forget_reductions() -> None:
+    _reductions.clear()
+    _repeats.clear()
+
+
+def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording) -> _Started:
+    facts = _client_facts(client)
+    key = _flat_key(facts[1], operation, params)
+    reduced = _reduce_keyed(key, facts[1], operation, params)
+    if key is not None and len(key) == 3:  # every value a short string
+        if len(_repeats) >= _REPEATS_MAX:
+            _repeats.clear()
+        _repeats[(id(client), operation)] = (facts[0], dict(params), facts, reduced)
+    return (rec, facts, operation, reduced, time.time_ns())
 
 
 def _meta(response: Any) -> tuple[int, str, int]:
-    if not isinstance(response, Mapping):
+    if type(response) is not dict and not isinstance(response, Mapping):
         return 0, "", 0
     meta = response.get("ResponseMetadata")
-    if not isinstance(meta, Mapping):
+    if type(meta) is not dict and not isinstance(meta, Mapping):
         return 0, "", 0
     return (
         int(meta.get("HTTPStatusCode") or 0),
@@ -221,14 +249,44 @@ def _meta(response: Any) -> tuple[int, str, int]:
     )
 
 
-def _finish(client: Any, pending: _Pending, result: Any, exc: BaseException | None) -> None:
+def _start(client: Any, operation: str, params: Any) -> _Started | None:
+    # recorder.current() inline, then the warm repeat (see _repeats); anything
+    # else is described afresh.
+    rec = recorder._current
+    if rec is None or _local.suppressed:
+        return None
+    seen = _repeats.get((id(client), operation))
+    if seen is not None and seen[0]() is client and type(params) is dict and seen[1] == params:
+        return (rec, seen[2], operation, seen[3], time.time_ns())
+    return _describe(client, operation, params, rec)
+
+
+def _finish(client: Any, started: _Started, result: Any, exc: BaseException | None) -> None:
     end = time.time_ns()
+    rec, facts, operation, (params, truncated), t0 = started
     error_code = ""
     response = ""
     if exc is None:
-        status, request_id, retries = _meta(result)
-        response = _facts.response_facts(result)
-        if pending.service == "sts" and pending.operation in _ASSUME_ROLE:
+        meta = result.get("ResponseMetadata") if type(result) is dict else None
+        if type(meta) is dict:  # botocore's parsed response: _meta without its type tests
+            status = meta.get("HTTPStatusCode") or 0
+            request_id = meta.get("RequestId") or ""
+            retries = meta.get("RetryAttempts") or 0
+            if type(status) is not int or type(request_id) is not str or type(retries) is not int:
+                status, request_id, retries = _meta(result)  # converted as _meta does
+            # _facts.response_facts' first test inline: most responses hold no
+            # response fact, which one set test tells.
+            compiled = _facts._compiled
+            if (
+                compiled[0] is not recorded.RESPONSE_FACTS
+                or compiled[1] != len(compiled[0])
+                or not compiled[3].isdisjoint(result)
+            ):
+                response = _facts.response_facts(result)
+        else:
+            status, request_id, retries = _meta(result)
+            response = _facts.response_facts(result)
+        if facts[1] == "sts" and operation in _ASSUME_ROLE:
             _facts.learn_assumed(result)
     else:
         failed = getattr(exc, "response", None)
@@ -236,17 +294,23 @@ def _finish(client: Any, pending: _Pending, result: Any, exc: BaseException | No
         error = failed.get("Error") if isinstance(failed, Mapping) else None
         code = error.get("Code") if isinstance(error, Mapping) else None
         error_code = str(code) if code else type(exc).__name__
-    credentials, role = _credentials(client)
-    # Positional (the field order of AwsCall): this runs on the response path.
-    pending.rec.add_call(
-        recorder.AwsCall(
-            pending.service,
-            pending.service_id,
-            pending.operation,
-            pending.region,
-            pending.endpoint,
-            pending.params,
-            pending.t0,
+    try:  # _signed_by, inline
+        signed_by = client._request_signer._credentials
+    except AttributeError:
+        signed_by = None
+    credentials, role = _facts.whose(signed_by)
+    # AwsCall's fields in order, every one given (its __new__ is a call level
+    # more), kept as Recording.add_call keeps it: this runs on every call.
+    call = _tuple_new(
+        _AwsCall,
+        (
+            facts[1],
+            facts[2],
+            operation,
+            facts[3],
+            facts[4],
+            params,
+            t0,
             end,
             status,
             request_id,
@@ -254,11 +318,18 @@ def _finish(client: Any, pending: _Pending, result: Any, exc: BaseException | No
             response,
             retries,
             False,
-            pending.truncated,
+            truncated,
             credentials,
             role,
-        )
+            "",
+            1,
+        ),
     )
+    calls = rec.calls
+    if rec.closed or len(calls) >= _MAX_KEPT:
+        rec.dropped += 1
+    else:
+        calls.append(call)
 
 
 def _presigned(client: Any, params: Any, operation_model: Any, caller: str) -> None:
@@ -270,31 +341,24 @@ def _presigned(client: Any, params: Any, operation_model: Any, caller: str) -> N
         # botocore serialises a presigned POST through the CreateBucket model;
         # the permission the URL will exercise is s3:PutObject on the bucket.
         operation = "PutObject"
-    pending = _describe(client, operation, params, rec)
+    _, facts, _, (text, truncated), t0 = _describe(client, operation, params, rec)
     credentials, role = _credentials(client)
     rec.add_call(
         recorder.AwsCall(
-            service=pending.service,
-            service_id=pending.service_id,
+            service=facts[1],
+            service_id=facts[2],
             operation=operation,
-            region=pending.region,
-            endpoint=pending.endpoint,
-            params=pending.params,
-            start_ns=pending.t0,
-            end_ns=pending.t0,
+            region=facts[3],
+            endpoint=facts[4],
+            params=text,
+            start_ns=t0,
+            end_ns=t0,
             presign=True,
-            params_truncated=pending.truncated,
+            params_truncated=truncated,
             credentials=credentials,
             role_arn=role,
         )
     )
-
-
-def _start(client: Any, operation: str, params: Any) -> _Pending | None:
-    rec = recorder.current()
-    if rec is None:
-        return None
-    return _describe(client, operation, params, rec)
 
 
 _PRESIGNERS = ("generate_presigned_post", "generate_presigned_url")
@@ -316,6 +380,14 @@ def _presign_caller(context: Any) -> str:
     return _PRESIGNERS[1]
 
 
+def _emitted(client: Any, result: Any, operation_model: Any, context: Any) -> None:
+    # After _emit_api_params, when its context may be a presign's (the
+    # wrappers call this through _guard.safe; it is not on an operation's path).
+    caller = _presign_caller(context)
+    if caller:
+        _presigned(client, result, operation_model, caller)
+
+
 def _patch(module: ModuleType) -> None:
     base = module.BaseClient
     if getattr(base._make_api_call, _MARK, None) is not None:
@@ -324,23 +396,37 @@ def _patch(module: ModuleType) -> None:
     original_emit = base._emit_api_params
 
     def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
-        pending = _guard.safe("aws.start", _start, self, operation_name, api_params, default=None)
-        if pending is None:
+        started = None
+        if _START not in _OFF:
+            try:
+                started = _start(self, operation_name, api_params)
+            except Exception as exc:  # noqa: BLE001 - fail-open: the hook switches itself off
+                _guard.disable(_START, exc)
+        if started is None:
             return original_call(self, operation_name, api_params)
         try:
             result = original_call(self, operation_name, api_params)
         except BaseException as exc:
-            _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
+            if _FINISH not in _OFF:
+                try:
+                    _finish(self, started, None, exc)
+                except Exception as hook_exc:  # noqa: BLE001 - fail-open, as above
+                    _guard.disable(_FINISH, hook_exc)
             raise
-        _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
+        if _FINISH not in _OFF:
+            try:
+                _finish(self, started, result, None)
+            except Exception as exc:  # noqa: BLE001 - fail-open, as above
+                _guard.disable(_FINISH, exc)
         return result
 
     def _emit_api_params(self: Any, api_params: Any, operation_model: Any, context: Any) -> Any:
         result = original_emit(self, api_params, operation_model, context)
-        caller = _guard.safe("aws.presign_caller", _presign_caller, context, default="")
-        if caller:
+        # An operation's own call (not a presign) is told by one read of
+        # botocore's context, a plain dict, which cannot raise.
+        if type(context) is not dict or context.get("is_presign_request"):
             _guard.safe(
-                "aws.presign", _presigned, self, result, operation_model, caller, default=None
+                "aws.presign", _emitted, self, result, operation_model, context, default=None
             )
         return result
 
@@ -357,25 +443,37 @@ def _patch_aio(module: ModuleType) -> None:
     original_emit = base._emit_api_params
 
     async def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
-        pending = _guard.safe("aws.start", _start, self, operation_name, api_params, default=None)
-        if pending is None:
+        started = None
+        if _START not in _OFF:
+            try:
+                started = _start(self, operation_name, api_params)
+            except Exception as exc:  # noqa: BLE001 - fail-open: the hook switches itself off
+                _guard.disable(_START, exc)
+        if started is None:
             return await original_call(self, operation_name, api_params)
         try:
             result = await original_call(self, operation_name, api_params)
         except BaseException as exc:
-            _guard.safe("aws.finish", _finish, self, pending, None, exc, default=None)
+            if _FINISH not in _OFF:
+                try:
+                    _finish(self, started, None, exc)
+                except Exception as hook_exc:  # noqa: BLE001 - fail-open, as above
+                    _guard.disable(_FINISH, hook_exc)
             raise
-        _guard.safe("aws.finish", _finish, self, pending, result, None, default=None)
+        if _FINISH not in _OFF:
+            try:
+                _finish(self, started, result, None)
+            except Exception as exc:  # noqa: BLE001 - fail-open, as above
+                _guard.disable(_FINISH, exc)
         return result
 
     async def _emit_api_params(
         self: Any, api_params: Any, operation_model: Any, context: Any
     ) -> Any:
         result = await original_emit(self, api_params, operation_model, context)
-        caller = _guard.safe("aws.presign_caller", _presign_caller, context, default="")
-        if caller:
+        if type(context) is not dict or context.get("is_presign_request"):
             _guard.safe(
-                "aws.presign", _presigned, self, result, operation_model, caller, default=None
+                "aws.presign", _emitted, self, result, operation_model, context, default=None
             )
         return result
 
@@ -392,7 +490,7 @@ def _install_on(base: Any, call: Any, original_call: Any, emit: Any, original_em
 def install(key_prefix_depth: int = 1, record_full_keys: bool = False) -> None:
     """Record every botocore call from now on (idempotent; defers until botocore is imported)."""
     if (_settings["depth"], _settings["full"]) != (key_prefix_depth, record_full_keys):
-        _reductions.clear()  # reduced under other settings
+        _forget_reductions()  # reduced under other settings
     _settings["depth"] = key_prefix_depth
     _settings["full"] = record_full_keys
     _imports.when_imported("botocore.client", _patch)
@@ -405,7 +503,8 @@ def install(key_prefix_depth: int = 1, record_full_keys: bool = False) -> None:
 def uninstall() -> None:
     """Put botocore and aiobotocore back as they were (idempotent)."""
     _facts.forget()
-    _reductions.clear()
+    _forget_reductions()
+    _clients.clear()
     for name, attribute in (
         ("botocore.client", "BaseClient"),
         ("aiobotocore.client", "AioBaseClient"),

@@ -49,6 +49,8 @@ __all__ = ["install", "reduced_path", "uninstall"]
 _MARK = "__lambdaguard_original__"
 # Class names of botocore signers that presign (the request is not sent now).
 _PRESIGNERS = ("QueryAuth", "PostAuth")
+_SIGNED = "sigv4.signed"
+_OFF = _guard.OFF
 
 
 def reduced_path(path: str) -> str:
@@ -121,9 +123,20 @@ def _wrap_add_auth(cls: Any) -> None:
         return
     original = cls.add_auth
 
+    # The fail-open rule of _guard.safe, inline (see _guard): every SDK call signs here.
     def add_auth(self: Any, request: Any) -> Any:
         result = original(self, request)
-        _guard.safe("sigv4.signed", _botocore_signed, self, request, default=None)
+        if _SIGNED not in _OFF:
+            try:
+                # An SDK operation's own request (aws records it) is told here by
+                # its context, a plain dict: aws.is_sdk_request's common case.
+                context = getattr(request, "context", None)
+                if type(context) is not dict or not (
+                    "client_config" in context or "is_presign_request" in context
+                ):
+                    _botocore_signed(self, request)
+            except Exception as exc:  # noqa: BLE001 - fail-open: the hook switches itself off
+                _guard.disable(_SIGNED, exc)
         return result
 
     setattr(add_auth, _MARK, original)
