@@ -33,6 +33,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -723,42 +724,89 @@ _OCCURRENCE_KEY_BYTES: Final = frozenset(k.encode() for k in _OCCURRENCE_KEYS)
 _OCCURRENCE_MARKS: Final = tuple(b"\x0a" + bytes((len(k),)) + k for k in _OCCURRENCE_KEY_BYTES)
 
 
+# One search finds the next of them in a span's bytes (C speed, not a Python walk).
+_OCCURRENCE_MARK: Final = re.compile(b"|".join(re.escape(m) for m in _OCCURRENCE_MARKS))
+# Byte runs known to be a whole number of attribute fields (tag 9, length-delimited),
+# as a walk from a field boundary found them: equal bytes from a field boundary parse to
+# equal fields, so the same run met again at a boundary ends at a boundary, and the walk
+# over it is skipped. In the layer's call spans these are the runs between the
+# per-occurrence attributes, the same in every span of a call. Bounded as the memos are.
+_attribute_runs: set[bytes] = set()
+
+
 def _fact_key(buf: bytes, start: int, end: int) -> tuple[bytes, int]:
     """The span's memo key without its per-occurrence attributes, and how many it had.
 
     ``start`` is where the span's attributes start (a field boundary, see
-    _attribute_start), ``end`` where the span ends. The walk goes field by field
-    while the fields are attributes (tag 9, length-delimited), so what it leaves
-    out is always a whole KeyValue; what follows the attributes stays in the key.
-    A span that is not walked this way is keyed by all its bytes, as before.
+    _attribute_start), ``end`` where the span ends. What is left out is always a
+    whole attribute field (tag 9, length-delimited) whose key is per occurrence,
+    reached from ``start`` through attribute fields only: the next key's bytes are
+    found by a search, and the run of fields before it is walked field by field
+    (or known, see _attribute_runs) to prove the key starts a field. The first field
+    that is not an attribute ends the skipping; what follows stays in the key. A span
+    not read this way is keyed by all its bytes, as before.
     """
-    if not any(buf.find(mark, start, end) >= 0 for mark in _OCCURRENCE_MARKS):
+    found = _OCCURRENCE_MARK.search(buf, start, end)
+    if found is None:
         return buf[start:end], 0
     parts: list[bytes] = []
-    keep = pos = start
+    keep = pos = start  # pos: a field boundary, reached through attribute fields only
     skipped = 0
+    runs = _attribute_runs
     try:
-        while pos < end and buf[pos] == _ATTRIBUTES_TAG:
-            n = buf[pos + 1]
-            body = pos + 2
-            if n >= 0x80:
-                if buf[pos + 2] >= 0x80:  # a KeyValue over 16 KiB: not one of these
-                    break
-                n = (n & 0x7F) | buf[pos + 2] << 7
-                body = pos + 3
-            following = body + n
+        while found is not None:
+            mark = found.start()
+            # The field holding the key starts with tag 9 and its length: one byte, or two.
+            if buf[mark - 2] == _ATTRIBUTES_TAG and buf[mark - 1] < 0x80:
+                field = mark - 2
+            elif buf[mark - 3] == _ATTRIBUTES_TAG and buf[mark - 2] >= 0x80 > buf[mark - 1]:
+                field = mark - 3
+            else:
+                field = -1
+            if field < pos:  # not where a field of this span can start: inside a value
+                found = _OCCURRENCE_MARK.search(buf, mark + 1, end)
+                continue
+            if field > pos:
+                run = buf[pos:field]
+                if run not in runs:
+                    at = pos
+                    while at < field and buf[at] == _ATTRIBUTES_TAG:
+                        n = buf[at + 1]
+                        if n < 0x80:
+                            at += 2 + n
+                        elif buf[at + 2] < 0x80:
+                            at += 3 + ((n & 0x7F) | buf[at + 2] << 7)
+                        else:  # a field over 16 KiB: no per-occurrence attribute
+                            return _joined(parts, buf, keep, end), skipped
+                    if at < field:  # a field that is not an attribute: skipping ends
+                        break
+                    if at > field:  # the key's bytes were inside a value; go on after it
+                        pos = at
+                        found = _OCCURRENCE_MARK.search(buf, at, end)
+                        continue
+                    if len(run) <= _MAX_SHAPE_BYTES:
+                        if len(runs) >= _MAX_SHARED:
+                            runs.clear()
+                        runs.add(run)
+            # An attribute field starts here; when its key is per occurrence, it is left out.
+            n = buf[field + 1]
+            following = mark + (n if n < 0x80 else (n & 0x7F) | buf[field + 2] << 7)
             if following > end:
                 return buf[start:end], 0
-            size = buf[body + 1] if buf[body] == 0x0A else 0x80
-            if size + 2 <= n and buf[body + 2 : body + 2 + size] in _OCCURRENCE_KEY_BYTES:
-                parts.append(buf[keep:pos])
+            if found.end() <= following:  # the key lies within the field: it is its key
+                parts.append(buf[keep:field])
                 keep = following
                 skipped += 1
             pos = following
+            found = _OCCURRENCE_MARK.search(buf, pos, end)
     except IndexError:
         return buf[start:end], 0
+    return _joined(parts, buf, keep, end), skipped
+
+
+def _joined(parts: list[bytes], buf: bytes, keep: int, end: int) -> bytes:
     parts.append(buf[keep:end])
-    return b"".join(parts), skipped
+    return b"".join(parts)
 
 
 @dataclass(slots=True)
