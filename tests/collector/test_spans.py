@@ -509,6 +509,12 @@ def _walked_fact_key(buf: bytes, start: int, end: int) -> tuple[bytes, int]:
     return b"".join(parts), skipped
 
 
+_OCCURRENCE_KEYS = (
+    semconv.AWS_REQUEST_ID,
+    semconv.AWS_RETRIES,
+    semconv.AWS_LATENCY_MS,
+    semconv.HTTP_RESPONSE_STATUS_CODE,
+)
 _ATTRIBUTE_KEYS = st.sampled_from(
     [
         semconv.AWS_REQUEST_ID,
@@ -536,20 +542,8 @@ _ATTRIBUTE_VALUES = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    attributes=st.lists(st.tuples(_ATTRIBUTE_KEYS, _ATTRIBUTE_VALUES), max_size=12),
-    event=st.booleans(),
-    trailing=st.booleans(),
-)
-def test_a_spans_memo_key_is_what_walking_every_attribute_gives(
-    attributes: list[tuple[str, Any]], event: bool, trailing: bool
-) -> None:
-    """The memo key found by searching for per-occurrence keys (and knowing runs of fields
-    met before) is the key a walk of every attribute field gives, the second time too."""
+def _span_bytes(attributes: list[tuple[str, Any]], event: bool, trailing: bool) -> bytes:
     from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
-    from lambdaguard.collector import spans
 
     span = Span(trace_id=TRACE_ID, span_id=b"\x02" * 8, name="s3.GetObject")
     span.attributes.append(kv(semconv.AWS_SERVICE, "s3"))  # the attributes come first
@@ -561,7 +555,60 @@ def test_a_spans_memo_key_is_what_walking_every_attribute_gives(
         buf += Span(attributes=[kv(semconv.AWS_RETRIES, 1)]).SerializeToString()
     if trailing:  # a field after the attributes whose bytes are a per-occurrence key's
         buf += Span(trace_id=semconv.AWS_REQUEST_ID.encode()).SerializeToString()
-    start = spans._attribute_start(buf, 0, len(buf))
-    expected = _walked_fact_key(buf, start, len(buf))
-    assert spans._fact_key(buf, start, len(buf)) == expected
-    assert spans._fact_key(buf, start, len(buf)) == expected  # with its runs known
+    return buf
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    attributes=st.lists(st.tuples(_ATTRIBUTE_KEYS, _ATTRIBUTE_VALUES), max_size=12),
+    others=st.lists(_ATTRIBUTE_VALUES, min_size=12, max_size=12),
+    event=st.booleans(),
+    trailing=st.booleans(),
+)
+def test_a_spans_memo_key_is_what_walking_every_attribute_gives(
+    attributes: list[tuple[str, Any]], others: list[Any], event: bool, trailing: bool
+) -> None:
+    """The memo key found by searching for per-occurrence keys (knowing runs of fields met
+    before), or by matching the layout of a span met before, is the key a walk of every
+    attribute field gives: for the same span again, and for one whose values differ."""
+    from lambdaguard.collector import spans
+
+    first = _span_bytes(attributes, event, trailing)
+    # The same attributes, every per-occurrence one (or one named like it) with another value.
+    changed = [
+        (k, others[i]) if k in _OCCURRENCE_KEYS or k == "aws.request_i" else (k, v)
+        for i, (k, v) in enumerate(attributes)
+    ]
+    second = _span_bytes(changed, event, trailing)
+    for buf in (first, first, second, second):
+        start = spans._attribute_start(buf, 0, len(buf))
+        assert spans._fact_key(buf, start, len(buf)) == _walked_fact_key(buf, start, len(buf))
+
+
+def test_call_spans_laid_out_alike_are_keyed_without_a_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once one call span is read, the next ones alike but for their per-occurrence values
+    get the same key from its layout, without searching their bytes again."""
+    from lambdaguard.collector import spans
+
+    searched: list[int] = []
+    real = spans._searched_fact_key
+
+    def counted(*args: Any) -> Any:
+        searched.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(spans, "_layouts", {})
+    monkeypatch.setattr(spans, "_searched_fact_key", counted)
+    keys = set()
+    for i in (1, 2, 130, 20_000):  # values of other lengths: one- and two-byte field lengths
+        extra = [*_per_occurrence(i)]
+        extra[2] = (semconv.AWS_REQUEST_ID, "r" * (i % 200))
+        buf = _span_bytes([(semconv.AWS_PARAMS, '{"Bucket":"b"}'), *extra], False, False)
+        start = spans._attribute_start(buf, 0, len(buf))
+        key = spans._fact_key(buf, start, len(buf))
+        assert key == _walked_fact_key(buf, start, len(buf))
+        keys.add(key)
+    assert len(keys) == 1
+    assert len(searched) == 1

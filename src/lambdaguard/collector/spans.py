@@ -734,8 +734,92 @@ _OCCURRENCE_MARK: Final = re.compile(b"|".join(re.escape(m) for m in _OCCURRENCE
 _attribute_runs: set[bytes] = set()
 
 
+class _Layout(NamedTuple):
+    """A call span's bytes but for the values of its per-occurrence attributes (see _fact_key)."""
+
+    fields: tuple[tuple[bytes, bytes], ...]  # per left-out field: the bytes before it, its key's
+    tail: bytes  # the bytes after the last one
+    key: bytes
+
+
+# Layouts of spans read before, by their first attribute bytes; a few per head, at most
+# _MAX_SHARED in all (emptied when full), each of at most _MAX_SHAPE_BYTES.
+_LAYOUT_HEAD: Final = 48
+_LAYOUTS_PER_HEAD: Final = 8
+_layouts: dict[bytes, list[_Layout]] = {}
+_layout_count = 0
+
+
 def _fact_key(buf: bytes, start: int, end: int) -> tuple[bytes, int]:
     """The span's memo key without its per-occurrence attributes, and how many it had.
+
+    A span laid out like one read before (the same bytes but for the values of the
+    fields left out, each field as long as its own header says) has that span's key:
+    equal bytes from a field boundary parse to equal fields, and each left-out field's
+    header says where the next bytes start. A few byte compares instead of a search per
+    field; any other span is read by _searched_fact_key.
+    """
+    head = buf[start : start + _LAYOUT_HEAD]
+    for layout in _layouts.get(head, ()):
+        pos = start
+        for before, key in layout.fields:
+            if not buf.startswith(before, pos):
+                break
+            pos += len(before)
+            if pos + 2 >= end or buf[pos] != _ATTRIBUTES_TAG:
+                break
+            n = buf[pos + 1]
+            if n < 0x80:
+                body = pos + 2
+            elif buf[pos + 2] < 0x80:
+                n = (n & 0x7F) | buf[pos + 2] << 7
+                body = pos + 3
+            else:
+                break
+            if n < len(key) or not buf.startswith(key, body):
+                break
+            pos = body + n
+        else:
+            if end - pos == len(layout.tail) and buf.startswith(layout.tail, pos):
+                return layout.key, len(layout.fields)
+    left_out: list[tuple[int, int, int]] = []
+    key, skipped = _searched_fact_key(buf, start, end, left_out)
+    if skipped and len(left_out) == skipped:
+        _learn_layout(buf, start, end, head, left_out, key=key)
+    return key, skipped
+
+
+def _learn_layout(
+    buf: bytes,
+    start: int,
+    end: int,
+    head: bytes,
+    left_out: list[tuple[int, int, int]],
+    *,
+    key: bytes,
+) -> None:
+    global _layout_count  # noqa: PLW0603 - the memo's size, kept beside it
+    fields = []
+    at = start
+    for field, mark, following in left_out:
+        fields.append((buf[at:field], buf[mark : mark + 2 + buf[mark + 1]]))
+        at = following
+    if _layout_count >= _MAX_SHARED:
+        _layouts.clear()
+        _layout_count = 0
+    known = _layouts.setdefault(head, [])
+    if len(known) >= _LAYOUTS_PER_HEAD:
+        known.pop(0)
+        _layout_count -= 1
+    known.append(_Layout(tuple(fields), buf[at:end], key))
+    _layout_count += 1
+
+
+def _searched_fact_key(
+    buf: bytes, start: int, end: int, left_out: list[tuple[int, int, int]]
+) -> tuple[bytes, int]:
+    """The span's memo key without its per-occurrence attributes, and how many it had;
+    ``left_out`` gets (field start, key start, field end) of each field left out.
 
     ``start`` is where the span's attributes start (a field boundary, see
     _attribute_start), ``end`` where the span ends. What is left out is always a
@@ -797,6 +881,7 @@ def _fact_key(buf: bytes, start: int, end: int) -> tuple[bytes, int]:
                 parts.append(buf[keep:field])
                 keep = following
                 skipped += 1
+                left_out.append((field, mark, following))
             pos = following
             found = _OCCURRENCE_MARK.search(buf, pos, end)
     except IndexError:
