@@ -612,3 +612,30 @@ def test_call_spans_laid_out_alike_are_keyed_without_a_search(
         keys.add(key)
     assert len(keys) == 1
     assert len(searched) == 1
+
+
+def test_the_layouts_remembered_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many distinct call spans arrive, at most 1,024 layouts are remembered, 16 per head."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from lambdaguard.collector import spans
+
+    monkeypatch.setattr(spans, "_layouts", {})
+    for head in range(200):  # more heads than kept, each with more layouts than kept
+        for call in range(20 if head < 3 else 1):
+            span = Span(trace_id=TRACE_ID, span_id=b"\x02" * 8)
+            span.attributes.extend(  # the head: the first attribute, which differs
+                kv(k, v)
+                for k, v in (
+                    (semconv.RPC_SYSTEM, f"aws-api-{head:04d}"),
+                    (semconv.AWS_PARAMS, f'{{"Bucket":"b{call:02d}"}}'),  # one head
+                    *_per_occurrence(call),
+                )
+            )
+            buf = span.SerializeToString()
+            start = spans._attribute_start(buf, 0, len(buf))
+            spans._fact_key(buf, start, len(buf))
+            assert sum(map(len, spans._layouts.values())) <= 1024
+            assert all(len(known) <= 16 for known in spans._layouts.values())
+    assert len(spans._layouts) <= 64
+    assert spans._layouts  # and they are remembered

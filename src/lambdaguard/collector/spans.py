@@ -742,12 +742,15 @@ class _Layout(NamedTuple):
     key: bytes
 
 
-# Layouts of spans read before, by their first attribute bytes; a few per head, at most
-# _MAX_SHARED in all (emptied when full), each of at most _MAX_SHAPE_BYTES.
+# Layouts of spans read before, by their first attribute bytes (short, so that they end
+# before a per-occurrence field: in the layer's call spans rpc.system and the start of
+# rpc.service); the newest few per head, at most _MAX_SHARED in all (emptied when full,
+# without a count that threads share), each of at most _MAX_SHAPE_BYTES of bytes and as
+# much of key: at most 8 MiB, whatever the traffic.
 _LAYOUT_HEAD: Final = 48
-_LAYOUTS_PER_HEAD: Final = 8
+_LAYOUTS_PER_HEAD: Final = 16
+_MAX_LAYOUT_HEADS: Final = _MAX_SHARED // _LAYOUTS_PER_HEAD
 _layouts: dict[bytes, list[_Layout]] = {}
-_layout_count = 0
 
 
 def _fact_key(buf: bytes, start: int, end: int) -> tuple[bytes, int]:
@@ -798,21 +801,19 @@ def _learn_layout(
     *,
     key: bytes,
 ) -> None:
-    global _layout_count  # noqa: PLW0603 - the memo's size, kept beside it
     fields = []
     at = start
     for field, mark, following in left_out:
         fields.append((buf[at:field], buf[mark : mark + 2 + buf[mark + 1]]))
         at = following
-    if _layout_count >= _MAX_SHARED:
-        _layouts.clear()
-        _layout_count = 0
-    known = _layouts.setdefault(head, [])
-    if len(known) >= _LAYOUTS_PER_HEAD:
-        known.pop(0)
-        _layout_count -= 1
-    known.append(_Layout(tuple(fields), buf[at:end], key))
-    _layout_count += 1
+    known = _layouts.get(head)
+    if known is None:
+        known = []
+        if len(_layouts) >= _MAX_LAYOUT_HEADS:
+            _layouts.clear()
+    # Replaced, not changed in place: a reader on another thread (the decode pool) keeps
+    # iterating the list it took.
+    _layouts[head] = [*known[1 - _LAYOUTS_PER_HEAD :], _Layout(tuple(fields), buf[at:end], key)]
 
 
 def _searched_fact_key(
