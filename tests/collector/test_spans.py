@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from lambdaguard import semconv
@@ -477,3 +479,163 @@ def test_per_occurrence_attributes_still_count_towards_the_limits(spare: int) ->
     for _ in range(2):  # and again, with every shape already known
         assert outcome(defer=True) == outcome(defer=False)
     assert (outcome(defer=True) == "accepted") == (spare == 0)
+
+
+def _walked_fact_key(buf: bytes, start: int, end: int) -> tuple[bytes, int]:
+    """The memo key as a plain walk of every attribute field from ``start`` gives it
+    (what spans._fact_key computed before it searched for the keys and knew runs)."""
+    from lambdaguard.collector.spans import _OCCURRENCE_KEYS
+
+    keys = {k.encode() for k in _OCCURRENCE_KEYS}
+    parts: list[bytes] = []
+    keep = pos = start
+    skipped = 0
+    while pos < end and buf[pos] == 0x4A:
+        n = buf[pos + 1]
+        body = pos + 2
+        if n >= 0x80:
+            if buf[pos + 2] >= 0x80:
+                break
+            n = (n & 0x7F) | buf[pos + 2] << 7
+            body = pos + 3
+        following = body + n
+        size = buf[body + 1] if buf[body] == 0x0A else 0x80
+        if size + 2 <= n and buf[body + 2 : body + 2 + size] in keys:
+            parts.append(buf[keep:pos])
+            keep = following
+            skipped += 1
+        pos = following
+    parts.append(buf[keep:end])
+    return b"".join(parts), skipped
+
+
+_OCCURRENCE_KEYS = (
+    semconv.AWS_REQUEST_ID,
+    semconv.AWS_RETRIES,
+    semconv.AWS_LATENCY_MS,
+    semconv.HTTP_RESPONSE_STATUS_CODE,
+)
+_ATTRIBUTE_KEYS = st.sampled_from(
+    [
+        semconv.AWS_REQUEST_ID,
+        semconv.AWS_RETRIES,
+        semconv.AWS_LATENCY_MS,
+        semconv.HTTP_RESPONSE_STATUS_CODE,
+        semconv.AWS_SERVICE,
+        semconv.AWS_PARAMS,
+        "aws.request_i",  # a key's bytes cut short
+    ]
+)
+# Values that hold a per-occurrence key's wire bytes, whole or cut, or a field header before it.
+_ATTRIBUTE_VALUES = st.one_of(
+    st.integers(min_value=0, max_value=2**40),
+    st.text(max_size=300),
+    st.sampled_from(
+        [
+            "\n\x0eaws.request_id",
+            "J\x10\n\x0eaws.request_id",
+            "\n\x0eaws.request_i",
+            "x" * 200 + "J\x10\n\x0eaws.request_id",
+            "ends like a field header J\x05",
+        ]
+    ),
+)
+
+
+def _span_bytes(attributes: list[tuple[str, Any]], event: bool, trailing: bool) -> bytes:
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    span = Span(trace_id=TRACE_ID, span_id=b"\x02" * 8, name="s3.GetObject")
+    span.attributes.append(kv(semconv.AWS_SERVICE, "s3"))  # the attributes come first
+    span.attributes.extend(kv(k, v) for k, v in attributes)
+    if event:
+        span.events.add(name="e").attributes.append(kv(semconv.AWS_REQUEST_ID, "r"))
+    buf = span.SerializeToString()
+    if event:  # an attribute after a field that is not one (a repeated field may be split): kept
+        buf += Span(attributes=[kv(semconv.AWS_RETRIES, 1)]).SerializeToString()
+    if trailing:  # a field after the attributes whose bytes are a per-occurrence key's
+        buf += Span(trace_id=semconv.AWS_REQUEST_ID.encode()).SerializeToString()
+    return buf
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    attributes=st.lists(st.tuples(_ATTRIBUTE_KEYS, _ATTRIBUTE_VALUES), max_size=12),
+    others=st.lists(_ATTRIBUTE_VALUES, min_size=12, max_size=12),
+    event=st.booleans(),
+    trailing=st.booleans(),
+)
+def test_a_spans_memo_key_is_what_walking_every_attribute_gives(
+    attributes: list[tuple[str, Any]], others: list[Any], event: bool, trailing: bool
+) -> None:
+    """The memo key found by searching for per-occurrence keys (knowing runs of fields met
+    before), or by matching the layout of a span met before, is the key a walk of every
+    attribute field gives: for the same span again, and for one whose values differ."""
+    from lambdaguard.collector import spans
+
+    first = _span_bytes(attributes, event, trailing)
+    # The same attributes, every per-occurrence one (or one named like it) with another value.
+    changed = [
+        (k, others[i]) if k in _OCCURRENCE_KEYS or k == "aws.request_i" else (k, v)
+        for i, (k, v) in enumerate(attributes)
+    ]
+    second = _span_bytes(changed, event, trailing)
+    for buf in (first, first, second, second):
+        start = spans._attribute_start(buf, 0, len(buf))
+        assert spans._fact_key(buf, start, len(buf)) == _walked_fact_key(buf, start, len(buf))
+
+
+def test_call_spans_laid_out_alike_are_keyed_without_a_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once one call span is read, the next ones alike but for their per-occurrence values
+    get the same key from its layout, without searching their bytes again."""
+    from lambdaguard.collector import spans
+
+    searched: list[int] = []
+    real = spans._searched_fact_key
+
+    def counted(*args: Any) -> Any:
+        searched.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(spans, "_layouts", {})
+    monkeypatch.setattr(spans, "_searched_fact_key", counted)
+    keys = set()
+    for i in (1, 2, 130, 20_000):  # values of other lengths: one- and two-byte field lengths
+        extra = [*_per_occurrence(i)]
+        extra[2] = (semconv.AWS_REQUEST_ID, "r" * (i % 200))
+        buf = _span_bytes([(semconv.AWS_PARAMS, '{"Bucket":"b"}'), *extra], False, False)
+        start = spans._attribute_start(buf, 0, len(buf))
+        key = spans._fact_key(buf, start, len(buf))
+        assert key == _walked_fact_key(buf, start, len(buf))
+        keys.add(key)
+    assert len(keys) == 1
+    assert len(searched) == 1
+
+
+def test_the_layouts_remembered_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many distinct call spans arrive, at most 1,024 layouts are remembered, 16 per head."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from lambdaguard.collector import spans
+
+    monkeypatch.setattr(spans, "_layouts", {})
+    for head in range(200):  # more heads than kept, each with more layouts than kept
+        for call in range(20 if head < 3 else 1):
+            span = Span(trace_id=TRACE_ID, span_id=b"\x02" * 8)
+            span.attributes.extend(  # the head: the first attribute, which differs
+                kv(k, v)
+                for k, v in (
+                    (semconv.RPC_SYSTEM, f"aws-api-{head:04d}"),
+                    (semconv.AWS_PARAMS, f'{{"Bucket":"b{call:02d}"}}'),  # one head
+                    *_per_occurrence(call),
+                )
+            )
+            buf = span.SerializeToString()
+            start = spans._attribute_start(buf, 0, len(buf))
+            spans._fact_key(buf, start, len(buf))
+            assert sum(map(len, spans._layouts.values())) <= 1024
+            assert all(len(known) <= 16 for known in spans._layouts.values())
+    assert len(spans._layouts) <= 64
+    assert spans._layouts  # and they are remembered

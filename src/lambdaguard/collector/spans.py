@@ -33,6 +33,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -723,42 +724,175 @@ _OCCURRENCE_KEY_BYTES: Final = frozenset(k.encode() for k in _OCCURRENCE_KEYS)
 _OCCURRENCE_MARKS: Final = tuple(b"\x0a" + bytes((len(k),)) + k for k in _OCCURRENCE_KEY_BYTES)
 
 
+# One search finds the next of them in a span's bytes (C speed, not a Python walk).
+_OCCURRENCE_MARK: Final = re.compile(b"|".join(re.escape(m) for m in _OCCURRENCE_MARKS))
+# Byte runs known to be a whole number of attribute fields (tag 9, length-delimited),
+# as a walk from a field boundary found them: equal bytes from a field boundary parse to
+# equal fields, so the same run met again at a boundary ends at a boundary, and the walk
+# over it is skipped. In the layer's call spans these are the runs between the
+# per-occurrence attributes, the same in every span of a call. Bounded as the memos are.
+_attribute_runs: set[bytes] = set()
+
+
+class _Layout(NamedTuple):
+    """A call span's bytes but for the values of its per-occurrence attributes (see _fact_key)."""
+
+    fields: tuple[tuple[bytes, bytes], ...]  # per left-out field: the bytes before it, its key's
+    tail: bytes  # the bytes after the last one
+    key: bytes
+
+
+# Layouts of spans read before, by their first attribute bytes (short, so that they end
+# before a per-occurrence field: in the layer's call spans rpc.system and the start of
+# rpc.service); the newest few per head, at most _MAX_SHARED in all (emptied when full,
+# without a count that threads share), each of at most _MAX_SHAPE_BYTES of bytes and as
+# much of key: at most 8 MiB, whatever the traffic.
+_LAYOUT_HEAD: Final = 48
+_LAYOUTS_PER_HEAD: Final = 16
+_MAX_LAYOUT_HEADS: Final = _MAX_SHARED // _LAYOUTS_PER_HEAD
+_layouts: dict[bytes, list[_Layout]] = {}
+
+
 def _fact_key(buf: bytes, start: int, end: int) -> tuple[bytes, int]:
     """The span's memo key without its per-occurrence attributes, and how many it had.
 
-    ``start`` is where the span's attributes start (a field boundary, see
-    _attribute_start), ``end`` where the span ends. The walk goes field by field
-    while the fields are attributes (tag 9, length-delimited), so what it leaves
-    out is always a whole KeyValue; what follows the attributes stays in the key.
-    A span that is not walked this way is keyed by all its bytes, as before.
+    A span laid out like one read before (the same bytes but for the values of the
+    fields left out, each field as long as its own header says) has that span's key:
+    equal bytes from a field boundary parse to equal fields, and each left-out field's
+    header says where the next bytes start. A few byte compares instead of a search per
+    field; any other span is read by _searched_fact_key.
     """
-    if not any(buf.find(mark, start, end) >= 0 for mark in _OCCURRENCE_MARKS):
-        return buf[start:end], 0
-    parts: list[bytes] = []
-    keep = pos = start
-    skipped = 0
-    try:
-        while pos < end and buf[pos] == _ATTRIBUTES_TAG:
+    head = buf[start : start + _LAYOUT_HEAD]
+    for layout in _layouts.get(head, ()):
+        pos = start
+        for before, key in layout.fields:
+            if not buf.startswith(before, pos):
+                break
+            pos += len(before)
+            if pos + 2 >= end or buf[pos] != _ATTRIBUTES_TAG:
+                break
             n = buf[pos + 1]
-            body = pos + 2
-            if n >= 0x80:
-                if buf[pos + 2] >= 0x80:  # a KeyValue over 16 KiB: not one of these
-                    break
+            if n < 0x80:
+                body = pos + 2
+            elif buf[pos + 2] < 0x80:
                 n = (n & 0x7F) | buf[pos + 2] << 7
                 body = pos + 3
-            following = body + n
+            else:
+                break
+            if n < len(key) or not buf.startswith(key, body):
+                break
+            pos = body + n
+        else:
+            if end - pos == len(layout.tail) and buf.startswith(layout.tail, pos):
+                return layout.key, len(layout.fields)
+    left_out: list[tuple[int, int, int]] = []
+    key, skipped = _searched_fact_key(buf, start, end, left_out)
+    if skipped and len(left_out) == skipped:
+        _learn_layout(buf, start, end, head, left_out, key=key)
+    return key, skipped
+
+
+def _learn_layout(
+    buf: bytes,
+    start: int,
+    end: int,
+    head: bytes,
+    left_out: list[tuple[int, int, int]],
+    *,
+    key: bytes,
+) -> None:
+    fields = []
+    at = start
+    for field, mark, following in left_out:
+        fields.append((buf[at:field], buf[mark : mark + 2 + buf[mark + 1]]))
+        at = following
+    known = _layouts.get(head)
+    if known is None:
+        known = []
+        if len(_layouts) >= _MAX_LAYOUT_HEADS:
+            _layouts.clear()
+    # Replaced, not changed in place: a reader on another thread (the decode pool) keeps
+    # iterating the list it took.
+    _layouts[head] = [*known[1 - _LAYOUTS_PER_HEAD :], _Layout(tuple(fields), buf[at:end], key)]
+
+
+def _searched_fact_key(
+    buf: bytes, start: int, end: int, left_out: list[tuple[int, int, int]]
+) -> tuple[bytes, int]:
+    """The span's memo key without its per-occurrence attributes, and how many it had;
+    ``left_out`` gets (field start, key start, field end) of each field left out.
+
+    ``start`` is where the span's attributes start (a field boundary, see
+    _attribute_start), ``end`` where the span ends. What is left out is always a
+    whole attribute field (tag 9, length-delimited) whose key is per occurrence,
+    reached from ``start`` through attribute fields only: the next key's bytes are
+    found by a search, and the run of fields before it is walked field by field
+    (or known, see _attribute_runs) to prove the key starts a field. The first field
+    that is not an attribute ends the skipping; what follows stays in the key. A span
+    not read this way is keyed by all its bytes, as before.
+    """
+    found = _OCCURRENCE_MARK.search(buf, start, end)
+    if found is None:
+        return buf[start:end], 0
+    parts: list[bytes] = []
+    keep = pos = start  # pos: a field boundary, reached through attribute fields only
+    skipped = 0
+    runs = _attribute_runs
+    try:
+        while found is not None:
+            mark = found.start()
+            # The field holding the key starts with tag 9 and its length: one byte, or two.
+            if buf[mark - 2] == _ATTRIBUTES_TAG and buf[mark - 1] < 0x80:
+                field = mark - 2
+            elif buf[mark - 3] == _ATTRIBUTES_TAG and buf[mark - 2] >= 0x80 > buf[mark - 1]:
+                field = mark - 3
+            else:
+                field = -1
+            if field < pos:  # not where a field of this span can start: inside a value
+                found = _OCCURRENCE_MARK.search(buf, mark + 1, end)
+                continue
+            if field > pos:
+                run = buf[pos:field]
+                if run not in runs:
+                    at = pos
+                    while at < field and buf[at] == _ATTRIBUTES_TAG:
+                        n = buf[at + 1]
+                        if n < 0x80:
+                            at += 2 + n
+                        elif buf[at + 2] < 0x80:
+                            at += 3 + ((n & 0x7F) | buf[at + 2] << 7)
+                        else:  # a field over 16 KiB: no per-occurrence attribute
+                            return _joined(parts, buf, keep, end), skipped
+                    if at < field:  # a field that is not an attribute: skipping ends
+                        break
+                    if at > field:  # the key's bytes were inside a value; go on after it
+                        pos = at
+                        found = _OCCURRENCE_MARK.search(buf, at, end)
+                        continue
+                    if len(run) <= _MAX_SHAPE_BYTES:
+                        if len(runs) >= _MAX_SHARED:
+                            runs.clear()
+                        runs.add(run)
+            # An attribute field starts here; when its key is per occurrence, it is left out.
+            n = buf[field + 1]
+            following = mark + (n if n < 0x80 else (n & 0x7F) | buf[field + 2] << 7)
             if following > end:
                 return buf[start:end], 0
-            size = buf[body + 1] if buf[body] == 0x0A else 0x80
-            if size + 2 <= n and buf[body + 2 : body + 2 + size] in _OCCURRENCE_KEY_BYTES:
-                parts.append(buf[keep:pos])
+            if found.end() <= following:  # the key lies within the field: it is its key
+                parts.append(buf[keep:field])
                 keep = following
                 skipped += 1
+                left_out.append((field, mark, following))
             pos = following
+            found = _OCCURRENCE_MARK.search(buf, pos, end)
     except IndexError:
         return buf[start:end], 0
+    return _joined(parts, buf, keep, end), skipped
+
+
+def _joined(parts: list[bytes], buf: bytes, keep: int, end: int) -> bytes:
     parts.append(buf[keep:end])
-    return b"".join(parts), skipped
+    return b"".join(parts)
 
 
 @dataclass(slots=True)
