@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,9 +51,9 @@ def _serve_connection(conn: socket.socket, server: Server) -> None:
                 return  # the far side's idle timeout, as after a freeze
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    """The raw server on 127.0.0.1."""
+def _listening(wrap: Callable[[socket.socket], socket.socket] | None = None) -> Iterator[Server]:
+    # The raw server on 127.0.0.1; ``wrap`` turns each accepted socket into the one
+    # served (TLS), and a socket it refuses (OSError) is closed unserved.
     state = Server()
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -66,12 +66,24 @@ def server() -> Iterator[Server]:
                 conn, _ = listener.accept()
             except OSError:
                 return
+            if wrap is not None:
+                try:
+                    conn = wrap(conn)
+                except OSError:
+                    conn.close()  # the client refused our certificate
+                    continue
             state.connections += 1
             threading.Thread(target=_serve_connection, args=(conn, state), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
     yield state
     listener.close()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """The raw server on 127.0.0.1."""
+    yield from _listening()
 
 
 def sender(server: Server) -> export.Sender:
@@ -124,29 +136,7 @@ def tls_server(cert: Path) -> Iterator[Server]:
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert / "cert.pem"), str(cert / "key.pem"))
-    state = Server()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    state.port = listener.getsockname()[1]
-
-    def accept() -> None:
-        while True:
-            try:
-                raw, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                conn = context.wrap_socket(raw, server_side=True)
-            except (OSError, ssl.SSLError):
-                raw.close()  # the client refused our certificate
-                continue
-            state.connections += 1
-            threading.Thread(target=_serve_connection, args=(conn, state), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield state
-    listener.close()
+    yield from _listening(lambda conn: context.wrap_socket(conn, server_side=True))
 
 
 def test_https_sends_verify_the_collector_certificate(

@@ -223,14 +223,15 @@ def test_every_function_process_is_gone_after_the_run(with_layer: Ran) -> None:
             assert env.pid is None, name
 
 
-def _exported_invocations(ran: Ran) -> set[str]:
+def _invocation_spans(ran: Ran) -> dict[str, Any]:
+    """faas.invocation_id -> the exported invocation span, from every body the tap saw."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
 
     tap = ran.stage.tap
     assert tap is not None
-    found: set[str] = set()
+    found: dict[str, Any] = {}
     for path, body in tap.bodies:
         if not path.endswith("/v1/traces"):
             continue
@@ -239,11 +240,9 @@ def _exported_invocations(ran: Ran) -> set[str]:
         for rs in request.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
-                    found.update(
-                        a.value.string_value
-                        for a in span.attributes
-                        if a.key == "faas.invocation_id"
-                    )
+                    for a in span.attributes:
+                        if a.key == "faas.invocation_id":
+                            found[a.value.string_value] = span
     return found
 
 
@@ -258,7 +257,7 @@ def test_lambdaguard_log_line_is_json_per_exported_or_failed_invocation(with_lay
             docs.append(json.loads(text))
     logged = [d.get("request_id") for d in docs]
     assert len(logged) == len(set(logged))  # one line per invocation at most
-    exported = _exported_invocations(with_layer)
+    exported = set(_invocation_spans(with_layer))
     assert exported, "nothing was exported as spans"
     made = {run.result.request_id for run in with_layer.runs}
     for run in with_layer.runs:
@@ -280,28 +279,10 @@ def test_api_requests_link_their_xray_trace(with_layer: Ran) -> None:
     The OpenTelemetry conventions for AWS Lambda make it the parent only with the
     ``xray-lambda`` propagator; by default the trace starts in the function.
     """
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
-    tap = with_layer.stage.tap
-    assert tap is not None
-    links: dict[str, list[str]] = {}
-    for path, body in tap.bodies:
-        if not path.endswith("/v1/traces"):
-            continue
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        for rs in request.resource_spans:
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    ids = [
-                        a.value.string_value
-                        for a in span.attributes
-                        if a.key == "faas.invocation_id"
-                    ]
-                    if ids:
-                        links[ids[0]] = [link.trace_id.hex() for link in span.links]
+    links = {
+        request_id: [link.trace_id.hex() for link in span.links]
+        for request_id, span in _invocation_spans(with_layer).items()
+    }
     checked = 0
     for run in with_layer.runs:
         if run.trigger.startswith("api") and run.result.ok and run.result.request_id in links:

@@ -191,6 +191,19 @@ def _facts_of(
         )
 
 
+def _invocation_series(record: Record) -> tuple[str, str, str, str, str, str]:
+    """The invocation counter's key: trigger kind and source, alias, FaaS trigger, outcome, error."""
+    trigger = record.trigger
+    return (
+        trigger.kind,
+        trigger.source,
+        record.alias,
+        trigger.faas_trigger,
+        record.outcome,
+        record.error_type,
+    )
+
+
 # Signatures remembered by one ledger (a warm function has a handful).
 _MAX_REPEATS = 256
 
@@ -313,14 +326,7 @@ class Ledger:
             if record.phase != semconv.PHASE_INVOKE:
                 continue
             trigger = record.trigger
-            inv = (
-                trigger.kind,
-                trigger.source,
-                record.alias,
-                trigger.faas_trigger,
-                record.outcome,
-                record.error_type,
-            )
+            inv = _invocation_series(record)
             icounts = self._invocations.get(inv)
             if icounts is None:
                 if not self._room((INVOCATION, *inv)):
@@ -388,14 +394,7 @@ class Ledger:
                 series.append((hcounts, 1, conn.count, (HOST, host, 1)))
                 series.append((hcounts, 3, conn.failures, (HOST, host, 1)))
         trigger = record.trigger
-        inv = (
-            trigger.kind,
-            trigger.source,
-            record.alias,
-            trigger.faas_trigger,
-            record.outcome,
-            record.error_type,
-        )
+        inv = _invocation_series(record)
         icounts = self._invocations.get(inv)
         histogram = None
         if icounts is not None:  # as in count(): no room, no duration either
