@@ -103,7 +103,10 @@ def test_a_dead_clients_id_is_not_taken_for_a_new_client(recording: recorder.Rec
     head(east)
     # As if west had been made where east was: east's entries under west's id.
     aws._clients[id(west)] = aws._clients[id(east)]
-    aws._repeats[(id(west), "HeadObject")] = aws._repeats[(id(east), "HeadObject")]
+    for (client_id, operation, items), seen in list(aws._repeats.items()):
+        if client_id == id(east):
+            aws._repeats[(id(west), operation, items)] = seen
+    assert any(key[0] == id(west) for key in aws._repeats)
     head(west)
     assert [c.region for c in recording.calls] == ["us-east-1", "eu-west-1"]
 
@@ -272,3 +275,52 @@ def test_response_metadata_of_other_types_is_converted_as_before(
         (200, "R2", 2),
         (0, "", 0),
     ]
+
+
+def test_several_requests_per_invocation_are_each_remembered(
+    recording: recorder.Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop over keys repeats: the second pass describes nothing and records the same calls."""
+    client = s3()
+    keys = ["a/1.json", "b/2.json", "c/3.json"]
+    for key in keys:
+        head(client, key)
+    described: list[str] = []
+    describe = aws._describe
+
+    def counting(client: Any, operation: str, params: Any, rec: recorder.Recording) -> Any:
+        described.append(operation)
+        return describe(client, operation, params, rec)
+
+    monkeypatch.setattr(aws, "_describe", counting)
+    for key in keys:
+        head(client, key)
+    first, second = recording.calls[:3], recording.calls[3:]
+    assert described == []
+    assert [fields(c) for c in second] == [fields(c) for c in first]
+    assert [json.loads(c.params)["Key"] for c in second] == ["a/", "b/", "c/"]
+
+
+def test_only_string_valued_requests_are_answered_from_the_memo(
+    recording: recorder.Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1 == 1.0 == True as keys, and a str subclass may reduce otherwise: those are described."""
+
+    class Name(str):
+        __slots__ = ()
+
+    client = s3()
+    assert aws._start(client, "ListObjectsV2", {"Bucket": "b", "MaxKeys": "1"}) is not None
+    described: list[dict[str, Any]] = []
+    describe = aws._describe
+
+    def counting(client: Any, operation: str, params: Any, rec: recorder.Recording) -> Any:
+        described.append(params)
+        return describe(client, operation, params, rec)
+
+    monkeypatch.setattr(aws, "_describe", counting)
+    aws._start(client, "ListObjectsV2", {"Bucket": "b", "MaxKeys": "1"})
+    assert described == []
+    for other in ({"Bucket": "b", "MaxKeys": 1}, {"Bucket": Name("b"), "MaxKeys": "1"}):
+        aws._start(client, "ListObjectsV2", other)
+    assert described == [{"Bucket": "b", "MaxKeys": 1}, {"Bucket": "b", "MaxKeys": "1"}]

@@ -164,14 +164,18 @@ _REDUCTIONS_MAX = 512
 _FLAT_MAX = 256  # longest string value a key may hold
 _FLAT_TYPES = frozenset({int, bool, float, type(None)})
 
-# The last request of each (client, operation) whose every value is a short
-# string, with what _start needs for it: (id(client), operation) -> (the
-# client, weakly; a copy of the request; the client's facts; the reduced
-# params). The same request again (the warm repeat) is then told by one dict
-# comparison, in C, instead of building and hashing its _reductions key.
-# Strings only: "x" == "x" only between strings (True == 1 is why the others
-# are not here), and a request equal to a string-valued one reduces the same.
-_repeats: dict[tuple[int, str], tuple[weakref.ref[Any], dict[str, str], _Facts, _Reduced]] = {}
+# Requests already described whose every value is a short string, with what
+# _start needs for them: (id(client), operation, the request's items) -> (the
+# client, weakly; the client's facts; the reduced params). A warm function
+# repeats the same few requests (often several per invocation: a loop over
+# keys), so a repeat costs one tuple of its items and one dict lookup, in C,
+# instead of describing it afresh. Strings only: "x" == "x" only between
+# strings (True == 1 is why other types are not here), the items tuple is
+# immutable (a request mutated after the call cannot change its key), and a
+# request equal to a string-valued one reduces the same. Bounded: cleared
+# when full.
+_repeats: dict[tuple[Any, ...], tuple[weakref.ref[Any], _Facts, _Reduced]] = {}
+_STR_ONLY = frozenset({str})
 _REPEATS_MAX = 256
 
 
@@ -232,7 +236,7 @@ def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording)
     if key is not None and len(key) == 3:  # every value a short string
         if len(_repeats) >= _REPEATS_MAX:
             _repeats.clear()
-        _repeats[(id(client), operation)] = (facts[0], dict(params), facts, reduced)
+        _repeats[(id(client), operation, key[2])] = (facts[0], facts, reduced)
     return (rec, facts, operation, reduced, time.time_ns())
 
 
@@ -255,9 +259,10 @@ def _start(client: Any, operation: str, params: Any) -> _Started | None:
     rec = recorder._current
     if rec is None or _local.suppressed:
         return None
-    seen = _repeats.get((id(client), operation))
-    if seen is not None and seen[0]() is client and type(params) is dict and seen[1] == params:
-        return (rec, seen[2], operation, seen[3], time.time_ns())
+    if type(params) is dict and _STR_ONLY.issuperset(map(type, params.values())):
+        seen = _repeats.get((id(client), operation, tuple(params.items())))
+        if seen is not None and seen[0]() is client:
+            return (rec, seen[1], operation, seen[2], time.time_ns())
     return _describe(client, operation, params, rec)
 
 
