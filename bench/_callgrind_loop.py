@@ -71,7 +71,13 @@ def main(argv: list[str]) -> int:
             headers = {
                 "Lambda-Runtime-Aws-Request-Id": str(uuid.uuid4()),
                 "Lambda-Runtime-Invoked-Function-Arn": ARN,
-                "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 30000),
+                # An int, as awslambdaric's native client returns it (Py_BuildValue "l").
+                "Lambda-Runtime-Deadline-Ms": int(time.time() * 1000) + 30000,
+                # Lambda passes one to every invocation, X-Ray tracing on or off.
+                "Lambda-Runtime-Trace-Id": (
+                    f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
+                    f"Parent={uuid.uuid4().hex[:16]};Sampled=0"
+                ),
                 "Content-Type": "application/json",
             }
             return json.dumps(event).encode(), headers

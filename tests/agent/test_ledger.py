@@ -7,6 +7,7 @@ import math
 import pytest
 
 from lambdaguard import semconv
+from lambdaguard.agent import ledger as ledger_module
 from lambdaguard.agent.ledger import Histogram, Ledger, call_fact, duration_index
 from lambdaguard.agent.recorder import AwsCall, Connection, Record, Trigger
 
@@ -200,9 +201,14 @@ def _series(ledger: Ledger) -> tuple[object, ...]:
     ],
     ids=["two-calls-one-failed", "counted-call-and-an-error", "no-calls"],
 )
-def test_repeats_counted_by_signature_total_what_counting_each_would(record: Record) -> None:
-    """learn_repeat + repeat() make the same series as count() on every record, durations included."""
-    durations = [0.02, 0.5, 0.0, 3.25, 0.02]
+@pytest.mark.parametrize("pending_durations", [1024, 2], ids=["kept-until-read", "bound-reached"])
+def test_repeats_counted_by_signature_total_what_counting_each_would(
+    record: Record, pending_durations: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """learn_repeat + repeat() make the same series as count() on every record, durations
+    included, whether a repeat's duration waits for the read or the bound adds it earlier."""
+    monkeypatch.setattr(ledger_module, "_MAX_PENDING_DURATIONS", pending_durations)
+    durations = [0.02, 0.5, 0.0, 3.25, 0.02, 0.7, 1e-4]
     records = [record._replace(end_ns=T0 + int(d * S)) for d in durations]
     expected = _series(_counted_each(records))
 

@@ -288,3 +288,15 @@ def test_init_imports_only_what_init_needs(tmp_path: Any) -> None:
     at_init, after_first = json.loads(out.stdout.strip().splitlines()[-1])
     assert at_init == []
     assert "lambdaguard.agent.triggers" in after_first  # the first event needed it
+
+
+def test_a_signature_keeps_what_a_call_fact_keeps() -> None:
+    """The signature's pick of an AwsCall drops exactly the per-occurrence fields the ledger's
+    call fact blanks; it keeps ``count``, which the fact blanks but a repeat counts by."""
+    from lambdaguard.agent import ledger
+
+    fields = AwsCall._fields
+    picked = {fields[i] for i in _agent._CALL_SIGNATURE(tuple(range(len(fields))))}
+    blanked = {fields[at] for at, _ in ledger._BLANK_AT}
+    assert picked | blanked == set(fields)
+    assert picked & blanked == {"count"}

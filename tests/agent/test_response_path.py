@@ -87,3 +87,32 @@ def test_successful_finish_needs_no_release(
     assert wrapped({}, Context(request_id="req-10")) == "ok"
     assert released == []
     assert agent._finished["req-10"][1] is not None
+
+
+@pytest.mark.parametrize("ahead_ms", [60_000, -5_000], ids=["deadline-ahead", "deadline-passed"])
+def test_remaining_time_from_awslambdarics_deadline_is_what_its_context_says(
+    enable: Callable[..., None], monkeypatch: pytest.MonkeyPatch, ahead_ms: int
+) -> None:
+    """With awslambdaric's own context, the remaining time at the return is read off its
+    deadline (no call): bracketed by what get_remaining_time_in_millis() says just before
+    and just after, and 0 once the deadline has passed, as that method counts."""
+    from awslambdaric.lambda_context import LambdaContext
+
+    enable()
+    context = LambdaContext("req-ric", None, None, int(time.time() * 1000) + ahead_ms)
+    before: list[int] = []
+
+    def handler(event: Any, context: Any) -> str:
+        before.append(context.get_remaining_time_in_millis())
+        return "ok"
+
+    wrapped = instrument(handler)
+    agent = _with_extension_stand_in(monkeypatch)
+    assert wrapped({}, context) == "ok"
+    after = context.get_remaining_time_in_millis()
+    _, done = agent._finished.pop("req-ric")
+    assert done is not None
+    record = agent._record(*done)
+    assert after <= record.remaining_ms <= before[0]
+    if ahead_ms < 0:
+        assert record.remaining_ms == 0

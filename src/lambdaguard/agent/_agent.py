@@ -62,6 +62,7 @@ within ~300 ms and then chains to the previous handler.
 
 from __future__ import annotations
 
+import operator
 import os
 import queue
 import signal
@@ -73,7 +74,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from lambdaguard import semconv
-from lambdaguard.agent import _guard, _imports, _runtime, aws, network, recorder, signing
+from lambdaguard.agent import _facts, _guard, _imports, _runtime, aws, network, recorder, signing
 from lambdaguard.agent.config import (
     AWS_LAMBDA_FUNCTION_NAME,
     AWS_LAMBDA_FUNCTION_VERSION,
@@ -119,6 +120,15 @@ _MIN_SEND_MS = 20
 
 
 _loaded: list[Any] = []
+_TRACE_KEY = _facts.env_key(X_AMZN_TRACE_ID)
+# What a call and a connection attempt add to an invocation's signature (see
+# Agent._signature), picked in C: an AwsCall without start_ns, end_ns, status,
+# request_id (6..9) and retries (12); an attempt's host, port, tls, proxy, aws
+# and failed.
+_CALL_SIGNATURE = operator.itemgetter(0, 1, 2, 3, 4, 5, 10, 11, 13, 14, 15, 16, 17, 18)
+_CONN_SIGNATURE = operator.attrgetter("host", "port", "tls", "proxy", "aws", "failed")
+_EXPORT = "export"
+_OFF = _guard.OFF
 
 
 def _after_response_modules() -> tuple[Any, Any, Any]:
@@ -142,6 +152,7 @@ class Invocation:
         "alias",
         "cold_start",
         "context",
+        "deadline_ms",
         "deadline_s",
         "exported",
         "function_arn",
@@ -176,6 +187,9 @@ class Invocation:
         self.memory_mb = memory_mb
         self.exported = False
         self.deadline_s = 0.0  # wall-clock deadline (s), 0 when the context gives none
+        # awslambdaric's own deadline (epoch ms), -1 for another context: what
+        # get_remaining_time_in_millis() counts down to, read once.
+        self.deadline_ms = -1
 
 
 # invoked ARN -> (function ARN, alias): an environment is invoked through one
@@ -389,7 +403,7 @@ class Agent:
 
             self._trigger_of = triggers.trigger_of
         trigger = self._trigger_of(
-            event, os.environ.get(X_AMZN_TRACE_ID), xray_parent=self.config.xray_parent
+            event, _facts.env(_TRACE_KEY), xray_parent=self.config.xray_parent
         )
         recording = Recording(semconv.PHASE_INVOKE, trigger.parent_trace_id or None)
         arn, alias = _function_arn(context)
@@ -416,7 +430,11 @@ class Agent:
             recording.conns.extend(between.conns)
             recording.dropped += between.dropped
             self._between = None
-        if self.runtime_hook:
+        deadline = getattr(context, "_epoch_deadline_time_in_ms", None)
+        if type(deadline) is int:
+            invocation.deadline_ms = deadline
+            invocation.deadline_s = deadline / 1000
+        elif self.runtime_hook:
             remaining = self._remaining(context)
             if remaining >= 0:
                 invocation.deadline_s = time.time() + remaining / 1000
@@ -487,7 +505,10 @@ class Agent:
         exporting thread builds the Record after the response.
         """
         end_ns = time.time_ns()
-        remaining = self._remaining(inv.context)
+        if inv.deadline_ms >= 0:  # get_remaining_time_in_millis() at end_ns, without the call
+            remaining = max(inv.deadline_ms - end_ns // 1_000_000, 0)
+        else:
+            remaining = self._remaining(inv.context)
         if self._between is None:
             self._between = Recording(semconv.PHASE_INVOKE, ids=False)
         recorder.set_current(self._between)
@@ -587,9 +608,8 @@ class Agent:
             ),
             outcome,
             error_type,
-            # AwsCall without start_ns, end_ns, status, request_id (6..9) and retries (12).
-            tuple([call[:6] + call[10:12] + call[13:] for call in list(rec.calls)]),
-            tuple([(c.host, c.port, c.tls, c.proxy, c.aws, c.failed) for c in list(rec.conns)]),
+            tuple(map(_CALL_SIGNATURE, rec.calls)),
+            tuple(map(_CONN_SIGNATURE, rec.conns)),
         )
 
     def _counted_as_repeat(self, signature: tuple[Any, ...], done: _Done) -> bool:
@@ -628,9 +648,6 @@ class Agent:
             )
             export.write_line(head + entry.log_tail)
         return True
-
-    def _export_bounded(self, finished: _Finished) -> None:
-        self._export_finished(finished, bounded=True)
 
     def _ledger(self) -> Ledger:
         ledger = self.ledger
@@ -815,8 +832,12 @@ class Agent:
         # awslambdaric's thread, after the response was posted, before `next`.
         # finish() set _pending on this same thread: no lock needed to take it.
         finished, self._pending = self._pending, None
-        if finished is not None:
-            _guard.safe("export", self._export_bounded, finished, default=None)
+        if finished is not None and _EXPORT not in _OFF:
+            # _guard.safe's rule, inline (see _guard): this runs after every invocation.
+            try:
+                self._export_finished(finished, bounded=True)
+            except Exception as exc:  # noqa: BLE001 - fail-open: export switches itself off
+                _guard.disable(_EXPORT, exc)
 
     def _watch(self) -> None:
         # The runtime-hook mode's deadline guard. It is never woken by the

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lambdaguard import recorded, semconv
@@ -219,6 +219,22 @@ _KEY_ID = _environ.encodekey(AWS_ACCESS_KEY_ID) if _raw is not None else AWS_ACC
 _FUNCTION = (
     _environ.encodekey(AWS_LAMBDA_FUNCTION_NAME) if _raw is not None else AWS_LAMBDA_FUNCTION_NAME
 )
+_decode: Callable[[Any], str] = getattr(_environ, "decodevalue", str)
+
+
+def env_key(name: str) -> Any:
+    """``name`` as :func:`env` looks it up (encoded once, not on every read)."""
+    return _environ.encodekey(name) if _raw is not None else name
+
+
+def env(key: Any) -> str | None:
+    """``os.environ.get(name)`` for ``key = env_key(name)``: one dict lookup and a decode."""
+    if _raw is None:
+        return os.environ.get(key)
+    value = _raw.get(key)
+    return None if value is None else _decode(value)
+
+
 # (raw value last read, its decoded text), replaced whole so threads agree.
 _env_key: list[tuple[Any, str | None]] = [(object(), None)]
 

@@ -7,8 +7,10 @@ host's call carries on exactly as it would without lambdaguard. The host's own
 call is never made inside :func:`safe`.
 
 The few wrappers that run on every AWS call (``aws``'s ``_make_api_call``,
-``signing``'s ``add_auth``) spell the same rule out inline instead of paying a
-call level and an argument tuple per call::
+``signing``'s ``add_auth``) or every invocation (``bootstrap``'s handler
+wrapper around ``start`` and ``finish``, ``_agent``'s ``_before_next``) spell
+the same rule out inline instead of paying a call level and an argument tuple
+each time::
 
     if name not in OFF:
         try:

@@ -44,9 +44,19 @@ def wrap(handler: Handler, config: Config) -> Handler:
     if agent is None:
         return handler
 
+    off = _guard.OFF
+
+    # _guard.safe's rule written inline for start and finish (see _guard): one
+    # call level less on every invocation. The handler is never called inside
+    # a try of ours that could swallow or change what it raises.
     @functools.wraps(handler)
     def lambdaguard_handler(event: Any, context: Any) -> Any:
-        invocation = _guard.safe("invoke.start", agent.start, event, context, default=None)
+        invocation = None
+        if _START not in off:
+            try:
+                invocation = agent.start(event, context)
+            except Exception as exc:  # noqa: BLE001 - fail-open: the hook switches itself off
+                _guard.disable(_START, exc)
         if invocation is None:
             try:
                 return handler(event, context)
@@ -55,17 +65,38 @@ def wrap(handler: Handler, config: Config) -> Handler:
         try:
             result = handler(event, context)
         except BaseException as exc:
-            if not _guard.safe("invoke.finish", agent.finish, invocation, exc, default=False):
+            if not _finished(agent, invocation, exc):
                 _guard.safe("invoke.release", agent.release, invocation.request_id, default=None)
             raise
         # finish() hands the record over and wakes the exporter itself; release
         # is only needed when it failed (the exporter must not wait for a record).
-        if not _guard.safe("invoke.finish", agent.finish, invocation, None, default=False):
+        handed = False
+        if _FINISH not in off:
+            try:
+                handed = agent.finish(invocation, None)
+            except Exception as exc:  # noqa: BLE001 - fail-open: the hook switches itself off
+                _guard.disable(_FINISH, exc)
+        if not handed:
             _guard.safe("invoke.release", agent.release, invocation.request_id, default=None)
         return result
 
     setattr(lambdaguard_handler, _WRAPPED, True)
     return lambdaguard_handler
+
+
+_START = "invoke.start"
+_FINISH = "invoke.finish"
+
+
+def _finished(agent: _agent.Agent, invocation: Any, error: BaseException) -> bool:
+    # The error path's finish, under the same rule.
+    if _FINISH in _guard.OFF:
+        return False
+    try:
+        return agent.finish(invocation, error)
+    except Exception as exc:  # noqa: BLE001 - fail-open: the hook switches itself off
+        _guard.disable(_FINISH, exc)
+        return False
 
 
 def _release(agent: _agent.Agent, context: Any) -> None:

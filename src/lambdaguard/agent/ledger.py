@@ -208,12 +208,25 @@ def _invocation_series(record: Record) -> tuple[str, str, str, str, str, str]:
 _MAX_REPEATS = 256
 
 
+# Durations of repeats waiting for a flush, per signature, before they are
+# added to its histogram anyway: bounds memory (a float each), not results.
+_MAX_PENDING_DURATIONS = 1024
+
+
+def _add_durations(entry: "_Repeat") -> None:
+    histogram = entry.histogram
+    if histogram is not None:
+        for seconds in entry.durations:
+            histogram.add(seconds)
+    entry.durations.clear()
+
+
 class _Repeat:
     """What one more invocation of a learnt signature adds: (counts, index, step, dirty key)
     per series, the duration histogram, repeats not yet added, and the agent's cached
     log-line tail for it."""
 
-    __slots__ = ("histogram", "log_tail", "pending", "series")
+    __slots__ = ("durations", "histogram", "log_tail", "pending", "series")
 
     def __init__(
         self,
@@ -223,6 +236,8 @@ class _Repeat:
         self.series = series
         self.histogram = histogram
         self.pending = 0
+        # The pending repeats' durations (s), added to the histogram when settled.
+        self.durations: list[float] = []
         self.log_tail = ""
 
 
@@ -353,8 +368,9 @@ class Ledger:
         and one increment instead of folding, fact-keying and counting each
         call (hashing every call's 19-field fact tuple). The per-series counts
         are added when they are read (:meth:`due`, :meth:`snapshot`), the same
-        totals :meth:`count` would have made; the duration goes to its
-        histogram now (each value matters, not only how many).
+        totals :meth:`count` would have made; so are the durations, each kept
+        until then (each value matters, not only how many), at most
+        ``_MAX_PENDING_DURATIONS`` of them per signature.
         """
         entry = self._repeats.get(signature)
         if entry is None:
@@ -363,7 +379,10 @@ class Ledger:
             self._unsettled.append(entry)
         entry.pending += 1
         if entry.histogram is not None:
-            entry.histogram.add(seconds)
+            durations = entry.durations
+            durations.append(seconds)
+            if len(durations) >= _MAX_PENDING_DURATIONS:
+                _add_durations(entry)
         return entry
 
     def learn_repeat(
@@ -419,6 +438,8 @@ class Ledger:
         for entry in unsettled:
             n = entry.pending
             entry.pending = 0
+            if entry.durations:
+                _add_durations(entry)
             for counts, at, step, dirty_key in entry.series:
                 if counts is not None:
                     counts[at] += step * n
