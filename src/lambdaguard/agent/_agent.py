@@ -121,6 +121,8 @@ _MIN_SEND_MS = 20
 
 _loaded: list[Any] = []
 _TRACE_KEY = _facts.env_key(X_AMZN_TRACE_ID)
+_ENV_RAW = _facts._raw
+_decode = _facts._decode
 # What a call and a connection attempt add to an invocation's signature (see
 # Agent._signature), picked in C: an AwsCall without start_ns, end_ns, status,
 # request_id (6..9) and retries (12); an attempt's host, port, tls, proxy, aws
@@ -402,9 +404,12 @@ class Agent:
             from lambdaguard.agent import triggers
 
             self._trigger_of = triggers.trigger_of
-        trigger = self._trigger_of(
-            event, _facts.env(_TRACE_KEY), xray_parent=self.config.xray_parent
-        )
+        if _ENV_RAW is not None:  # _facts.env(_TRACE_KEY), inline
+            raw = _ENV_RAW.get(_TRACE_KEY)
+            xray = None if raw is None else _decode(raw)
+        else:
+            xray = os.environ.get(X_AMZN_TRACE_ID)
+        trigger = self._trigger_of(event, xray, xray_parent=self.config.xray_parent)
         recording = Recording(semconv.PHASE_INVOKE, trigger.parent_trace_id or None)
         arn, alias = _function_arn(context)
         memory = getattr(context, "memory_limit_in_mb", 0)

@@ -51,9 +51,12 @@ if TYPE_CHECKING:
     _Facts = tuple[weakref.ref[Any], str, str, str, str]
     # (params text, truncated)
     _Reduced = tuple[str, bool]
-    # What _finish needs of a call in progress: (recording, the client's
-    # facts, operation, reduced params, start). A tuple: built on every call.
-    _Started = tuple[recorder.Recording, _Facts, str, _Reduced, int]
+    # An AwsCall's first six fields: service, service_id, operation, region,
+    # endpoint and the reduced params, the same for every repeat of a request.
+    _Head = tuple[str, str, str, str, str, str]
+    # What _finish needs of a call in progress: (recording, head, params
+    # truncated, start ns). A tuple: built on every call.
+    _Started = tuple[recorder.Recording, _Head, bool, int]
 
 __all__ = ["identifying_params", "install", "is_sdk_request", "key_prefix", "uninstall"]
 
@@ -166,7 +169,7 @@ _FLAT_TYPES = frozenset({int, bool, float, type(None)})
 
 # Requests already described whose every value is a short string, with what
 # _start needs for them: (id(client), operation, the request's items) -> (the
-# client, weakly; the client's facts; the reduced params). A warm function
+# client, weakly; the head of its AwsCall; whether its params were truncated). A warm function
 # repeats the same few requests (often several per invocation: a loop over
 # keys), so a repeat costs one tuple of its items and one dict lookup, in C,
 # instead of describing it afresh. Strings only: "x" == "x" only between
@@ -174,7 +177,7 @@ _FLAT_TYPES = frozenset({int, bool, float, type(None)})
 # immutable (a request mutated after the call cannot change its key), and a
 # request equal to a string-valued one reduces the same. Bounded: cleared
 # when full.
-_repeats: dict[tuple[Any, ...], tuple[weakref.ref[Any], _Facts, _Reduced]] = {}
+_repeats: dict[tuple[Any, ...], tuple[weakref.ref[Any], _Head, bool]] = {}
 _STR_ONLY = frozenset({str})
 _REPEATS_MAX = 256
 
@@ -232,12 +235,13 @@ def _forget_reductions() -> None:
 def _describe(client: Any, operation: str, params: Any, rec: recorder.Recording) -> _Started:
     facts = _client_facts(client)
     key = _flat_key(facts[1], operation, params)
-    reduced = _reduce_keyed(key, facts[1], operation, params)
+    reduced, truncated = _reduce_keyed(key, facts[1], operation, params)
+    head = (facts[1], facts[2], operation, facts[3], facts[4], reduced)
     if key is not None and len(key) == 3:  # every value a short string
         if len(_repeats) >= _REPEATS_MAX:
             _repeats.clear()
-        _repeats[(id(client), operation, key[2])] = (facts[0], facts, reduced)
-    return (rec, facts, operation, reduced, time.time_ns())
+        _repeats[(id(client), operation, key[2])] = (facts[0], head, truncated)
+    return (rec, head, truncated, time.time_ns())
 
 
 def _meta(response: Any) -> tuple[int, str, int]:
@@ -262,13 +266,13 @@ def _start(client: Any, operation: str, params: Any) -> _Started | None:
     if type(params) is dict and _STR_ONLY.issuperset(map(type, params.values())):
         seen = _repeats.get((id(client), operation, tuple(params.items())))
         if seen is not None and seen[0]() is client:
-            return (rec, seen[1], operation, seen[2], time.time_ns())
+            return (rec, seen[1], seen[2], time.time_ns())
     return _describe(client, operation, params, rec)
 
 
 def _finish(client: Any, started: _Started, result: Any, exc: BaseException | None) -> None:
     end = time.time_ns()
-    rec, facts, operation, (params, truncated), t0 = started
+    rec, head, truncated, t0 = started
     error_code = ""
     response = ""
     if exc is None:
@@ -291,7 +295,7 @@ def _finish(client: Any, started: _Started, result: Any, exc: BaseException | No
         else:
             status, request_id, retries = _meta(result)
             response = _facts.response_facts(result)
-        if facts[1] == "sts" and operation in _ASSUME_ROLE:
+        if head[0] == "sts" and head[2] in _ASSUME_ROLE:
             _facts.learn_assumed(result)
     else:
         failed = getattr(exc, "response", None)
@@ -308,13 +312,8 @@ def _finish(client: Any, started: _Started, result: Any, exc: BaseException | No
     # more), kept as Recording.add_call keeps it: this runs on every call.
     call = _tuple_new(
         _AwsCall,
-        (
-            facts[1],
-            facts[2],
-            operation,
-            facts[3],
-            facts[4],
-            params,
+        head  # noqa: RUF005 - one concatenation; (*head, ...) builds a list first
+        + (
             t0,
             end,
             status,
@@ -346,16 +345,16 @@ def _presigned(client: Any, params: Any, operation_model: Any, caller: str) -> N
         # botocore serialises a presigned POST through the CreateBucket model;
         # the permission the URL will exercise is s3:PutObject on the bucket.
         operation = "PutObject"
-    _, facts, _, (text, truncated), t0 = _describe(client, operation, params, rec)
+    _, head, truncated, t0 = _describe(client, operation, params, rec)
     credentials, role = _credentials(client)
     rec.add_call(
         recorder.AwsCall(
-            service=facts[1],
-            service_id=facts[2],
+            service=head[0],
+            service_id=head[1],
             operation=operation,
-            region=facts[3],
-            endpoint=facts[4],
-            params=text,
+            region=head[3],
+            endpoint=head[4],
+            params=head[5],
             start_ns=t0,
             end_ns=t0,
             presign=True,

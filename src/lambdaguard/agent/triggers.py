@@ -39,6 +39,7 @@ _XRAY_ROOT = r"Root=1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})"
 _XRAY_PARENT = r"Parent=([0-9a-fA-F]{16})"
 _XRAY_SAMPLED = r"Sampled=([01])"
 _MAX_LINKS = 32
+_tuple_new = tuple.__new__
 
 _HTTP = {"api_gateway_rest", "api_gateway_http", "api_gateway_websocket", "alb", "function_url"}
 _FAAS_TRIGGER = {
@@ -260,16 +261,21 @@ def trigger_of(event: Any, xray_header: str | None, *, xray_parent: bool = False
             parent = parse_xray(xray_header)
         else:
             xray_link = xray_header[:512]
-    return Trigger(
-        kind=kind,
-        source=source[:512],
-        faas_trigger="http" if kind in _HTTP else _FAAS_TRIGGER.get(kind, "other"),
-        consumer=kind in _CONSUMER,
-        parent_trace_id=parent[0] if parent else b"",
-        parent_span_id=parent[1] if parent else b"",
-        sampled=parent[2] if parent else True,
-        links=links,
-        xray=xray_link,
+    # Trigger's fields in order, as tuple.__new__ takes them (its __new__ is a
+    # call level more): this runs on every invocation.
+    return _tuple_new(
+        Trigger,
+        (
+            kind,
+            source[:512],
+            "http" if kind in _HTTP else _FAAS_TRIGGER.get(kind, "other"),
+            kind in _CONSUMER,
+            parent[0] if parent else b"",
+            parent[1] if parent else b"",
+            parent[2] if parent else True,
+            links,
+            xray_link,
+        ),
     )
 
 
