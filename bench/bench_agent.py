@@ -205,14 +205,15 @@ def _variants(*, source: bool = False) -> list[Variant]:
                 warm_only=True,
             )
         )
-        # Evidence mode with the log line only for exported or failed invocations.
+        # Evidence mode with a log line for every invocation (the default,
+        # "exported", writes one only for exported or failed invocations).
         traces.append(
             Variant(
-                "lambdaguard-log-exported",
+                "lambdaguard-log-all",
                 handler=lg.handler,
-                env={**lg.env, "LAMBDAGUARD_LOG": "exported"},
+                env={**lg.env, "LAMBDAGUARD_LOG": "true"},
                 layer_dir=lg.layer_dir,
-                how=f"{lg.how}, LAMBDAGUARD_LOG=exported (warm only)",
+                how=f"{lg.how}, LAMBDAGUARD_LOG=true (warm only)",
                 warm_only=True,
             )
         )
@@ -1324,7 +1325,7 @@ def main(argv: list[str] | None = None) -> int:
                 "lambdaguard-src",
                 "plain+layer-path",
                 "lambdaguard-traces",
-                "lambdaguard-log-exported",
+                "lambdaguard-log-all",
             }
         variants = [v for v in variants if v.name in keep]
     runnable = [v for v in variants if not v.unavailable]

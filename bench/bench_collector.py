@@ -14,6 +14,7 @@ Prints a table; asserts nothing.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -680,6 +681,35 @@ def _verdict(results: list[tuple[tuple[str, int, str, int, str], dict[str, float
         )
 
 
+def _row(text: str) -> tuple[str, int, str, int, str]:
+    f = text.split(",")
+    if (
+        len(f) != 5
+        or f[0] not in {"http", "grpc", "http-preencoded"}
+        or not f[1].isdigit()
+        or f[2] not in {"none", "gzip"}
+        or not f[3].isdigit()
+        or f[4] not in {"other", "all"}
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected protocol,batch,compression,senders,cpus, e.g. http,512,none,2,other "
+            "(protocol http|grpc|http-preencoded, compression none|gzip, cpus other|all)"
+        )
+    return f[0], int(f[1]), f[2], int(f[3]), f[4]
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="fewer spans per row")
+    parser.add_argument(
+        "--only-agent", action="store_true", help="only the agent-shaped rows (batch 1, 10, 50)"
+    )
+    parser.add_argument(
+        "--row", type=_row, help="one ad-hoc exporter row: protocol,batch,compression,senders,cpus"
+    )
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--sender"]:
         _sender(json.loads(argv[1]), int(argv[2]), int(argv[3]))
@@ -690,15 +720,15 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--flood"]:
         _flood(argv[1], float(argv[2]), int(argv[3]), float(argv[4]))
         return 0
-    quick = "--quick" in argv
+    args = _arguments(argv)
+    quick = args.quick
     # Divisible into whole 512- and 2048-span batches for 1, 2, 4 and 6 senders.
     spans_total = 24_576 if quick else 147_456
     rows = _ROWS
-    if "--only-agent" in argv:
+    if args.only_agent:
         rows = ()
-    if "--row" in argv:  # one ad-hoc row: --row http,512,none,2,other
-        f = argv[argv.index("--row") + 1].split(",")
-        rows = ((f[0], int(f[1]), f[2], int(f[3]), f[4]),)
+    if args.row is not None:
+        rows = (args.row,)
     print(
         f"collector ingest, SQLite (WAL, synchronous=NORMAL), collector pinned to CPU "
         f"{sorted(os.sched_getaffinity(0))[0]} of {len(os.sched_getaffinity(0))}; "
@@ -718,15 +748,15 @@ def main(argv: list[str]) -> int:
             f"{r['sender_busy']:>8.0%}",
             flush=True,
         )
-    if "--only-agent" not in argv:
+    if not args.only_agent:
         print(_LEGEND)
-    if "--row" not in argv:
+    if args.row is None:
         _agent_table(results, spans_total, quick)
     print(
         f"load average at the end {os.getloadavg()[0]:.1f} (other work on the machine slows the senders)"
     )
     _verdict(results)
-    if "--row" in argv:
+    if args.row is not None:
         return 0
     seconds = 4.0 if quick else 10.0
     o = _overload(seconds)
