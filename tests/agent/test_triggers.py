@@ -264,6 +264,30 @@ def test_xray_environment_header_is_a_link_by_default(
     assert all(s.flags & 0x1 for s in sink.spans())
 
 
+def test_each_invocation_links_the_xray_header_the_runtime_set_for_it(
+    enable: Callable[..., None], sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """awslambdaric sets _X_AMZN_TRACE_ID anew before each invocation (os.environ): each span
+    links its own, and none once the variable is gone."""
+    enable(LAMBDAGUARD_TRACES="all")
+    handler = instrument(lambda e, c: None)
+    roots = ["5759e988bd862e3fe1be46a994272793", "6759e988bd862e3fe1be46a994272794"]
+    for root in roots:
+        monkeypatch.setenv(
+            "_X_AMZN_TRACE_ID", f"Root=1-{root[:8]}-{root[8:]};Parent=53995c3f42cd8ad8;Sampled=0"
+        )
+        handler({}, Context())
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    handler({}, Context())
+    assert flush(5000)
+    spans = [s for s in sink.spans() if s.name == "orders"]
+    assert [[link.trace_id.hex() for link in s.links] for s in spans] == [
+        [roots[0]],
+        [roots[1]],
+        [],
+    ]
+
+
 def test_xray_environment_header_is_the_parent_with_xray_lambda_propagator(
     enable: Callable[..., None], sink: Sink
 ) -> None:

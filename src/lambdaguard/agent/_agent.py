@@ -404,7 +404,7 @@ class Agent:
             from lambdaguard.agent import triggers
 
             self._trigger_of = triggers.trigger_of
-        if _ENV_RAW is not None:  # _facts.env(_TRACE_KEY), inline
+        if _ENV_RAW is not None:  # os.environ.get, read as _facts reads the access key
             raw = _ENV_RAW.get(_TRACE_KEY)
             xray = None if raw is None else _decode(raw)
         else:

@@ -223,16 +223,8 @@ _decode: Callable[[Any], str] = getattr(_environ, "decodevalue", str)
 
 
 def env_key(name: str) -> Any:
-    """``name`` as :func:`env` looks it up (encoded once, not on every read)."""
+    """``name`` as it is keyed in :data:`_raw` (encoded once, not on every read)."""
     return _environ.encodekey(name) if _raw is not None else name
-
-
-def env(key: Any) -> str | None:
-    """``os.environ.get(name)`` for ``key = env_key(name)``: one dict lookup and a decode."""
-    if _raw is None:
-        return os.environ.get(key)
-    value = _raw.get(key)
-    return None if value is None else _decode(value)
 
 
 # (raw value last read, its decoded text), replaced whole so threads agree.
