@@ -36,7 +36,7 @@ The sampling decision never suppresses a new fact.
 
 A warm environment's usual invocation repeats one it has seen: the full path
 (fold, fact keys, count every call, build the Record) runs once for it and
-teaches the ledger its *signature* (:meth:`Agent._signature`: the calls and
+teaches the ledger its *signature* (:meth:`Agent._count_repeat`: the calls and
 connections without per-occurrence values, trigger, version, outcome); every
 later invocation with that signature is counted with one lookup, and its log
 line is the cached tail of the first's plus its own ids and duration
@@ -124,12 +124,14 @@ _TRACE_KEY = _facts.env_key(X_AMZN_TRACE_ID)
 _ENV_RAW = _facts._raw
 _decode = _facts._decode
 # What a call and a connection attempt add to an invocation's signature (see
-# Agent._signature), picked in C: an AwsCall without start_ns, end_ns, status,
+# Agent._count_repeat), picked in C: an AwsCall without start_ns, end_ns, status,
 # request_id (6..9) and retries (12); an attempt's host, port, tls, proxy, aws
 # and failed.
 _CALL_SIGNATURE = operator.itemgetter(0, 1, 2, 3, 4, 5, 10, 11, 13, 14, 15, 16, 17, 18)
 _CONN_SIGNATURE = operator.attrgetter("host", "port", "tls", "proxy", "aws", "failed")
 _EXPORT = "export"
+# What Agent._count_repeat returns for an invocation it counted as a repeat.
+_COUNTED: tuple[Any, ...] = ("counted",)
 _OFF = _guard.OFF
 
 
@@ -576,8 +578,8 @@ class Agent:
         signature = None
         if done is not None:
             if not records:
-                signature = self._signature(done)
-                if signature is not None and self._counted_as_repeat(signature, done):
+                signature = self._count_repeat(done)
+                if signature is _COUNTED:
                     return
             records = [*records, self._record(*done)]
             if bounded and done[0].deadline_s:
@@ -585,24 +587,31 @@ class Agent:
         with recorder.suppressed():  # the export's own I/O is not the function's
             self.export_now(records, timeout_ms, deadline_s=deadline_s, signature=signature)
 
-    @staticmethod
-    def _signature(done: _Done) -> tuple[Any, ...] | None:
-        """What decides a finished invocation's facts and counts, without building its Record.
+    def _count_repeat(self, done: _Done) -> tuple[Any, ...] | None:
+        """Count (and log) a repeat of a learnt signature and return ``_COUNTED``; otherwise
+        the invocation's signature (None when it has none), for the full path to decide.
 
-        Everything :func:`~lambdaguard.agent.ledger.call_facts` keeps of each
-        call (all but times, status, request id and retries), each connection
-        attempt, and the invocation's own fact (trigger, alias, version,
-        outcome, error type). Two invocations with the same signature have the
-        same facts, count the same and log the same calls and hosts. None
-        when the recording dropped calls (never a repeat).
+        The signature is what decides a finished invocation's facts and counts,
+        without building its Record: everything
+        :func:`~lambdaguard.agent.ledger.call_facts` keeps of each call (all but
+        times, status, request id and retries), each connection attempt, and
+        the invocation's own fact (trigger, alias, version, outcome, error
+        type). Two invocations with the same signature have the same facts,
+        count the same and log the same calls and hosts. A recording that
+        dropped calls has none (never a repeat).
+
+        A repeat is counted here only when the full path would export nothing
+        and send nothing: no metrics flush due, no carried body waiting, and
+        trace mode does not sample this invocation. The full path learnt the
+        signature when it found every fact of such an invocation already known.
         """
-        inv, outcome, error_type, _, _ = done
+        inv, outcome, error_type, end_ns, _ = done
         rec = inv.recording
         if rec.dropped:
             return None
         trigger = inv.trigger
         context = inv.context
-        return (
+        signature = (
             trigger[0],  # kind
             trigger[1],  # source
             trigger[2],  # faas_trigger
@@ -616,15 +625,6 @@ class Agent:
             tuple(map(_CALL_SIGNATURE, rec.calls)),
             tuple(map(_CONN_SIGNATURE, rec.conns)),
         )
-
-    def _counted_as_repeat(self, signature: tuple[Any, ...], done: _Done) -> bool:
-        """Count (and log) a repeat of a learnt signature; False: the full path decides.
-
-        Taken only when the full path would export nothing and send nothing:
-        no metrics flush due, no carried body waiting, and trace mode does not
-        sample this invocation. The full path learnt the signature when it
-        found every fact of such an invocation already known.
-        """
         ledger = self.ledger
         backlog = self._backlog
         if (
@@ -632,15 +632,13 @@ class Agent:
             or (backlog is not None and backlog.kept_records)
             or ledger.interval_passed()  # counting this one makes a flush due: the full path
         ):
-            return False
-        inv, outcome, _, end_ns, _ = done
-        rec = inv.recording
-        if self.config.traces != TRACES_OFF and self._decide(outcome, inv.trigger, rec.trace_id):
-            return False
+            return signature
+        config = self.config
+        if config.traces != TRACES_OFF and self._decide(outcome, trigger, rec.trace_id):
+            return signature
         entry = ledger.repeat(signature, (end_ns - rec.start_ns) / 1e9)
         if entry is None:
-            return False
-        config = self.config
+            return signature
         if config.log and (config.log_repeats or outcome != semconv.OUTCOME_SUCCESS):
             _, export, _ = _after_response_modules()
             head = export.log_head(
@@ -652,7 +650,7 @@ class Agent:
                 outcome,
             )
             export.write_line(head + entry.log_tail)
-        return True
+        return _COUNTED
 
     def _ledger(self) -> Ledger:
         ledger = self.ledger
@@ -710,9 +708,9 @@ class Agent:
         the interval has passed (not on the pre-deadline path, whose time is
         short, nor after a span export that got no answer). ``deadline_s``
         (wall clock) bounds every send; with too little time left a body is
-        kept for the next invocation instead of sent. ``signature``: the
-        :meth:`_signature` of a lone invocation record; when it turns out a
-        pure repeat (nothing new, nothing sent), the ledger learns it so the
+        kept for the next invocation instead of sent. ``signature``: that of
+        a lone invocation record (see :meth:`_count_repeat`); when it turns out
+        a pure repeat (nothing new, nothing sent), the ledger learns it so the
         next such invocation is counted without this path.
         """
         if not records:
