@@ -140,9 +140,12 @@ def list_once(path: str) -> bool:
         return True
     if type(finder) is not importlib.machinery.FileFinder:
         return False
+    # The loaders the path hook gave it (private to FileFinder, set by its __init__ since 3.3).
+    loaders = getattr(finder, "_loaders", None)
+    if not isinstance(loaders, list):
+        return False
     listed = _ListedOnce(path)
-    # The loaders the path hook gave it (private to FileFinder since 3.3, set by its __init__).
-    listed._loaders = finder._loaders  # type: ignore[attr-defined]
+    listed._loaders = loaders  # type: ignore[attr-defined]
     _replaced[path] = finder
     sys.path_importer_cache[path] = listed
     return True
