@@ -984,22 +984,13 @@ def measure_network(
             proxy.close()
 
 
-def report(
+def report_init(
     variants: list[Variant],
     cold: dict[str, ColdResult],
-    warm: dict[str, WarmResult],
-    imports: dict[str, dict[str, int]] | None = None,
-) -> dict[str, Any]:
-    """Print the three tables and verdicts; return the numbers for --json."""
-    out: dict[str, Any] = {"variants": {}, "init": {}, "warm": {}, "memory": {}, "verdicts": {}}
-    for v in variants:
-        out["variants"][v.name] = {
-            "how": v.how,
-            "unavailable": v.unavailable,
-            "cold_only": v.cold_only,
-            "warm_only": v.warm_only,
-        }
-        print(f"  {v.name:<16} {v.unavailable or v.how}")
+    imports: dict[str, dict[str, int]] | None,
+    out: dict[str, Any],
+) -> None:
+    """Print section 1 (INIT) and its verdicts into ``out``."""
 
     def ok_cold(name: str) -> bool:
         c = cold.get(name)
@@ -1111,6 +1102,27 @@ def report(
             f"<= 30 ms {_verdict(lg_cpu['median'] <= INIT_BUDGET_MS)}, "
             f"<= 1/10 of peer {_verdict(lg_cpu['median'] <= INIT_PEER_FRACTION * peer_cpu['median'])}"
         )
+
+
+def report(
+    variants: list[Variant],
+    cold: dict[str, ColdResult],
+    warm: dict[str, WarmResult],
+    imports: dict[str, dict[str, int]] | None = None,
+) -> dict[str, Any]:
+    """Print the three tables and verdicts; return the numbers for --json."""
+    out: dict[str, Any] = {"variants": {}, "init": {}, "warm": {}, "memory": {}, "verdicts": {}}
+    for v in variants:
+        out["variants"][v.name] = {
+            "how": v.how,
+            "unavailable": v.unavailable,
+            "cold_only": v.cold_only,
+            "warm_only": v.warm_only,
+        }
+        print(f"  {v.name:<16} {v.unavailable or v.how}")
+
+    report_init(variants, cold, imports, out)
+    verdicts = out["verdicts"]
 
     # 2. warm ----------------------------------------------------------------------------
     print("\n2. Warm response latency: event handed to the runtime -> response posted (µs)")
@@ -1309,6 +1321,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--network-rounds", type=int, help="rounds of the network-cost rows (5.)")
     p.add_argument("--import-runs", type=int, help="processes per variant under -X importtime")
     p.add_argument("--no-network", action="store_true", help="skip the network-cost rows (5.)")
+    p.add_argument(
+        "--init-only",
+        action="store_true",
+        help="measure and print only INIT (1.): fresh processes and -X importtime, no warm rounds",
+    )
     args = p.parse_args(argv)
     runs = args.runs or (5 if args.quick else 31)
     bill_rounds = args.bill_rounds or (20 if args.quick else 200)
@@ -1338,6 +1355,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     load_before = os.getloadavg()[0]
     cold = measure_cold([v for v in runnable if not v.warm_only], runs, export_wait=5.0)
+    if args.init_only:
+        imports = measure_imports([v for v in runnable if not v.warm_only], import_runs)
+        numbers: dict[str, Any] = {"init": {}, "verdicts": {}}
+        report_init(variants, cold, imports, numbers)
+        load_after = os.getloadavg()[0]
+        numbers["load_average"] = {"before": load_before, "after": load_after}
+        print(f"\nload average (1 min) before {load_before:.2f}, after {load_after:.2f}")
+        print(f"\n(took {time.monotonic() - t0:.0f} s; budgets are printed, never asserted)")
+        if args.json:
+            args.json.write_text(json.dumps(numbers, indent=2, sort_keys=True))
+        return 1 if cold["plain"].errors else 0
     warm = measure_warm(
         [v for v in runnable if not v.cold_only], rounds, warmup, freeze=not args.no_freeze
     )

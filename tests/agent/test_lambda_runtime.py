@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -290,14 +291,24 @@ def test_timing_out_invocation_still_leaves_its_record(
     assert attributes(spans[0].attributes)[semconv.INVOCATION_OUTCOME] == semconv.OUTCOME_TIMEOUT
 
 
-def _wrapper_env(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+def _wrapper_env(
+    env: dict[str, str],
+    tmp_path: Path,
+    *,
+    shell: tuple[str, ...] = (),
+    relative: bool = False,
+) -> dict[str, Any]:
+    # shell: run the wrapper through this shell instead of its #! line;
+    # relative: invoke it as opt/lambdaguard-instrument from tmp_path.
     opt = tmp_path / "opt"
     opt.mkdir(exist_ok=True)
     shutil.copy2(WRAPPER, opt / "lambdaguard-instrument")
     script = "import json, os; print(json.dumps(dict(os.environ)))"
+    wrapper = "opt/lambdaguard-instrument" if relative else str(opt / "lambdaguard-instrument")
     out = subprocess.run(
-        [str(opt / "lambdaguard-instrument"), "python3", "-c", script],
+        [*shell, wrapper, sys.executable, "-c", script],
         env={"PATH": os.environ["PATH"], **env},
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=True,
@@ -327,6 +338,40 @@ def test_exec_wrapper_sets_handler_and_keeps_other_layers_paths(tmp_path: Path) 
     # python/ and site-packages directories itself (setting it would hide them).
     empty = _wrapper_env({"_HANDLER": "m.f"}, tmp_path)
     assert "PYTHONPATH" not in empty
+
+
+def test_exec_wrapper_is_posix_sh() -> None:
+    """The wrapper runs under /bin/sh (no env lookup, no bash needed), as Lambda's OS provides it."""
+    assert WRAPPER.read_text().splitlines()[0] == "#!/bin/sh"
+    assert os.access(WRAPPER, os.X_OK)
+
+
+@pytest.mark.parametrize(
+    "shell",
+    [("sh",), ("bash", "--posix")],
+    ids=["sh", "bash-posix"],
+)
+def test_exec_wrapper_behaves_the_same_under_each_sh(
+    shell: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Under the system's sh and under bash as sh (Amazon Linux's /bin/sh), the variables come out the same."""
+    if shutil.which(shell[0]) is None:
+        pytest.skip(f"no {shell[0]} here")
+    env = _wrapper_env(
+        {"_HANDLER": "app.handler", "PYTHONPATH": "/var/task"}, tmp_path, shell=shell
+    )
+    assert env["LAMBDAGUARD_HANDLER"] == "app.handler"
+    assert env["_HANDLER"] == "lambdaguard.agent.handler.lambda_handler"
+    assert env["PYTHONPATH"] == f"/var/task:{env['_opt']}/python"
+    assert "PYTHONPATH" not in _wrapper_env({"_HANDLER": "m.f"}, tmp_path, shell=shell)
+
+
+def test_exec_wrapper_invoked_by_a_relative_path_appends_an_absolute_site(tmp_path: Path) -> None:
+    """Lambda execs the wrapper by its absolute path; a relative one still gives an absolute python/ entry."""
+    env = _wrapper_env(
+        {"_HANDLER": "app.handler", "PYTHONPATH": "/var/task"}, tmp_path, relative=True
+    )
+    assert env["PYTHONPATH"] == f"/var/task:{env['_opt']}/python"
 
 
 def test_disabled_layer_is_a_pass_through(

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from lambdaguard.agent import _agent, _guard
+from lambdaguard.agent import _agent, _guard, _imports
 from lambdaguard.agent.config import LAMBDAGUARD_HANDLER, Config
 
 __all__ = ["load_handler", "module_getattr", "wrap"]
@@ -34,6 +34,8 @@ __all__ = ["load_handler", "module_getattr", "wrap"]
 Handler = Callable[[Any, Any], Any]
 _WRAPPED = "__lambdaguard_wrapped__"
 _SELF = "lambdaguard.agent.handler.lambda_handler"
+# The sys.path entry this package was found in: the layer's python/ (/opt/python on Lambda).
+_LAYER_PATH = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
 def wrap(handler: Handler, config: Config) -> Handler:
@@ -141,6 +143,9 @@ def module_getattr(name: str) -> Handler:
     if spec.replace("/", ".") == _SELF:
         spec = ""  # pointing at ourselves would recurse: report it as a malformed handler
     if config.enabled:
+        # Before the function's module is imported, which looks up each of its
+        # top-level imports in the layer's directory first (see list_once).
+        _guard.safe("imports.layer", _imports.list_once, _LAYER_PATH, default=False)
         # Install before the function's module is imported so its INIT calls are recorded.
         _guard.safe("install", _agent.get, config, default=None)
     try:
