@@ -169,14 +169,15 @@ _FLAT_TYPES = frozenset({int, bool, float, type(None)})
 
 # Requests already described whose every value is a short string, with what
 # _start needs for them: (id(client), operation, the request's items) -> (the
-# client, weakly; the head of its AwsCall; whether its params were truncated). A warm function
-# repeats the same few requests (often several per invocation: a loop over
-# keys), so a repeat costs one tuple of its items and one dict lookup, in C,
-# instead of describing it afresh. Strings only: "x" == "x" only between
-# strings (True == 1 is why other types are not here), the items tuple is
-# immutable (a request mutated after the call cannot change its key), and a
-# request equal to a string-valued one reduces the same. Bounded: cleared
-# when full.
+# client, weakly; the head of its AwsCall; whether its params were truncated).
+# A warm function repeats the same few requests (often several per invocation:
+# a loop over keys), so a repeat costs one tuple of its items and one dict
+# lookup, in C, instead of describing it afresh. Strings only: "x" == "x" only
+# between strings (True == 1 is why other types are not here), the items tuple
+# is immutable (a request mutated after the call cannot change its key), and a
+# request equal to a string-valued one reduces the same. The items keep their
+# order: the same request with its keys in another order is described afresh,
+# which is only slower. Bounded: cleared when full.
 _repeats: dict[tuple[Any, ...], tuple[weakref.ref[Any], _Head, bool]] = {}
 _STR_ONLY = frozenset({str})
 _REPEATS_MAX = 256
