@@ -3,6 +3,7 @@
 Layout of every zip (Lambda unpacks a layer into ``/opt``)::
 
     lambdaguard-instrument          the exec wrapper (mode 755) -> /opt/lambdaguard-instrument
+    python/lambdaguard.pth          runs agent/_early.py when Lambda's bootstrap adds python/
     python/lambdaguard/...          the agent (no collector, IAM, local or CLI code)
     python/<dependencies>           the agent's runtime dependencies, as wheels for the target
                                     (none today: the agent is standard library only)
@@ -50,6 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "lambdaguard"
 WRAPPER = ROOT / "layer" / "lambdaguard-instrument"
+PTH = ROOT / "layer" / "lambdaguard.pth"
 DEFAULT_OUT = ROOT / "dist" / "layer"
 CACHE = ROOT / "build" / "layer"
 
@@ -196,6 +198,9 @@ def _stage(target: Target, deps: Path, wrapper: Path) -> Path:
             shutil.copytree(
                 SRC / name, package / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
             )
+    # Lambda's bootstrap makes python/ a site directory: this .pth starts the
+    # agent's listing of it before the runtime's own imports (agent/_early.py).
+    shutil.copy2(PTH, python / PTH.name)
     if not wrapper.exists():
         raise BuildError(f"the exec wrapper {wrapper} does not exist")
     # Lambda runs AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaguard-instrument: the name is fixed.

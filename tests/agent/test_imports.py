@@ -110,3 +110,58 @@ def test_the_layer_entry_lists_its_python_directory(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.split() == ["_ListedOnce"]
+
+
+def test_create_makes_the_finder_of_an_entry_no_import_has_tried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layer's .pth runs before any import looked in its directory: create=True makes the
+    entry's finder first; without it there is nothing to replace."""
+    (tmp_path / "lg_probe_fresh.py").write_text("VALUE = 6\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    monkeypatch.setattr(sys, "path_importer_cache", dict(sys.path_importer_cache))
+    try:
+        assert _imports.list_once(str(tmp_path)) is False
+        assert str(tmp_path) not in sys.path_importer_cache
+        assert _imports.list_once(str(tmp_path), create=True) is True
+        assert isinstance(sys.path_importer_cache[str(tmp_path)], _imports._ListedOnce)
+        assert importlib.import_module("lg_probe_fresh").VALUE == 6
+    finally:
+        _imports.uninstall()
+        sys.modules.pop("lg_probe_fresh", None)
+
+
+PTH = Path(__file__).resolve().parents[2] / "layer" / "lambdaguard.pth"
+SRC = Path(__file__).resolve().parents[2] / "src" / "lambdaguard"
+
+
+@pytest.mark.parametrize("handler", ["lambdaguard.agent.handler.lambda_handler", "app.handler"])
+def test_the_layers_pth_lists_python_only_for_lambdaguards_entry(
+    tmp_path: Path, handler: str
+) -> None:
+    """As Lambda's bootstrap does (site.addsitedir of /opt/python), the layer's .pth lists the
+    directory when the wrapper made lambdaguard the handler; otherwise it imports nothing."""
+    python = tmp_path / "opt" / "python"
+    python.mkdir(parents=True)
+    (python / "lambdaguard").symlink_to(SRC, target_is_directory=True)
+    (python / PTH.name).write_text(PTH.read_text())
+    script = (
+        "import site, sys\n"
+        f"sys.path.insert(0, {str(python)!r})\n"
+        f"site.addsitedir({str(python)!r})\n"
+        f"print(type(sys.path_importer_cache.get({str(python)!r})).__name__,"
+        " 'lambdaguard' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        env={"_HANDLER": handler, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert out.stderr == ""
+    if handler.startswith("lambdaguard"):
+        assert out.stdout.split() == ["_ListedOnce", "True"]
+    else:
+        assert out.stdout.split() == ["NoneType", "False"]

@@ -28,6 +28,7 @@ def probe(event, context):
         "modules": mods,
         "handler_env": os.environ.get("LAMBDAGUARD_HANDLER"),
         "pythonpath": os.environ.get("PYTHONPATH"),
+        "finders": {p: type(f).__name__ for p, f in sys.path_importer_cache.items()},
     }
 """
 
@@ -72,6 +73,9 @@ def test_layer_alone_runs_a_function(layer_zip: Path, tmp_path: Path) -> None:
     assert [line["request_id"] for line in lines] == [result.request_id]
     for entry in body["sys_path"]:
         assert entry.startswith(allowed), entry
+    # The layer's .pth listed its python/ before the runtime's own imports (agent/_early.py).
+    layer_python = [p for p in body["sys_path"] if p.rstrip("/").endswith("/python")]
+    assert [body["finders"][p] for p in layer_python] == ["_ListedOnce"]
 
 
 def test_layer_zip_layout(layer_zip: Path, tmp_path: Path) -> None:
@@ -82,6 +86,10 @@ def test_layer_zip_layout(layer_zip: Path, tmp_path: Path) -> None:
     assert (wrapper.external_attr >> 16) & 0o777 == 0o755
     assert "python/lambdaguard/agent/handler.py" in names
     assert "python/lambdaguard/semconv.py" in names
+    with zipfile.ZipFile(layer_zip) as zf:
+        pth = zf.read("python/lambdaguard.pth").decode()
+    assert pth.startswith("import ")  # site runs only lines that start so
+    assert '__import__("lambdaguard.agent._early")' in pth
     for excluded in ("collector", "iam", "local"):
         assert not any(n.startswith(f"python/lambdaguard/{excluded}/") for n in names)
     assert "python/lambdaguard/cli.py" not in names

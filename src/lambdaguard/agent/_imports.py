@@ -118,7 +118,7 @@ class _ListedOnce(importlib.machinery.FileFinder):
         super().invalidate_caches()
 
 
-def list_once(path: str) -> bool:
+def list_once(path: str, *, create: bool = False) -> bool:
     """Answer imports that miss the ``sys.path`` entry ``path`` from one listing of it.
 
     Lambda's bootstrap puts ``/opt/python`` (where the layer lands) ahead of the
@@ -133,9 +133,15 @@ def list_once(path: str) -> bool:
     asks code that creates modules at run time to call
     :func:`importlib.invalidate_caches`, which lists it again. True when the
     entry's finder is (now) such a finder; the standard ``FileFinder`` is the
-    only one replaced, anything else is left alone.
+    only one replaced, anything else is left alone. ``create``: make the
+    entry's finder first if no import has looked there yet (see ``_early``).
     """
     finder = sys.path_importer_cache.get(path)
+    if finder is None and create:
+        # Not looked up yet (the .pth runs before the first import that tries
+        # it): one lookup of a name nobody has makes the path hooks create it.
+        importlib.machinery.PathFinder.find_spec("_lambdaguard_absent_", [path])
+        finder = sys.path_importer_cache.get(path)
     if isinstance(finder, _ListedOnce):
         return True
     if type(finder) is not importlib.machinery.FileFinder:
