@@ -34,6 +34,8 @@ __all__ = ["load_handler", "module_getattr", "wrap"]
 Handler = Callable[[Any, Any], Any]
 _WRAPPED = "__lambdaguard_wrapped__"
 _SELF = "lambdaguard.agent.handler.lambda_handler"
+_START = "invoke.start"
+_FINISH = "invoke.finish"
 # The sys.path entry this package was found in: the layer's python/ (/opt/python on Lambda).
 _LAYER_PATH = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
@@ -67,7 +69,8 @@ def wrap(handler: Handler, config: Config) -> Handler:
         try:
             result = handler(event, context)
         except BaseException as exc:
-            if not _finished(agent, invocation, exc):
+            # The rare path: _guard.safe itself, the inline rule is for the usual one.
+            if not _guard.safe(_FINISH, agent.finish, invocation, exc, default=False):
                 _guard.safe("invoke.release", agent.release, invocation.request_id, default=None)
             raise
         # finish() hands the record over and wakes the exporter itself; release
@@ -84,21 +87,6 @@ def wrap(handler: Handler, config: Config) -> Handler:
 
     setattr(lambdaguard_handler, _WRAPPED, True)
     return lambdaguard_handler
-
-
-_START = "invoke.start"
-_FINISH = "invoke.finish"
-
-
-def _finished(agent: _agent.Agent, invocation: Any, error: BaseException) -> bool:
-    # The error path's finish, under the same rule.
-    if _FINISH in _guard.OFF:
-        return False
-    try:
-        return agent.finish(invocation, error)
-    except Exception as exc:  # noqa: BLE001 - fail-open: the hook switches itself off
-        _guard.disable(_FINISH, exc)
-        return False
 
 
 def _release(agent: _agent.Agent, context: Any) -> None:
