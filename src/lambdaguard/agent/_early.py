@@ -30,9 +30,7 @@ def run() -> bool:
         return False
     from lambdaguard.agent import _imports
 
-    # python/lambdaguard/agent/_early.py -> python/
-    layer = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return _imports.list_once(layer, create=True)
+    return _imports.list_once(_imports.LAYER_PATH, create=True)
 
 
 # Fail-open: the bootstrap must go on as it would without the layer.

@@ -158,3 +158,7 @@ def list_once(path: str, *, create: bool = False) -> bool:
 
 
 _replaced: dict[str, importlib.machinery.FileFinder] = {}
+
+# The sys.path entry this package was found in: the layer's python/ (/opt/python
+# on Lambda), which list_once is for (python/lambdaguard/agent/_imports.py).
+LAYER_PATH = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

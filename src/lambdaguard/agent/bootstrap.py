@@ -36,8 +36,6 @@ _WRAPPED = "__lambdaguard_wrapped__"
 _SELF = "lambdaguard.agent.handler.lambda_handler"
 _START = "invoke.start"
 _FINISH = "invoke.finish"
-# The sys.path entry this package was found in: the layer's python/ (/opt/python on Lambda).
-_LAYER_PATH = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
 def wrap(handler: Handler, config: Config) -> Handler:
@@ -133,7 +131,7 @@ def module_getattr(name: str) -> Handler:
     if config.enabled:
         # Before the function's module is imported, which looks up each of its
         # top-level imports in the layer's directory first (see list_once).
-        _guard.safe("imports.layer", _imports.list_once, _LAYER_PATH, default=False)
+        _guard.safe("imports.layer", _imports.list_once, _imports.LAYER_PATH, default=False)
         # Install before the function's module is imported so its INIT calls are recorded.
         _guard.safe("install", _agent.get, config, default=None)
     try:
